@@ -1,0 +1,1 @@
+//! Decision branches and search by classification.

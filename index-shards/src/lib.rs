@@ -1,0 +1,1 @@
+//! Index shards: quantised CLIP features, kd-trees over feature subsets, box and k-NN queries.
