@@ -70,7 +70,7 @@ impl RareClusterSet {
             "rare clusters hold more points than the set"
         );
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let mut centre = |rng: &mut ChaCha8Rng| {
+        let centre = |rng: &mut ChaCha8Rng| {
             let mut c: Vec<f32> = (0..dims).map(|_| standard_normal(rng)).collect();
             l2_normalize(&mut c);
             c
