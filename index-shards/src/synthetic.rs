@@ -138,7 +138,7 @@ impl RareClusterSet {
 }
 
 /// A uniform draw from `0..bound` (`bound > 0`), the same on 32- and 64-bit targets.
-fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
+pub(crate) fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
     // Lemire's multiply-shift; the tiny bias is irrelevant for synthetic data.
     ((u64::from(rng.next_u32()) * u64::from(bound)) >> 32) as u32
 }

@@ -1,0 +1,265 @@
+//! Nearest neighbours of a text query among the image features, by squared Euclidean
+//! distance on the `u8` grid: an exact flat scan ([`knn_exact`]) and the reference's
+//! kd-tree search over all dims ([`KnnTree`]), which is approximate once it stops early.
+//!
+//! Results are sorted by `(dist, id)`, so ties come out the same on every platform.
+
+use std::collections::BinaryHeap;
+
+use crate::kdtree::{KdTree, LeafIds};
+use crate::width::{RowWidth, with_width};
+use crate::{Features, IndexError};
+
+/// A point and its squared Euclidean distance to the query. Orders by `(dist, id)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Neighbour {
+    /// Squared Euclidean distance (at most `dims * 255^2`, which fits `u32` for any dims).
+    pub dist: u32,
+    /// Point id.
+    pub id: u32,
+}
+
+/// The `k` nearest of a stream of candidates (a max-heap of the best so far).
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Neighbour>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    /// The distance a candidate must not exceed to enter, or `None` while not full.
+    fn bound(&self) -> Option<u32> {
+        (self.heap.len() == self.k).then(|| self.heap.peek().map_or(0, |n| n.dist))
+    }
+
+    #[inline]
+    fn offer(&mut self, candidate: Neighbour) {
+        if self.heap.len() < self.k {
+            self.heap.push(candidate);
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && candidate < *worst
+        {
+            *worst = candidate;
+        }
+    }
+
+    fn into_sorted(self) -> Vec<Neighbour> {
+        self.heap.into_sorted_vec()
+    }
+}
+
+fn check_query(dims: usize, query: &[u8]) -> Result<(), IndexError> {
+    if query.len() == dims {
+        Ok(())
+    } else {
+        Err(IndexError::QueryDims {
+            what: "k-NN query",
+            got: query.len(),
+            expected: dims,
+        })
+    }
+}
+
+/// Rows per block of the flat scan: a block's distances stay in L1.
+const SCAN_BLOCK_ROWS: usize = 4096;
+
+/// The exact `k` nearest rows of `features` to `query`, sorted by `(dist, id)`; fewer when
+/// the collection is smaller. Scans blocks in parallel natively.
+///
+/// # Errors
+/// [`IndexError::QueryDims`] if `query` is not `features.dims()` long.
+pub fn knn_exact(
+    features: Features<'_>,
+    query: &[u8],
+    k: usize,
+) -> Result<Vec<Neighbour>, IndexError> {
+    check_query(features.dims(), query)?;
+    let blocks: Vec<usize> = (0..features.len()).step_by(SCAN_BLOCK_ROWS).collect();
+    let per_block = crate::par::map_ordered(&blocks, |&first| {
+        let rows = (features.len() - first).min(SCAN_BLOCK_ROWS);
+        let data = &features.data()[first * features.dims()..(first + rows) * features.dims()];
+        let mut dists = vec![0u32; rows];
+        with_width!(features.dims(), w => row_distances(w, data, query, &mut dists));
+        let mut top = TopK::new(k);
+        for (id, &dist) in (first as u32..).zip(&dists) {
+            // Most rows lose to the current k-th: one compare, no heap work.
+            if top.bound().is_none_or(|bound| dist <= bound) {
+                top.offer(Neighbour { dist, id });
+            }
+        }
+        top.into_sorted()
+    });
+    let mut all: Vec<Neighbour> = per_block.concat();
+    all.sort_unstable();
+    all.truncate(k);
+    Ok(all)
+}
+
+/// Squared distances of row-major `rows` to `query`, one per row, into `out`.
+#[inline]
+fn row_distances<W: RowWidth>(w: W, rows: &[u8], query: &[u8], out: &mut [u32]) {
+    let d = w.get();
+    let query = &query[..d];
+    for (row, out) in rows.chunks_exact(d).zip(out) {
+        *out = row
+            .iter()
+            .zip(query)
+            .map(|(&a, &b)| {
+                let e = u32::from(a.abs_diff(b));
+                e * e
+            })
+            .sum();
+    }
+}
+
+/// The reference's text-search tree: a kd-tree over all feature dims searched depth-first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnnTree {
+    tree: KdTree,
+}
+
+/// Leaf scans with no limit: [`KnnTree::search`] is then exact.
+pub const UNLIMITED_LEAVES: usize = usize::MAX;
+
+impl KnnTree {
+    /// Builds the tree over every column of `features` (ids are row numbers).
+    ///
+    /// # Errors
+    /// As [`crate::TreeShape::new`].
+    pub fn build(features: Features<'_>, leaf_size: usize) -> Result<Self, IndexError> {
+        KdTree::build(features, leaf_size).map(|tree| Self { tree })
+    }
+
+    /// The underlying kd-tree.
+    pub fn tree(&self) -> &KdTree {
+        &self.tree
+    }
+
+    /// The `k` nearest points found, sorted by `(dist, id)`: depth-first, near child first,
+    /// the far child only while its bounding box is not farther than the current k-th
+    /// distance (the box distance is at least the splitting plane's, so this prunes as the
+    /// reference does and more), stopping after `stop_leaves` leaf scans. With
+    /// [`UNLIMITED_LEAVES`] the result equals [`knn_exact`].
+    ///
+    /// # Errors
+    /// [`IndexError::QueryDims`] if `query` is not `dims` long.
+    pub fn search(
+        &self,
+        query: &[u8],
+        k: usize,
+        stop_leaves: usize,
+    ) -> Result<Vec<Neighbour>, IndexError> {
+        let shape = self.tree.shape();
+        check_query(shape.dims(), query)?;
+        let mut search = Search {
+            tree: &self.tree,
+            query,
+            top: TopK::new(k),
+            leaves_left: stop_leaves,
+            dists: vec![0; shape.leaf_capacity()],
+        };
+        if k > 0 {
+            search.visit(0, 0);
+        }
+        Ok(search.top.into_sorted())
+    }
+}
+
+struct Search<'t> {
+    tree: &'t KdTree,
+    query: &'t [u8],
+    top: TopK,
+    leaves_left: usize,
+    dists: Vec<u32>,
+}
+
+impl Search<'_> {
+    fn visit(&mut self, level: u32, pos: usize) {
+        if self.leaves_left == 0 {
+            return;
+        }
+        let shape = *self.tree.shape();
+        if level == shape.depth() {
+            self.leaves_left -= 1;
+            self.scan_leaf(pos);
+            return;
+        }
+        let node = (1 << level) - 1 + pos;
+        let axis = level as usize % shape.dims();
+        let split = self
+            .tree
+            .node_bounds(2 * node + 2)
+            .map_or(u8::MAX, |(mins, _)| mins[axis]);
+        let (near, far) = if self.query[axis] < split {
+            (2 * pos, 2 * pos + 1)
+        } else {
+            (2 * pos + 1, 2 * pos)
+        };
+        self.visit(level + 1, near);
+        let far_node = (1 << (level + 1)) - 1 + far;
+        let gap = self.box_distance(far_node);
+        if self.top.bound().is_none_or(|bound| gap <= bound) {
+            self.visit(level + 1, far);
+        }
+    }
+
+    /// Squared distance from the query to the bounding box of `node`.
+    fn box_distance(&self, node: usize) -> u32 {
+        let Some((mins, maxs)) = self.tree.node_bounds(node) else {
+            return u32::MAX;
+        };
+        self.query
+            .iter()
+            .zip(mins.iter().zip(maxs))
+            .map(|(&q, (&lo, &hi))| {
+                let e = u32::from(lo.saturating_sub(q).max(q.saturating_sub(hi)));
+                e * e
+            })
+            .sum()
+    }
+
+    fn scan_leaf(&mut self, leaf: usize) {
+        let shape = self.tree.shape();
+        let len = shape.leaf_len(leaf);
+        let cap = shape.leaf_capacity();
+        let data = self.tree.leaf(leaf);
+        let dists = &mut self.dists[..len];
+        dists.fill(0);
+        for (column, &q) in data.points.chunks_exact(cap).zip(self.query) {
+            for (d, &v) in dists.iter_mut().zip(&column[..len]) {
+                let e = u32::from(v.abs_diff(q));
+                *d += e * e;
+            }
+        }
+        if let LeafIds::Native(ids) = data.ids {
+            for (&id, &dist) in ids[..len].iter().zip(dists.iter()) {
+                self.top.offer(Neighbour { dist, id });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_sorts_by_distance_then_id() {
+        let data = [5, 5, 0, 0, 5, 5, 4, 4, 6, 6];
+        let f = Features::new(&data, 2).unwrap();
+        let got = knn_exact(f, &[5, 5], 4).unwrap();
+        let ids: Vec<u32> = got.iter().map(|n| n.id).collect();
+        assert_eq!(ids, vec![0, 2, 3, 4]);
+        assert_eq!(got[1].dist, 0);
+        assert_eq!(got[2].dist, 2);
+        assert!(knn_exact(f, &[1], 1).is_err());
+        assert_eq!(knn_exact(f, &[0, 0], 99).unwrap().len(), 5);
+        assert!(knn_exact(f, &[0, 0], 0).unwrap().is_empty());
+    }
+}
