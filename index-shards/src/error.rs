@@ -74,6 +74,9 @@ pub enum IndexError {
     /// A query needs a shard file that has not been added yet.
     #[error("{file}: needed by the query but not loaded")]
     NotLoaded { file: String },
+    /// A shard could not be serialised (for example, it exceeds the archive's size limits).
+    #[error("{stem}: serialising the shard failed: {reason}")]
+    Encode { stem: String, reason: String },
     /// The sink given to the writer refused a file.
     #[error("{file}: the sink failed to store it")]
     Sink {

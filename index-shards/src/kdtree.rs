@@ -216,7 +216,14 @@ impl KdTree {
         hi: &[u8],
         emit: &mut dyn FnMut(&[u32]),
     ) -> Result<RangeStats, IndexError> {
-        range_query(&self.shape, &self.bounds, &mut OwnedLeaves(self), lo, hi, emit)
+        range_query(
+            &self.shape,
+            &self.bounds,
+            &mut OwnedLeaves(self),
+            lo,
+            hi,
+            emit,
+        )
     }
 
     /// The column-major points and the ids of leaf `leaf`.
@@ -313,13 +320,16 @@ fn split<W: RowWidth>(
     let mut equal_left = left - below;
     let (mut l, mut r) = (0, left);
     for (row, &id) in data.rows.chunks_exact(d).zip(data.ids.iter()) {
+        // Branch-free: the side of a point is a coin flip the predictor cannot learn.
         let v = row[axis];
-        let goes_left = v < median || (v == median && equal_left > 0);
-        equal_left -= usize::from(v == median && goes_left);
-        let at = if goes_left { &mut l } else { &mut r };
-        spare.rows[*at * d..*at * d + d].copy_from_slice(row);
-        spare.ids[*at] = id;
-        *at += 1;
+        let is_median = v == median;
+        let goes_left = (v < median) | (is_median & (equal_left > 0));
+        equal_left -= usize::from(is_median & goes_left);
+        let at = if goes_left { l } else { r };
+        spare.rows[at * d..at * d + d].copy_from_slice(row);
+        spare.ids[at] = id;
+        l += usize::from(goes_left);
+        r += usize::from(!goes_left);
     }
     let (left_rows, right_rows) = spare.rows.split_at_mut(left * d);
     let (left_ids, right_ids) = spare.ids.split_at_mut(left);
@@ -383,7 +393,7 @@ impl<'a> LeafStore<'a> for OwnedLeaves<'a> {
 }
 
 /// Checks that `lo` and `hi` have one bound per dim.
-fn check_box(dims: usize, lo: &[u8], hi: &[u8]) -> Result<(), IndexError> {
+pub(crate) fn check_box(dims: usize, lo: &[u8], hi: &[u8]) -> Result<(), IndexError> {
     for (what, bound) in [("box lo", lo), ("box hi", hi)] {
         if bound.len() != dims {
             return Err(IndexError::QueryDims {

@@ -3,19 +3,54 @@
 //!
 //! The crate does no I/O: it reads and writes `&[u8]` / `Vec<u8>`, so the same code runs
 //! in the precompute CLI and in the browser.
+//!
+//! - [`TreeSet`]: kd-trees over seeded random feature subsets; [`TreeSet::range_query`]
+//!   emits every point inside a box (search by classification).
+//! - [`knn_exact`] (flat scan) and [`KnnTree`] (depth-first, optionally approximate):
+//!   nearest neighbours of a text query.
+//! - [`write_index`] splits features and trees into content-hashed shard files and a
+//!   [`Manifest`]; [`LoadedIndex`] checks and queries them in place, lazily.
+//!
+//! ```
+//! use index_shards::{BoxIndex, LoadedIndex, ShardConfig, TreeSet, TreeSetConfig, write_index, Features};
+//!
+//! let features: Vec<u8> = (0..400u32).map(|i| (i * 37 % 256) as u8).collect();
+//! let config = TreeSetConfig { leaf_size: 8, subsets: vec![(2, 3)], seed: 7 };
+//! let trees = TreeSet::build(&features, 4, &config)?;
+//! let mut files = Vec::new();
+//! let manifest = write_index(Features::new(&features, 4)?, &trees, &ShardConfig::default(),
+//!     |name, bytes| { files.push((name.to_owned(), bytes.to_vec())); Ok::<_, std::io::Error>(()) })?;
+//! let mut loaded = LoadedIndex::new(manifest)?;
+//! for (name, bytes) in files.iter().filter(|(name, _)| name != "manifest.json") {
+//!     loaded.add_file(name, bytes)?;
+//! }
+//! let (mut a, mut b) = (Vec::new(), Vec::new());
+//! trees.range_query(0, &[0, 0], &[100, 200], &mut |ids| a.extend_from_slice(ids))?;
+//! loaded.range_query(0, &[0, 0], &[100, 200], &mut |ids| b.extend_from_slice(ids))?;
+//! assert_eq!(a, b);
+//! # Ok::<(), index_shards::IndexError>(())
+//! ```
 
 mod error;
 pub mod features;
 pub mod kdtree;
 mod knn;
+mod load;
+mod manifest;
 mod par;
 pub mod quantize;
+mod shard;
 pub mod synthetic;
 mod treeset;
 mod width;
+mod write;
 
 pub use error::IndexError;
 pub use features::Features;
 pub use kdtree::{KdTree, PADDING_ID, RangeStats, TreeShape};
 pub use knn::{KnnTree, Neighbour, UNLIMITED_LEAVES, knn_exact};
+pub use load::LoadedIndex;
+pub use manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
+pub use shard::FORMAT_VERSION;
 pub use treeset::{BoxIndex, TreeSet, TreeSetConfig, random_subsets};
+pub use write::{ShardConfig, write_index};

@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(a.len(), 104);
         assert_eq!(a.iter().filter(|s| s.len() == 4).count(), 64);
         assert_eq!(a.iter().filter(|s| s.len() == 8).count(), 8);
-        assert!(a.iter().all(|s| s.windows(2).all(|w| w[0] < w[1]) && s[s.len() - 1] < 32));
+        assert!(
+            a.iter()
+                .all(|s| s.windows(2).all(|w| w[0] < w[1]) && s[s.len() - 1] < 32)
+        );
         let other = TreeSetConfig {
             seed: 1,
             ..config.clone()

@@ -1,0 +1,100 @@
+//! `manifest.json`: the one unhashed entry file of a dataset's index. It names every shard
+//! file with its kind, byte size and blake3 hash, so a client fetches the manifest first and
+//! then only the content-hashed shards a query needs (immutable, cacheable forever).
+
+use serde::{Deserialize, Serialize};
+
+use crate::IndexError;
+
+/// File name of the manifest.
+pub const MANIFEST_NAME: &str = "manifest.json";
+
+/// Everything a loader needs to know about an index before fetching any shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format of the manifest and every shard ([`crate::FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Feature dims.
+    pub dims: usize,
+    /// Points in the collection.
+    pub n_points: u64,
+    /// The trees' leaf size.
+    pub leaf_size: usize,
+    /// Seed the subsets were drawn with.
+    pub seed: u64,
+    /// The feature subset of each tree, dims ascending.
+    pub subsets: Vec<Vec<u16>>,
+    /// Every shard file.
+    pub files: Vec<ShardFile>,
+}
+
+/// One shard file of the index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardFile {
+    /// `<stem>.<first 16 hex of blake3>.shard`.
+    pub name: String,
+    /// What the shard holds.
+    #[serde(flatten)]
+    pub kind: ShardKind,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// blake3 of the whole file, 64 lower-case hex digits.
+    pub blake3: String,
+}
+
+/// What a shard file holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ShardKind {
+    /// Rows `first_row..first_row + rows` of the feature matrix.
+    Features {
+        /// First row.
+        first_row: u64,
+        /// Number of rows.
+        rows: u64,
+    },
+    /// Shape, subset and node bounds of tree `tree`.
+    TreeTop {
+        /// Tree index.
+        tree: usize,
+    },
+    /// Leaves `first_leaf..=last_leaf` of tree `tree`.
+    TreeLeaves {
+        /// Tree index.
+        tree: usize,
+        /// First leaf.
+        first_leaf: usize,
+        /// Last leaf, inclusive.
+        last_leaf: usize,
+    },
+}
+
+impl Manifest {
+    /// The manifest as pretty JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        // A struct of strings and integers always serialises.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Parses `manifest.json` and checks its format version.
+    ///
+    /// # Errors
+    /// [`IndexError::ManifestJson`] for malformed JSON, [`IndexError::FormatVersion`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, IndexError> {
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(IndexError::ManifestJson)?;
+        manifest.check_version()?;
+        Ok(manifest)
+    }
+
+    pub(crate) fn check_version(&self) -> Result<(), IndexError> {
+        if self.format_version == crate::FORMAT_VERSION {
+            Ok(())
+        } else {
+            Err(IndexError::FormatVersion {
+                file: MANIFEST_NAME.into(),
+                found: self.format_version,
+                expected: crate::FORMAT_VERSION,
+            })
+        }
+    }
+}

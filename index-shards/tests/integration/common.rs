@@ -1,0 +1,63 @@
+//! Shared helpers: brute-force references and in-memory shard round trips.
+
+use index_shards::{
+    Features, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig, TreeSet, write_index,
+};
+
+/// Ids of rows of `features` (rows of `dims`) inside the box over `subset`, ascending.
+pub fn brute_force_box(
+    features: &[u8],
+    dims: usize,
+    subset: &[u16],
+    lo: &[u8],
+    hi: &[u8],
+) -> Vec<u32> {
+    features
+        .chunks_exact(dims)
+        .enumerate()
+        .filter(|(_, row)| {
+            subset
+                .iter()
+                .zip(lo.iter().zip(hi))
+                .all(|(&d, (&l, &h))| (l..=h).contains(&row[usize::from(d)]))
+        })
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+/// Every id a query emits, in emission order, and the stats.
+pub fn collect(query: impl FnOnce(&mut dyn FnMut(&[u32]))) -> Vec<u32> {
+    let mut ids = Vec::new();
+    query(&mut |slice: &[u32]| ids.extend_from_slice(slice));
+    ids
+}
+
+/// Writes the index to memory: the manifest and `(name, bytes)` of every shard.
+pub fn write_to_memory(
+    features: &[u8],
+    dims: usize,
+    trees: &TreeSet,
+    config: &ShardConfig,
+) -> (Manifest, Vec<(String, Vec<u8>)>) {
+    let mut files = Vec::new();
+    let manifest = write_index(
+        Features::new(features, dims).unwrap(),
+        trees,
+        config,
+        |name, bytes| {
+            files.push((name.to_owned(), bytes.to_vec()));
+            Ok::<_, std::io::Error>(())
+        },
+    )
+    .unwrap();
+    (manifest, files)
+}
+
+/// A loaded index with every shard added.
+pub fn load_all(manifest: &Manifest, files: &[(String, Vec<u8>)]) -> LoadedIndex {
+    let mut loaded = LoadedIndex::new(manifest.clone()).unwrap();
+    for (name, bytes) in files.iter().filter(|(name, _)| name != MANIFEST_NAME) {
+        loaded.add_file(name, bytes).unwrap();
+    }
+    loaded
+}

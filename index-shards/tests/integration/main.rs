@@ -1,0 +1,8 @@
+//! Integration tests of index-shards, one module per topic.
+#![cfg(not(target_family = "wasm"))]
+
+mod bad_input;
+mod common;
+mod knn;
+mod range;
+mod shards;

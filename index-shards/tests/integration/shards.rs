@@ -1,0 +1,182 @@
+//! Shard files: deterministic, named by content, lazily loadable.
+
+use index_shards::{
+    BoxIndex, FORMAT_VERSION, IndexError, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig,
+    ShardKind, TreeSet, TreeSetConfig,
+};
+
+use crate::common::{collect, load_all, write_to_memory};
+
+fn small_set() -> (Vec<u8>, TreeSet) {
+    let data = index_shards::synthetic::RareClusterSet::generate(
+        &index_shards::synthetic::SyntheticConfig {
+            n: 3_000,
+            dims: 16,
+            rare_clusters: 2,
+            rare_cluster_size: 40,
+            ..Default::default()
+        },
+    );
+    let config = TreeSetConfig {
+        leaf_size: 20,
+        subsets: vec![(4, 3), (6, 2)],
+        seed: 11,
+    };
+    let set = TreeSet::build(&data.features, 16, &config).unwrap();
+    (data.features, set)
+}
+
+#[test]
+fn writing_twice_gives_identical_bytes() {
+    let (features, set) = small_set();
+    let config = ShardConfig {
+        max_shard_bytes: 4096,
+    };
+    let first = write_to_memory(&features, 16, &set, &config);
+    let rebuilt = TreeSet::build(&features, 16, set.config()).unwrap();
+    let second = write_to_memory(&features, 16, &rebuilt, &config);
+    assert_eq!(first, second);
+    let names: Vec<&str> = first.1.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.last(), Some(&MANIFEST_NAME));
+    for (entry, (name, bytes)) in first.0.files.iter().zip(&first.1) {
+        assert_eq!(&entry.name, name);
+        assert_eq!(entry.bytes, bytes.len() as u64);
+        assert!(
+            name.ends_with(&format!(".{}.shard", &entry.blake3[..16])),
+            "{name}"
+        );
+    }
+    let json = &first.1.last().unwrap().1;
+    assert_eq!(Manifest::from_json(json).unwrap(), first.0);
+    assert_eq!(first.0.format_version, FORMAT_VERSION);
+}
+
+#[test]
+fn shards_are_bounded_and_named_by_what_they_cover() {
+    let (features, set) = small_set();
+    let (manifest, _) = write_to_memory(
+        &features,
+        16,
+        &set,
+        &ShardConfig {
+            max_shard_bytes: 4096,
+        },
+    );
+    let features_files = manifest
+        .files
+        .iter()
+        .filter(|f| matches!(f.kind, ShardKind::Features { .. }))
+        .count();
+    assert_eq!(features_files, 3_000usize.div_ceil(4096 / 16));
+    for file in &manifest.files {
+        if let ShardKind::TreeLeaves {
+            tree,
+            first_leaf,
+            last_leaf,
+        } = file.kind
+        {
+            assert!(file.name.starts_with(&format!(
+                "tree-{tree:03}-leaves-{first_leaf:04}-{last_leaf:04}."
+            )));
+            assert!(
+                file.bytes < 4096 + 512,
+                "{} has {} bytes",
+                file.name,
+                file.bytes
+            );
+        }
+    }
+}
+
+#[test]
+fn lazy_loading_fetches_only_needed_leaves() {
+    let (features, set) = small_set();
+    let (manifest, files) = write_to_memory(
+        &features,
+        16,
+        &set,
+        &ShardConfig {
+            max_shard_bytes: 1024,
+        },
+    );
+    let bytes_of = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
+            .unwrap()
+    };
+    let mut loaded = LoadedIndex::new(manifest.clone()).unwrap();
+    let (lo, hi) = ([0u8, 0, 0, 0], [120u8, 255, 255, 255]);
+    assert!(matches!(
+        loaded.needed_leaf_files(0, &lo, &hi),
+        Err(IndexError::NotLoaded { .. })
+    ));
+    let top = manifest
+        .files
+        .iter()
+        .find(|f| f.kind == ShardKind::TreeTop { tree: 0 })
+        .unwrap();
+    loaded.add_file(&top.name, &bytes_of(&top.name)).unwrap();
+    let needed: Vec<String> = loaded
+        .needed_leaf_files(0, &lo, &hi)
+        .unwrap()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let all_leaves = manifest
+        .files
+        .iter()
+        .filter(|f| matches!(f.kind, ShardKind::TreeLeaves { tree: 0, .. }))
+        .count();
+    assert!(
+        !needed.is_empty() && needed.len() < all_leaves,
+        "{} of {all_leaves}",
+        needed.len()
+    );
+    match loaded.range_query(0, &lo, &hi, &mut |_| {}) {
+        Err(IndexError::NotLoaded { file }) => assert!(needed.contains(&file)),
+        other => panic!("expected NotLoaded, got {other:?}"),
+    }
+    for name in &needed {
+        loaded.add_file(name, &bytes_of(name)).unwrap();
+    }
+    let lazy = collect(|emit| {
+        loaded.range_query(0, &lo, &hi, emit).unwrap();
+    });
+    let in_memory = collect(|emit| {
+        set.range_query(0, &lo, &hi, emit).unwrap();
+    });
+    assert_eq!(lazy, in_memory);
+    assert!(
+        loaded
+            .needed_leaf_files(0, &[9, 0, 0, 0], &[8, 0, 0, 0])
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn loaded_features_equal_the_input() {
+    let (features, set) = small_set();
+    let (manifest, files) = write_to_memory(
+        &features,
+        16,
+        &set,
+        &ShardConfig {
+            max_shard_bytes: 5000,
+        },
+    );
+    let loaded = load_all(&manifest, &files);
+    assert_eq!(loaded.features_to_vec().unwrap(), features);
+    assert_eq!(loaded.feature_row(2_999).unwrap(), &features[2_999 * 16..]);
+    assert!(matches!(
+        loaded.feature_row(3_000),
+        Err(IndexError::IdOutOfRange {
+            id: 3_000,
+            n: 3_000
+        })
+    ));
+    assert_eq!(BoxIndex::subsets(&loaded), set.subsets());
+    assert!(loaded.missing_files().next().is_none());
+}
