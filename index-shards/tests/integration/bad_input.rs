@@ -5,9 +5,9 @@ use index_shards::{
     TreeSetConfig, knn_exact, write_index,
 };
 
-use crate::common::write_to_memory;
+use crate::common::{Files, write_to_memory};
 
-fn tiny() -> (Vec<u8>, TreeSet, Manifest, Vec<(String, Vec<u8>)>) {
+fn tiny() -> (Vec<u8>, TreeSet, Manifest, Files) {
     let features: Vec<u8> = (0..40u32 * 3).map(|i| (i * 53 % 251) as u8).collect();
     let config = TreeSetConfig {
         leaf_size: 4,

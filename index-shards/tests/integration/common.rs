@@ -32,13 +32,16 @@ pub fn collect(query: impl FnOnce(&mut dyn FnMut(&[u32]))) -> Vec<u32> {
     ids
 }
 
+/// Shard files in memory: `(name, bytes)` in the order written.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// Writes the index to memory: the manifest and `(name, bytes)` of every shard.
 pub fn write_to_memory(
     features: &[u8],
     dims: usize,
     trees: &TreeSet,
     config: &ShardConfig,
-) -> (Manifest, Vec<(String, Vec<u8>)>) {
+) -> (Manifest, Files) {
     let mut files = Vec::new();
     let manifest = write_index(
         Features::new(features, dims).unwrap(),

@@ -68,6 +68,11 @@ fn approximate_recall_is_reported_and_grows_with_leaves() {
             found += approx.iter().filter(|n| exact.contains(n)).count();
         }
         let recall = found as f64 / (queries.len() * k) as f64;
+        let stop = if stop == UNLIMITED_LEAVES {
+            "unlimited".to_owned()
+        } else {
+            stop.to_string()
+        };
         println!("k-NN tree recall@{k}, stop_leaves {stop}: {recall:.3} (50,000 x 32, leaf 100)");
         recalls.push(recall);
     }
