@@ -76,10 +76,12 @@ impl TrainedBox {
         let mut lo_u8 = Vec::with_capacity(self.lo.len());
         let mut hi_u8 = Vec::with_capacity(self.hi.len());
         for (&lo, &hi) in self.lo.iter().zip(&self.hi) {
+            if lo.is_nan() || hi.is_nan() {
+                return None;
+            }
             let lo = lo.ceil().max(0.0);
             let hi = hi.floor().min(255.0);
-            // Comparisons with NaN are false, so a NaN border makes the box empty.
-            if !(lo <= hi) {
+            if lo > hi {
                 return None;
             }
             // Both lie in [0, 255] now, and `as` truncates an integral value exactly.
@@ -540,5 +542,218 @@ fn expand_side(
             let furthest = furthest_added.or(furthest_inside).map_or(border, f64::from);
             side.unbounded(furthest, settings.stop_infinite, rng)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(5)
+    }
+
+    fn trained(lo: &[f64], hi: &[f64]) -> TrainedBox {
+        TrainedBox {
+            subset: 0,
+            lo: lo.to_vec(),
+            hi: hi.to_vec(),
+        }
+    }
+
+    /// Grows a box over one column around row `p`; returns (lo, hi, score).
+    fn grow_1d(
+        col: &[u8],
+        labels: &[bool],
+        p: usize,
+        min_pts: u32,
+        stop_infinite: bool,
+    ) -> (f64, f64, Option<f64>) {
+        let mut scratch = Scratch::default();
+        let settings = GrowSettings {
+            min_pts,
+            stop_infinite,
+        };
+        let score = grow_box(&[col], labels, p, &settings, &mut rng(), &mut scratch);
+        (scratch.lo[0], scratch.hi[0], score)
+    }
+
+    fn set(rows: &[Vec<u8>], labels: &[bool]) -> TrainingSet {
+        TrainingSet::from_rows(rows[0].len(), rows.concat(), labels.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn u8_conversion_rounds_inward_and_clamps() {
+        let b = trained(
+            &[f64::NEG_INFINITY, 12.3, -5.0, 7.0],
+            &[f64::INFINITY, 80.7, 300.0, 7.0],
+        );
+        assert_eq!(b.to_u8(), Some((vec![0, 13, 0, 7], vec![255, 80, 255, 7])));
+        // Holds no integer.
+        assert_eq!(trained(&[12.2], &[12.8]).to_u8(), None);
+        // Entirely off the grid.
+        assert_eq!(trained(&[255.5], &[f64::INFINITY]).to_u8(), None);
+        assert_eq!(trained(&[f64::NEG_INFINITY], &[-0.5]).to_u8(), None);
+        assert_eq!(trained(&[f64::NAN], &[3.0]).to_u8(), None);
+    }
+
+    #[test]
+    fn create_stops_just_short_of_the_nearest_values_and_expand_moves_halfway() {
+        // Only negatives around p: both borders move halfway to them.
+        let (lo, hi, score) = grow_1d(&[10, 20, 5], &[true, false, false], 0, 50, false);
+        let create_hi = 10.0 + 10.0 * 0.9999;
+        let create_lo = 10.0 - 5.0 * 0.9999;
+        assert_eq!(hi, create_hi + (20.0 - create_hi) / 2.0);
+        assert_eq!(lo, create_lo + (5.0 - create_lo) / 2.0);
+        assert_eq!(score, Some(0.0));
+    }
+
+    #[test]
+    fn expand_keeps_the_strictly_best_gini_and_borders_midway() {
+        // pos 10, 12, 14; neg 11, 30, 2. Adding 11, 12, 14 gives the best Gini (0.25);
+        // adding 30 as well ties it (0.4 > 0.25), so the border goes between 14 and 30.
+        let col = [10, 12, 14, 11, 30, 2];
+        let labels = [true, true, true, false, false, false];
+        let (lo, hi, score) = grow_1d(&col, &labels, 0, 50, false);
+        assert_eq!(hi, 22.0);
+        assert!(lo > 2.0 && lo < 3.0);
+        assert!((score.unwrap() - 0.25).abs() < 1e-12);
+        // With min_pts = 2 only 11 and 12 are tried; neither beats the start.
+        let (_, hi, _) = grow_1d(&col, &labels, 0, 2, false);
+        let create_hi = 10.0 + 1.0 * 0.9999;
+        assert_eq!(hi, create_hi + (11.0 - create_hi) / 2.0);
+    }
+
+    #[test]
+    fn including_every_candidate_makes_the_border_unbounded() {
+        let col = [10, 12, 2];
+        let labels = [true, true, false];
+        let (_, hi, score) = grow_1d(&col, &labels, 0, 50, false);
+        assert_eq!(hi, f64::INFINITY);
+        assert_eq!(score, Some(0.0));
+        // stop_infinite: a random point between the furthest positive and the grid's end.
+        let (_, hi, _) = grow_1d(&col, &labels, 0, 50, true);
+        assert!(hi >= 12.0 && hi <= 255.0, "{hi}");
+    }
+
+    #[test]
+    fn all_equal_rows_give_one_unbounded_box() {
+        let rows = vec![vec![7, 7]; 4];
+        let labels = [true, false, true, false];
+        let boxes = train_boxes(
+            &set(&rows, &labels),
+            &[vec![0, 1]],
+            &BranchSettings::default(),
+            1.0,
+            &mut rng(),
+        );
+        assert_eq!(boxes.len(), 1);
+        assert_eq!(boxes[0].to_u8(), Some((vec![0, 0], vec![255, 255])));
+    }
+
+    #[test]
+    fn without_negatives_the_boxes_cover_all_but_a_last_lone_row() {
+        // Every box has Gini 0 here, so no expansion is strictly better and the covering
+        // may need one box per row; it stops when a single row remains (spec section 4).
+        let rows = vec![vec![1, 200], vec![50, 3], vec![90, 90]];
+        for seed in 0..5 {
+            let boxes = train_boxes(
+                &set(&rows, &[true; 3]),
+                &[vec![0, 1]],
+                &BranchSettings::default(),
+                1.0,
+                &mut ChaCha8Rng::seed_from_u64(seed),
+            );
+            let uncovered = rows
+                .iter()
+                .filter(|r| !boxes.iter().any(|b| b.contains(r, &[0, 1])))
+                .count();
+            assert!((1..=3).contains(&boxes.len()), "seed {seed}");
+            assert!(uncovered <= 1, "seed {seed}: {uncovered} rows uncovered");
+            assert_eq!(
+                boxes.len() + uncovered.min(1),
+                rows.len().min(boxes.len() + 1)
+            );
+        }
+    }
+
+    #[test]
+    fn a_single_positive_gets_a_box_without_the_negatives() {
+        let rows = vec![
+            vec![100, 100],
+            vec![90, 100],
+            vec![110, 100],
+            vec![100, 120],
+            vec![100, 80],
+        ];
+        let labels = [true, false, false, false, false];
+        let boxes = train_boxes(
+            &set(&rows, &labels),
+            &[vec![0, 1]],
+            &BranchSettings::default(),
+            1.0,
+            &mut rng(),
+        );
+        assert_eq!(boxes.len(), 1);
+        assert!(boxes[0].contains(&rows[0], &[0, 1]));
+        assert!(rows[1..].iter().all(|r| !boxes[0].contains(r, &[0, 1])));
+        // A lone row is never boxed: the covering needs two rows or more.
+        assert!(
+            train_boxes(
+                &set(&rows[..1], &[true]),
+                &[vec![0, 1]],
+                &BranchSettings::default(),
+                1.0,
+                &mut rng()
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn equal_scores_prefer_the_subset_with_fewer_dims() {
+        // Dim 0 separates perfectly, so both subsets reach Gini 0.
+        let rows: Vec<Vec<u8>> = (0..20u8)
+            .map(|i| vec![if i < 10 { i } else { 100 + i }, i * 13])
+            .collect();
+        let labels: Vec<bool> = (0..20).map(|i| i < 10).collect();
+        let training = set(&rows, &labels);
+        for seed in 0..5 {
+            let boxes = train_boxes(
+                &training,
+                &[vec![0, 1], vec![0]],
+                &BranchSettings::default(),
+                1.0,
+                &mut ChaCha8Rng::seed_from_u64(seed),
+            );
+            assert_eq!(
+                boxes.iter().map(|b| b.subset).collect::<Vec<_>>(),
+                [1],
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn ensemble_members_do_not_depend_on_threads() {
+        let rows: Vec<Vec<u8>> = (0..60u32)
+            .map(|i| vec![i as u8, (i * 37 % 60) as u8, (i * 11 % 60) as u8])
+            .collect();
+        let labels: Vec<bool> = (0..60).map(|i| i % 7 == 0).collect();
+        let training = set(&rows, &labels);
+        let subsets = [vec![0, 1], vec![1, 2], vec![0, 2]];
+        let settings = BranchSettings::default();
+        let models = train_ensemble(&training, &subsets, &settings, 0.5, 6, &mut rng());
+        // The same seeds trained in turn give the same boxes.
+        let in_turn: Vec<Vec<TrainedBox>> = child_rngs(&mut rng(), 6)
+            .into_iter()
+            .map(|mut r| {
+                let sample = bootstrap_with_a_positive(&training, &mut r);
+                train_boxes(&training.select(&sample), &subsets, &settings, 0.5, &mut r)
+            })
+            .collect();
+        assert_eq!(models, in_turn);
+        assert!(models.iter().all(|m| !m.is_empty()));
     }
 }
