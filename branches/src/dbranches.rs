@@ -259,6 +259,8 @@ struct Scratch {
     outside: Vec<u16>,
     lo: Vec<f64>,
     hi: Vec<f64>,
+    /// Per dim, the first and last grid value inside the borders.
+    grid: Vec<(i16, i16)>,
     lower: ValueHistogram,
     upper: ValueHistogram,
     /// Candidate values of one side, outward, with their counts.
@@ -273,22 +275,6 @@ enum Side {
 }
 
 impl Side {
-    /// Whether `x` lies beyond `reference` on this side.
-    fn beyond(self, x: u8, reference: u8) -> bool {
-        match self {
-            Side::Lower => x < reference,
-            Side::Upper => x > reference,
-        }
-    }
-
-    /// Of two values beyond a reference, the one nearer to it.
-    fn nearer(self, a: u8, b: u8) -> u8 {
-        match self {
-            Side::Lower => a.max(b),
-            Side::Upper => a.min(b),
-        }
-    }
-
     /// The border past which nothing is left: infinity, or with `stop_infinite` a random
     /// fraction of the way from `furthest` (the furthest positive) to the end of the grid.
     fn unbounded(self, furthest: f64, stop_infinite: bool, rng: &mut ChaCha8Rng) -> f64 {
@@ -352,26 +338,28 @@ fn grow_box(
             }
         }
         let short_of = |nearest: u8| f64::from(xp) + (f64::from(nearest) - f64::from(xp)) * 0.9999;
-        s.lo[d] = match nearest_below {
-            Some(v) => short_of(v),
-            None => beyond_nearest_positive(col, labels, p, Side::Lower, settings, rng),
+        let beyond = if nearest_below.is_none() || nearest_above.is_none() {
+            beyond_nearest_positives(col, labels, p, settings, rng)
+        } else {
+            (f64::NEG_INFINITY, f64::INFINITY)
         };
-        s.hi[d] = match nearest_above {
-            Some(v) => short_of(v),
-            None => beyond_nearest_positive(col, labels, p, Side::Upper, settings, rng),
-        };
+        s.lo[d] = nearest_below.map_or(beyond.0, short_of);
+        s.hi[d] = nearest_above.map_or(beyond.1, short_of);
     }
 
     let mut total = Counts::default();
     let mut inside = Counts::default();
     s.outside.clear();
+    s.grid.clear();
+    s.grid.extend(
+        s.lo.iter()
+            .zip(&s.hi)
+            .map(|(&lo, &hi)| (first_on_grid(lo), last_on_grid(hi))),
+    );
     for (i, &label) in labels.iter().enumerate() {
         total.add(label);
         let outside = (0..k)
-            .filter(|&d| {
-                let x = f64::from(cols[d][i]);
-                x < s.lo[d] || x > s.hi[d]
-            })
+            .filter(|&d| !(s.grid[d].0..=s.grid[d].1).contains(&i16::from(cols[d][i])))
             .count() as u16;
         if outside == 0 {
             inside.add(label);
@@ -384,14 +372,14 @@ fn grow_box(
         let d = s.order[step];
         let col = cols[d];
         let (lo, hi) = (s.lo[d], s.hi[d]);
+        let (first, last) = (first_on_grid(lo), last_on_grid(hi));
         s.lower.clear();
         s.upper.clear();
         for ((&outside, &v), &label) in s.outside.iter().zip(col).zip(labels) {
             if outside == 1 {
-                let x = f64::from(v);
-                if x < lo {
+                if i16::from(v) < first {
                     s.lower.add(v, label);
-                } else if x > hi {
+                } else if i16::from(v) > last {
                     s.upper.add(v, label);
                 }
             }
@@ -427,12 +415,25 @@ fn grow_box(
                 settings,
                 rng,
             );
-            // Rows between the old and the new border are now inside in this dim.
+            // Rows between the old and the new border are now inside in this dim; on the
+            // grid, the inside range grows to `newly`, exclusive of `before`.
+            let (newly, before) = match side {
+                Side::Lower => (first_on_grid(new), first_on_grid(old)),
+                Side::Upper => (last_on_grid(new), last_on_grid(old)),
+            };
+            match side {
+                Side::Lower => s.lo[d] = new,
+                Side::Upper => s.hi[d] = new,
+            }
+            if newly == before {
+                continue;
+            }
+            let (from, to) = (newly.min(before), newly.max(before));
             for ((outside, &v), &label) in s.outside.iter_mut().zip(col).zip(labels) {
-                let x = f64::from(v);
+                let v = i16::from(v);
                 let crossed = match side {
-                    Side::Lower => x < old && x >= new,
-                    Side::Upper => x > old && x <= new,
+                    Side::Lower => from <= v && v < to,
+                    Side::Upper => from < v && v <= to,
                 };
                 if crossed && *outside > 0 {
                     *outside -= 1;
@@ -441,44 +442,62 @@ fn grow_box(
                     }
                 }
             }
-            match side {
-                Side::Lower => s.lo[d] = new,
-                Side::Upper => s.hi[d] = new,
-            }
         }
     }
 
     (inside.total() > 0).then(|| weighted_gini(inside, total.minus(inside)))
 }
 
-/// The create border of a side where no row tied with `p` remains: midway between the
-/// nearest positive beyond `p` (or `p` itself if there is none) and the next value of any
-/// row beyond it.
-fn beyond_nearest_positive(
+/// The create borders of a side where no row tied with `p` remains, (lower, upper): on
+/// each side, midway between the nearest positive beyond `p` (or `p` itself if there is
+/// none) and the next value of any row beyond it.
+fn beyond_nearest_positives(
     col: &[u8],
     labels: &[bool],
     p: usize,
-    side: Side,
     settings: &GrowSettings,
     rng: &mut ChaCha8Rng,
-) -> f64 {
+) -> (f64, f64) {
     let xp = col[p];
-    let target = col
-        .iter()
-        .zip(labels)
-        .filter(|&(&v, &label)| label && side.beyond(v, xp))
-        .map(|(&v, _)| v)
-        .reduce(|a, b| side.nearer(a, b))
-        .unwrap_or(xp);
-    let next = col
-        .iter()
-        .copied()
-        .filter(|&v| side.beyond(v, target))
-        .reduce(|a, b| side.nearer(a, b));
-    match next {
-        Some(v) => (f64::from(target) + f64::from(v)) / 2.0,
-        None => side.unbounded(f64::from(target), settings.stop_infinite, rng),
+    let (mut target_lo, mut target_hi) = (xp, xp);
+    let (mut found_lo, mut found_hi) = (false, false);
+    for (&v, &label) in col.iter().zip(labels) {
+        if label && v < xp && (!found_lo || v > target_lo) {
+            (target_lo, found_lo) = (v, true);
+        }
+        if label && v > xp && (!found_hi || v < target_hi) {
+            (target_hi, found_hi) = (v, true);
+        }
     }
+    let (mut next_lo, mut next_hi) = (None::<u8>, None::<u8>);
+    for &v in col {
+        if v < target_lo {
+            next_lo = Some(next_lo.map_or(v, |n| n.max(v)));
+        }
+        if v > target_hi {
+            next_hi = Some(next_hi.map_or(v, |n| n.min(v)));
+        }
+    }
+    let midway = |a: u8, b: u8| (f64::from(a) + f64::from(b)) / 2.0;
+    let lo = match next_lo {
+        Some(v) => midway(target_lo, v),
+        None => Side::Lower.unbounded(f64::from(target_lo), settings.stop_infinite, rng),
+    };
+    let hi = match next_hi {
+        Some(v) => midway(target_hi, v),
+        None => Side::Upper.unbounded(f64::from(target_hi), settings.stop_infinite, rng),
+    };
+    (lo, hi)
+}
+
+/// The smallest grid value at or above a lower border, in `-1..=256`.
+fn first_on_grid(lo: f64) -> i16 {
+    lo.ceil().clamp(-1.0, 256.0) as i16
+}
+
+/// The largest grid value at or below an upper border, in `-1..=256`.
+fn last_on_grid(hi: f64) -> i16 {
+    hi.floor().clamp(-1.0, 256.0) as i16
 }
 
 /// The furthest value towards `side` of a positive row inside the box.
@@ -634,7 +653,7 @@ mod tests {
         assert_eq!(score, Some(0.0));
         // stop_infinite: a random point between the furthest positive and the grid's end.
         let (_, hi, _) = grow_1d(&col, &labels, 0, 50, true);
-        assert!(hi >= 12.0 && hi <= 255.0, "{hi}");
+        assert!((12.0..=255.0).contains(&hi), "{hi}");
     }
 
     #[test]

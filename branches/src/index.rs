@@ -114,7 +114,7 @@ impl FlatIndex {
         if dims == 0 {
             return Err(FlatIndexError::Shape { rows: 0, dims });
         }
-        if features.len() % dims != 0 {
+        if !features.len().is_multiple_of(dims) {
             return Err(FlatIndexError::RaggedFeatures {
                 len: features.len(),
                 dims,

@@ -1,4 +1,5 @@
 //! The golden example in a browser: a round gives the same boxes and ranked ids as natively.
+#![cfg(target_family = "wasm")]
 
 use branches::Searcher;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
