@@ -373,32 +373,41 @@ fn grow_box(
         let col = cols[d];
         let (lo, hi) = (s.lo[d], s.hi[d]);
         let (first, last) = (first_on_grid(lo), last_on_grid(hi));
-        s.lower.clear();
-        s.upper.clear();
+        // The histograms are all zero here; only the span of candidate values is
+        // scanned and zeroed again below.
+        let (mut lowest, mut highest) = (u8::MAX, u8::MIN);
         for ((&outside, &v), &label) in s.outside.iter().zip(col).zip(labels) {
             if outside == 1 {
                 if i16::from(v) < first {
                     s.lower.add(v, label);
+                    lowest = lowest.min(v);
                 } else if i16::from(v) > last {
                     s.upper.add(v, label);
+                    highest = highest.max(v);
                 }
             }
         }
         for (side, old) in [(Side::Lower, lo), (Side::Upper, hi)] {
             let candidates = match side {
-                Side::Lower => &s.lower,
-                Side::Upper => &s.upper,
+                Side::Lower => &mut s.lower,
+                Side::Upper => &mut s.upper,
             };
             s.values.clear();
-            let mut push = |v: u8| {
-                let counts = candidates.at(v);
+            let mut take = |v: u8| {
+                let counts = candidates.take(v);
                 if counts.total() > 0 {
                     s.values.push((v, counts));
                 }
             };
+            // Candidates lie strictly beyond the grid border, so the spans stay in 0..=255.
             match side {
-                Side::Lower => (0..=255u8).rev().for_each(&mut push),
-                Side::Upper => (0..=255u8).for_each(&mut push),
+                Side::Lower if i16::from(lowest) < first => {
+                    (lowest..=(first - 1) as u8).rev().for_each(&mut take)
+                }
+                Side::Upper if i16::from(highest) > last => {
+                    ((last + 1) as u8..=highest).for_each(&mut take)
+                }
+                _ => {}
             }
             let furthest_inside = if settings.stop_infinite {
                 extreme_positive_inside(col, labels, &s.outside, side)

@@ -64,6 +64,11 @@ impl ValueHistogram {
         self.counts[usize::from(value)].add(positive);
     }
 
+    /// The counts of `value`, leaving zero in their place.
+    pub(crate) fn take(&mut self, value: u8) -> Counts {
+        std::mem::take(&mut self.counts[usize::from(value)])
+    }
+
     pub(crate) fn at(&self, value: u8) -> Counts {
         self.counts[usize::from(value)]
     }

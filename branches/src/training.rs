@@ -130,17 +130,9 @@ impl NegativePool {
                 ids: (0..len).collect(),
             };
         }
-        // Floyd's algorithm: `size` distinct ids without materialising all `len` of them.
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-        let mut chosen = BTreeSet::new();
-        for j in (len - size)..len {
-            let t = below(&mut rng, j + 1);
-            if !chosen.insert(t) {
-                chosen.insert(j);
-            }
-        }
         Self {
-            ids: chosen.into_iter().collect(),
+            ids: distinct_below(size, len, &mut rng).into_iter().collect(),
         }
     }
 
@@ -193,17 +185,25 @@ pub fn assemble<I: BoxIndex>(
         return Err(Error::PositiveAlsoNegative { id });
     }
 
-    let mut candidates: Vec<u32> = pool
-        .ids()
+    // Draw ranks among the pool ids that are not positives, then map each rank to its
+    // pool position by skipping the positives' positions: no copy of the pool per round.
+    let pool_ids = &pool.ids()[..pool.ids().partition_point(|&id| id < len)];
+    let excluded: Vec<usize> = positives
         .iter()
-        .copied()
-        .filter(|id| *id < len && positives.binary_search(id).is_err())
+        .filter_map(|id| pool_ids.binary_search(id).ok())
         .collect();
-    let draws = (labels.random_negatives as usize).min(candidates.len());
-    for i in 0..draws {
-        let j = i + below(rng, (candidates.len() - i) as u32) as usize;
-        candidates.swap(i, j);
-    }
+    let available = (pool_ids.len() - excluded.len()) as u32;
+    let ranks = distinct_below(labels.random_negatives.min(available), available, rng);
+    let random_negatives = ranks.into_iter().map(|rank| {
+        let mut position = rank as usize;
+        for &e in &excluded {
+            if e > position {
+                break;
+            }
+            position += 1;
+        }
+        pool_ids[position]
+    });
 
     let mut set = TrainingSet::new(index.dims());
     for &id in &positives {
@@ -215,10 +215,23 @@ pub fn assemble<I: BoxIndex>(
             set.push(row, false);
         }
     }
-    for &id in &candidates[..draws] {
+    for id in random_negatives {
         set.push(checked_row(index, id)?, false);
     }
     Ok(set)
+}
+
+/// `count` distinct values of `0..bound` (`count <= bound`), by Floyd's algorithm: no
+/// array of all `bound` values is made.
+fn distinct_below(count: u32, bound: u32, rng: &mut ChaCha8Rng) -> BTreeSet<u32> {
+    let mut chosen = BTreeSet::new();
+    for j in (bound - count)..bound {
+        let t = below(rng, j + 1);
+        if !chosen.insert(t) {
+            chosen.insert(j);
+        }
+    }
+    chosen
 }
 
 /// `ids` sorted and deduplicated, or the first id out of `0..len`.

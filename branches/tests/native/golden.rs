@@ -19,8 +19,8 @@ fn golden_example() {
     assert_eq!(
         db.sql,
         [
-            "SELECT * FROM images WHERE (dim_2 BETWEEN 0 AND 255) AND (dim_4 BETWEEN 126 AND 136) \
-          AND (dim_6 BETWEEN 144 AND 166) AND (dim_7 BETWEEN 0 AND 255)"
+            "SELECT * FROM images WHERE (dim_1 BETWEEN 157 AND 162) AND (dim_2 BETWEEN 0 AND 255) \
+          AND (dim_3 BETWEEN 0 AND 255) AND (dim_7 BETWEEN 171 AND 255)"
         ]
     );
     request.searcher = Searcher::Ensemble;
