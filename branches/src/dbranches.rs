@@ -102,7 +102,6 @@ pub fn train_boxes(
     subset_fraction: f64,
     rng: &mut ChaCha8Rng,
 ) -> Vec<TrainedBox> {
-    let dims = set.dims();
     if subsets.is_empty() {
         return Vec::new();
     }
@@ -115,7 +114,7 @@ pub fn train_boxes(
         ((subsets.len() as f64 * subset_fraction).round() as usize).clamp(1, subsets.len());
     let mut subset_order: Vec<u32> = (0..subsets.len() as u32).collect();
     let mut remaining: Vec<u32> = (0..set.len() as u32).collect();
-    let mut columns: Vec<u8> = Vec::new();
+    let mut columns = Columns::default();
     let mut labels: Vec<bool> = Vec::new();
     let mut scratch = Scratch::default();
     let (mut best_lo, mut best_hi) = (Vec::new(), Vec::new());
@@ -129,14 +128,7 @@ pub fn train_boxes(
         if remaining_positives == 0 {
             break;
         }
-        let m = remaining.len();
-        columns.clear();
-        columns.resize(dims * m, 0);
-        for (j, &r) in remaining.iter().enumerate() {
-            for (d, &value) in set.row(r as usize).iter().enumerate() {
-                columns[d * m + j] = value;
-            }
-        }
+        columns.fill(set, &remaining);
         let nth = below(rng, remaining_positives as u32) as usize;
         let Some(p) = labels
             .iter()
@@ -154,12 +146,12 @@ pub fn train_boxes(
             }
         }
 
-        let mut subset_columns: Vec<&[u8]> = Vec::new();
+        let mut subset_columns: Vec<Column<'_>> = Vec::new();
         let mut best: Option<(f64, usize, usize)> = None;
         for &s in &subset_order[..per_box] {
             let subset = &subsets[s as usize];
             subset_columns.clear();
-            subset_columns.extend(subset.iter().map(|&d| &columns[usize::from(d) * m..][..m]));
+            subset_columns.extend(subset.iter().map(|&d| columns.column(usize::from(d))));
             let Some(score) = grow_box(&subset_columns, &labels, p, &grow, rng, &mut scratch)
             else {
                 continue;
@@ -242,6 +234,83 @@ fn bootstrap_with_a_positive(set: &TrainingSet, rng: &mut ChaCha8Rng) -> Vec<u32
     sample
 }
 
+/// The remaining rows of a round as one column per dim, each with its rows sorted by
+/// value (a counting sort), so that the rows of a value range form one contiguous slice.
+#[derive(Default)]
+struct Columns {
+    rows: usize,
+    /// `dims x rows` values.
+    values: Vec<u8>,
+    /// `dims x rows` row indices, ascending by value within each dim.
+    sorted: Vec<u32>,
+    /// `dims x 257`: per dim, the position in `sorted` of the first row of each value.
+    starts: Vec<u32>,
+}
+
+impl Columns {
+    fn fill(&mut self, set: &TrainingSet, rows: &[u32]) {
+        let (dims, m) = (set.dims(), rows.len());
+        self.rows = m;
+        self.values.clear();
+        self.values.resize(dims * m, 0);
+        for (j, &r) in rows.iter().enumerate() {
+            for (d, &value) in set.row(r as usize).iter().enumerate() {
+                self.values[d * m + j] = value;
+            }
+        }
+        self.sorted.clear();
+        self.sorted.resize(dims * m, 0);
+        self.starts.clear();
+        self.starts.resize(dims * 257, 0);
+        for d in 0..dims {
+            let values = &self.values[d * m..][..m];
+            let starts = &mut self.starts[d * 257..][..257];
+            for &v in values {
+                starts[usize::from(v) + 1] += 1;
+            }
+            for v in 1..257 {
+                starts[v] += starts[v - 1];
+            }
+            let mut next: [u32; 256] = std::array::from_fn(|v| starts[v]);
+            let sorted = &mut self.sorted[d * m..][..m];
+            for (j, &v) in values.iter().enumerate() {
+                sorted[next[usize::from(v)] as usize] = j as u32;
+                next[usize::from(v)] += 1;
+            }
+        }
+    }
+
+    fn column(&self, d: usize) -> Column<'_> {
+        let m = self.rows;
+        Column {
+            values: &self.values[d * m..][..m],
+            sorted: &self.sorted[d * m..][..m],
+            starts: &self.starts[d * 257..][..257],
+        }
+    }
+}
+
+/// One dim of [`Columns`].
+#[derive(Clone, Copy)]
+struct Column<'a> {
+    values: &'a [u8],
+    sorted: &'a [u32],
+    starts: &'a [u32],
+}
+
+impl<'a> Column<'a> {
+    /// The rows with a value in `from..=to` (grid values; outside `0..=255` is empty).
+    fn rows_between(&self, from: i16, to: i16) -> &'a [u32] {
+        let (from, to) = (from.max(0), to.min(255));
+        if from > to {
+            return &[];
+        }
+        let start = self.starts[from as usize] as usize;
+        let end = self.starts[to as usize + 1] as usize;
+        &self.sorted[start..end]
+    }
+}
+
 /// Settings of one box growth, fixed for a training run.
 struct GrowSettings {
     min_pts: u32,
@@ -291,7 +360,7 @@ impl Side {
 /// in `scratch.lo` / `scratch.hi` (subset order). Returns the weighted Gini of the box over
 /// all rows, or `None` when it holds no row.
 fn grow_box(
-    cols: &[&[u8]],
+    cols: &[Column<'_>],
     labels: &[bool],
     p: usize,
     settings: &GrowSettings,
@@ -317,7 +386,7 @@ fn grow_box(
     let mut tied = n - 1;
     for step in 0..k {
         let d = s.order[step];
-        let col = cols[d];
+        let col = cols[d].values;
         let xp = col[p];
         let (mut nearest_below, mut nearest_above) = (None::<u8>, None::<u8>);
         if tied > 0 {
@@ -359,7 +428,7 @@ fn grow_box(
     for (i, &label) in labels.iter().enumerate() {
         total.add(label);
         let outside = (0..k)
-            .filter(|&d| !(s.grid[d].0..=s.grid[d].1).contains(&i16::from(cols[d][i])))
+            .filter(|&d| !(s.grid[d].0..=s.grid[d].1).contains(&i16::from(cols[d].values[i])))
             .count() as u16;
         if outside == 0 {
             inside.add(label);
@@ -370,21 +439,25 @@ fn grow_box(
     // Expand: one pass over the dims; candidates lie outside the box in this dim only.
     for step in 0..k {
         let d = s.order[step];
-        let col = cols[d];
+        let column = cols[d];
+        let col = column.values;
         let (lo, hi) = (s.lo[d], s.hi[d]);
         let (first, last) = (first_on_grid(lo), last_on_grid(hi));
         // The histograms are all zero here; only the span of candidate values is
         // scanned and zeroed again below.
         let (mut lowest, mut highest) = (u8::MAX, u8::MIN);
-        for ((&outside, &v), &label) in s.outside.iter().zip(col).zip(labels) {
-            if outside == 1 {
-                if i16::from(v) < first {
-                    s.lower.add(v, label);
-                    lowest = lowest.min(v);
-                } else if i16::from(v) > last {
-                    s.upper.add(v, label);
-                    highest = highest.max(v);
-                }
+        for &i in column.rows_between(0, first - 1) {
+            let i = i as usize;
+            if s.outside[i] == 1 {
+                s.lower.add(col[i], labels[i]);
+                lowest = lowest.min(col[i]);
+            }
+        }
+        for &i in column.rows_between(last + 1, 255) {
+            let i = i as usize;
+            if s.outside[i] == 1 {
+                s.upper.add(col[i], labels[i]);
+                highest = highest.max(col[i]);
             }
         }
         for (side, old) in [(Side::Lower, lo), (Side::Upper, hi)] {
@@ -437,18 +510,16 @@ fn grow_box(
             if newly == before {
                 continue;
             }
-            let (from, to) = (newly.min(before), newly.max(before));
-            for ((outside, &v), &label) in s.outside.iter_mut().zip(col).zip(labels) {
-                let v = i16::from(v);
-                let crossed = match side {
-                    Side::Lower => from <= v && v < to,
-                    Side::Upper => from < v && v <= to,
-                };
-                if crossed && *outside > 0 {
-                    *outside -= 1;
-                    if *outside == 0 {
-                        inside.add(label);
-                    }
+            let crossed = match side {
+                Side::Lower => column.rows_between(newly, before - 1),
+                Side::Upper => column.rows_between(before + 1, newly),
+            };
+            for &i in crossed {
+                let outside = &mut s.outside[i as usize];
+                // A crossing row was outside in this dim, so the count is positive.
+                *outside -= 1;
+                if *outside == 0 {
+                    inside.add(labels[i as usize]);
                 }
             }
         }
@@ -603,7 +674,17 @@ mod tests {
             min_pts,
             stop_infinite,
         };
-        let score = grow_box(&[col], labels, p, &settings, &mut rng(), &mut scratch);
+        let set = TrainingSet::from_rows(1, col.to_vec(), labels.to_vec()).unwrap();
+        let mut columns = Columns::default();
+        columns.fill(&set, &(0..col.len() as u32).collect::<Vec<_>>());
+        let score = grow_box(
+            &[columns.column(0)],
+            labels,
+            p,
+            &settings,
+            &mut rng(),
+            &mut scratch,
+        );
         (scratch.lo[0], scratch.hi[0], score)
     }
 
