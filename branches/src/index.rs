@@ -1,0 +1,225 @@
+//! What search by classification needs from an index of `u8` features ([`BoxIndex`]),
+//! and [`FlatIndex`], a brute-force implementation of it over a row-major feature array:
+//! the reference every faster index must agree with, and enough for small collections.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::rng::below;
+
+/// What search by classification needs from an index of `u8` features.
+pub trait BoxIndex {
+    /// The index's own failure (I/O, a corrupt shard).
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Number of images; ids are `0..len`.
+    fn len(&self) -> u32;
+    /// Whether the index holds no image.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Dimensions of a full feature row.
+    fn dims(&self) -> usize;
+    /// The feature subsets; subset `i` is served by tree `i`. Dims ascend within a subset.
+    fn subsets(&self) -> &[Vec<u16>];
+    /// Calls `emit` with slices of the ids of every point `p` with
+    /// `lo[j] <= p[subset[j]] <= hi[j]` for all `j` (inclusive; `lo`/`hi` in the subset's
+    /// dim order). Each id is emitted once.
+    fn range_query(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32]),
+    ) -> Result<(), Self::Error>;
+    /// The full `u8` feature row of `id`.
+    fn row(&self, id: u32) -> Result<&[u8], Self::Error>;
+}
+
+/// Why a [`FlatIndex`] could not be built or queried.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlatIndexError {
+    /// The feature array is not a whole number of rows.
+    #[error("features hold {len} bytes, not a multiple of {dims} dims")]
+    RaggedFeatures {
+        /// Bytes given.
+        len: usize,
+        /// Dims per row.
+        dims: usize,
+    },
+    /// Rows have no dims, or more images than `u32` ids can name.
+    #[error("shape {rows} x {dims} is not supported")]
+    Shape {
+        /// Number of rows.
+        rows: usize,
+        /// Dims per row.
+        dims: usize,
+    },
+    /// A subset names a dim the rows do not have.
+    #[error("subset {subset} names dim {dim}, rows have {dims} dims")]
+    SubsetDim {
+        /// Position of the subset.
+        subset: usize,
+        /// The dim named.
+        dim: u16,
+        /// Dims per row.
+        dims: usize,
+    },
+    /// A query names a tree that does not exist.
+    #[error("tree {tree} does not exist: the index has {trees} subsets")]
+    NoSuchTree {
+        /// The tree asked for.
+        tree: usize,
+        /// Number of subsets.
+        trees: usize,
+    },
+    /// A query's bounds do not match its subset's length.
+    #[error("bounds have {lo} and {hi} values, tree {tree} has {dims} dims")]
+    BoundsLength {
+        /// The tree queried.
+        tree: usize,
+        /// Length of `lo`.
+        lo: usize,
+        /// Length of `hi`.
+        hi: usize,
+        /// Dims of the subset.
+        dims: usize,
+    },
+    /// A row id past the end.
+    #[error("row {id} does not exist: the index has {len} rows")]
+    NoSuchRow {
+        /// The id asked for.
+        id: u32,
+        /// Number of rows.
+        len: u32,
+    },
+}
+
+/// A [`BoxIndex`] that answers every box query by scanning all rows.
+#[derive(Clone, Debug)]
+pub struct FlatIndex {
+    features: Vec<u8>,
+    dims: usize,
+    len: u32,
+    subsets: Vec<Vec<u16>>,
+}
+
+impl FlatIndex {
+    /// Wraps row-major `features` of `dims` columns, served through `subsets`.
+    pub fn new(
+        features: Vec<u8>,
+        dims: usize,
+        subsets: Vec<Vec<u16>>,
+    ) -> Result<Self, FlatIndexError> {
+        if dims == 0 {
+            return Err(FlatIndexError::Shape { rows: 0, dims });
+        }
+        if !features.len().is_multiple_of(dims) {
+            return Err(FlatIndexError::RaggedFeatures {
+                len: features.len(),
+                dims,
+            });
+        }
+        let rows = features.len() / dims;
+        let len = u32::try_from(rows).map_err(|_| FlatIndexError::Shape { rows, dims })?;
+        for (subset, dims_of_subset) in subsets.iter().enumerate() {
+            if let Some(&dim) = dims_of_subset.iter().find(|&&d| usize::from(d) >= dims) {
+                return Err(FlatIndexError::SubsetDim { subset, dim, dims });
+            }
+        }
+        Ok(Self {
+            features,
+            dims,
+            len,
+            subsets,
+        })
+    }
+}
+
+impl BoxIndex for FlatIndex {
+    type Error = FlatIndexError;
+
+    fn len(&self) -> u32 {
+        self.len
+    }
+
+    fn dims(&self) -> usize {
+        self.dims
+    }
+
+    fn subsets(&self) -> &[Vec<u16>] {
+        &self.subsets
+    }
+
+    fn range_query(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32]),
+    ) -> Result<(), FlatIndexError> {
+        let subset = self.subsets.get(tree).ok_or(FlatIndexError::NoSuchTree {
+            tree,
+            trees: self.subsets.len(),
+        })?;
+        if lo.len() != subset.len() || hi.len() != subset.len() {
+            return Err(FlatIndexError::BoundsLength {
+                tree,
+                lo: lo.len(),
+                hi: hi.len(),
+                dims: subset.len(),
+            });
+        }
+        // Emit in chunks, as a tree emits leaf by leaf.
+        const CHUNK: usize = 1024;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for (id, row) in (0..self.len).zip(self.features.chunks_exact(self.dims)) {
+            let inside = subset
+                .iter()
+                .zip(lo.iter().zip(hi))
+                .all(|(&d, (&l, &h))| (l..=h).contains(&row[usize::from(d)]));
+            if inside {
+                chunk.push(id);
+                if chunk.len() == CHUNK {
+                    emit(&chunk);
+                    chunk.clear();
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            emit(&chunk);
+        }
+        Ok(())
+    }
+
+    fn row(&self, id: u32) -> Result<&[u8], FlatIndexError> {
+        if id >= self.len {
+            return Err(FlatIndexError::NoSuchRow { id, len: self.len });
+        }
+        let start = id as usize * self.dims;
+        Ok(&self.features[start..start + self.dims])
+    }
+}
+
+/// Seeded random feature subsets: for each `(size, count)`, `count` subsets of `size`
+/// distinct dims out of `0..dims`, dims ascending within a subset (`size` is capped at
+/// `dims`). The reference layout is `[(4, 64), (6, 32), (8, 8)]`: 104 subsets.
+pub fn random_subsets(dims: u16, sizes: &[(u16, u32)], seed: u64) -> Vec<Vec<u16>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut all: Vec<u16> = (0..dims).collect();
+    let mut subsets = Vec::new();
+    for &(size, count) in sizes {
+        let size = usize::from(size.min(dims));
+        for _ in 0..count {
+            // A partial Fisher-Yates shuffle picks `size` distinct dims.
+            for i in 0..size {
+                let j = i + below(&mut rng, (all.len() - i) as u32) as usize;
+                all.swap(i, j);
+            }
+            let mut subset = all[..size].to_vec();
+            subset.sort_unstable();
+            subsets.push(subset);
+        }
+    }
+    subsets
+}

@@ -1,0 +1,382 @@
+//! Search by classification (spec section 5): a request is turned into a training set, a
+//! model is trained, and every image of the index the model accepts is returned, ranked
+//! by (hits desc, id asc). Boxes are answered by the index's box queries; the baselines
+//! scan every row.
+
+use std::cmp::Reverse;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::cart::{DecisionTree, RandomForest, TreeSettings};
+use crate::dbranches::{BranchSettings, TrainedBox, train_boxes, train_ensemble};
+use crate::error::Error;
+use crate::index::BoxIndex;
+use crate::model::{BoxRule, Model, Searcher};
+use crate::training::{Labels, NegativePool, PoolSettings, TrainingSet, assemble, checked_row};
+
+/// Training settings beyond the labels; every field has the reference default.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingSettings {
+    /// The greedy covering of DBranches and of each ensemble model.
+    pub branches: BranchSettings,
+    /// Models in the ensemble (1..=100).
+    pub ensemble_models: u32,
+    /// Post-trees, the decision-tree baseline and each forest tree.
+    pub tree: TreeSettings,
+    /// Trees in the random forest (1..=1000).
+    pub forest_trees: u32,
+}
+
+impl Default for TrainingSettings {
+    fn default() -> Self {
+        Self {
+            branches: BranchSettings::default(),
+            ensemble_models: 25,
+            tree: TreeSettings::default(),
+            forest_trees: 25,
+        }
+    }
+}
+
+impl TrainingSettings {
+    fn validate(&self) -> Result<(), Error> {
+        let out_of_range =
+            |name, value: f64, range| Error::SettingOutOfRange { name, value, range };
+        let b = &self.branches;
+        if !(1..=100).contains(&b.max_boxes) {
+            return Err(out_of_range("max_boxes", f64::from(b.max_boxes), "1..=100"));
+        }
+        if let Some(f) = b.subset_fraction
+            && !(f > 0.0 && f <= 1.0)
+        {
+            return Err(out_of_range("subset_fraction", f, "(0, 1]"));
+        }
+        if b.min_pts_cap == 0 {
+            return Err(out_of_range("min_pts_cap", 0.0, "1.."));
+        }
+        if !(1..=100).contains(&self.ensemble_models) {
+            return Err(out_of_range(
+                "ensemble_models",
+                f64::from(self.ensemble_models),
+                "1..=100",
+            ));
+        }
+        if !(1..=1000).contains(&self.forest_trees) {
+            return Err(out_of_range(
+                "forest_trees",
+                f64::from(self.forest_trees),
+                "1..=1000",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One round, as the CLI and the browser send it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Relevant image ids.
+    pub positives: Vec<u32>,
+    /// Irrelevant image ids.
+    #[serde(default)]
+    pub negatives: Vec<u32>,
+    /// Random images added as irrelevant, drawn from the dataset's pool.
+    #[serde(default = "SearchRequest::default_random_negatives")]
+    pub random_negatives: u32,
+    /// How many times each irrelevant image counts (1..=100).
+    #[serde(default = "SearchRequest::default_negative_weight")]
+    pub negative_weight: u32,
+    /// The classifier.
+    #[serde(default)]
+    pub searcher: Searcher,
+    /// Seed of every random draw of the round.
+    #[serde(default = "SearchRequest::default_seed")]
+    pub seed: u64,
+    /// Further training settings.
+    #[serde(default)]
+    pub training: TrainingSettings,
+}
+
+impl SearchRequest {
+    /// A request with the given positives and every other field at its default.
+    pub fn new(positives: Vec<u32>) -> Self {
+        Self {
+            positives,
+            negatives: Vec::new(),
+            random_negatives: Self::default_random_negatives(),
+            negative_weight: Self::default_negative_weight(),
+            searcher: Searcher::default(),
+            seed: Self::default_seed(),
+            training: TrainingSettings::default(),
+        }
+    }
+
+    fn default_random_negatives() -> u32 {
+        500
+    }
+
+    fn default_negative_weight() -> u32 {
+        1
+    }
+
+    fn default_seed() -> u64 {
+        42
+    }
+}
+
+/// The answer to a [`SearchRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Every accepted image id, ranked by (hits desc, id asc).
+    pub results: Vec<u32>,
+    /// Number of accepted images.
+    pub count: u32,
+    /// Each box as readable text (empty for the baselines).
+    pub rules: Vec<String>,
+    /// Each box as SQL (empty for the baselines).
+    pub sql: Vec<String>,
+}
+
+/// An index with its pool of random negatives: trains models and applies them.
+#[derive(Debug)]
+pub struct SearchEngine<I> {
+    index: I,
+    pool: NegativePool,
+}
+
+impl<I: BoxIndex> SearchEngine<I> {
+    /// Wraps `index`, drawing its random-negative pool. Fails on an empty index or an
+    /// invalid subset (empty, dims not strictly ascending, or a dim out of range).
+    pub fn new(index: I, pool: PoolSettings) -> Result<Self, Error> {
+        if index.is_empty() {
+            return Err(Error::EmptyIndex);
+        }
+        for (subset, dims) in index.subsets().iter().enumerate() {
+            let invalid = |reason| Err(Error::InvalidSubset { subset, reason });
+            if dims.is_empty() {
+                return invalid("no dims");
+            }
+            if dims.windows(2).any(|w| w[0] >= w[1]) {
+                return invalid("dims not strictly ascending");
+            }
+            if dims.iter().any(|&d| usize::from(d) >= index.dims()) {
+                return invalid("dim out of range");
+            }
+        }
+        let pool = NegativePool::new(index.len(), pool);
+        Ok(Self { index, pool })
+    }
+
+    /// The index searched.
+    pub fn index(&self) -> &I {
+        &self.index
+    }
+
+    /// The pool random negatives are drawn from.
+    pub fn pool(&self) -> &NegativePool {
+        &self.pool
+    }
+
+    /// Trains the request's searcher on its training set.
+    pub fn train(&self, request: &SearchRequest) -> Result<Model, Error> {
+        request.training.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(request.seed);
+        let labels = Labels {
+            positives: &request.positives,
+            negatives: &request.negatives,
+            random_negatives: request.random_negatives,
+            negative_weight: request.negative_weight,
+        };
+        let set = assemble(&self.index, &self.pool, labels, &mut rng)?;
+        let settings = &request.training;
+        let subsets = self.index.subsets();
+        let branches = &settings.branches;
+        Ok(match request.searcher {
+            Searcher::DBranches => {
+                let boxes = train_boxes(
+                    &set,
+                    self.non_empty_subsets()?,
+                    branches,
+                    branches.subset_fraction.unwrap_or(1.0),
+                    &mut rng,
+                );
+                let boxes = boxes
+                    .iter()
+                    .filter_map(|b| box_rule(b, subsets, Some((&set, &settings.tree))))
+                    .collect();
+                Model::DBranches { boxes }
+            }
+            Searcher::Ensemble => {
+                let models = train_ensemble(
+                    &set,
+                    self.non_empty_subsets()?,
+                    branches,
+                    branches.subset_fraction.unwrap_or(0.5),
+                    settings.ensemble_models,
+                    &mut rng,
+                );
+                let boxes = models
+                    .iter()
+                    .flatten()
+                    .filter_map(|b| box_rule(b, subsets, None))
+                    .collect();
+                Model::Ensemble {
+                    models: settings.ensemble_models,
+                    boxes,
+                }
+            }
+            Searcher::DecisionTree => Model::DecisionTree {
+                tree: DecisionTree::fit(&set, &settings.tree),
+            },
+            Searcher::RandomForest => Model::RandomForest {
+                forest: RandomForest::fit(&set, settings.forest_trees, &settings.tree, &mut rng),
+            },
+        })
+    }
+
+    /// Every image `model` accepts, ranked by (hits desc, id asc). A box's hits are the
+    /// boxes holding the image (whose post-tree agrees); a forest's are its votes.
+    pub fn search(&self, model: &Model) -> Result<Vec<u32>, Error> {
+        model.validate(&self.index)?;
+        match model {
+            Model::DBranches { boxes } => self.search_boxes(boxes, 1),
+            Model::Ensemble { models, boxes } => self.search_boxes(boxes, models / 2 + 1),
+            Model::DecisionTree { tree } => self.scan(|row| u32::from(tree.predict(row)), 1),
+            Model::RandomForest { forest } => {
+                self.scan(|row| forest.votes(row), forest.trees().len() as u32 / 2 + 1)
+            }
+        }
+    }
+
+    /// Trains on `request` and searches with the model.
+    pub fn run(&self, request: &SearchRequest) -> Result<SearchResponse, Error> {
+        let model = self.train(request)?;
+        let results = self.search(&model)?;
+        Ok(SearchResponse {
+            count: results.len() as u32,
+            results,
+            rules: model.rules(),
+            sql: model.sql(),
+        })
+    }
+
+    fn non_empty_subsets(&self) -> Result<&[Vec<u16>], Error> {
+        match self.index.subsets() {
+            [] => Err(Error::NoSubsets),
+            subsets => Ok(subsets),
+        }
+    }
+
+    /// The union of the box queries, keeping ids held by at least `min_hits` boxes.
+    fn search_boxes(&self, boxes: &[BoxRule], min_hits: u32) -> Result<Vec<u32>, Error> {
+        let len = self.index.len();
+        let mut hits = vec![0u16; len as usize];
+        let mut touched = Vec::new();
+        let mut found = Vec::new();
+        for rule in boxes {
+            let tree = rule.subset as usize;
+            found.clear();
+            self.index
+                .range_query(tree, &rule.lo, &rule.hi, &mut |ids| {
+                    found.extend_from_slice(ids)
+                })
+                .map_err(Error::index)?;
+            for &id in &found {
+                let Some(count) = hits.get_mut(id as usize) else {
+                    return Err(Error::EmittedIdOutOfRange { tree, id, len });
+                };
+                if let Some(post_tree) = &rule.post_tree
+                    && !post_tree.predict(checked_row(&self.index, id)?)
+                {
+                    continue;
+                }
+                if *count == 0 {
+                    touched.push(id);
+                }
+                *count = count.saturating_add(1);
+            }
+        }
+        Ok(rank(touched, |id| u32::from(hits[id as usize]), min_hits))
+    }
+
+    /// A full scan: every id whose row gets at least `min_hits` votes.
+    fn scan(&self, votes: impl Fn(&[u8]) -> u32, min_hits: u32) -> Result<Vec<u32>, Error> {
+        let mut scored = Vec::new();
+        for id in 0..self.index.len() {
+            let v = votes(checked_row(&self.index, id)?);
+            if v >= min_hits {
+                scored.push((Reverse(v), id));
+            }
+        }
+        scored.sort_unstable();
+        Ok(scored.into_iter().map(|(_, id)| id).collect())
+    }
+}
+
+/// `ids` with at least `min_hits` hits, ranked by (hits desc, id asc).
+fn rank(mut ids: Vec<u32>, hits: impl Fn(u32) -> u32, min_hits: u32) -> Vec<u32> {
+    ids.retain(|&id| hits(id) >= min_hits);
+    ids.sort_unstable_by_key(|&id| (Reverse(hits(id)), id));
+    ids
+}
+
+/// A trained box as a rule on the `u8` grid, or `None` when it is empty there. With a
+/// training set, it gets a post-tree fitted on the set's rows inside it, unless they are pure.
+fn box_rule(
+    trained: &TrainedBox,
+    subsets: &[Vec<u16>],
+    post_tree: Option<(&TrainingSet, &TreeSettings)>,
+) -> Option<BoxRule> {
+    let (lo, hi) = trained.to_u8()?;
+    let dims = subsets[trained.subset].clone();
+    let post_tree = post_tree.and_then(|(set, settings)| {
+        let inside: Vec<u32> = (0..set.len() as u32)
+            .filter(|&i| trained.contains(set.row(i as usize), &dims))
+            .collect();
+        let positives = inside.iter().filter(|&&i| set.label(i as usize)).count();
+        let pure = positives == 0 || positives == inside.len();
+        (!pure).then(|| DecisionTree::fit(&set.select(&inside), settings))
+    });
+    Some(BoxRule {
+        subset: trained.subset as u32,
+        dims,
+        lo,
+        hi,
+        post_tree,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_by_hits_then_id() {
+        let hits = |id: u32| [0, 2, 1, 2, 1][id as usize];
+        assert_eq!(rank(vec![4, 3, 2, 1, 0], hits, 1), [1, 3, 2, 4]);
+        assert_eq!(rank(vec![4, 3, 2, 1, 0], hits, 2), [1, 3]);
+    }
+
+    #[test]
+    fn request_defaults_follow_the_cli() {
+        let request: SearchRequest = serde_json::from_str(r#"{"positives":[3,1]}"#).unwrap();
+        assert_eq!(request, SearchRequest::new(vec![3, 1]));
+        assert_eq!(request.random_negatives, 500);
+        assert_eq!(request.negative_weight, 1);
+        assert_eq!(request.searcher, Searcher::DBranches);
+        assert_eq!(request.seed, 42);
+        let full: SearchRequest = serde_json::from_str(
+            r#"{"positives":[1],"negatives":[2],"random_negatives":10,"negative_weight":3,
+                "searcher":"ens","seed":7,"training":{"ensemble_models":5,"branches":{"max_boxes":4}}}"#,
+        )
+        .unwrap();
+        assert_eq!(full.searcher, Searcher::Ensemble);
+        assert_eq!(full.training.ensemble_models, 5);
+        assert_eq!(full.training.branches.max_boxes, 4);
+        assert!(serde_json::from_str::<SearchRequest>(r#"{"positives":[1],"typo":1}"#).is_err());
+    }
+}
