@@ -32,6 +32,7 @@ pub mod index;
 pub mod model;
 mod rng;
 pub mod search;
+mod shards;
 pub mod training;
 
 pub use cart::{DecisionTree, RandomForest, TreeSettings};
@@ -40,4 +41,5 @@ pub use error::Error;
 pub use index::{BoxIndex, FlatIndex, random_subsets};
 pub use model::{BoxRule, Model, Searcher};
 pub use search::{SearchEngine, SearchRequest, SearchResponse, TrainingSettings};
+pub use shards::MemoryIndex;
 pub use training::{NegativePool, PoolSettings, TrainingSet};

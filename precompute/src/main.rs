@@ -1,12 +1,38 @@
-//! `precompute`: turns a collection into a dataset folder that a browser can search.
-use clap::Parser;
+//! `precompute`: turns a collection into a dataset folder that a browser can search, and
+//! queries such a folder offline with the same engine the browser runs.
 
-/// Build and query clip-branches datasets.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use precompute::{index_cmd, knn_cmd, search_cmd};
+
+/// Build clip-branches datasets and query them offline.
 #[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Subcommand)]
+enum Command {
+    Index(index_cmd::IndexArgs),
+    Search(search_cmd::SearchArgs),
+    Knn(knn_cmd::KnnArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Index(args) => index_cmd::run(&args),
+        Command::Search(args) => search_cmd::run(&args),
+        Command::Knn(args) => knn_cmd::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

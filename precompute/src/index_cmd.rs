@@ -1,0 +1,166 @@
+//! `precompute index`: features (`.npy`) to index shards and a manifest.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use index_shards::{Features, MANIFEST_NAME, ShardConfig, TreeSet, TreeSetConfig, write_index};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::dataset::read_u8_rows;
+use crate::output::write_atomic;
+
+/// Build the index shards and manifest of a feature matrix.
+#[derive(Args)]
+pub struct IndexArgs {
+    /// An (n, d) .npy of u8 (already quantised) or f32/f64 (L2-normalised and quantised here).
+    #[arg(long)]
+    features: PathBuf,
+    /// Output folder; created if missing. Shards of an earlier index there are replaced.
+    #[arg(long)]
+    out: PathBuf,
+    /// At most this many points per kd-tree leaf.
+    #[arg(long, default_value_t = 500)]
+    leaf_size: usize,
+    /// Feature subsets, as `dims:count` groups.
+    #[arg(long, default_value = "4:64,6:32,8:8", value_parser = parse_subsets)]
+    subsets: SubsetGroups,
+    /// Seed of the subset draw.
+    #[arg(long, default_value_t = TreeSetConfig::default().seed)]
+    seed: u64,
+    /// Upper size of a features or leaves shard file, in bytes.
+    #[arg(long, default_value_t = ShardConfig::default().max_shard_bytes)]
+    max_shard_bytes: usize,
+}
+
+/// `(dims per subset, number of subsets)` groups.
+#[derive(Clone, Debug, PartialEq)]
+struct SubsetGroups(Vec<(usize, usize)>);
+
+/// `4:64,6:32` to `[(4, 64), (6, 32)]`.
+fn parse_subsets(text: &str) -> Result<SubsetGroups, String> {
+    text.split(',')
+        .map(|group| {
+            let (dims, count) = group
+                .split_once(':')
+                .ok_or_else(|| format!("'{group}' is not dims:count"))?;
+            let number = |s: &str| {
+                s.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("'{s}' in '{group}' is not a whole number"))
+            };
+            Ok((number(dims)?, number(count)?))
+        })
+        .collect::<Result<_, _>>()
+        .map(SubsetGroups)
+}
+
+/// Runs the subcommand.
+pub fn run(args: &IndexArgs) -> Result<()> {
+    let (features, dims) = read_u8_rows(&args.features)?;
+    let n = features.len() / dims;
+    let config = TreeSetConfig {
+        leaf_size: args.leaf_size,
+        subsets: args.subsets.0.clone(),
+        seed: args.seed,
+    };
+    let spinner = |message: String| {
+        let bar = ProgressBar::new_spinner().with_message(message);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    };
+    let started = Instant::now();
+    let bar = spinner(format!(
+        "building {} trees over {n} x {dims}",
+        config.subsets.iter().map(|s| s.1).sum::<usize>()
+    ));
+    let trees = TreeSet::build(&features, dims, &config).context("cannot build the tree set")?;
+    bar.finish_with_message(format!(
+        "built {} trees in {:.2?}",
+        trees.trees().len(),
+        started.elapsed()
+    ));
+
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} writing shards: {pos} files, {msg} [{elapsed}]")
+            .expect("valid template"),
+    );
+    let mut written = 0u64;
+    let manifest = write_index(
+        Features::new(&features, dims)?,
+        &trees,
+        &ShardConfig {
+            max_shard_bytes: args.max_shard_bytes,
+        },
+        |name, bytes| {
+            let path = args.out.join(name);
+            // Content-hashed names: an existing file of that name already holds these bytes.
+            if name == MANIFEST_NAME || !already_written(&path, bytes.len()) {
+                write_atomic(&path, bytes)?;
+            }
+            written += bytes.len() as u64;
+            bar.inc(1);
+            bar.set_message(format!("{:.1} MiB", written as f64 / f64::from(1 << 20)));
+            Ok::<_, anyhow::Error>(())
+        },
+    )
+    .context("cannot write the index")?;
+    bar.finish();
+    let removed = remove_stale_shards(&args.out, manifest.files.iter().map(|f| f.name.as_str()))?;
+    let shard_bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+    eprintln!(
+        "wrote {} ({} shard files, {:.1} MiB, {:.0} bytes per image{}) in {:.2?}",
+        args.out.join(MANIFEST_NAME).display(),
+        manifest.files.len(),
+        shard_bytes as f64 / f64::from(1 << 20),
+        shard_bytes as f64 / n.max(1) as f64,
+        if removed > 0 {
+            format!(", {removed} stale shards removed")
+        } else {
+            String::new()
+        },
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn already_written(path: &Path, len: usize) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.len() == len as u64)
+}
+
+/// Deletes `.shard` files of `dir` that the new manifest does not name; returns how many.
+fn remove_stale_shards<'a>(dir: &Path, keep: impl Iterator<Item = &'a str>) -> Result<usize> {
+    let keep: HashSet<&str> = keep.collect();
+    let mut removed = 0;
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".shard") && !keep.contains(name) {
+            fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SubsetGroups, parse_subsets};
+
+    #[test]
+    fn parses_subset_groups() {
+        assert_eq!(
+            parse_subsets("4:64,6:32,8:8"),
+            Ok(SubsetGroups(vec![(4, 64), (6, 32), (8, 8)]))
+        );
+        assert!(parse_subsets("4-64").unwrap_err().contains("dims:count"));
+        assert!(parse_subsets("4:x").unwrap_err().contains("'x'"));
+    }
+}

@@ -1,0 +1,14 @@
+//! The `precompute` CLI as a library: each subcommand is a module with its clap `Args` and
+//! a `run`, so integration tests and other tools can call them without a process.
+//!
+//! - [`index_cmd`]: features (`.npy`) to index shards and a manifest;
+//! - [`search_cmd`]: a round of search by classification over an index folder;
+//! - [`knn_cmd`]: nearest images of query vectors;
+//! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
+
+pub mod dataset;
+pub mod index_cmd;
+pub mod knn_cmd;
+pub mod npy;
+pub mod output;
+pub mod search_cmd;

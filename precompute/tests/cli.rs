@@ -1,0 +1,286 @@
+//! The `precompute` binary end to end: index, search and k-NN over real files, the
+//! determinism of the output, and the message every kind of bad input gets.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
+use precompute::npy::{self, Matrix};
+use serde_json::Value;
+
+fn precompute(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_precompute"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn ok_json(output: Output) -> Value {
+    assert!(output.status.success(), "failed: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+fn small_set() -> RareClusterSet {
+    RareClusterSet::generate(&SyntheticConfig {
+        n: 6_000,
+        rare_clusters: 2,
+        rare_cluster_size: 60,
+        ..SyntheticConfig::default()
+    })
+}
+
+/// Writes the set's features as a u8 `.npy` and indexes it into `dir/index`.
+fn build_index(dir: &Path, set: &RareClusterSet) -> PathBuf {
+    let features = dir.join("features.npy");
+    let matrix = Matrix::U8 {
+        rows: set.len(),
+        cols: set.dims,
+        data: set.features.clone(),
+    };
+    fs::write(&features, npy::write(&matrix)).unwrap();
+    let index = dir.join("index");
+    let out = precompute(&[
+        "index",
+        "--features",
+        features.to_str().unwrap(),
+        "--out",
+        index.to_str().unwrap(),
+        "--leaf-size",
+        "64",
+        "--max-shard-bytes",
+        "20000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    index
+}
+
+fn write_request(dir: &Path, json: &str) -> PathBuf {
+    let path = dir.join("request.json");
+    fs::write(&path, json).unwrap();
+    path
+}
+
+fn sorted_listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn index_search_and_knn_find_a_rare_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set();
+    let index = build_index(dir.path(), &set);
+    assert!(
+        sorted_listing(&index).len() > 10,
+        "the index is split into shards"
+    );
+
+    let cluster = &set.clusters[0];
+    let positives: Vec<u32> = cluster.iter().copied().take(20).collect();
+    let request = write_request(
+        dir.path(),
+        &format!(
+            r#"{{"positives": {positives:?}, "random_negatives": 300, "searcher": "ens", "seed": 7}}"#
+        ),
+    );
+    let response = ok_json(precompute(&[
+        "search",
+        "--index",
+        index.to_str().unwrap(),
+        "--request",
+        request.to_str().unwrap(),
+    ]));
+    let results: Vec<u32> =
+        serde_json::from_value(response["results"].clone()).expect("a list of ids");
+    assert_eq!(response["count"].as_u64(), Some(results.len() as u64));
+    let found = results
+        .iter()
+        .filter(|id| cluster.binary_search(id).is_ok())
+        .count();
+    assert!(
+        found >= cluster.len() * 9 / 10,
+        "found {found} of {} members",
+        cluster.len()
+    );
+    assert!(
+        results.len() <= cluster.len() * 11 / 10,
+        "{} results",
+        results.len()
+    );
+    assert!(
+        response["sql"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("SELECT * FROM images WHERE")
+    );
+    assert!(response["train_ms"].as_f64().is_some() && response["search_ms"].as_f64().is_some());
+
+    // The query is a member's own feature row: it is its own nearest neighbour.
+    let member = cluster[3];
+    let query = dir.path().join("query.npy");
+    let row = set.row(member).to_vec();
+    fs::write(
+        &query,
+        npy::write(&Matrix::U8 {
+            rows: 1,
+            cols: set.dims,
+            data: row,
+        }),
+    )
+    .unwrap();
+    let args = [
+        "knn",
+        "--index",
+        index.to_str().unwrap(),
+        "--query",
+        query.to_str().unwrap(),
+        "--k",
+        "10",
+    ];
+    let exact = ok_json(precompute(&[&args[..], &["--exact"]].concat()));
+    let tree = ok_json(precompute(&[&args[..], &["--stop-leaves", "0"]].concat()));
+    assert_eq!(exact["results"][0][0].as_u64(), Some(u64::from(member)));
+    assert_eq!(exact["distances"][0][0].as_u64(), Some(0));
+    assert_eq!(exact, tree, "an unlimited tree search is exact");
+}
+
+#[test]
+fn the_same_features_give_the_same_shards_and_answers() {
+    let set = small_set();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (index_a, index_b) = (build_index(a.path(), &set), build_index(b.path(), &set));
+    assert_eq!(sorted_listing(&index_a), sorted_listing(&index_b));
+
+    let request = write_request(a.path(), r#"{"positives": [1, 2, 3], "negatives": [4]}"#);
+    let search = |index: &Path| {
+        let mut response = ok_json(precompute(&[
+            "search",
+            "--index",
+            index.to_str().unwrap(),
+            "--request",
+            request.to_str().unwrap(),
+        ]));
+        let object = response.as_object_mut().unwrap();
+        object.remove("train_ms");
+        object.remove("search_ms");
+        response
+    };
+    assert_eq!(search(&index_a), search(&index_b));
+
+    // Indexing again into the same folder keeps it valid and identical.
+    build_index(a.path(), &set);
+    assert_eq!(sorted_listing(&index_a), sorted_listing(&index_b));
+}
+
+#[test]
+fn bad_input_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set();
+    let index = build_index(dir.path(), &set);
+    let index_arg = index.to_str().unwrap();
+
+    // A .npy of the wrong dtype and of the wrong shape.
+    let int64 = dir.path().join("int64.npy");
+    let mut bytes = npy::write(&Matrix::U8 {
+        rows: 1,
+        cols: 8,
+        data: vec![0; 8],
+    });
+    let at = bytes.windows(3).position(|w| w == b"|u1").unwrap();
+    bytes[at..at + 3].copy_from_slice(b"<i8");
+    fs::write(&int64, &bytes).unwrap();
+    let out = precompute(&[
+        "index",
+        "--features",
+        int64.to_str().unwrap(),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("int64.npy") && stderr(&out).contains("'<i8' is not supported"),
+        "{}",
+        stderr(&out)
+    );
+
+    let wide = dir.path().join("wide.npy");
+    fs::write(
+        &wide,
+        npy::write(&Matrix::U8 {
+            rows: 1,
+            cols: 7,
+            data: vec![0; 7],
+        }),
+    )
+    .unwrap();
+    let out = precompute(&[
+        "knn",
+        "--index",
+        index_arg,
+        "--query",
+        wide.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&out).contains("queries have 7 dims, the index has 32"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Requests: no positives, an id out of range, an unknown field, broken JSON.
+    for (json, expected) in [
+        (r#"{"positives": []}"#, "positive"),
+        (r#"{"positives": [6000]}"#, "6000"),
+        (r#"{"positives": [1], "negatives": [1]}"#, "1"),
+        (r#"{"positives": [1], "searcher": "svm"}"#, "svm"),
+        (r#"{"positives": [1], "colour": 3}"#, "colour"),
+        ("{\"positives\": [1,\n", "line 2"),
+    ] {
+        let request = write_request(dir.path(), json);
+        let out = precompute(&[
+            "search",
+            "--index",
+            index_arg,
+            "--request",
+            request.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success(), "{json} was accepted");
+        assert!(stderr(&out).contains(expected), "{json}: {}", stderr(&out));
+    }
+
+    // A corrupt shard: named in the error, and nothing is searched.
+    let shard = fs::read_dir(&index)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("leaves"))
+        .unwrap();
+    let mut bytes = fs::read(&shard).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::write(&shard, &bytes).unwrap();
+    let request = write_request(dir.path(), r#"{"positives": [1]}"#);
+    let out = precompute(&[
+        "search",
+        "--index",
+        index_arg,
+        "--request",
+        request.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let name = shard.file_name().unwrap().to_str().unwrap();
+    assert!(stderr(&out).contains(name), "{}", stderr(&out));
+}
