@@ -4,8 +4,10 @@
 //! - [`index_cmd`]: features (`.npy`) to index shards and a manifest;
 //! - [`search_cmd`]: a round of search by classification over an index folder;
 //! - [`knn_cmd`]: nearest images of query vectors;
+//! - [`bench_cmd`]: the engine's figures on a synthetic set;
 //! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
 
+pub mod bench_cmd;
 pub mod dataset;
 pub mod index_cmd;
 pub mod knn_cmd;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use precompute::{index_cmd, knn_cmd, search_cmd};
+use precompute::{bench_cmd, index_cmd, knn_cmd, search_cmd};
 
 /// Build clip-branches datasets and query them offline.
 #[derive(Parser)]
@@ -19,6 +19,7 @@ enum Command {
     Index(index_cmd::IndexArgs),
     Search(search_cmd::SearchArgs),
     Knn(knn_cmd::KnnArgs),
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Index(args) => index_cmd::run(&args),
         Command::Search(args) => search_cmd::run(&args),
         Command::Knn(args) => knn_cmd::run(&args),
+        Command::Bench(args) => bench_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
