@@ -48,7 +48,7 @@ impl TreeShape {
                 max: MAX_DIMS,
             });
         }
-        if n_points > MAX_POINTS {
+        if n_points as u64 > MAX_POINTS as u64 {
             return Err(IndexError::TooManyPoints {
                 n: n_points,
                 max: MAX_POINTS,
