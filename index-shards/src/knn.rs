@@ -6,7 +6,7 @@
 
 use std::collections::BinaryHeap;
 
-use crate::kdtree::{KdTree, LeafIds};
+use crate::kdtree::KdTree;
 use crate::width::{RowWidth, with_width};
 use crate::{Features, IndexError};
 
@@ -237,10 +237,9 @@ impl Search<'_> {
                 *d += e * e;
             }
         }
-        if let LeafIds::Native(ids) = data.ids {
-            for (&id, &dist) in ids[..len].iter().zip(dists.iter()) {
-                self.top.offer(Neighbour { dist, id });
-            }
+        let ids = &self.tree.ids[leaf * cap..leaf * cap + len];
+        for (&id, &dist) in ids.iter().zip(dists.iter()) {
+            self.top.offer(Neighbour { dist, id });
         }
     }
 }
