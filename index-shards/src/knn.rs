@@ -227,6 +227,9 @@ impl Search<'_> {
     fn scan_leaf(&mut self, leaf: usize) {
         let shape = self.tree.shape();
         let len = shape.leaf_len(leaf);
+        if len == 0 {
+            return;
+        }
         let cap = shape.leaf_capacity();
         let data = self.tree.leaf(leaf);
         let dists = &mut self.dists[..len];
