@@ -87,10 +87,12 @@ pub fn knn_exact(
         let mut dists = vec![0u32; rows];
         with_width!(features.dims(), w => row_distances(w, data, query, &mut dists));
         let mut top = TopK::new(k);
+        let mut bound = u32::MAX;
         for (id, &dist) in (first as u32..).zip(&dists) {
-            // Most rows lose to the current k-th: one compare, no heap work.
-            if top.bound().is_none_or(|bound| dist <= bound) {
+            // Most rows lose to the current k-th: one compare with a register, no heap work.
+            if dist <= bound {
                 top.offer(Neighbour { dist, id });
+                bound = top.bound().unwrap_or(u32::MAX);
             }
         }
         top.into_sorted()
