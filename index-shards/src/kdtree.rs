@@ -14,8 +14,8 @@
 //! - leaf `p` holds `dims` columns of `capacity` values each (column-major, so a leaf is
 //!   tested one column at a time in vector registers) and `capacity` ids.
 //!
-//! The query is written once, over a [`LeafStore`], so the in-memory tree and a tree whose
-//! leaves are lazily loaded shards run the same code.
+//! The query is written once, over a crate-private leaf store, so the in-memory tree and a
+//! tree whose leaves are lazily loaded shards ([`crate::LoadedIndex`]) run the same code.
 
 use crate::features::{MAX_DIMS, MAX_POINTS};
 use crate::width::{RowWidth, with_width};
