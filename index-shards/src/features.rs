@@ -36,7 +36,7 @@ impl<'a> Features<'a> {
             });
         }
         let n = data.len() / dims;
-        if n > MAX_POINTS {
+        if n as u64 > MAX_POINTS as u64 {
             return Err(IndexError::TooManyPoints { n, max: MAX_POINTS });
         }
         Ok(Self { dims, data })

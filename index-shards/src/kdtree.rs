@@ -14,8 +14,8 @@
 //! - leaf `p` holds `dims` columns of `capacity` values each (column-major, so a leaf is
 //!   tested one column at a time in vector registers) and `capacity` ids.
 //!
-//! The query is written once, over a [`LeafStore`], so the in-memory tree and a tree whose
-//! leaves are lazily loaded shards run the same code.
+//! The query is written once, over a crate-private leaf store, so the in-memory tree and a
+//! tree whose leaves are lazily loaded shards ([`crate::LoadedIndex`]) run the same code.
 
 use crate::features::{MAX_DIMS, MAX_POINTS};
 use crate::width::{RowWidth, with_width};
@@ -48,7 +48,7 @@ impl TreeShape {
                 max: MAX_DIMS,
             });
         }
-        if n_points > MAX_POINTS {
+        if n_points as u64 > MAX_POINTS as u64 {
             return Err(IndexError::TooManyPoints {
                 n: n_points,
                 max: MAX_POINTS,
@@ -237,12 +237,9 @@ impl KdTree {
     }
 
     /// Writes leaf `leaf` from `m` row-major points and their ids, and its bounds.
-    fn write_leaf(&mut self, leaf: usize, rows: &[u8], ids: &[u32]) {
-        let TreeShape {
-            dims: d,
-            leaf_capacity: cap,
-            ..
-        } = self.shape;
+    fn write_leaf<W: RowWidth>(&mut self, w: W, leaf: usize, rows: &[u8], ids: &[u32]) {
+        let d = w.get();
+        let cap = self.shape.leaf_capacity;
         let points = &mut self.points[leaf * cap * d..(leaf + 1) * cap * d];
         for (i, row) in rows.chunks_exact(d).enumerate() {
             for (j, &v) in row.iter().enumerate() {
@@ -297,7 +294,7 @@ fn split<W: RowWidth>(
 ) {
     let d = w.get();
     if level == tree.shape.depth {
-        tree.write_leaf(pos, data.rows, data.ids);
+        tree.write_leaf(w, pos, data.rows, data.ids);
         return;
     }
     let axis = level as usize % d;

@@ -6,7 +6,7 @@
 
 use std::collections::BinaryHeap;
 
-use crate::kdtree::{KdTree, LeafIds};
+use crate::kdtree::KdTree;
 use crate::width::{RowWidth, with_width};
 use crate::{Features, IndexError};
 
@@ -87,10 +87,12 @@ pub fn knn_exact(
         let mut dists = vec![0u32; rows];
         with_width!(features.dims(), w => row_distances(w, data, query, &mut dists));
         let mut top = TopK::new(k);
+        let mut bound = u32::MAX;
         for (id, &dist) in (first as u32..).zip(&dists) {
-            // Most rows lose to the current k-th: one compare, no heap work.
-            if top.bound().is_none_or(|bound| dist <= bound) {
+            // Most rows lose to the current k-th: one compare with a register, no heap work.
+            if dist <= bound {
                 top.offer(Neighbour { dist, id });
+                bound = top.bound().unwrap_or(u32::MAX);
             }
         }
         top.into_sorted()
@@ -227,6 +229,9 @@ impl Search<'_> {
     fn scan_leaf(&mut self, leaf: usize) {
         let shape = self.tree.shape();
         let len = shape.leaf_len(leaf);
+        if len == 0 {
+            return;
+        }
         let cap = shape.leaf_capacity();
         let data = self.tree.leaf(leaf);
         let dists = &mut self.dists[..len];
@@ -237,10 +242,9 @@ impl Search<'_> {
                 *d += e * e;
             }
         }
-        if let LeafIds::Native(ids) = data.ids {
-            for (&id, &dist) in ids[..len].iter().zip(dists.iter()) {
-                self.top.offer(Neighbour { dist, id });
-            }
+        let ids = &self.tree.ids[leaf * cap..leaf * cap + len];
+        for (&id, &dist) in ids.iter().zip(dists.iter()) {
+            self.top.offer(Neighbour { dist, id });
         }
     }
 }

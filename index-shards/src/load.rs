@@ -51,7 +51,8 @@ pub struct LoadedIndex {
     trees: Vec<LoadedTree>,
     /// Sorted by first row, tiling all rows.
     features: Vec<Chunk>,
-    slots: HashMap<String, Slot>,
+    /// Index in `manifest.files` of each file name.
+    files_by_name: HashMap<String, usize>,
 }
 
 /// Sorts `chunks` by first item and checks that they tile `0..total` (named `what`).
@@ -87,7 +88,7 @@ impl LoadedIndex {
         let n = usize::try_from(manifest.n_points)
             .map_err(|_| bad(format!("n_points {} too large", manifest.n_points)))?;
         crate::Features::new(&[], manifest.dims)?;
-        let mut trees = Vec::with_capacity(manifest.subsets.len());
+        let mut shapes = Vec::with_capacity(manifest.subsets.len());
         for (t, subset) in manifest.subsets.iter().enumerate() {
             if subset.is_empty()
                 || !subset.windows(2).all(|w| w[0] < w[1])
@@ -98,28 +99,28 @@ impl LoadedIndex {
                     manifest.dims
                 )));
             }
-            trees.push(LoadedTree {
-                shape: TreeShape::new(n, subset.len(), manifest.leaf_size)?,
-                top_file: usize::MAX,
-                top: None,
-                chunks: Vec::new(),
-            });
+            shapes.push(TreeShape::new(n, subset.len(), manifest.leaf_size)?);
         }
+        let mut top_files: Vec<Option<usize>> = vec![None; shapes.len()];
+        let mut leaf_chunks: Vec<Vec<Chunk>> = shapes.iter().map(|_| Vec::new()).collect();
         let mut features = Vec::new();
-        let mut slots = HashMap::new();
+        let mut files_by_name = HashMap::new();
         for (file, entry) in manifest.files.iter().enumerate() {
+            if files_by_name.insert(entry.name.clone(), file).is_some() {
+                return Err(bad(format!("{} is listed twice", entry.name)));
+            }
             let tree_of = |tree: usize| {
-                if tree < trees.len() {
+                if tree < shapes.len() {
                     Ok(tree)
                 } else {
                     Err(bad(format!(
                         "{}: tree {tree} of {}",
                         entry.name,
-                        trees.len()
+                        shapes.len()
                     )))
                 }
             };
-            let slot = match entry.kind {
+            match entry.kind {
                 ShardKind::Features { first_row, rows } => {
                     let (Ok(first), Ok(count)) =
                         (usize::try_from(first_row), usize::try_from(rows))
@@ -132,68 +133,70 @@ impl LoadedIndex {
                         count,
                         bytes: None,
                     });
-                    Slot::Features { chunk: 0 }
                 }
                 ShardKind::TreeTop { tree } => {
-                    let tree = tree_of(tree)?;
-                    if trees[tree].top_file != usize::MAX {
+                    if top_files[tree_of(tree)?].replace(file).is_some() {
                         return Err(bad(format!("tree {tree} has two top files")));
                     }
-                    trees[tree].top_file = file;
-                    Slot::TreeTop { tree }
                 }
                 ShardKind::TreeLeaves {
                     tree,
                     first_leaf,
                     last_leaf,
                 } => {
-                    let tree = tree_of(tree)?;
                     let count = last_leaf
                         .checked_sub(first_leaf)
                         .map(|c| c + 1)
                         .ok_or_else(|| bad(format!("{}: last leaf before first", entry.name)))?;
-                    trees[tree].chunks.push(Chunk {
+                    leaf_chunks[tree_of(tree)?].push(Chunk {
                         file,
                         first: first_leaf,
                         count,
                         bytes: None,
                     });
-                    Slot::TreeLeaves { tree, chunk: 0 }
                 }
-            };
-            if slots.insert(entry.name.clone(), slot).is_some() {
-                return Err(bad(format!("{} is listed twice", entry.name)));
             }
         }
         check_tiling(&mut features, n, "features")?;
-        for (chunk, c) in features.iter().enumerate() {
-            slots.insert(
-                manifest.files[c.file].name.clone(),
-                Slot::Features { chunk },
-            );
-        }
-        for (t, tree) in trees.iter_mut().enumerate() {
-            if tree.top_file == usize::MAX {
-                return Err(bad(format!("tree {t} has no top file")));
-            }
-            check_tiling(
-                &mut tree.chunks,
-                tree.shape.leaves(),
-                &format!("tree {t} leaves"),
-            )?;
-            for (chunk, c) in tree.chunks.iter().enumerate() {
-                slots.insert(
-                    manifest.files[c.file].name.clone(),
-                    Slot::TreeLeaves { tree: t, chunk },
-                );
-            }
+        let mut trees = Vec::with_capacity(shapes.len());
+        for (t, ((shape, top_file), mut chunks)) in shapes
+            .into_iter()
+            .zip(top_files)
+            .zip(leaf_chunks)
+            .enumerate()
+        {
+            let top_file = top_file.ok_or_else(|| bad(format!("tree {t} has no top file")))?;
+            check_tiling(&mut chunks, shape.leaves(), &format!("tree {t} leaves"))?;
+            trees.push(LoadedTree {
+                shape,
+                top_file,
+                top: None,
+                chunks,
+            });
         }
         Ok(Self {
             manifest,
             trees,
             features,
-            slots,
+            files_by_name,
         })
+    }
+
+    /// Where file `file` of the manifest goes (its kind was checked by [`Self::new`]).
+    fn slot(&self, file: usize) -> Slot {
+        let find = |chunks: &[Chunk], first: usize| chunks.partition_point(|c| c.first < first);
+        match self.manifest.files[file].kind {
+            ShardKind::Features { first_row, .. } => Slot::Features {
+                chunk: find(&self.features, first_row as usize),
+            },
+            ShardKind::TreeTop { tree } => Slot::TreeTop { tree },
+            ShardKind::TreeLeaves {
+                tree, first_leaf, ..
+            } => Slot::TreeLeaves {
+                tree,
+                chunk: find(&self.trees[tree].chunks, first_leaf),
+            },
+        }
     }
 
     /// Parses `manifest.json` and makes an index with no file loaded (see [`Self::new`]).
@@ -231,13 +234,13 @@ impl LoadedIndex {
 
     /// Whether file `name` has been added.
     pub fn is_loaded(&self, name: &str) -> bool {
-        match self.slots.get(name) {
-            Some(&Slot::Features { chunk }) => self.features[chunk].bytes.is_some(),
-            Some(&Slot::TreeTop { tree }) => self.trees[tree].top.is_some(),
-            Some(&Slot::TreeLeaves { tree, chunk }) => {
-                self.trees[tree].chunks[chunk].bytes.is_some()
-            }
-            None => false,
+        let Some(&file) = self.files_by_name.get(name) else {
+            return false;
+        };
+        match self.slot(file) {
+            Slot::Features { chunk } => self.features[chunk].bytes.is_some(),
+            Slot::TreeTop { tree } => self.trees[tree].top.is_some(),
+            Slot::TreeLeaves { tree, chunk } => self.trees[tree].chunks[chunk].bytes.is_some(),
         }
     }
 
@@ -258,16 +261,12 @@ impl LoadedIndex {
     /// [`IndexError::HashMismatch`], [`IndexError::FormatVersion`], or
     /// [`IndexError::Corrupt`] naming the file and what is wrong in it.
     pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
-        let slot = *self
-            .slots
+        let file = *self
+            .files_by_name
             .get(name)
             .ok_or_else(|| IndexError::UnknownFile { file: name.into() })?;
-        let entry = self
-            .manifest
-            .files
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| IndexError::UnknownFile { file: name.into() })?;
+        let slot = self.slot(file);
+        let entry = &self.manifest.files[file];
         if bytes.len() as u64 != entry.bytes {
             return Err(IndexError::SizeMismatch {
                 file: name.into(),

@@ -68,6 +68,23 @@ fn empty_and_single_point_collections() {
             set.range_query(1, &[9], &[8], emit).unwrap();
         });
         assert!(none.is_empty());
+        let (manifest, files) = write_to_memory(&features, dims, &set, &ShardConfig::default());
+        let loaded = load_all(&manifest, &files);
+        let from_shards = collect(|emit| {
+            loaded.range_query(0, &[0], &[255], emit).unwrap();
+        });
+        assert_eq!(from_shards, all);
+        assert_eq!(loaded.features_to_vec().unwrap(), features);
+        let f = index_shards::Features::new(&features, dims).unwrap();
+        let query = vec![3; dims];
+        let exact = index_shards::knn_exact(f, &query, 5).unwrap();
+        assert_eq!(exact.len(), n);
+        let tree = index_shards::KnnTree::build(f, 500).unwrap();
+        assert_eq!(
+            tree.search(&query, 5, index_shards::UNLIMITED_LEAVES)
+                .unwrap(),
+            exact
+        );
     }
 }
 

@@ -180,3 +180,23 @@ fn loaded_features_equal_the_input() {
     assert_eq!(BoxIndex::subsets(&loaded), set.subsets());
     assert!(loaded.missing_files().next().is_none());
 }
+
+/// The blake3 of `manifest.json` for a fixed small input; `tests/wasm.rs` pins the same
+/// value, so native and wasm builds write byte-identical indexes.
+const PINNED_MANIFEST_BLAKE3: &str =
+    "c42801cf3cfb912c5a5314a03472a0063052e17e2b93d174d30b3a2cad50b178";
+
+#[test]
+fn manifest_hash_is_pinned_across_targets() {
+    let (features, set) = small_set();
+    let (_, files) = write_to_memory(
+        &features,
+        16,
+        &set,
+        &ShardConfig {
+            max_shard_bytes: 4096,
+        },
+    );
+    let json = &files.last().unwrap().1;
+    assert_eq!(blake3::hash(json).to_hex().as_str(), PINNED_MANIFEST_BLAKE3);
+}

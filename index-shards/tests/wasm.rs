@@ -1,0 +1,125 @@
+//! The index in the browser: build, query, k-NN and a shard round trip through bytes give
+//! the same results as brute force, and the written index is byte-identical to native's.
+#![cfg(target_family = "wasm")]
+
+use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
+use index_shards::{
+    Features, KnnTree, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig, TreeSet, TreeSetConfig,
+    UNLIMITED_LEAVES, knn_exact, write_index,
+};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Same value as `tests/integration/shards.rs` computes natively.
+const PINNED_MANIFEST_BLAKE3: &str =
+    "c42801cf3cfb912c5a5314a03472a0063052e17e2b93d174d30b3a2cad50b178";
+
+/// The input of the native pinned-hash test.
+fn small_set() -> (Vec<u8>, TreeSet) {
+    let data = RareClusterSet::generate(&SyntheticConfig {
+        n: 3_000,
+        dims: 16,
+        rare_clusters: 2,
+        rare_cluster_size: 40,
+        ..Default::default()
+    });
+    let config = TreeSetConfig {
+        leaf_size: 20,
+        subsets: vec![(4, 3), (6, 2)],
+        seed: 11,
+    };
+    let set = TreeSet::build(&data.features, 16, &config).unwrap();
+    (data.features, set)
+}
+
+fn write(features: &[u8], set: &TreeSet) -> (Manifest, Vec<(String, Vec<u8>)>) {
+    let mut files = Vec::new();
+    let manifest = write_index(
+        Features::new(features, 16).unwrap(),
+        set,
+        &ShardConfig {
+            max_shard_bytes: 4096,
+        },
+        |name, bytes| {
+            files.push((name.to_owned(), bytes.to_vec()));
+            Ok::<_, std::io::Error>(())
+        },
+    )
+    .unwrap();
+    (manifest, files)
+}
+
+fn brute_force_box(features: &[u8], subset: &[u16], lo: &[u8], hi: &[u8]) -> Vec<u32> {
+    (0u32..)
+        .zip(features.chunks_exact(16))
+        .filter(|(_, row)| {
+            subset
+                .iter()
+                .zip(lo.iter().zip(hi))
+                .all(|(&d, (&l, &h))| (l..=h).contains(&row[usize::from(d)]))
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn box_queries_equal_brute_force_in_memory_and_from_shards() {
+    let (features, set) = small_set();
+    let (manifest, files) = write(&features, &set);
+    let mut loaded = LoadedIndex::new(manifest).unwrap();
+    for (name, bytes) in files.iter().filter(|(name, _)| name != MANIFEST_NAME) {
+        loaded.add_file(name, bytes).unwrap();
+    }
+    for (tree, subset) in set.subsets().iter().enumerate() {
+        for (l, h) in [(0u8, 255u8), (100, 160), (128, 140), (200, 100)] {
+            let lo = vec![l; subset.len()];
+            let hi = vec![h; subset.len()];
+            let mut got = Vec::new();
+            set.range_query(tree, &lo, &hi, &mut |ids| got.extend_from_slice(ids))
+                .unwrap();
+            let mut from_shards = Vec::new();
+            loaded
+                .range_query(tree, &lo, &hi, &mut |ids| {
+                    from_shards.extend_from_slice(ids)
+                })
+                .unwrap();
+            assert_eq!(got, from_shards);
+            got.sort_unstable();
+            assert_eq!(got, brute_force_box(&features, subset, &lo, &hi));
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn written_index_is_byte_identical_to_native() {
+    let (features, set) = small_set();
+    let (_, files) = write(&features, &set);
+    let json = &files.last().unwrap().1;
+    assert_eq!(blake3::hash(json).to_hex().as_str(), PINNED_MANIFEST_BLAKE3);
+}
+
+#[wasm_bindgen_test]
+fn knn_exact_and_tree_agree() {
+    let (features, _) = small_set();
+    let f = Features::new(&features, 16).unwrap();
+    let query = f.row(17).unwrap();
+    let exact = knn_exact(f, query, 25).unwrap();
+    let mut brute: Vec<(u32, u32)> = (0u32..)
+        .zip(f.rows())
+        .map(|(id, row)| {
+            let dist = row
+                .iter()
+                .zip(query)
+                .map(|(&a, &b)| u32::from(a.abs_diff(b)).pow(2))
+                .sum();
+            (dist, id)
+        })
+        .collect();
+    brute.sort_unstable();
+    let expected: Vec<(u32, u32)> = brute[..25].to_vec();
+    let got: Vec<(u32, u32)> = exact.iter().map(|n| (n.dist, n.id)).collect();
+    assert_eq!(got, expected);
+    let tree = KnnTree::build(f, 20).unwrap();
+    assert_eq!(tree.search(query, 25, UNLIMITED_LEAVES).unwrap(), exact);
+}
