@@ -97,7 +97,9 @@ async fn serve_index_for_app_route(
 fn cors_layer(origin: &CorsOrigin) -> CorsLayer {
     let allow_origin = match origin {
         CorsOrigin::Any => AllowOrigin::any(),
-        CorsOrigin::Exact(origin) => AllowOrigin::exact(origin.clone()),
+        // A list, not `exact`: other origins get no Access-Control-Allow-Origin at all,
+        // and the answer carries `Vary: origin` for shared caches.
+        CorsOrigin::Exact(origin) => AllowOrigin::list([origin.clone()]),
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
