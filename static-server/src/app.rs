@@ -28,10 +28,6 @@ use crate::range_requests::handle_range_requests;
 use crate::request_path::check_request_path;
 use crate::rooted_backend::RootedBackend;
 
-/// Chunk size of file reads. `ServeDir` reads through tokio's blocking pool, one hop
-/// per chunk: 256 KiB keeps a 1 MB range to four hops (its default of 64 KiB needs 16).
-const READ_CHUNK_BYTES: usize = 256 * 1024;
-
 /// How long browsers may cache a CORS preflight answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -72,7 +68,6 @@ fn file_service(
     ServeDir::with_backend(root, RootedBackend::new(root))
         .precompressed_br()
         .precompressed_gzip()
-        .with_buf_chunk_size(READ_CHUNK_BYTES)
         // RFC 9110 lets a server ignore a Range header; ServeDir's alternative is a 416
         // for any multi-range request, which is not what 416 means.
         .ignore_multi_range_requests(true)

@@ -3,11 +3,10 @@
 //!
 //! `ServeDir` follows symlinks wherever they point. Symlinks inside a dataset folder are
 //! useful (shared image folders), so they are allowed as long as they resolve inside
-//! the root; anything else reads as "not found". Resolving and opening happen in one
-//! blocking task, and the file is opened by its resolved path.
+//! the root; anything else reads as "not found". The file is opened by its resolved
+//! path.
 
-use std::future::Future;
-use std::io;
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -42,68 +41,77 @@ fn resolve_inside(root: &Path, path: &Path) -> io::Result<PathBuf> {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    task: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    tokio::task::spawn_blocking(task)
-        .await
-        .map_err(io::Error::other)?
-}
-
-/// An open file of [`RootedBackend`]: a tokio file (tower-http's own wrapper has no
-/// public constructor).
+/// An open file of [`RootedBackend`], with the metadata read when it was opened.
+///
+/// Reads run on the calling runtime thread, as nginx reads without `aio threads`:
+/// a read from the page cache takes microseconds, far less than a hop to tokio's
+/// blocking pool (which `tokio::fs` makes for every read). On a slow disk or network
+/// file system a read stalls the other connections of that thread for its duration.
 #[derive(Debug)]
-pub(crate) struct RootedFile(tokio::fs::File);
+pub(crate) struct RootedFile {
+    file: std::fs::File,
+    metadata: std::fs::Metadata,
+    position: u64,
+}
 
 impl AsyncRead for RootedFile {
     fn poll_read(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
+        // Zero only as much of the buffer as the file can still fill.
+        let left_in_file = self.metadata.len().saturating_sub(self.position);
+        let wanted = usize::try_from(left_in_file)
+            .unwrap_or(usize::MAX)
+            .min(buf.remaining());
+        let read = (&self.file).read(buf.initialize_unfilled_to(wanted))?;
+        buf.advance(read);
+        self.position += read as u64;
+        Poll::Ready(Ok(()))
     }
 }
 
 impl AsyncSeek for RootedFile {
     fn start_seek(mut self: Pin<&mut Self>, position: io::SeekFrom) -> io::Result<()> {
-        Pin::new(&mut self.0).start_seek(position)
+        self.position = (&self.file).seek(position)?;
+        Ok(())
     }
 
-    fn poll_complete(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
-        Pin::new(&mut self.0).poll_complete(cx)
+    fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        Poll::Ready(Ok(self.position))
     }
 }
 
 impl File for RootedFile {
     type Metadata = std::fs::Metadata;
-    type MetadataFuture<'a> =
-        Pin<Box<dyn Future<Output = io::Result<std::fs::Metadata>> + Send + 'a>>;
+    type MetadataFuture<'a> = std::future::Ready<io::Result<std::fs::Metadata>>;
 
     fn metadata(&self) -> Self::MetadataFuture<'_> {
-        Box::pin(self.0.metadata())
+        std::future::ready(Ok(self.metadata.clone()))
     }
 }
 
 impl Backend for RootedBackend {
     type File = RootedFile;
     type Metadata = std::fs::Metadata;
-    type OpenFuture = Pin<Box<dyn Future<Output = io::Result<RootedFile>> + Send>>;
-    type MetadataFuture = Pin<Box<dyn Future<Output = io::Result<std::fs::Metadata>> + Send>>;
+    type OpenFuture = std::future::Ready<io::Result<RootedFile>>;
+    type MetadataFuture = std::future::Ready<io::Result<std::fs::Metadata>>;
 
     fn open(&self, path: PathBuf) -> Self::OpenFuture {
-        let root = self.root.clone();
-        Box::pin(async move {
-            let file = blocking(move || std::fs::File::open(resolve_inside(&root, &path)?)).await?;
-            Ok(RootedFile(tokio::fs::File::from_std(file)))
-        })
+        std::future::ready(resolve_inside(&self.root, &path).and_then(|real| {
+            let file = std::fs::File::open(real)?;
+            let metadata = file.metadata()?;
+            Ok(RootedFile {
+                file,
+                metadata,
+                position: 0,
+            })
+        }))
     }
 
     fn metadata(&self, path: PathBuf) -> Self::MetadataFuture {
-        let root = self.root.clone();
-        Box::pin(blocking(move || {
-            std::fs::metadata(resolve_inside(&root, &path)?)
-        }))
+        std::future::ready(resolve_inside(&self.root, &path).and_then(std::fs::metadata))
     }
 }
 
