@@ -1,12 +1,119 @@
-//! `static-server`: serves the app and dataset folders as a static host would.
-use clap::Parser;
+//! `static-server`: serves the clip-branches app and dataset folders as a static host
+//! would, for local use and tests. See the crate README for the header contract.
 
-/// Serve the clip-branches app and datasets.
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use static_server::{Config, CorsOrigin, Limits};
+use tracing_subscriber::EnvFilter;
+
+/// Serve the clip-branches app at `/` and dataset folders under `/data/`.
 #[derive(Parser)]
 #[command(version, about)]
-struct Cli {}
+struct Cli {
+    /// Folder of the built frontend (trunk's `dist/`), served at `/`.
+    #[arg(long, value_name = "DIR")]
+    dist: PathBuf,
+    /// Folder holding the dataset folders, served under `/data/`.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Address to listen on. Keep it on loopback unless you mean to share the files.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Allow pages on another origin to read `/data/*`: `*` or one origin such as
+    /// `https://example.org`. Adds CORS answers (preflights included) and
+    /// `Cross-Origin-Resource-Policy: cross-origin` on `/data/*`.
+    #[arg(long, value_name = "ORIGIN|*")]
+    cors: Option<CorsOrigin>,
+    /// Do not send the COOP/COEP headers that make the app cross-origin isolated
+    /// (needed for SharedArrayBuffer and wasm threads).
+    #[arg(long)]
+    no_cross_origin_isolation: bool,
+    /// Connections open at once; more wait in the listen backlog. Raise `ulimit -n` to match.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: NonZeroUsize,
+    /// Largest request line plus headers, in bytes; larger requests get 431.
+    #[arg(long, default_value_t = Limits::default().max_header_bytes)]
+    max_header_bytes: NonZeroUsize,
+    /// Seconds a client has to send a request head; idle connections close after it.
+    #[arg(long, default_value_t = Limits::default().header_read_timeout.as_secs())]
+    header_timeout_secs: u64,
+    /// Seconds requests in flight get to finish after SIGINT or SIGTERM.
+    #[arg(long, default_value_t = Limits::default().shutdown_grace.as_secs())]
+    shutdown_grace_secs: u64,
+    /// Log format. The level comes from `RUST_LOG` (default `info`; the access log is
+    /// the target `static_server::access`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match cli.log_format {
+        LogFormat::Text => subscriber.init(),
+        LogFormat::Json => subscriber.json().init(),
+    }
+
+    let mut config = Config::new(&cli.dist, &cli.data).context("invalid folders")?;
+    config.cross_origin_isolation = !cli.no_cross_origin_isolation;
+    config.cors = cli.cors;
+    config.limits = Limits {
+        max_connections: cli.max_connections,
+        max_header_bytes: cli.max_header_bytes,
+        header_read_timeout: Duration::from_secs(cli.header_timeout_secs),
+        shutdown_grace: Duration::from_secs(cli.shutdown_grace_secs),
+        ..Limits::default()
+    };
+
+    let listener = tokio::net::TcpListener::bind(cli.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.addr))?;
+    tracing::info!(
+        addr = %listener.local_addr().context("listener has no address")?,
+        dist = %config.dist().display(),
+        data = %config.data().display(),
+        "serving"
+    );
+    let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+    static_server::serve(listener, &config, shutdown)
+        .await
+        .context("shutdown was not clean")?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        let terminate = terminate.recv();
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+    })
 }

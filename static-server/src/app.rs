@@ -1,0 +1,191 @@
+//! The router: the frontend at `/` with an SPA fallback for app routes, the dataset
+//! folders under `/data/`, and the middleware that adds what a static host must send.
+//!
+//! Files are served by tower-http's `ServeDir` (ranges, precompressed `.br`/`.gz`
+//! variants, strong ETags, `Last-Modified`, `If-None-Match`/`If-Modified-Since` 304s)
+//! over [`RootedBackend`], which keeps symlinks inside the folders. Around it:
+//! [`check_request_path`] refuses hostile paths first; [`handle_range_requests`] adds
+//! `If-Range` and identity-only ranges; [`add_response_headers`] sets content types,
+//! `Cache-Control`, cross-origin isolation and `Vary` on 304s.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::services::ServeDir;
+
+use crate::access_log::log_access;
+use crate::config::{Config, CorsOrigin};
+use crate::file_policy::{NO_CACHE, cache_control_for, content_type_for};
+use crate::range_requests::handle_range_requests;
+use crate::request_path::check_request_path;
+use crate::rooted_backend::RootedBackend;
+
+/// How long browsers may cache a CORS preflight answer.
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Builds the router for `config`: `/` serves `config.dist()`, `/data/` serves
+/// `config.data()`.
+pub fn app(config: &Config) -> Router {
+    let data_files = file_service(config.data())
+        .append_index_html_on_directories(false)
+        .redirect_to_trailing_slash(false);
+    let mut data = Router::new().fallback_service(data_files);
+    if let Some(origin) = &config.cors {
+        data = data
+            .layer(cors_layer(origin))
+            .layer(middleware::from_fn(allow_cross_origin_embedding));
+    }
+
+    let app_files = file_service(config.dist());
+    let index = app_files.clone();
+    let app_routes = app_files.fallback(tower::service_fn(move |request: Request| {
+        serve_index_for_app_route(index.clone(), request)
+    }));
+
+    Router::new()
+        .nest_service("/data", data)
+        .fallback_service(app_routes)
+        .layer(middleware::from_fn(handle_range_requests))
+        .layer(middleware::from_fn(refuse_hostile_paths))
+        .layer(middleware::from_fn_with_state(
+            config.cross_origin_isolation,
+            add_response_headers,
+        ))
+        .layer(middleware::from_fn(log_access))
+}
+
+fn file_service(
+    root: &std::path::Path,
+) -> ServeDir<tower_http::services::fs::DefaultServeDirFallback, RootedBackend> {
+    ServeDir::with_backend(root, RootedBackend::new(root))
+        .precompressed_br()
+        .precompressed_gzip()
+        // RFC 9110 lets a server ignore a Range header; ServeDir's alternative is a 416
+        // for any multi-range request, which is not what 416 means.
+        .ignore_multi_range_requests(true)
+}
+
+/// The SPA fallback: a path whose last segment has no extension is an app route and
+/// gets `index.html` (through the same file service, so it has validators too);
+/// anything else that was not found, such as `/missing.js`, is a 404.
+async fn serve_index_for_app_route(
+    index: ServeDir<tower_http::services::fs::DefaultServeDirFallback, RootedBackend>,
+    mut request: Request,
+) -> Result<Response, Infallible> {
+    let last_segment = request.uri().path().rsplit('/').next().unwrap_or_default();
+    if last_segment.contains('.') {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    }
+    *request.uri_mut() = Uri::from_static("/index.html");
+    let response = index.oneshot(request).await?;
+    Ok(response.map(Body::new))
+}
+
+fn cors_layer(origin: &CorsOrigin) -> CorsLayer {
+    let allow_origin = match origin {
+        CorsOrigin::Any => AllowOrigin::any(),
+        // A list, not `exact`: other origins get no Access-Control-Allow-Origin at all,
+        // and the answer carries `Vary: origin` for shared caches.
+        CorsOrigin::Exact(origin) => AllowOrigin::list([origin.clone()]),
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_RANGE,
+        ])
+        .expose_headers([
+            header::CONTENT_RANGE,
+            header::CONTENT_LENGTH,
+            header::ETAG,
+            header::ACCEPT_RANGES,
+            header::LAST_MODIFIED,
+        ])
+        .max_age(PREFLIGHT_MAX_AGE)
+}
+
+/// Lets cross-origin-isolated pages on other origins load `/data/*` (with `--cors`).
+async fn allow_cross_origin_embedding(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("cross-origin"),
+    );
+    response
+}
+
+/// Answers a refused path before it reaches any file system call.
+async fn refuse_hostile_paths(request: Request, next: Next) -> Response {
+    match check_request_path(request.uri().path()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            tracing::debug!(path = request.uri().path(), %refusal, "refused request path");
+            (refusal.status(), refusal.to_string()).into_response()
+        }
+    }
+}
+
+/// Adds the headers that depend on the request path and the configuration.
+async fn add_response_headers(
+    State(cross_origin_isolation): State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let file_name = request
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let headers = response.headers_mut();
+
+    let names_a_file = !file_name.is_empty();
+    let cache_control =
+        if names_a_file && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
+            cache_control_for(&file_name)
+        } else {
+            HeaderValue::from_static(NO_CACHE)
+        };
+    headers.insert(header::CACHE_CONTROL, cache_control);
+
+    // Only file answers carry a content type to correct; a CORS preflight has none.
+    if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
+        && headers.contains_key(header::CONTENT_TYPE)
+        && let Some(content_type) = content_type_for(&file_name)
+    {
+        headers.insert(header::CONTENT_TYPE, content_type);
+    }
+    // A 304 must carry the Vary its 200 would have had (RFC 9110 §15.4.5).
+    if status == StatusCode::NOT_MODIFIED && !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if cross_origin_isolation {
+        headers.insert(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+        headers.insert(
+            HeaderName::from_static("cross-origin-embedder-policy"),
+            HeaderValue::from_static("require-corp"),
+        );
+    }
+    response
+}
