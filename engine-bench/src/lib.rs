@@ -29,7 +29,7 @@ pub struct BenchConfig {
     pub random_negatives: u32,
     /// Searchers to run rounds with.
     pub searchers: Vec<Searcher>,
-    /// k-NN queries (member rows of the clusters) and neighbours per query.
+    /// k-NN queries (rows at random ids) and neighbours per query.
     pub knn_queries: usize,
     pub k: usize,
     /// Leaf limits of the approximate tree k-NN.
@@ -218,13 +218,11 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
     ));
 
     let features = engine.index().features();
-    let queries: Vec<&[u8]> = set
-        .clusters
-        .iter()
-        .flatten()
-        .step_by(7)
-        .take(config.knn_queries)
-        .map(|&id| set.row(id))
+    // Rows at seeded random ids: mostly background, where neighbours are not one compact
+    // cluster and a tree search has to work.
+    let mut rng = ChaCha8Rng::seed_from_u64(config.data.seed ^ 0x4e4e);
+    let queries: Vec<&[u8]> = (0..config.knn_queries)
+        .map(|_| set.row(below(&mut rng, set.len() as u32)))
         .collect();
     let mut times = Vec::new();
     let mut exact = Vec::new();
