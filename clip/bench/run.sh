@@ -13,5 +13,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 [ -f "$dir/vit_b32.safetensors" ] || "$py" "$root/clip/bench/torch_bench.py" make "$dir"
 echo "== PyTorch"
 "$py" "$root/clip/bench/torch_bench.py" time "$dir"
-echo "== burn (flex)"
-cd "$root" && CLIP_BENCH_DIR="$dir" cargo bench -p clip --bench encode ${CLIP_BENCH_FEATURES:+--features "$CLIP_BENCH_FEATURES"}
+echo "== burn"
+# The dev profile builds dependencies (burn) at opt-level 3 and reuses the test build;
+# CLIP_BENCH_PROFILE=release rebuilds everything with the release profile.
+cd "$root" && CLIP_BENCH_DIR="$dir" cargo bench -p clip --bench encode \
+    --profile "${CLIP_BENCH_PROFILE:-dev}" --features "${CLIP_BENCH_FEATURES:-simd,rayon}"

@@ -1,7 +1,7 @@
 //! The CLIP byte-level BPE tokenizer, with the same ids as OpenAI's and open_clip's.
 //!
 //! The vocabulary is OpenAI's MIT-licensed `bpe_simple_vocab_16e6.txt.gz`, embedded in the
-//! crate. Text goes through [`crate::text_clean::clean`] (open_clip's `basic_clean`:
+//! crate. Text goes through [`TextCleaner`] (open_clip's `basic_clean`:
 //! a port of ftfy's common fixes and a double HTML unescape, then whitespace folding and
 //! lower-casing), is split by CLIP's pre-tokenizer pattern, and each piece is byte-level
 //! BPE encoded. [`Tokenizer::tokenize`] wraps the ids in start/end tokens, truncates to the
@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use flate2::read::GzDecoder;
 use regex::Regex;
 
-use crate::text_clean::clean;
+use crate::text_clean::TextCleaner;
 
 /// OpenAI's BPE merges, gzip-compressed (MIT licence, from the `openai-clip` 1.0.1 package).
 const EMBEDDED_VOCAB_GZ: &[u8] = include_bytes!("../assets/bpe_simple_vocab_16e6.txt.gz");
@@ -75,9 +75,12 @@ pub struct Tokenizer {
     /// Unicode stand-in character for each byte (GPT-2's `bytes_to_unicode`).
     byte_to_char: [char; 256],
     encoder: HashMap<String, u32>,
+    /// Token of each id.
+    vocab: Vec<String>,
     /// Rank of each merge, keyed by its two symbols.
     merge_ranks: HashMap<(String, String), u32>,
     piece_pattern: Regex,
+    cleaner: TextCleaner,
     /// Memo of piece -> ids; BPE on a piece is pure, so caching never changes results.
     cache: Mutex<HashMap<String, Vec<u32>>>,
 }
@@ -129,20 +132,25 @@ impl Tokenizer {
         }
         vocab.push("<start_of_text>".to_owned());
         vocab.push("<end_of_text>".to_owned());
-        let encoder = (0u32..).zip(vocab).map(|(id, token)| (token, id)).collect();
+        let encoder = (0u32..)
+            .zip(vocab.iter().cloned())
+            .map(|(id, token)| (token, id))
+            .collect();
         let piece_pattern = Regex::new(PIECE_PATTERN).expect("the piece pattern is a valid regex");
         Ok(Self {
             byte_to_char,
             encoder,
+            vocab,
             merge_ranks,
             piece_pattern,
+            cleaner: TextCleaner::default(),
             cache: Mutex::new(HashMap::new()),
         })
     }
 
     /// BPE ids of `text`, without start/end tokens or truncation.
     pub fn encode(&self, text: &str) -> Vec<u32> {
-        let cleaned = clean(text);
+        let cleaned = self.cleaner.clean(text);
         let mut ids = Vec::new();
         for piece in self.piece_pattern.find_iter(&cleaned) {
             ids.extend(self.encode_piece(piece.as_str()));
@@ -178,10 +186,7 @@ impl Tokenizer {
 
     /// The token for `id`, with `</w>` marking a word end; `None` past the vocabulary.
     pub fn token(&self, id: u32) -> Option<&str> {
-        self.encoder
-            .iter()
-            .find(|&(_, &token_id)| token_id == id)
-            .map(|(token, _)| token.as_str())
+        self.vocab.get(id as usize).map(String::as_str)
     }
 
     fn encode_piece(&self, piece: &str) -> Vec<u32> {
