@@ -69,8 +69,12 @@ fn check_query(dims: usize, query: &[u8]) -> Result<(), IndexError> {
 /// Rows per block of the flat scan: a block's distances stay in L1.
 const SCAN_BLOCK_ROWS: usize = 4096;
 
+/// Contiguous runs of blocks scanned in parallel, each keeping one running top-k so its
+/// k-th distance prunes across blocks; a few per core balance uneven load.
+const SCAN_STRIPES: usize = 8;
+
 /// The exact `k` nearest rows of `features` to `query`, sorted by `(dist, id)`; fewer when
-/// the collection is smaller. Scans blocks in parallel natively.
+/// the collection is smaller. Scans stripes of blocks in parallel natively.
 ///
 /// # Errors
 /// [`IndexError::QueryDims`] if `query` is not `features.dims()` long.
@@ -80,19 +84,25 @@ pub fn knn_exact(
     k: usize,
 ) -> Result<Vec<Neighbour>, IndexError> {
     check_query(features.dims(), query)?;
-    let blocks: Vec<usize> = (0..features.len()).step_by(SCAN_BLOCK_ROWS).collect();
-    let per_block = crate::par::map_ordered(&blocks, |&first| {
-        let rows = (features.len() - first).min(SCAN_BLOCK_ROWS);
-        let data = &features.data()[first * features.dims()..(first + rows) * features.dims()];
-        let mut dists = vec![0u32; rows];
-        with_width!(features.dims(), w => row_distances(w, data, query, &mut dists));
+    let (n, d) = (features.len(), features.dims());
+    let stripe_rows = n.div_ceil(SCAN_STRIPES).next_multiple_of(SCAN_BLOCK_ROWS);
+    let stripes: Vec<usize> = (0..n).step_by(stripe_rows.max(1)).collect();
+    let per_block = crate::par::map_ordered(&stripes, |&start| {
+        let end = (start + stripe_rows).min(n);
+        let mut dists = vec![0u32; SCAN_BLOCK_ROWS];
         let mut top = TopK::new(k);
         let mut bound = u32::MAX;
-        for (id, &dist) in (first as u32..).zip(&dists) {
-            // Most rows lose to the current k-th: one compare with a register, no heap work.
-            if dist <= bound {
-                top.offer(Neighbour { dist, id });
-                bound = top.bound().unwrap_or(u32::MAX);
+        for first in (start..end).step_by(SCAN_BLOCK_ROWS) {
+            let rows = (end - first).min(SCAN_BLOCK_ROWS);
+            let data = &features.data()[first * d..(first + rows) * d];
+            let dists = &mut dists[..rows];
+            with_width!(d, w => row_distances(w, data, query, dists));
+            for (id, &dist) in (first as u32..).zip(dists.iter()) {
+                // Most rows lose to the current k-th: one compare with a register, no heap work.
+                if dist <= bound {
+                    top.offer(Neighbour { dist, id });
+                    bound = top.bound().unwrap_or(u32::MAX);
+                }
             }
         }
         top.into_sorted()
