@@ -6,33 +6,53 @@
 //! the root; anything else reads as "not found".
 //!
 //! On Linux one `openat2(RESOLVE_BENEATH)` call, relative to the root folder held open,
-//! resolves and checks a path at once; it answers most requests. It refuses absolute
-//! symlinks and any step above the root without telling which, so those paths (and
-//! kernels without `openat2`) take the slow path: resolve the whole path
-//! (`canonicalize`, a `readlink` per component), check it, open it.
+//! resolves and checks a path at once, and the file it opens answers both questions
+//! `ServeDir` asks of a request (is it a folder? then open it); it answers most
+//! requests. It refuses absolute symlinks and any step above the root without telling
+//! which, so those paths (and kernels without `openat2`) take the slow path: resolve
+//! the whole path (`canonicalize`, a `readlink` per component), check it, open it.
 
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 use tower_http::services::fs::{Backend, File};
 
 /// The `ServeDir` backend confined to one canonical root.
-#[derive(Clone, Debug)]
+///
+/// `ServeDir` clones its backend for each request, asks it whether the path is a folder
+/// (`metadata`), then opens the path. On the fast path the `metadata` call opens the
+/// file for reading and keeps it in [`Self::opened`], which is per clone (so per
+/// request), for the `open` call that follows: one path resolution per request.
+#[derive(Debug)]
 pub(crate) struct RootedBackend {
     root: Arc<Path>,
     /// The root folder, open, for `openat2`; `None` where it could not be opened.
     #[cfg(target_os = "linux")]
     root_dir: Option<Arc<std::os::fd::OwnedFd>>,
+    /// The regular file that answered this request's `metadata` call, by path.
+    opened: Mutex<Option<(PathBuf, RootedFile)>>,
+}
+
+impl Clone for RootedBackend {
+    fn clone(&self) -> Self {
+        Self {
+            root: Arc::clone(&self.root),
+            #[cfg(target_os = "linux")]
+            root_dir: self.root_dir.clone(),
+            opened: Mutex::new(None),
+        }
+    }
 }
 
 /// What a file is opened for.
+#[cfg(target_os = "linux")]
 #[derive(Clone, Copy)]
 enum Access {
-    /// Its metadata only (`O_PATH` on Linux: no read permission needed, nothing started).
+    /// Its metadata only (`O_PATH`: no read permission needed, nothing started).
     Metadata,
     /// Its bytes.
     Read,
@@ -47,28 +67,84 @@ impl RootedBackend {
             root: root.into(),
             #[cfg(target_os = "linux")]
             root_dir: beneath::open_root(root).ok().map(Arc::new),
+            opened: Mutex::new(None),
         }
     }
 
-    /// Opens `path`, which `ServeDir` builds below the root, if it resolves inside it.
-    fn open_inside(&self, path: &Path, access: Access) -> io::Result<std::fs::File> {
+    /// Opens `path`, which `ServeDir` builds below the root, with `openat2`; `None`
+    /// where that cannot decide and the slow path must.
+    #[cfg(target_os = "linux")]
+    fn open_beneath(&self, path: &Path, access: Access) -> Option<io::Result<std::fs::File>> {
+        let root_dir = self.root_dir.as_ref()?;
+        let relative = path.strip_prefix(&self.root).ok()?;
+        beneath::open(root_dir, relative, access)
+    }
+
+    /// Opens `path` for reading if it is a regular file inside the root.
+    fn open_regular(&self, path: &Path) -> io::Result<RootedFile> {
         #[cfg(target_os = "linux")]
-        if let Some(root_dir) = &self.root_dir
-            && let Ok(relative) = path.strip_prefix(&self.root)
-            && let Some(opened) = beneath::open(root_dir, relative, access)
-        {
-            return opened;
-        }
-        let real = resolve_inside(&self.root, path)?;
-        match access {
-            Access::Metadata => std::fs::File::open(real),
-            Access::Read => {
+        let fast = self.open_beneath(path, Access::Read);
+        #[cfg(not(target_os = "linux"))]
+        let fast = None;
+        let file = match fast {
+            Some(opened) => opened?,
+            None => {
+                let real = resolve_inside(&self.root, path)?;
                 // Checked before opening: opening a FIFO for reading blocks.
                 if !std::fs::metadata(&real)?.is_file() {
                     return Err(not_a_regular_file(path));
                 }
-                std::fs::File::open(real)
+                std::fs::File::open(real)?
             }
+        };
+        let metadata = file.metadata()?;
+        if !metadata.is_file() {
+            return Err(not_a_regular_file(path));
+        }
+        Ok(RootedFile {
+            file,
+            metadata,
+            position: 0,
+        })
+    }
+
+    /// The metadata of `path` if it resolves inside the root.
+    fn metadata_inside(&self, path: &Path) -> io::Result<std::fs::Metadata> {
+        #[cfg(target_os = "linux")]
+        if let Some(opened) = self.open_beneath(path, Access::Read) {
+            let file = match opened {
+                Ok(file) => file,
+                // A folder or file without read permission still has metadata.
+                Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+                    return self
+                        .open_beneath(path, Access::Metadata)
+                        .unwrap_or(Err(error))?
+                        .metadata();
+                }
+                Err(error) => return Err(error),
+            };
+            let metadata = file.metadata()?;
+            if metadata.is_file()
+                && let Ok(mut opened) = self.opened.lock()
+            {
+                let file = RootedFile {
+                    file,
+                    metadata: metadata.clone(),
+                    position: 0,
+                };
+                *opened = Some((path.to_owned(), file));
+            }
+            return Ok(metadata);
+        }
+        std::fs::metadata(resolve_inside(&self.root, path)?)
+    }
+
+    /// The file the `metadata` call of this request opened for `path`, if any.
+    fn take_opened(&self, path: &Path) -> Option<RootedFile> {
+        let mut opened = self.opened.lock().ok()?;
+        match opened.take() {
+            Some((opened_path, file)) if opened_path == path => Some(file),
+            _ => None,
         }
     }
 }
@@ -205,24 +281,14 @@ impl Backend for RootedBackend {
     type MetadataFuture = std::future::Ready<io::Result<std::fs::Metadata>>;
 
     fn open(&self, path: PathBuf) -> Self::OpenFuture {
-        std::future::ready(self.open_inside(&path, Access::Read).and_then(|file| {
-            let metadata = file.metadata()?;
-            if !metadata.is_file() {
-                return Err(not_a_regular_file(&path));
-            }
-            Ok(RootedFile {
-                file,
-                metadata,
-                position: 0,
-            })
-        }))
+        std::future::ready(match self.take_opened(&path) {
+            Some(file) => Ok(file),
+            None => self.open_regular(&path),
+        })
     }
 
     fn metadata(&self, path: PathBuf) -> Self::MetadataFuture {
-        std::future::ready(
-            self.open_inside(&path, Access::Metadata)
-                .and_then(|file| file.metadata()),
-        )
+        std::future::ready(self.metadata_inside(&path))
     }
 }
 
@@ -319,6 +385,31 @@ mod tests {
         );
         let refused = read(&backend, &root.join("sub")).unwrap_err();
         assert_eq!(refused.kind(), io::ErrorKind::NotFound);
+    }
+
+    /// The `open` after a `metadata` call for the same path uses the file that call
+    /// opened (seen here by removing the file in between), once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn open_reuses_the_file_its_metadata_call_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("a.txt"), b"a").unwrap();
+        std::fs::write(root.join("b.txt"), b"b").unwrap();
+        let backend = RootedBackend::new(&root);
+
+        assert!(metadata(&backend, &root.join("a.txt")).unwrap().is_file());
+        std::fs::remove_file(root.join("a.txt")).unwrap();
+        assert_eq!(read(&backend, &root.join("a.txt")).unwrap(), b"a");
+        let gone = read(&backend, &root.join("a.txt")).unwrap_err();
+        assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+
+        // Another path, or another clone (another request), opens afresh.
+        assert!(metadata(&backend, &root.join("b.txt")).unwrap().is_file());
+        std::fs::remove_file(root.join("b.txt")).unwrap();
+        let other_clone = backend.clone();
+        assert!(read(&other_clone, &root.join("b.txt")).is_err());
+        assert_eq!(read(&backend, &root.join("b.txt")).unwrap(), b"b");
     }
 
     /// Opening a FIFO for reading would block the runtime thread until a writer comes;
