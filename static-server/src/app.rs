@@ -3,10 +3,13 @@
 //!
 //! Files are served by tower-http's `ServeDir` (ranges, precompressed `.br`/`.gz`
 //! variants, strong ETags, `Last-Modified`, `If-None-Match`/`If-Modified-Since` 304s)
-//! over [`RootedBackend`], which keeps symlinks inside the folders. Around it:
-//! [`check_request_path`] refuses hostile paths first; [`handle_range_requests`] adds
-//! `If-Range` and identity-only ranges; [`add_response_headers`] sets content types,
-//! `Cache-Control`, cross-origin isolation and `Vary` on 304s.
+//! over [`RootedBackend`], which keeps symlinks inside the folders. Around it one
+//! layer, [`serve_as_static_host`], does in order: the access log entry;
+//! [`check_request_path`], which refuses hostile paths first;
+//! [`handle_range_requests`], which adds `If-Range` and identity-only ranges; and
+//! [`add_response_headers`]: content types, `Cache-Control`, cross-origin isolation and
+//! `Vary` on 304s. (One layer, not four: each `from_fn` layer costs a boxed future and
+//! a boxed service clone per request.)
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -21,7 +24,7 @@ use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 
-use crate::access_log::log_access;
+use crate::access_log::AccessEntry;
 use crate::config::{Config, CorsOrigin};
 use crate::file_policy::{NO_CACHE, cache_control_for, content_type_for};
 use crate::range_requests::handle_range_requests;
@@ -53,13 +56,10 @@ pub fn app(config: &Config) -> Router {
     Router::new()
         .nest_service("/data", data)
         .fallback_service(app_routes)
-        .layer(middleware::from_fn(handle_range_requests))
-        .layer(middleware::from_fn(refuse_hostile_paths))
         .layer(middleware::from_fn_with_state(
             config.cross_origin_isolation,
-            add_response_headers,
+            serve_as_static_host,
         ))
-        .layer(middleware::from_fn(log_access))
 }
 
 fn file_service(
@@ -125,47 +125,61 @@ async fn allow_cross_origin_embedding(request: Request, next: Next) -> Response 
     response
 }
 
-/// Answers a refused path before it reaches any file system call.
-async fn refuse_hostile_paths(request: Request, next: Next) -> Response {
-    match check_request_path(request.uri().path()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => {
-            tracing::debug!(path = request.uri().path(), %refusal, "refused request path");
-            (refusal.status(), refusal.to_string()).into_response()
-        }
-    }
-}
-
-/// Adds the headers that depend on the request path and the configuration.
-async fn add_response_headers(
+/// The one layer around the file services: access log, path guard, range handling and
+/// response headers.
+async fn serve_as_static_host(
     State(cross_origin_isolation): State<bool>,
     request: Request,
     next: Next,
 ) -> Response {
-    let file_name = request
-        .uri()
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let mut response = next.run(request).await;
+    let access = AccessEntry::start(&request);
+    // The headers that depend on the file name, worked out before the request is
+    // handed on (so the name need not be copied).
+    let file_name = request.uri().path().rsplit('/').next().unwrap_or_default();
+    let file_headers = (!file_name.is_empty()).then(|| FileHeaders {
+        cache_control: cache_control_for(file_name),
+        content_type: content_type_for(file_name),
+    });
+    let mut response = match check_request_path(request.uri().path()) {
+        Ok(()) => handle_range_requests(request, next).await,
+        // A refused path never reaches a file system call.
+        Err(refusal) => {
+            tracing::debug!(path = request.uri().path(), %refusal, "refused request path");
+            (refusal.status(), refusal.to_string()).into_response()
+        }
+    };
+    add_response_headers(&mut response, file_headers, cross_origin_isolation);
+    if let Some(access) = access {
+        access.finish(&response);
+    }
+    response
+}
+
+/// The headers a response gets for the file it names.
+struct FileHeaders {
+    cache_control: HeaderValue,
+    content_type: Option<HeaderValue>,
+}
+
+/// Adds the headers that depend on the request path, the status and the configuration.
+fn add_response_headers(
+    response: &mut Response,
+    file_headers: Option<FileHeaders>,
+    cross_origin_isolation: bool,
+) {
     let status = response.status();
     let headers = response.headers_mut();
-
-    let names_a_file = !file_name.is_empty();
-    let cache_control =
-        if names_a_file && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
-            cache_control_for(&file_name)
-        } else {
-            HeaderValue::from_static(NO_CACHE)
-        };
+    let answers_with_the_file = status.is_success() || status == StatusCode::NOT_MODIFIED;
+    let (cache_control, content_type) = match file_headers {
+        Some(file) if answers_with_the_file => (file.cache_control, file.content_type),
+        _ => (HeaderValue::from_static(NO_CACHE), None),
+    };
     headers.insert(header::CACHE_CONTROL, cache_control);
 
     // Only file answers carry a content type to correct; a CORS preflight has none.
     if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
         && headers.contains_key(header::CONTENT_TYPE)
-        && let Some(content_type) = content_type_for(&file_name)
+        && let Some(content_type) = content_type
     {
         headers.insert(header::CONTENT_TYPE, content_type);
     }
@@ -187,5 +201,4 @@ async fn add_response_headers(
             HeaderValue::from_static("require-corp"),
         );
     }
-    response
 }

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::access_log;
 use crate::app::app;
 use crate::config::Config;
 
@@ -103,10 +104,15 @@ pub async fn serve(
                 _ = stopping.changed() => false,
             };
             if request_arrived {
+                // The client address is for the access log only; inserting it costs an
+                // allocation per request.
+                let client_for_log = access_log::enabled().then_some(client);
                 let service = router.map_request(move |mut request: axum::extract::Request<_>| {
-                    request
-                        .extensions_mut()
-                        .insert(ConnectInfo::<SocketAddr>(client));
+                    if let Some(client) = client_for_log {
+                        request
+                            .extensions_mut()
+                            .insert(ConnectInfo::<SocketAddr>(client));
+                    }
                     request
                 });
                 // Boxed so that the state of a busy connection does not size every
