@@ -12,6 +12,9 @@ use clap::{Parser, ValueEnum};
 use static_server::{Config, CorsOrigin, Limits};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serve the clip-branches app at `/` and dataset folders under `/data/`.
 #[derive(Parser)]
 #[command(version, about)]
