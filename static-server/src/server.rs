@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -19,7 +20,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::access_log;
-use crate::app::app;
+use crate::app::StaticHost;
 use crate::config::Config;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next.
@@ -41,7 +42,7 @@ pub enum ServeError {
     },
 }
 
-/// Serves [`app`]`(config)` on `listener` until `shutdown` completes, then stops
+/// Serves [`crate::app`]`(config)` on `listener` until `shutdown` completes, then stops
 /// accepting, lets requests in flight finish (within `config.limits.shutdown_grace`)
 /// and returns.
 pub async fn serve(
@@ -49,7 +50,7 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let router = app(config);
+    let host = StaticHost::new(config);
     let limits = config.limits;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -87,7 +88,7 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, %client, "could not set TCP_NODELAY");
         }
-        let router = router.clone();
+        let host = host.clone();
         let http = Arc::clone(&http);
         let watcher = graceful.watcher();
         let mut stopping = stopping_receiver.clone();
@@ -107,7 +108,8 @@ pub async fn serve(
                 // The client address is for the access log only; inserting it costs an
                 // allocation per request.
                 let client_for_log = access_log::enabled().then_some(client);
-                let service = router.map_request(move |mut request: axum::extract::Request<_>| {
+                let service = host.map_request(move |request: hyper::Request<Incoming>| {
+                    let mut request = request.map(axum::body::Body::new);
                     if let Some(client) = client_for_log {
                         request
                             .extensions_mut()
