@@ -17,6 +17,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -50,9 +51,14 @@ pub fn app(config: &Config) -> Router {
 type FileService = BoxCloneSyncService<Request, Response, Infallible>;
 
 /// The whole site as one service; [`app`] puts it in a router, [`crate::serve`] uses it
-/// directly.
+/// directly. Cloned for every connection and request, so a clone only counts a
+/// reference; a request clones the one file service it calls.
 #[derive(Clone)]
 pub(crate) struct StaticHost {
+    services: Arc<Services>,
+}
+
+struct Services {
     /// `config.data()`, with CORS when configured.
     data: FileService,
     /// `config.dist()` with the SPA fallback.
@@ -88,9 +94,11 @@ impl StaticHost {
             |response| response.map(Body::new),
         ));
         Self {
-            data,
-            app,
-            cross_origin_isolation: config.cross_origin_isolation,
+            services: Arc::new(Services {
+                data,
+                app,
+                cross_origin_isolation: config.cross_origin_isolation,
+            }),
         }
     }
 }
@@ -115,14 +123,14 @@ impl Service<Request> for StaticHost {
             cache_control: cache_control_for(file_name),
             content_type: content_type_for(file_name),
         });
-        let cross_origin_isolation = self.cross_origin_isolation;
+        let cross_origin_isolation = self.services.cross_origin_isolation;
         // A refused path never reaches a file system call.
         let files = check_request_path(path).map(|()| match data_path(request.uri()) {
             Some(inside_data) => {
                 *request.uri_mut() = inside_data;
-                self.data.clone()
+                self.services.data.clone()
             }
-            None => self.app.clone(),
+            None => self.services.app.clone(),
         });
         Box::pin(async move {
             let mut response = match files {
