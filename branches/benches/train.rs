@@ -6,13 +6,21 @@
 
 use std::hint::black_box;
 
-use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest, Searcher, random_subsets};
+use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
 use criterion::{Criterion, criterion_group, criterion_main};
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
+use index_shards::{TreeSetConfig, random_subsets};
 
 fn rounds(c: &mut Criterion) {
     let set = RareClusterSet::generate(&SyntheticConfig::default());
-    let subsets = random_subsets(32, &[(4, 64), (6, 32), (8, 8)], 2024);
+    let subsets = random_subsets(
+        32,
+        &TreeSetConfig {
+            seed: 2024,
+            ..TreeSetConfig::default()
+        },
+    )
+    .unwrap();
     let index = FlatIndex::new(set.features.clone(), set.dims, subsets).unwrap();
     let engine = SearchEngine::new(index, PoolSettings::default()).unwrap();
     let members = &set.clusters[0];

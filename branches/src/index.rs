@@ -2,11 +2,6 @@
 //! and [`FlatIndex`], a brute-force implementation of it over a row-major feature array:
 //! the reference every faster index must agree with, and enough for small collections.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
-use crate::rng::below;
-
 /// What search by classification needs from an index of `u8` features.
 pub trait BoxIndex {
     /// The index's own failure (I/O, a corrupt shard).
@@ -199,27 +194,4 @@ impl BoxIndex for FlatIndex {
         let start = id as usize * self.dims;
         Ok(&self.features[start..start + self.dims])
     }
-}
-
-/// Seeded random feature subsets: for each `(size, count)`, `count` subsets of `size`
-/// distinct dims out of `0..dims`, dims ascending within a subset (`size` is capped at
-/// `dims`). The reference layout is `[(4, 64), (6, 32), (8, 8)]`: 104 subsets.
-pub fn random_subsets(dims: u16, sizes: &[(u16, u32)], seed: u64) -> Vec<Vec<u16>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut all: Vec<u16> = (0..dims).collect();
-    let mut subsets = Vec::new();
-    for &(size, count) in sizes {
-        let size = usize::from(size.min(dims));
-        for _ in 0..count {
-            // A partial Fisher-Yates shuffle picks `size` distinct dims.
-            for i in 0..size {
-                let j = i + below(&mut rng, (all.len() - i) as u32) as usize;
-                all.swap(i, j);
-            }
-            let mut subset = all[..size].to_vec();
-            subset.sort_unstable();
-            subsets.push(subset);
-        }
-    }
-    subsets
 }

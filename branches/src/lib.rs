@@ -38,7 +38,7 @@ pub mod training;
 pub use cart::{DecisionTree, RandomForest, TreeSettings};
 pub use dbranches::BranchSettings;
 pub use error::Error;
-pub use index::{BoxIndex, FlatIndex, random_subsets};
+pub use index::{BoxIndex, FlatIndex};
 pub use model::{BoxRule, Model, Searcher};
 pub use search::{SearchEngine, SearchRequest, SearchResponse, TrainingSettings};
 pub use shards::MemoryIndex;

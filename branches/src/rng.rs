@@ -4,10 +4,7 @@
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A uniform draw from `0..bound` (`bound > 0`).
-pub(crate) fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
-    rng.random_range(0..bound)
-}
+pub(crate) use index_shards::seeded::below;
 
 /// A uniform draw from `[0, 1)`.
 pub(crate) fn unit(rng: &mut impl RngCore) -> f64 {

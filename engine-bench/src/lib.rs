@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use branches::{MemoryIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
+use index_shards::seeded::below;
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 use index_shards::{KnnTree, RangeStats, ShardConfig, TreeSetConfig, knn_exact, write_index};
 use rand::{RngCore, SeedableRng};
@@ -28,7 +29,7 @@ pub struct BenchConfig {
     pub random_negatives: u32,
     /// Searchers to run rounds with.
     pub searchers: Vec<Searcher>,
-    /// k-NN queries (member rows of the clusters) and neighbours per query.
+    /// k-NN queries (rows at random ids) and neighbours per query.
     pub knn_queries: usize,
     pub k: usize,
     /// Leaf limits of the approximate tree k-NN.
@@ -107,7 +108,11 @@ pub struct KnnTreeFigures {
 pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&str)) -> Report {
     let set = RareClusterSet::generate(&config.data);
     let dims = set.dims;
-    let mut report = Report { n: set.len(), dims, ..Report::default() };
+    let mut report = Report {
+        n: set.len(),
+        dims,
+        ..Report::default()
+    };
 
     let started = now_ms();
     let index = MemoryIndex::build(set.features.clone(), dims, &config.trees)
@@ -115,10 +120,15 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
     report.build_ms = now_ms() - started;
     report.trees = index.trees().trees().len();
     let mut shard_bytes = 0u64;
-    write_index(index.features(), index.trees(), &ShardConfig::default(), |_, bytes| {
-        shard_bytes += bytes.len() as u64;
-        Ok::<_, std::convert::Infallible>(())
-    })
+    write_index(
+        index.features(),
+        index.trees(),
+        &ShardConfig::default(),
+        |_, bytes| {
+            shard_bytes += bytes.len() as u64;
+            Ok::<_, std::convert::Infallible>(())
+        },
+    )
     .expect("writing to memory cannot fail");
     report.index_bytes_per_image = shard_bytes as f64 / set.len() as f64;
     log(&format!(
@@ -133,7 +143,10 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
         let (mut train, mut search, mut total) = (Vec::new(), Vec::new(), Vec::new());
         let (mut f1, mut results) = (Vec::new(), Vec::new());
         for (request, cluster) in requests.iter().zip(&set.clusters) {
-            let request = SearchRequest { searcher, ..request.clone() };
+            let request = SearchRequest {
+                searcher,
+                ..request.clone()
+            };
             let t0 = now_ms();
             let model = engine.train(&request).expect("a valid request");
             let t1 = now_ms();
@@ -144,7 +157,12 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
             total.push(t2 - t0);
             f1.push(f1_score(&found, cluster));
             results.push(found.len());
-            boxes.extend(model.boxes().iter().map(|b| (b.subset as usize, b.lo.clone(), b.hi.clone())));
+            boxes.extend(
+                model
+                    .boxes()
+                    .iter()
+                    .map(|b| (b.subset as usize, b.lo.clone(), b.hi.clone())),
+            );
         }
         let figures = RoundFigures {
             searcher,
@@ -174,7 +192,9 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
     let mut stats = RangeStats::default();
     let started = now_ms();
     for (tree, lo, hi) in &boxes {
-        let one = trees.range_query(*tree, lo, hi, &mut |_| {}).expect("a valid box");
+        let one = trees
+            .range_query(*tree, lo, hi, &mut |_| {})
+            .expect("a valid box");
         stats.nodes_visited += one.nodes_visited;
         stats.points_tested += one.points_tested;
         stats.points_emitted += one.points_emitted;
@@ -198,13 +218,11 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
     ));
 
     let features = engine.index().features();
-    let queries: Vec<&[u8]> = set
-        .clusters
-        .iter()
-        .flatten()
-        .step_by(7)
-        .take(config.knn_queries)
-        .map(|&id| set.row(id))
+    // Rows at seeded random ids: mostly background, where neighbours are not one compact
+    // cluster and a tree search has to work.
+    let mut rng = ChaCha8Rng::seed_from_u64(config.data.seed ^ 0x4e4e);
+    let queries: Vec<&[u8]> = (0..config.knn_queries)
+        .map(|_| set.row(below(&mut rng, set.len() as u32)))
         .collect();
     let mut times = Vec::new();
     let mut exact = Vec::new();
@@ -214,7 +232,12 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
         times.push(now_ms() - t0);
     }
     report.knn_exact_ms = median(&mut times);
-    log(&format!("exact k-NN (k = {}): {:.2} ms (median of {})", config.k, report.knn_exact_ms, queries.len()));
+    log(&format!(
+        "exact k-NN (k = {}): {:.2} ms (median of {})",
+        config.k,
+        report.knn_exact_ms,
+        queries.len()
+    ));
 
     let tree = KnnTree::build(features, config.trees.leaf_size).expect("a valid tree");
     for &stop_leaves in &config.stop_leaves {
@@ -222,11 +245,17 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
         let mut hits = 0;
         for (query, truth) in queries.iter().zip(&exact) {
             let t0 = now_ms();
-            let found = tree.search(query, config.k, stop_leaves).expect("query of the right dims");
+            let found = tree
+                .search(query, config.k, stop_leaves)
+                .expect("query of the right dims");
             times.push(now_ms() - t0);
             // Ties at the k-th distance make ids interchangeable: count by distance.
             let kth = truth.last().map_or(0, |n| n.dist);
-            hits += found.iter().filter(|n| n.dist <= kth).count().min(truth.len());
+            hits += found
+                .iter()
+                .filter(|n| n.dist <= kth)
+                .count()
+                .min(truth.len());
         }
         let figures = KnnTreeFigures {
             stop_leaves,
@@ -275,13 +304,12 @@ fn round_requests(config: &BenchConfig, set: &RareClusterSet) -> Vec<SearchReque
         .collect()
 }
 
-fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
-    ((u64::from(rng.next_u32()) * u64::from(bound)) >> 32) as u32
-}
-
 /// F1 of `found` against the sorted ids of `truth`.
 pub fn f1_score(found: &[u32], truth: &[u32]) -> f64 {
-    let hits = found.iter().filter(|id| truth.binary_search(id).is_ok()).count() as f64;
+    let hits = found
+        .iter()
+        .filter(|id| truth.binary_search(id).is_ok())
+        .count() as f64;
     if hits == 0.0 {
         return 0.0;
     }

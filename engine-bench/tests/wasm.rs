@@ -10,13 +10,21 @@ use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_config
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn now_ms() -> f64 {
-    web_sys::window().expect("a window").performance().expect("performance").now()
+    web_sys::window()
+        .expect("a window")
+        .performance()
+        .expect("performance")
+        .now()
 }
 
 #[wasm_bindgen_test]
 fn small_run_measures_everything_and_finds_the_clusters() {
     let config = BenchConfig {
-        data: SyntheticConfig { n: 20_000, rare_cluster_size: 100, ..SyntheticConfig::default() },
+        data: SyntheticConfig {
+            n: 20_000,
+            rare_cluster_size: 100,
+            ..SyntheticConfig::default()
+        },
         knn_queries: 3,
         ..BenchConfig::default()
     };
@@ -30,7 +38,8 @@ fn small_run_measures_everything_and_finds_the_clusters() {
 #[wasm_bindgen_test]
 #[ignore = "the 1M benchmark: run by scripts/bench-wasm"]
 fn one_million() {
-    let report = run(&BenchConfig::default(), &now_ms, &mut |line| console_log!("{line}"));
+    let report = run(&BenchConfig::default(), &now_ms, &mut |line| {
+        console_log!("{line}")
+    });
     console_log!("{report:?}");
 }
-

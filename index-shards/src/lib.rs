@@ -12,7 +12,7 @@
 //!   [`Manifest`]; [`LoadedIndex`] checks and queries them in place, lazily.
 //!
 //! ```
-//! use index_shards::{BoxIndex, LoadedIndex, ShardConfig, TreeSet, TreeSetConfig, write_index, Features};
+//! use index_shards::{LoadedIndex, ShardConfig, TreeSet, TreeSetConfig, write_index, Features};
 //!
 //! let features: Vec<u8> = (0..400u32).map(|i| (i * 37 % 256) as u8).collect();
 //! let config = TreeSetConfig { leaf_size: 8, subsets: vec![(2, 3)], seed: 7 };
@@ -39,6 +39,7 @@ mod load;
 mod manifest;
 mod par;
 pub mod quantize;
+pub mod seeded;
 mod shard;
 pub mod synthetic;
 mod treeset;
@@ -52,5 +53,5 @@ pub use knn::{KnnTree, Neighbour, UNLIMITED_LEAVES, knn_exact};
 pub use load::LoadedIndex;
 pub use manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
 pub use shard::FORMAT_VERSION;
-pub use treeset::{BoxIndex, TreeSet, TreeSetConfig, random_subsets};
+pub use treeset::{TreeSet, TreeSetConfig, random_subsets};
 pub use write::{ShardConfig, write_index};

@@ -16,7 +16,7 @@ use crate::manifest::{Manifest, ShardKind};
 use crate::shard::{
     ArchivedFeaturesShard, ArchivedTreeLeavesShard, ArchivedTreeTopShard, KindCode, open,
 };
-use crate::{BoxIndex, IndexError, PADDING_ID, RangeStats, TreeShape};
+use crate::{IndexError, PADDING_ID, RangeStats, TreeShape};
 
 /// Where a manifest file goes once loaded.
 #[derive(Clone, Copy, Debug)]
@@ -508,26 +508,5 @@ impl<'a> LeafStore<'a> for LoadedLeaves<'a> {
             points: &shard.points[offset * slots..(offset + 1) * slots],
             ids: LeafIds::Archived(&shard.ids[offset * cap..(offset + 1) * cap]),
         })
-    }
-}
-
-impl BoxIndex for LoadedIndex {
-    fn len(&self) -> usize {
-        LoadedIndex::len(self)
-    }
-    fn dims(&self) -> usize {
-        LoadedIndex::dims(self)
-    }
-    fn subsets(&self) -> &[Vec<u16>] {
-        LoadedIndex::subsets(self)
-    }
-    fn range_query(
-        &self,
-        tree: usize,
-        lo: &[u8],
-        hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
-    ) -> Result<RangeStats, IndexError> {
-        LoadedIndex::range_query(self, tree, lo, hi, emit)
     }
 }

@@ -8,6 +8,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::quantize::{l2_normalize, quantize};
+use crate::seeded::below;
 
 /// How to generate a [`RareClusterSet`].
 #[derive(Clone, Debug)]
@@ -135,12 +136,6 @@ impl RareClusterSet {
         let start = id as usize * self.dims;
         &self.features[start..start + self.dims]
     }
-}
-
-/// A uniform draw from `0..bound` (`bound > 0`), the same on 32- and 64-bit targets.
-pub(crate) fn below(rng: &mut impl RngCore, bound: u32) -> u32 {
-    // Lemire's multiply-shift; the tiny bias is irrelevant for synthetic data.
-    ((u64::from(rng.next_u32()) * u64::from(bound)) >> 32) as u32
 }
 
 /// An approximately standard normal draw (Irwin-Hall: the sum of 12 uniforms, minus 6).

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::kdtree::KdTree;
-use crate::synthetic::below;
+use crate::seeded::below;
 use crate::{Features, IndexError, RangeStats};
 
 /// How to build a [`TreeSet`].
@@ -177,50 +177,6 @@ impl TreeSet {
                 trees: self.trees.len(),
             })?
             .range_query(lo, hi, emit)
-    }
-}
-
-/// What search by classification needs from an index, in memory ([`TreeSet`]) or loaded
-/// from shards ([`crate::LoadedIndex`]).
-pub trait BoxIndex {
-    /// Number of points.
-    fn len(&self) -> usize;
-    /// Whether the collection is empty.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Feature dims.
-    fn dims(&self) -> usize;
-    /// The subset of each tree.
-    fn subsets(&self) -> &[Vec<u16>];
-    /// Box query on tree `tree` (see [`TreeSet::range_query`]).
-    fn range_query(
-        &self,
-        tree: usize,
-        lo: &[u8],
-        hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
-    ) -> Result<RangeStats, IndexError>;
-}
-
-impl BoxIndex for TreeSet {
-    fn len(&self) -> usize {
-        TreeSet::len(self)
-    }
-    fn dims(&self) -> usize {
-        TreeSet::dims(self)
-    }
-    fn subsets(&self) -> &[Vec<u16>] {
-        TreeSet::subsets(self)
-    }
-    fn range_query(
-        &self,
-        tree: usize,
-        lo: &[u8],
-        hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
-    ) -> Result<RangeStats, IndexError> {
-        TreeSet::range_query(self, tree, lo, hi, emit)
     }
 }
 

@@ -29,14 +29,21 @@ pub struct BenchArgs {
 /// Runs the subcommand.
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()?;
     }
     let mut config = BenchConfig::default();
     config.data.n = args.n;
     config.data.rare_cluster_size = args.cluster_size;
     let origin = Instant::now();
     let now_ms = || origin.elapsed().as_secs_f64() * 1e3;
-    println!("engine benchmark: {} x {}, {} threads", config.data.n, config.data.dims, rayon::current_num_threads());
+    println!(
+        "engine benchmark: {} x {}, {} threads",
+        config.data.n,
+        config.data.dims,
+        rayon::current_num_threads()
+    );
     let report = engine_bench::run(&config, &now_ms, &mut |line| println!("{line}"));
     if let Some(path) = &args.json {
         write_atomic(path, &serde_json::to_vec_pretty(&report)?)?;

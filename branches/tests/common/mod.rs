@@ -1,8 +1,9 @@
 //! The golden example shared by the native and the wasm tests: a small seeded rare-cluster
 //! set behind a [`FlatIndex`], one request, and the exact answer pinned.
 
-use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest, random_subsets};
+use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest};
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
+use index_shards::{TreeSetConfig, random_subsets};
 
 /// 3,000 x 8 points with two rare clusters of 60.
 pub fn golden_set() -> RareClusterSet {
@@ -19,9 +20,19 @@ pub fn golden_set() -> RareClusterSet {
 
 /// The set behind a brute-force index with 12 seeded subsets.
 pub fn golden_engine(set: &RareClusterSet) -> SearchEngine<FlatIndex> {
-    let subsets = random_subsets(8, &[(4, 8), (6, 4)], 11);
+    let subsets = seeded_subsets(8, &[(4, 8), (6, 4)], 11);
     let index = FlatIndex::new(set.features.clone(), set.dims, subsets).unwrap();
     SearchEngine::new(index, PoolSettings::default()).unwrap()
+}
+
+/// Seeded feature subsets: `count` subsets of `dims` dims for each `(dims, count)`.
+pub fn seeded_subsets(dims: usize, groups: &[(usize, usize)], seed: u64) -> Vec<Vec<u16>> {
+    let config = TreeSetConfig {
+        subsets: groups.to_vec(),
+        seed,
+        ..TreeSetConfig::default()
+    };
+    random_subsets(dims, &config).expect("valid subset groups")
 }
 
 /// Every third member of cluster 0 as positives, the first five background ids as

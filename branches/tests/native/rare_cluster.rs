@@ -3,7 +3,7 @@
 //! cluster's membership is printed for every searcher (`--nocapture`) and asserted for
 //! the decision branches.
 
-use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest, Searcher, random_subsets};
+use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 
 use crate::f1;
@@ -14,7 +14,7 @@ fn a_round_finds_the_rare_cluster() {
         n: 100_000,
         ..SyntheticConfig::default()
     });
-    let subsets = random_subsets(32, &[(4, 64), (6, 32), (8, 8)], 2024);
+    let subsets = crate::common::seeded_subsets(32, &[(4, 64), (6, 32), (8, 8)], 2024);
     let index = FlatIndex::new(set.features.clone(), set.dims, subsets).unwrap();
     let engine = SearchEngine::new(index, PoolSettings::default()).unwrap();
     let in_a_cluster = |id: &u32| set.clusters.iter().any(|c| c.binary_search(id).is_ok());

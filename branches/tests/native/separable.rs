@@ -1,6 +1,6 @@
 //! On separable data every searcher reaches F1 = 1, on the training rows and in search.
 
-use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest, Searcher, random_subsets};
+use branches::{FlatIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -18,7 +18,7 @@ fn separable() -> (FlatIndex, Vec<u32>) {
                 .collect::<Vec<u8>>()
         })
         .collect();
-    let subsets = random_subsets(8, &[(4, 16), (6, 8)], 1);
+    let subsets = crate::common::seeded_subsets(8, &[(4, 16), (6, 8)], 1);
     (FlatIndex::new(features, 8, subsets).unwrap(), members)
 }
 

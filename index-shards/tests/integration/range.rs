@@ -1,6 +1,6 @@
 //! Box queries equal a brute-force filter, in memory and after a shard round trip.
 
-use index_shards::{BoxIndex, PADDING_ID, ShardConfig, TreeSet, TreeSetConfig};
+use index_shards::{PADDING_ID, ShardConfig, TreeSet, TreeSetConfig};
 use proptest::prelude::*;
 
 use crate::common::{brute_force_box, collect, load_all, write_to_memory};
@@ -59,7 +59,7 @@ fn empty_and_single_point_collections() {
             seed: 3,
         };
         let set = TreeSet::build(&features, dims, &config).unwrap();
-        assert_eq!(BoxIndex::len(&set), n);
+        assert_eq!(set.len(), n);
         let all = collect(|emit| {
             set.range_query(0, &[0], &[255], emit).unwrap();
         });

@@ -1,8 +1,8 @@
 //! Shard files: deterministic, named by content, lazily loadable.
 
 use index_shards::{
-    BoxIndex, FORMAT_VERSION, IndexError, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig,
-    ShardKind, TreeSet, TreeSetConfig,
+    FORMAT_VERSION, IndexError, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig, ShardKind,
+    TreeSet, TreeSetConfig,
 };
 
 use crate::common::{collect, load_all, write_to_memory};
@@ -177,7 +177,7 @@ fn loaded_features_equal_the_input() {
             n: 3_000
         })
     ));
-    assert_eq!(BoxIndex::subsets(&loaded), set.subsets());
+    assert_eq!(loaded.subsets(), set.subsets());
     assert!(loaded.missing_files().next().is_none());
 }
 

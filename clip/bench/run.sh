@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# ViT-B/32 image throughput (batch 32) and one-query text latency on the CPU: PyTorch
+# open_clip and this crate's burn model, side by side on the same weights and inputs,
+# plus the browser text-tower export sizes (f16, int8) and int8's cosine to f32.
+#
+#   clip/bench/run.sh [DIR]      # DIR defaults to /tmp/clip-bench
+#
+# Needs the venv of clip/fixtures/generate.py. Timings on a shared machine are noisy.
+set -euo pipefail
+dir=${1:-/tmp/clip-bench}
+py=${PYTHON:-/work/venv-clip/bin/python}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+[ -f "$dir/vit_b32.safetensors" ] || "$py" "$root/clip/bench/torch_bench.py" make "$dir"
+echo "== PyTorch"
+"$py" "$root/clip/bench/torch_bench.py" time "$dir"
+echo "== burn"
+# The dev profile builds dependencies (burn) at opt-level 3 and reuses the test build;
+# CLIP_BENCH_PROFILE=release rebuilds everything with the release profile.
+cd "$root" && CLIP_BENCH_DIR="$dir" cargo bench -p clip --bench encode \
+    --profile "${CLIP_BENCH_PROFILE:-dev}" --features "${CLIP_BENCH_FEATURES:-simd,rayon}"

@@ -1,0 +1,146 @@
+//! ViT-B/32 (random weights from `clip/bench/torch_bench.py make`) on burn's CPU backends:
+//! image throughput at batch 32, one-query text latency (early stop and full context),
+//! parity with PyTorch on the same weights, and the browser text-tower export sizes.
+//!
+//! Run through `clip/bench/run.sh` (which also times PyTorch), or directly:
+//! `CLIP_BENCH_DIR=/tmp/clip-bench cargo bench -p clip --bench encode --features simd,rayon`.
+//! Prints figures; timings on a shared machine are noisy.
+
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use clip::export::{Precision, export_text_tower};
+use clip::{
+    ClipConfig, ClipModel, TensorMap, TokenBatch, Tokenizer, load_clip, load_text_tower, read_rows,
+};
+
+const BATCH: usize = 32;
+const QUERIES: [&str; 4] = [
+    "a photo of a dog playing in the snow",
+    "red car",
+    "an aerial view of a city at night with many lights",
+    "cat",
+];
+
+fn best_and_mean(repeats: usize, mut run: impl FnMut()) -> (f64, f64) {
+    let mut times = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let start = Instant::now();
+        run();
+        times.push(start.elapsed().as_secs_f64());
+    }
+    let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+    (best, times.iter().sum::<f64>() / repeats as f64)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn min_cosine(a: &[f32], b: &[f32], width: usize) -> f32 {
+    a.chunks(width)
+        .zip(b.chunks(width))
+        .map(|(x, y)| {
+            let dot: f32 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+            dot / (x.iter().map(|p| p * p).sum::<f32>().sqrt()
+                * y.iter().map(|q| q * q).sum::<f32>().sqrt())
+        })
+        .fold(1.0, f32::min)
+}
+
+fn bench_device(
+    name: &str,
+    device: &Device,
+    weights: &TensorMap,
+    inputs: &TensorMap,
+    reference: &TensorMap,
+) -> ClipModel {
+    let config = ClipConfig::vit_b_32();
+    let model = load_clip(weights, &config, device).expect("ViT-B/32 weights load");
+    let pixels = inputs.get("pixels").expect("pixels");
+    let batch = Tensor::<4>::from_data(
+        TensorData::new(pixels.values.clone(), [BATCH, 3, 224, 224]),
+        device,
+    );
+
+    let first4 = batch.clone().narrow(0, 0, 4);
+    let ours = read_rows(model.encode_image(first4).unwrap()).unwrap();
+    let image_diff = max_abs_diff(&ours, &reference.get("image_features").unwrap().values);
+    let ids = inputs.get("ids").unwrap();
+    let tokens = TokenBatch::new(ids.values.iter().map(|&v| v as u32).collect(), 77).unwrap();
+    let ours = read_rows(model.encode_text(&tokens).unwrap()).unwrap();
+    let text_diff = max_abs_diff(&ours, &reference.get("text_features").unwrap().values);
+
+    let run_images = || {
+        read_rows(model.encode_image(batch.clone()).unwrap()).unwrap();
+    };
+    run_images();
+    let (best, mean) = best_and_mean(5, run_images);
+    let (early, early_mean) = best_and_mean(20, || {
+        read_rows(model.text.forward(&tokens).unwrap()).unwrap();
+    });
+    let (full, full_mean) = best_and_mean(20, || {
+        read_rows(model.text.forward_full(&tokens).unwrap()).unwrap();
+    });
+    println!(
+        "{name}: parity vs PyTorch max abs diff: image {image_diff:.2e}, text {text_diff:.2e}"
+    );
+    println!(
+        "{name}: image batch {BATCH}: best {best:.3} s ({:.1} img/s), mean {mean:.3} s",
+        BATCH as f64 / best
+    );
+    println!(
+        "{name}: text query: early stop best {:.2} ms (mean {:.2}), full 77 best {:.2} ms (mean {:.2})",
+        early * 1e3,
+        early_mean * 1e3,
+        full * 1e3,
+        full_mean * 1e3
+    );
+    model
+}
+
+fn main() {
+    let dir = std::env::var("CLIP_BENCH_DIR").unwrap_or_else(|_| "/tmp/clip-bench".into());
+    let read = |name: &str| {
+        let bytes = std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| {
+            panic!("{dir}/{name}: {e} (run clip/bench/torch_bench.py make {dir} first)")
+        });
+        TensorMap::from_safetensors(&bytes).expect("safetensors")
+    };
+    let weights = read("vit_b32.safetensors");
+    let inputs = read("pixels.safetensors");
+    let reference = read("reference.safetensors");
+
+    let model = bench_device("flex", &Device::flex(), &weights, &inputs, &reference);
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)] // measured against flex, its replacement
+    bench_device("ndarray", &Device::ndarray(), &weights, &inputs, &reference);
+    #[cfg(feature = "cpu")]
+    bench_device("cubecl-cpu", &Device::cpu(), &weights, &inputs, &reference);
+
+    let tokenizer = Tokenizer::new().unwrap();
+    let tokens = TokenBatch::new(tokenizer.tokenize_batch(&QUERIES, 77), 77).unwrap();
+    let f32_features = read_rows(model.text.forward(&tokens).unwrap()).unwrap();
+    let config = ClipConfig::vit_b_32();
+    for precision in [Precision::F16, Precision::Int8] {
+        let bytes = export_text_tower(&model.text, precision).unwrap();
+        let map = TensorMap::from_safetensors(&bytes).unwrap();
+        let tower = load_text_tower(
+            &map,
+            &config.text_config,
+            config.projection_dim,
+            &Device::flex(),
+        )
+        .unwrap();
+        let features = read_rows(tower.forward(&tokens).unwrap()).unwrap();
+        println!(
+            "text tower export {precision:?}: {:.1} MB, min cosine to f32 over {} queries {:.5}",
+            bytes.len() as f64 / 1e6,
+            QUERIES.len(),
+            min_cosine(&features, &f32_features, config.projection_dim)
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Text and image features against the PyTorch references, both layouts, on the flex CPU
+//! backend (max abs 1e-4), from the same pre-processed tensor and from raw RGB; the
+//! early-stopping text tower against the full one; the paper's heads from a `.pt` file.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use clip::{
+    ClipConfig, Encoder, FeatureHead, HeadConfig, PreprocessConfig, RgbImage, TensorMap, load_clip,
+    load_head,
+};
+
+use crate::common::{
+    FEATURE_TOLERANCE, Fixture, fixture, hf_fixture, max_abs_diff, open_clip_fixture,
+    reference_pixels, reference_tokens, rows, tensor,
+};
+
+fn check_text(fixture: &Fixture, label: &str) {
+    let tokens = reference_tokens(&fixture.reference);
+    let ours = rows(fixture.model.encode_text(&tokens).unwrap());
+    let diff = max_abs_diff(&ours, &tensor(&fixture.reference, "text_features").values);
+    eprintln!("{label} text: max abs diff {diff}");
+    assert!(
+        diff <= FEATURE_TOLERANCE,
+        "{label} text: max abs diff {diff}"
+    );
+}
+
+fn check_image_from_pixels(fixture: &Fixture, device: &Device, label: &str) {
+    let pixels = reference_pixels(&fixture.reference, device);
+    let ours = rows(fixture.model.encode_image(pixels).unwrap());
+    let diff = max_abs_diff(&ours, &tensor(&fixture.reference, "image_features").values);
+    eprintln!("{label} image: max abs diff {diff}");
+    assert!(
+        diff <= FEATURE_TOLERANCE,
+        "{label} image: max abs diff {diff}"
+    );
+}
+
+/// Raw RGB -> preprocessing -> image tower, the whole path the CLI runs.
+fn check_image_from_rgb(fixture: &Fixture, device: &Device, label: &str) {
+    let reference = &fixture.reference;
+    let count = tensor(reference, "image_pixels").shape[0];
+    let config = PreprocessConfig {
+        image_size: fixture.config.vision_config.image_size,
+        ..Default::default()
+    };
+    let mut pixels = Vec::new();
+    for i in 0..count {
+        let rgb = tensor(reference, &format!("image_rgb.{i}"));
+        let bytes: Vec<u8> = rgb.values.iter().map(|&v| v as u8).collect();
+        pixels.extend(
+            config
+                .preprocess(&RgbImage::new(rgb.shape[1], rgb.shape[0], &bytes).unwrap())
+                .unwrap(),
+        );
+    }
+    let size = config.image_size;
+    let pixels = Tensor::<4>::from_data(TensorData::new(pixels, [count, 3, size, size]), device);
+    let ours = rows(fixture.model.encode_image(pixels).unwrap());
+    let diff = max_abs_diff(&ours, &tensor(reference, "image_features").values);
+    eprintln!("{label} image from RGB: max abs diff {diff}");
+    assert!(
+        diff <= FEATURE_TOLERANCE,
+        "{label} image from RGB: max abs diff {diff}"
+    );
+}
+
+#[test]
+fn hugging_face_layout_matches_reference() {
+    let device = Device::flex();
+    let fixture = hf_fixture(&device);
+    check_text(&fixture, "hf");
+    check_image_from_pixels(&fixture, &device, "hf");
+    check_image_from_rgb(&fixture, &device, "hf");
+}
+
+#[test]
+fn open_clip_layout_matches_reference() {
+    let device = Device::flex();
+    let fixture = open_clip_fixture(&device);
+    check_text(&fixture, "open_clip");
+    check_image_from_pixels(&fixture, &device, "open_clip");
+    check_image_from_rgb(&fixture, &device, "open_clip");
+}
+
+/// Stopping the text tower at the last end token gives the full run's features.
+#[test]
+fn early_stop_equals_full_context() {
+    let device = Device::flex();
+    for fixture in [hf_fixture(&device), open_clip_fixture(&device)] {
+        let tokens = reference_tokens(&fixture.reference);
+        let early = rows(fixture.model.text.forward(&tokens).unwrap());
+        let full = rows(fixture.model.text.forward_full(&tokens).unwrap());
+        let diff = max_abs_diff(&early, &full);
+        eprintln!("early stop differs from the full run by {diff}");
+        assert!(
+            diff <= 1e-6,
+            "early stop differs from the full run by {diff}"
+        );
+        // A short query alone really is cut short.
+        let short =
+            clip::TokenBatch::new(clip::Tokenizer::new().unwrap().tokenize("a cat", 77), 77)
+                .unwrap();
+        assert_eq!(short.end_positions(), &[3]);
+        let early = rows(fixture.model.text.forward(&short).unwrap());
+        let full = rows(fixture.model.text.forward_full(&short).unwrap());
+        assert!(max_abs_diff(&early, &full) <= 1e-6);
+    }
+}
+
+/// The paper's full model (open_clip backbone + both heads with BatchNorm statistics) from
+/// a PyTorch `.pt` state dict.
+#[test]
+fn full_model_with_heads_from_pytorch_file() {
+    let device = Device::flex();
+    let weights = TensorMap::from_pytorch_file(&fixture("full.pt"), None).unwrap();
+    let json = std::fs::read_to_string(fixture("full.json")).unwrap();
+    let config = ClipConfig::from_open_clip_json(&json).unwrap();
+    let head_sizes: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let head_config = HeadConfig {
+        input: config.projection_dim,
+        hidden: head_sizes["head"]["hidden"].as_u64().unwrap() as usize,
+        output: head_sizes["head"]["output"].as_u64().unwrap() as usize,
+    };
+    let mut encoder = Encoder::new(
+        load_clip(&weights, &config, &device).unwrap(),
+        device.clone(),
+    );
+    encoder.image_head = Some(FeatureHead::Mlp(
+        load_head(&weights, "image_head", &head_config, &device).unwrap(),
+    ));
+    encoder.text_head = Some(FeatureHead::Mlp(
+        load_head(&weights, "text_head", &head_config, &device).unwrap(),
+    ));
+    let reference = crate::common::read_map("full.reference.safetensors");
+
+    let text = rows(
+        encoder
+            .text_features(&reference_tokens(&reference))
+            .unwrap(),
+    );
+    let diff = max_abs_diff(&text, &tensor(&reference, "text_features").values);
+    eprintln!("text head: max abs diff {diff}");
+    assert!(diff <= FEATURE_TOLERANCE, "text head: max abs diff {diff}");
+
+    let count = tensor(&reference, "image_pixels").shape[0];
+    let images: Vec<(usize, usize, Vec<u8>)> = (0..count)
+        .map(|i| {
+            let rgb = tensor(&reference, &format!("image_rgb.{i}"));
+            (
+                rgb.shape[1],
+                rgb.shape[0],
+                rgb.values.iter().map(|&v| v as u8).collect(),
+            )
+        })
+        .collect();
+    let images: Vec<RgbImage<'_>> = images
+        .iter()
+        .map(|(w, h, bytes)| RgbImage::new(*w, *h, bytes).unwrap())
+        .collect();
+    let image = rows(encoder.image_features(&images).unwrap());
+    let diff = max_abs_diff(&image, &tensor(&reference, "image_features").values);
+    eprintln!("image head: max abs diff {diff}");
+    assert!(diff <= FEATURE_TOLERANCE, "image head: max abs diff {diff}");
+}
+
+/// A PCA projection is `normalise(normalise(x) W + b)` with `W = componentsᵀ`, `b = -mean W`.
+#[test]
+fn linear_projection_applies_pca() {
+    let device = Device::flex();
+    // Two components over three inputs.
+    let components = [1.0, 0.0, 0.0, 0.0, 1.0, 1.0];
+    let mean = [0.1, 0.0, 0.0];
+    let head = clip::LinearProjection::from_pca(&components, &mean, 2, &device).unwrap();
+    let x = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, 0.0, 4.0], [1, 3]), &device);
+    let y = rows(head.forward(x));
+    // normalise([3, 0, 4]) = [0.6, 0, 0.8]; minus mean, projected: [0.5, 0.8]; normalised.
+    let norm = (0.5f32 * 0.5 + 0.8 * 0.8).sqrt();
+    assert!(max_abs_diff(&y, &[0.5 / norm, 0.8 / norm]) <= 1e-6, "{y:?}");
+    assert!(clip::LinearProjection::from_pca(&components, &mean, 3, &device).is_err());
+}
