@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Compares static-server with nginx (Debian package) on loopback, serving the same files:
-# requests per second and p99 latency for a 4 KB file and for 1 MB range reads of a
-# 64 MB file (wrk), then resident memory under 10,000 idle connections.
-# Installs nginx and wrk if missing; stops everything it started. Loopback only.
+# requests per second, p99 latency and server CPU time per request for a 4 KB file and
+# for 1 MB range reads of a 64 MB file (wrk), then resident memory under 10,000 idle
+# connections. Installs nginx and wrk if missing; stops everything it started.
+# Loopback only.
 #
-# Settings (environment): DURATION (seconds per load, default 10), CONNECTIONS (wrk
-# connections, default 64), THREADS (wrk threads, default 1), IDLE (idle connections,
-# default 10000).
+# Both servers use every CPU: nginx `worker_processes auto` (one process per CPU),
+# static-server tokio's multi-thread runtime (one worker thread per CPU). Each load runs
+# ROUNDS times, the two servers alternating, so that both see the same background load;
+# the ratio columns compare the two runs of a round. On a busy machine compare the
+# ratios and the CPU per request, not the absolute numbers.
+#
+# Settings (environment): DURATION (seconds per load, default 10), ROUNDS (default 2),
+# CONNECTIONS (wrk connections, default 64), THREADS (wrk threads, default 1), IDLE
+# (idle connections, default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 IDLE=${IDLE:-10000}
@@ -115,20 +123,40 @@ request = function()
 end
 LUA
 
-# Runs wrk and prints "rps p99_ms".
+# CPU time (user + system) of the given pids and all their threads, in clock ticks.
+cpu_ticks() {
+    local total=0 pid stat
+    for pid in "$@"; do
+        for stat in /proc/"$pid"/task/*/stat; do
+            total=$((total + $(awk '{print $14 + $15}' "$stat")))
+        done
+    done
+    echo $total
+}
+
+# Runs wrk against url (extra wrk arguments after --) and prints
+# "rps p99_ms cpu_us_per_request" where the CPU is that of the server pids.
 measure() {
     local url=$1; shift
-    local output
-    output=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
+    local pids=() extra=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do pids+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    extra=("$@")
+    local output before after
+    before=$(cpu_ticks "${pids[@]}")
+    output=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "${extra[@]}" "$url")
+    after=$(cpu_ticks "${pids[@]}")
     if grep -q "Non-2xx" <<<"$output"; then
         echo "wrk saw non-2xx answers from $url:" >&2
         echo "$output" >&2
         exit 1
     fi
-    local rps p99
+    local rps p99 requests
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$output")
+    requests=$(awk '/requests in/ {print $1}' <<<"$output")
     p99=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us$/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v *= 1000}; print v}' <<<"$output")
-    echo "$rps $p99"
+    awk -v r="$rps" -v p="$p99" -v t=$((after - before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %s %.1f\n", r, p, t * 1e6 / hz / n }'
 }
 
 rss_kib() { # sum of VmRSS over the given pids
@@ -139,16 +167,28 @@ rss_kib() { # sum of VmRSS over the given pids
     echo $total
 }
 
+fd_count() { # open descriptors of the given pids
+    local total=0 pid
+    for pid in "$@"; do total=$((total + $(ls /proc/"$pid"/fd | wc -l))); done
+    echo $total
+}
+
 nginx_pids() { echo "$nginx_master" $(pgrep -P "$nginx_master"); }
 
-printf '\n%-22s %14s %10s %14s %10s %9s %9s\n' test "ours rps" "p99 ms" "nginx rps" "p99 ms" "rps x" "p99 x"
+echo
+echo "static-server: tokio multi-thread runtime, $(nproc) worker threads; nginx: worker_processes auto ($(nproc) workers), sendfile on"
+echo "wrk: $THREADS thread(s), $CONNECTIONS connections, ${DURATION} s per run; CPU = server user+system time per request"
+printf '%-24s %10s %8s %8s %10s %8s %8s %7s %7s %7s\n' test "ours rps" "p99 ms" "CPU us" "nginx rps" "p99 ms" "CPU us" "rps x" "p99 x" "CPU x"
 for test in small range; do
     if [ $test = small ]; then path=/data/$small; extra=(); label="4 KB file"
     else path=/data/$big; extra=(-s "$work/range.lua"); label="1 MB range of 64 MB"; fi
-    read -r ours_rps ours_p99 < <(measure "http://127.0.0.1:$OURS_PORT$path" "${extra[@]}")
-    read -r nginx_rps nginx_p99 < <(measure "http://127.0.0.1:$NGINX_PORT$path" "${extra[@]}")
-    awk -v l="$label" -v a="$ours_rps" -v b="$ours_p99" -v c="$nginx_rps" -v d="$nginx_p99" \
-        'BEGIN { printf "%-22s %14.0f %10.2f %14.0f %10.2f %9.2f %9.2f\n", l, a, b, c, d, a / c, b / d }'
+    for round in $(seq 1 "$ROUNDS"); do
+        read -r ours_rps ours_p99 ours_cpu < <(measure "http://127.0.0.1:$OURS_PORT$path" "$ours_pid" -- "${extra[@]}")
+        read -r nginx_rps nginx_p99 nginx_cpu < <(measure "http://127.0.0.1:$NGINX_PORT$path" $(nginx_pids) -- "${extra[@]}")
+        awk -v l="$label, round $round" -v a="$ours_rps" -v b="$ours_p99" -v c="$ours_cpu" \
+            -v d="$nginx_rps" -v e="$nginx_p99" -v f="$nginx_cpu" \
+            'BEGIN { printf "%-24s %10.0f %8.2f %8.1f %10.0f %8.2f %8.1f %7.2f %7.2f %7.2f\n", l, a, b, c, d, e, f, a / d, b / e, c / f }'
+    done
 done
 
 # Idle connections: a client opens them all, holds them, and RSS is read meanwhile.
@@ -157,21 +197,30 @@ import socket, sys, time
 port, count, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
 open(ready, "w").close()
-time.sleep(4)
+time.sleep(30)
 for s in sockets:
     s.close()
 PY
 
 idle_rss() { # port, pids... -> "before after"
     local port=$1; shift
-    local before after ready=$work/ready.$port
+    local before after fds_before ready=$work/ready.$port
     before=$(rss_kib "$@")
+    fds_before=$(fd_count "$@")
     python3 "$work/idle.py" "$port" "$IDLE" "$ready" &
     local client=$!
     for _ in $(seq 1 200); do [ -e "$ready" ] && break; sleep 0.1; done
-    sleep 2
+    # A connection the client sees as open may still sit in the listen backlog: wait
+    # until the server holds them all (one descriptor each), then a moment more.
+    for _ in $(seq 1 100); do
+        [ "$(fd_count "$@")" -ge $((fds_before + IDLE)) ] && break
+        sleep 0.2
+    done
+    sleep 1
     after=$(rss_kib "$@")
-    wait $client
+    [ "$(fd_count "$@")" -ge $((fds_before + IDLE)) ] || echo "warning: port $port holds only $(( $(fd_count "$@") - fds_before )) of $IDLE connections" >&2
+    kill "$client" 2>/dev/null || true
+    wait "$client" 2>/dev/null || true
     echo "$before $after"
 }
 read -r ours_before ours_after < <(idle_rss $OURS_PORT "$ours_pid")

@@ -12,6 +12,9 @@ use clap::{Parser, ValueEnum};
 use static_server::{Config, CorsOrigin, Limits};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serve the clip-branches app at `/` and dataset folders under `/data/`.
 #[derive(Parser)]
 #[command(version, about)]
@@ -85,9 +88,7 @@ async fn main() -> anyhow::Result<()> {
         ..Limits::default()
     };
 
-    let listener = tokio::net::TcpListener::bind(cli.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", cli.addr))?;
+    let listener = listen(cli.addr).with_context(|| format!("cannot listen on {}", cli.addr))?;
     tracing::info!(
         addr = %listener.local_addr().context("listener has no address")?,
         dist = %config.dist().display(),
@@ -100,6 +101,22 @@ async fn main() -> anyhow::Result<()> {
         .context("shutdown was not clean")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Pending connections the kernel keeps for `accept` (std's default is 128, nginx's
+/// 511); a burst of clients beyond it waits for SYN retransmits, a second or more.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM.

@@ -7,20 +7,32 @@
 //!   `Content-Encoding`; a browser cannot decode a slice of a gzip stream. A range
 //!   request is therefore always answered from the identity bytes.
 
+use std::convert::Infallible;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
+use tower::{Service, ServiceExt};
 
-/// Middleware: prepares range requests for `ServeDir` and enforces `If-Range`.
-pub(crate) async fn handle_range_requests(mut request: Request, next: Next) -> Response {
+/// Answers `request` with `files`, preparing range requests for `ServeDir` and
+/// enforcing `If-Range` (which may take a second call).
+pub(crate) async fn handle_range_requests<S>(files: S, mut request: Request) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone,
+{
+    let run = |files: S, request| async move {
+        match files.oneshot(request).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        }
+    };
     if !request.headers().contains_key(header::RANGE) {
-        return next.run(request).await;
+        return run(files, request).await;
     }
     request.headers_mut().remove(header::ACCEPT_ENCODING);
     let Some(if_range) = request.headers().get(header::IF_RANGE).cloned() else {
-        return next.run(request).await;
+        return run(files, request).await;
     };
     // File requests carry no body (only GET and HEAD reach the files), so the request
     // can be rebuilt without its range should the validator not match.
@@ -32,13 +44,13 @@ pub(crate) async fn handle_range_requests(mut request: Request, next: Next) -> R
     full_request.headers_mut().remove(header::RANGE);
     full_request.headers_mut().remove(header::IF_RANGE);
 
-    let response = next.clone().run(request).await;
+    let response = run(files.clone(), request).await;
     if response.status() != StatusCode::PARTIAL_CONTENT
         || if_range_matches(&if_range, response.headers())
     {
         return response;
     }
-    next.run(full_request).await
+    run(files, full_request).await
 }
 
 /// Whether an `If-Range` validator matches the representation described by

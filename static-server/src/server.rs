@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -18,7 +19,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use crate::app::app;
+use crate::access_log;
+use crate::app::StaticHost;
 use crate::config::Config;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next.
@@ -40,7 +42,7 @@ pub enum ServeError {
     },
 }
 
-/// Serves [`app`]`(config)` on `listener` until `shutdown` completes, then stops
+/// Serves [`crate::app`]`(config)` on `listener` until `shutdown` completes, then stops
 /// accepting, lets requests in flight finish (within `config.limits.shutdown_grace`)
 /// and returns.
 pub async fn serve(
@@ -48,13 +50,17 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let router = app(config);
+    let host = StaticHost::new(config);
     let limits = config.limits;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_header_size(limits.max_header_bytes.get())
         .max_headers(limits.max_headers.get());
+    // Shared, not cloned: every byte a connection task holds counts 10,000 times over
+    // when that many clients sit idle.
+    let http = Arc::new(http);
+    let header_read_timeout = limits.header_read_timeout;
     let graceful = GracefulShutdown::new();
     // Tells connections still waiting for their first request byte to close.
     let (stopping_sender, stopping_receiver) = tokio::sync::watch::channel(());
@@ -82,30 +88,40 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, %client, "could not set TCP_NODELAY");
         }
-        let service = router
-            .clone()
-            .map_request(move |mut request: axum::extract::Request<_>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(client));
-                request
-            });
-        let http = http.clone();
+        let host = host.clone();
+        let http = Arc::clone(&http);
         let watcher = graceful.watcher();
         let mut stopping = stopping_receiver.clone();
         tokio::spawn(async move {
-            // hyper allocates its 8 KiB read buffer as soon as it polls a connection;
-            // waiting for the first request byte here keeps an idle connection at about
-            // 1 KiB. The wait is bounded like hyper's own header wait.
+            // hyper allocates its 8 KiB read buffer and its connection state as soon as
+            // it polls a connection, so an idle connection waits here, holding only its
+            // socket, for its first request byte. A peek, not `readable()`: tokio marks
+            // an accepted socket readable before any byte arrives. The wait is bounded
+            // like hyper's own header wait.
+            let mut first_byte = [0; 1];
             let request_arrived = tokio::select! {
-                readable = stream.readable() => readable.is_ok(),
-                () = tokio::time::sleep(limits.header_read_timeout) => false,
+                peeked = stream.peek(&mut first_byte) => matches!(peeked, Ok(1..)),
+                () = tokio::time::sleep(header_read_timeout) => false,
                 _ = stopping.changed() => false,
             };
             if request_arrived {
-                let connection = watcher.watch(
+                // The client address is for the access log only; inserting it costs an
+                // allocation per request.
+                let client_for_log = access_log::enabled().then_some(client);
+                let service = host.map_request(move |request: hyper::Request<Incoming>| {
+                    let mut request = request.map(axum::body::Body::new);
+                    if let Some(client) = client_for_log {
+                        request
+                            .extensions_mut()
+                            .insert(ConnectInfo::<SocketAddr>(client));
+                    }
+                    request
+                });
+                // Boxed so that the state of a busy connection does not size every
+                // idle one.
+                let connection = Box::pin(watcher.watch(
                     http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
-                );
+                ));
                 if let Err(error) = connection.await {
                     tracing::debug!(%error, %client, "connection ended with an error");
                 }
