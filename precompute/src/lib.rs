@@ -5,6 +5,7 @@
 //! - [`search_cmd`]: a round of search by classification over an index folder;
 //! - [`knn_cmd`]: nearest images of query vectors;
 //! - [`bench_cmd`]: the engine's figures on a synthetic set;
+//! - [`tokenize_cmd`]: CLIP token ids of texts;
 //! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
 
 pub mod bench_cmd;
@@ -14,3 +15,4 @@ pub mod knn_cmd;
 pub mod npy;
 pub mod output;
 pub mod search_cmd;
+pub mod tokenize_cmd;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use precompute::{bench_cmd, index_cmd, knn_cmd, search_cmd};
+use precompute::{bench_cmd, index_cmd, knn_cmd, search_cmd, tokenize_cmd};
 
 /// Build clip-branches datasets and query them offline.
 #[derive(Parser)]
@@ -20,6 +20,7 @@ enum Command {
     Search(search_cmd::SearchArgs),
     Knn(knn_cmd::KnnArgs),
     Bench(bench_cmd::BenchArgs),
+    Tokenize(tokenize_cmd::TokenizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search_cmd::run(&args),
         Command::Knn(args) => knn_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
+        Command::Tokenize(args) => tokenize_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

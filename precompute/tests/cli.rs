@@ -284,3 +284,41 @@ fn bad_input_gets_a_clear_message() {
     let name = shard.file_name().unwrap().to_str().unwrap();
     assert!(stderr(&out).contains(name), "{}", stderr(&out));
 }
+
+#[test]
+fn tokenize_prints_open_clip_ids_without_padding() {
+    // Reference ids from open_clip, committed with the clip crate's fixtures.
+    let corpus: Value = serde_json::from_slice(
+        &fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../clip/fixtures/tokenizer_corpus.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let texts = corpus["texts"].as_array().unwrap();
+    let ids = corpus["ids"].as_array().unwrap();
+    let mut args = vec!["tokenize"];
+    for text in texts.iter().take(5) {
+        args.extend(["--text", text.as_str().unwrap()]);
+    }
+    let out = precompute(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    for (line, expected) in lines.iter().zip(ids) {
+        let expected: Vec<u64> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let end = expected.iter().position(|&id| id == 49407).unwrap() + 1;
+        assert_eq!(line.as_array().unwrap().len(), end);
+        assert_eq!(line, &serde_json::json!(expected[..end]));
+    }
+}
