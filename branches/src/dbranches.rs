@@ -60,13 +60,14 @@ pub struct TrainedBox {
 }
 
 impl TrainedBox {
-    /// Whether the full row `row` lies in the box, whose subset has the dims `dims`.
+    /// Whether the full row `row` lies in the box, whose subset has the dims `dims`
+    /// (a row too short for a dim is outside).
     pub fn contains(&self, row: &[u8], dims: &[u16]) -> bool {
         dims.iter()
             .zip(self.lo.iter().zip(&self.hi))
             .all(|(&d, (&lo, &hi))| {
-                let x = f64::from(row[usize::from(d)]);
-                lo <= x && x <= hi
+                row.get(usize::from(d))
+                    .is_some_and(|&v| lo <= f64::from(v) && f64::from(v) <= hi)
             })
     }
 
@@ -95,7 +96,7 @@ impl TrainedBox {
 /// Trains one model: greedy covering of the positives of `set` with boxes over `subsets`
 /// (each non-empty with dims below `set.dims()`). `subset_fraction` of the subsets,
 /// drawn at random, are evaluated per box.
-pub fn train_boxes(
+pub(crate) fn train_boxes(
     set: &TrainingSet,
     subsets: &[Vec<u16>],
     settings: &BranchSettings,
@@ -186,7 +187,7 @@ pub fn train_boxes(
 
 /// Trains `models` models, each on a bootstrap sample of `set` holding at least one
 /// positive; in parallel natively, in turn in wasm. The result does not depend on which.
-pub fn train_ensemble(
+pub(crate) fn train_ensemble(
     set: &TrainingSet,
     subsets: &[Vec<u16>],
     settings: &BranchSettings,

@@ -63,13 +63,13 @@ impl TrainingSet {
         self.labels.is_empty()
     }
 
-    /// Row `i`.
-    pub fn row(&self, i: usize) -> &[u8] {
+    /// Row `i` (`i < len`).
+    pub(crate) fn row(&self, i: usize) -> &[u8] {
         &self.rows[i * self.dims..(i + 1) * self.dims]
     }
 
-    /// Label of row `i`.
-    pub fn label(&self, i: usize) -> bool {
+    /// Label of row `i` (`i < len`).
+    pub(crate) fn label(&self, i: usize) -> bool {
         self.labels[i]
     }
 
