@@ -60,13 +60,14 @@ pub struct TrainedBox {
 }
 
 impl TrainedBox {
-    /// Whether the full row `row` lies in the box, whose subset has the dims `dims`.
+    /// Whether the full row `row` lies in the box, whose subset has the dims `dims`
+    /// (a row too short for a dim is outside).
     pub fn contains(&self, row: &[u8], dims: &[u16]) -> bool {
         dims.iter()
             .zip(self.lo.iter().zip(&self.hi))
             .all(|(&d, (&lo, &hi))| {
-                let x = f64::from(row[usize::from(d)]);
-                lo <= x && x <= hi
+                row.get(usize::from(d))
+                    .is_some_and(|&v| lo <= f64::from(v) && f64::from(v) <= hi)
             })
     }
 
@@ -95,7 +96,7 @@ impl TrainedBox {
 /// Trains one model: greedy covering of the positives of `set` with boxes over `subsets`
 /// (each non-empty with dims below `set.dims()`). `subset_fraction` of the subsets,
 /// drawn at random, are evaluated per box.
-pub fn train_boxes(
+pub(crate) fn train_boxes(
     set: &TrainingSet,
     subsets: &[Vec<u16>],
     settings: &BranchSettings,
@@ -186,7 +187,7 @@ pub fn train_boxes(
 
 /// Trains `models` models, each on a bootstrap sample of `set` holding at least one
 /// positive; in parallel natively, in turn in wasm. The result does not depend on which.
-pub fn train_ensemble(
+pub(crate) fn train_ensemble(
     set: &TrainingSet,
     subsets: &[Vec<u16>],
     settings: &BranchSettings,
@@ -322,8 +323,8 @@ struct GrowSettings {
 struct Scratch {
     /// Processing order of the subset's dims.
     order: Vec<usize>,
-    /// Rows equal to `p` in every dim created so far.
-    active: Vec<bool>,
+    /// Rows other than `p` equal to it in every dim created so far.
+    tied: Vec<u32>,
     /// Per row, the number of dims in which it lies outside the box.
     outside: Vec<u16>,
     lo: Vec<f64>,
@@ -367,7 +368,6 @@ fn grow_box(
     rng: &mut ChaCha8Rng,
     s: &mut Scratch,
 ) -> Option<f64> {
-    let n = labels.len();
     let k = cols.len();
     s.order.clear();
     s.order.extend(0..k);
@@ -380,35 +380,41 @@ fn grow_box(
     // Create: borders just short of the nearest row still tied with p; once p is
     // separated from every row (or on a side with no tied row), just beyond the nearest
     // positive.
-    s.active.clear();
-    s.active.resize(n, true);
-    s.active[p] = false;
-    let mut tied = n - 1;
     for step in 0..k {
         let d = s.order[step];
-        let col = cols[d].values;
+        let column = cols[d];
+        let col = column.values;
         let xp = col[p];
+        let value = |i: &u32| col[*i as usize];
         let (mut nearest_below, mut nearest_above) = (None::<u8>, None::<u8>);
-        if tied > 0 {
-            tied = 0;
-            for (active, &v) in s.active.iter_mut().zip(col) {
-                if !*active {
-                    continue;
-                }
+        if step == 0 {
+            // Every row but p is still tied: the nearest values are p's neighbours.
+            nearest_below = column.rows_between(0, i16::from(xp) - 1).last().map(value);
+            nearest_above = column
+                .rows_between(i16::from(xp) + 1, 255)
+                .first()
+                .map(value);
+            s.tied.clear();
+            s.tied.extend(
+                column
+                    .rows_between(i16::from(xp), i16::from(xp))
+                    .iter()
+                    .filter(|&&i| i as usize != p),
+            );
+        } else {
+            s.tied.retain(|&i| {
+                let v = col[i as usize];
                 if v > xp {
                     nearest_above = Some(nearest_above.map_or(v, |a| a.min(v)));
-                    *active = false;
                 } else if v < xp {
                     nearest_below = Some(nearest_below.map_or(v, |b| b.max(v)));
-                    *active = false;
-                } else {
-                    tied += 1;
                 }
-            }
+                v == xp
+            });
         }
         let short_of = |nearest: u8| f64::from(xp) + (f64::from(nearest) - f64::from(xp)) * 0.9999;
         let beyond = if nearest_below.is_none() || nearest_above.is_none() {
-            beyond_nearest_positives(col, labels, p, settings, rng)
+            beyond_nearest_positives(column, labels, p, settings, rng)
         } else {
             (f64::NEG_INFINITY, f64::INFINITY)
         };
@@ -532,32 +538,35 @@ fn grow_box(
 /// each side, midway between the nearest positive beyond `p` (or `p` itself if there is
 /// none) and the next value of any row beyond it.
 fn beyond_nearest_positives(
-    col: &[u8],
+    column: Column<'_>,
     labels: &[bool],
     p: usize,
     settings: &GrowSettings,
     rng: &mut ChaCha8Rng,
 ) -> (f64, f64) {
-    let xp = col[p];
-    let (mut target_lo, mut target_hi) = (xp, xp);
-    let (mut found_lo, mut found_hi) = (false, false);
-    for (&v, &label) in col.iter().zip(labels) {
-        if label && v < xp && (!found_lo || v > target_lo) {
-            (target_lo, found_lo) = (v, true);
-        }
-        if label && v > xp && (!found_hi || v < target_hi) {
-            (target_hi, found_hi) = (v, true);
-        }
-    }
-    let (mut next_lo, mut next_hi) = (None::<u8>, None::<u8>);
-    for &v in col {
-        if v < target_lo {
-            next_lo = Some(next_lo.map_or(v, |n| n.max(v)));
-        }
-        if v > target_hi {
-            next_hi = Some(next_hi.map_or(v, |n| n.min(v)));
-        }
-    }
+    let col = column.values;
+    let xp = i16::from(col[p]);
+    let value = |i: &u32| col[*i as usize];
+    let positive = |i: &&u32| labels[**i as usize];
+    let target_lo = column
+        .rows_between(0, xp - 1)
+        .iter()
+        .rev()
+        .find(positive)
+        .map_or(col[p], value);
+    let target_hi = column
+        .rows_between(xp + 1, 255)
+        .iter()
+        .find(positive)
+        .map_or(col[p], value);
+    let next_lo = column
+        .rows_between(0, i16::from(target_lo) - 1)
+        .last()
+        .map(value);
+    let next_hi = column
+        .rows_between(i16::from(target_hi) + 1, 255)
+        .first()
+        .map(value);
     let midway = |a: u8, b: u8| (f64::from(a) + f64::from(b)) / 2.0;
     let lo = match next_lo {
         Some(v) => midway(target_lo, v),

@@ -63,13 +63,13 @@ impl TrainingSet {
         self.labels.is_empty()
     }
 
-    /// Row `i`.
-    pub fn row(&self, i: usize) -> &[u8] {
+    /// Row `i` (`i < len`).
+    pub(crate) fn row(&self, i: usize) -> &[u8] {
         &self.rows[i * self.dims..(i + 1) * self.dims]
     }
 
-    /// Label of row `i`.
-    pub fn label(&self, i: usize) -> bool {
+    /// Label of row `i` (`i < len`).
+    pub(crate) fn label(&self, i: usize) -> bool {
         self.labels[i]
     }
 
@@ -316,8 +316,12 @@ mod tests {
         assert_eq!(set.row(1), [5, 35]);
         assert_eq!(set.positives(), 2);
         assert!((2..5).all(|i| set.row(i) == [9, 63] && !set.label(i)));
-        // Random negatives never repeat a positive.
-        assert!((5..10).all(|i| set.row(i)[0] != 3 && set.row(i)[0] != 5));
+        // Random negatives are distinct and never a positive.
+        let mut random: Vec<u8> = (5..10).map(|i| set.row(i)[0]).collect();
+        random.sort_unstable();
+        random.dedup();
+        assert_eq!(random.len(), 5);
+        assert!(random.iter().all(|&id| id != 3 && id != 5));
     }
 
     #[test]

@@ -47,7 +47,7 @@ fn a_round_finds_the_rare_cluster() {
     }
     for (searcher, score) in scores {
         let floor = match searcher {
-            Searcher::DBranches => 0.6,
+            Searcher::DBranches => 0.8,
             Searcher::Ensemble => 0.95,
             _ => 0.0,
         };

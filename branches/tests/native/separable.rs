@@ -48,3 +48,19 @@ fn every_searcher_separates_separable_data() {
         assert_eq!(accepted, members, "{searcher:?}");
     }
 }
+
+#[test]
+fn post_trees_separate_what_the_box_subsets_cannot() {
+    // The only subset is dim 0, constant over all rows; dim 1 separates the classes.
+    let features = (0..200u8)
+        .flat_map(|i| [100, if i < 20 { i } else { 55 + i }])
+        .collect();
+    let index = FlatIndex::new(features, 2, vec![vec![0]]).unwrap();
+    let engine = SearchEngine::new(index, PoolSettings::default()).unwrap();
+    let members: Vec<u32> = (0..20).collect();
+    let request = SearchRequest::new(members.clone());
+    let model = engine.train(&request).unwrap();
+    assert_eq!(model.boxes().len(), 1);
+    assert!(model.boxes()[0].post_tree.is_some());
+    assert_eq!(engine.search(&model).unwrap(), members);
+}
