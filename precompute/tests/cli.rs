@@ -20,6 +20,17 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `precompute search --index INDEX --request REQUEST`.
+fn run_search(index: &Path, request: &Path) -> Output {
+    precompute(&[
+        "search",
+        "--index",
+        index.to_str().unwrap(),
+        "--request",
+        request.to_str().unwrap(),
+    ])
+}
+
 fn ok_json(output: Output) -> Value {
     assert!(output.status.success(), "failed: {}", stderr(&output));
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
@@ -98,13 +109,7 @@ fn index_search_and_knn_find_a_rare_cluster() {
             r#"{{"positives": {positives:?}, "random_negatives": 300, "searcher": "ens", "seed": 7}}"#
         ),
     );
-    let response = ok_json(precompute(&[
-        "search",
-        "--index",
-        index.to_str().unwrap(),
-        "--request",
-        request.to_str().unwrap(),
-    ]));
+    let response = ok_json(run_search(&index, &request));
     let results: Vec<u32> =
         serde_json::from_value(response["results"].clone()).expect("a list of ids");
     assert_eq!(response["count"].as_u64(), Some(results.len() as u64));
@@ -168,13 +173,7 @@ fn the_same_features_give_the_same_shards_and_answers() {
 
     let request = write_request(a.path(), r#"{"positives": [1, 2, 3], "negatives": [4]}"#);
     let search = |index: &Path| {
-        let mut response = ok_json(precompute(&[
-            "search",
-            "--index",
-            index.to_str().unwrap(),
-            "--request",
-            request.to_str().unwrap(),
-        ]));
+        let mut response = ok_json(run_search(index, &request));
         let object = response.as_object_mut().unwrap();
         object.remove("train_ms");
         object.remove("search_ms");
@@ -251,13 +250,7 @@ fn bad_input_gets_a_clear_message() {
         ("{\"positives\": [1,\n", "line 2"),
     ] {
         let request = write_request(dir.path(), json);
-        let out = precompute(&[
-            "search",
-            "--index",
-            index_arg,
-            "--request",
-            request.to_str().unwrap(),
-        ]);
+        let out = run_search(&index, &request);
         assert!(!out.status.success(), "{json} was accepted");
         assert!(stderr(&out).contains(expected), "{json}: {}", stderr(&out));
     }
@@ -273,13 +266,7 @@ fn bad_input_gets_a_clear_message() {
     bytes[middle] ^= 0xff;
     fs::write(&shard, &bytes).unwrap();
     let request = write_request(dir.path(), r#"{"positives": [1]}"#);
-    let out = precompute(&[
-        "search",
-        "--index",
-        index_arg,
-        "--request",
-        request.to_str().unwrap(),
-    ]);
+    let out = run_search(&index, &request);
     assert!(!out.status.success());
     let name = shard.file_name().unwrap().to_str().unwrap();
     assert!(stderr(&out).contains(name), "{}", stderr(&out));
