@@ -1,0 +1,326 @@
+//! The dataset folder: what `precompute build` writes and what the frontend reads.
+//!
+//! A dataset is a folder that any static host can serve. Every file except the two
+//! entry points ([`DATASET_FILE`] and the index's `manifest.json`) has a content-hashed
+//! name (`<stem>.<first 16 hex of blake3>.<ext>`), so hosts may cache them forever:
+//!
+//! ```text
+//! DIR/
+//!   dataset.json                         DatasetManifest (written last: its presence marks a complete dataset)
+//!   manifest.json                        index-shards manifest (features and kd-tree shards)
+//!   *.shard                              index shards (see index-shards)
+//!   items-0000.<hash>.json               ItemsChunk: captions, thumbnails, sources of ids [first_id, first_id + n)
+//!   thumbs/<hash>.jpg                    thumbnails, named by the blake3 of their own bytes
+//!   text-encoder.<hash>.safetensors      the text tower for the browser (clip::export, f16 or int8)
+//!   reduction.<hash>.safetensors         the map from CLIP space to the index's compact space
+//!   report.json                          IngestReport: counts and skipped items
+//! ```
+//!
+//! This crate only defines the types and their JSON; it does no I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of [`DatasetManifest`]'s layout; bumped on any incompatible change.
+pub const DATASET_FORMAT_VERSION: u32 = 1;
+/// The dataset manifest's file name inside a dataset folder.
+pub const DATASET_FILE: &str = "dataset.json";
+/// The index manifest's file name inside a dataset folder (written by index-shards).
+pub const INDEX_MANIFEST_FILE: &str = "manifest.json";
+/// The ingest report's file name inside a dataset folder.
+pub const REPORT_FILE: &str = "report.json";
+/// The catalog's file name (beside the dataset folders it lists).
+pub const CATALOG_FILE: &str = "catalog.json";
+/// Sub-folder of a dataset folder that holds the thumbnails.
+pub const THUMBS_DIR: &str = "thumbs";
+
+/// Why a dataset document could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatasetError {
+    /// The JSON is malformed or misses a field (serde's message names line, column and field).
+    #[error("{file}: {source}")]
+    Json {
+        /// The document's file name.
+        file: &'static str,
+        /// serde's error.
+        source: serde_json::Error,
+    },
+    /// A document of another format version.
+    #[error("{file}: format version {found}, this build reads {expected}")]
+    Version {
+        /// The document's file name.
+        file: &'static str,
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+}
+
+/// A file of the dataset folder, named by its content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// Path relative to the dataset folder, `/`-separated.
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// blake3 of the whole file, 64 lower-case hex digits.
+    pub blake3: String,
+}
+
+/// `dataset.json`: everything a client needs to open a dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetManifest {
+    /// [`DATASET_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Short name, e.g. `shapes-demo`.
+    pub name: String,
+    /// One sentence for people.
+    pub description: String,
+    /// Images in the collection; ids are `0..count`.
+    pub count: u64,
+    /// Dims of the compact features the index holds.
+    pub dims: usize,
+    /// The index manifest (always [`INDEX_MANIFEST_FILE`]).
+    pub index: String,
+    /// Item metadata, in id order: chunk `k` holds ids from `k * items_per_chunk`.
+    pub items: Vec<FileRef>,
+    /// Items per metadata chunk (the last chunk may hold fewer).
+    pub items_per_chunk: u32,
+    /// How text queries are encoded; `None` for a dataset without a text encoder
+    /// (then only "more like this" and saved searches work).
+    pub text: Option<TextEncoder>,
+    /// Full-dimension int8 image features (for exact text search and re-ranking).
+    pub full_features: Option<FullFeatures>,
+}
+
+/// The browser's text encoder and the way from its output to the index's space.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextEncoder {
+    /// Where the model came from (a path or hub name), for people.
+    pub model: String,
+    /// The text tower weights ([`clip::export`] layout, open_clip names).
+    pub weights: FileRef,
+    /// The text tower's config: `clip::TextConfig` as JSON.
+    pub config: serde_json::Value,
+    /// Width of the joint embedding (the text projection's output).
+    pub projection_dim: usize,
+    /// The map to the compact space.
+    pub reduction: Reduction,
+}
+
+/// How CLIP features become the index's compact features (then L2-normalised and
+/// quantised with `index_shards::quantize_row`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reduction {
+    /// `y = (x / |x| - mean) @ components^T`; the file holds f32 tensors `mean` (d) and
+    /// `components` (dims, d), fitted on the image features.
+    Pca {
+        /// safetensors file with `mean` and `components`.
+        file: FileRef,
+    },
+    /// The paper's learned text head (clip::FeatureHead weights in the file).
+    Head {
+        /// safetensors file of the head.
+        file: FileRef,
+    },
+    /// The CLIP features are used as they are (dims == projection_dim).
+    Identity,
+}
+
+/// Full-dimension image features, int8 per row (`round(127 * x / |x|)`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FullFeatures {
+    /// Dims of a row.
+    pub dims: usize,
+    /// Row-major i8 rows, in id order, possibly split into several files.
+    pub files: Vec<FileRef>,
+    /// Rows per file (the last may hold fewer).
+    pub rows_per_file: u64,
+}
+
+/// One image of the collection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The caption after clean-up (may be empty when the source has none).
+    pub caption: String,
+    /// The thumbnail, relative to the dataset folder (`thumbs/<hash>.jpg`).
+    pub thumb: String,
+    /// Where the original is: a path relative to the ingested source, or a URL.
+    pub source: String,
+    /// Original width in pixels.
+    pub width: u32,
+    /// Original height in pixels.
+    pub height: u32,
+}
+
+/// `items-NNNN.<hash>.json`: the metadata of a run of consecutive ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemsChunk {
+    /// Id of the first item.
+    pub first_id: u64,
+    /// Items `first_id..first_id + items.len()`.
+    pub items: Vec<Item>,
+}
+
+/// One item that ingest skipped, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedItem {
+    /// The item as the source names it (path, CSV line, URL).
+    pub source: String,
+    /// Machine-readable reason, e.g. `undecodable`, `too_small`, `duplicate`, `empty_caption`.
+    pub reason: String,
+    /// Details for people (decoder message, sizes, the duplicate's source).
+    pub detail: String,
+}
+
+/// `report.json`: what ingest took and what it skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Items taken into the dataset.
+    pub ingested: u64,
+    /// Items skipped, all reasons together.
+    pub skipped: u64,
+    /// Skipped items per reason.
+    pub skipped_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Every skipped item.
+    pub skipped_items: Vec<SkippedItem>,
+}
+
+/// `catalog.json`: the datasets a frontend offers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// The datasets, in display order.
+    pub datasets: Vec<CatalogEntry>,
+}
+
+/// One dataset of the catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// The dataset's name (as in its manifest).
+    pub name: String,
+    /// One sentence for people.
+    pub description: String,
+    /// Images in the dataset.
+    pub count: u64,
+    /// Total bytes of the dataset's files.
+    pub bytes: u64,
+    /// The dataset folder, relative to the catalog (ends without `/`).
+    pub path: String,
+}
+
+impl DatasetManifest {
+    /// Parses `dataset.json` and checks its format version.
+    pub fn from_json(text: &str) -> Result<Self, DatasetError> {
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let version: Version = serde_json::from_str(text).map_err(|source| DatasetError::Json {
+            file: DATASET_FILE,
+            source,
+        })?;
+        if version.format_version != DATASET_FORMAT_VERSION {
+            return Err(DatasetError::Version {
+                file: DATASET_FILE,
+                found: version.format_version,
+                expected: DATASET_FORMAT_VERSION,
+            });
+        }
+        serde_json::from_str(text).map_err(|source| DatasetError::Json {
+            file: DATASET_FILE,
+            source,
+        })
+    }
+
+    /// The metadata chunk that holds `id` and the id's position in it.
+    pub fn chunk_of(&self, id: u64) -> Option<(usize, usize)> {
+        if id >= self.count || self.items_per_chunk == 0 {
+            return None;
+        }
+        let per = u64::from(self.items_per_chunk);
+        let chunk = usize::try_from(id / per).ok()?;
+        let offset = usize::try_from(id % per).ok()?;
+        (chunk < self.items.len()).then_some((chunk, offset))
+    }
+}
+
+impl Catalog {
+    /// Parses `catalog.json`.
+    pub fn from_json(text: &str) -> Result<Self, DatasetError> {
+        serde_json::from_str(text).map_err(|source| DatasetError::Json {
+            file: CATALOG_FILE,
+            source,
+        })
+    }
+}
+
+/// `<stem>.<first 16 hex of the hash>.<ext>`: the content-hashed name of a dataset file.
+pub fn hashed_name(stem: &str, blake3_hex: &str, ext: &str) -> String {
+    let short = blake3_hex.get(..16).unwrap_or(blake3_hex);
+    format!("{stem}.{short}.{ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(count: u64, per: u32, chunks: usize) -> DatasetManifest {
+        DatasetManifest {
+            format_version: DATASET_FORMAT_VERSION,
+            name: "t".into(),
+            description: String::new(),
+            count,
+            dims: 32,
+            index: INDEX_MANIFEST_FILE.into(),
+            items: (0..chunks)
+                .map(|k| FileRef {
+                    name: format!("items-{k:04}.json"),
+                    bytes: 1,
+                    blake3: "0".repeat(64),
+                })
+                .collect(),
+            items_per_chunk: per,
+            text: None,
+            full_features: None,
+        }
+    }
+
+    #[test]
+    fn manifest_round_trips_and_checks_version() {
+        let m = manifest(25, 10, 3);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(DatasetManifest::from_json(&json).unwrap(), m);
+        let newer = json.replace("\"format_version\":1", "\"format_version\":9");
+        let err = DatasetManifest::from_json(&newer).unwrap_err();
+        assert!(err.to_string().contains("format version 9"), "{err}");
+        let err = DatasetManifest::from_json("{\"format_version\":1}").unwrap_err();
+        assert!(err.to_string().contains("missing field"), "{err}");
+    }
+
+    #[test]
+    fn chunk_of_maps_ids_to_chunks() {
+        let m = manifest(25, 10, 3);
+        assert_eq!(m.chunk_of(0), Some((0, 0)));
+        assert_eq!(m.chunk_of(19), Some((1, 9)));
+        assert_eq!(m.chunk_of(24), Some((2, 4)));
+        assert_eq!(m.chunk_of(25), None);
+        assert_eq!(manifest(25, 10, 2).chunk_of(24), None);
+    }
+
+    #[test]
+    fn reduction_is_tagged() {
+        let r = Reduction::Identity;
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"kind":"identity"}"#);
+    }
+
+    #[test]
+    fn hashed_names() {
+        let h = "0123456789abcdef0123";
+        assert_eq!(
+            hashed_name("items-0001", h, "json"),
+            "items-0001.0123456789abcdef.json"
+        );
+    }
+}
