@@ -3,6 +3,7 @@ clip/bench/run.sh measures against the Rust bench (`cargo bench -p clip --bench 
 
     /work/venv-clip/bin/python clip/bench/torch_bench.py make DIR   # weights + inputs
     /work/venv-clip/bin/python clip/bench/torch_bench.py time DIR   # prints JSON figures
+    python3 clip/bench/torch_bench.py time DIR cuda 32,256          # on a GPU, other batches
 
 `make` writes DIR/vit_b32.safetensors (open_clip names, f32, seeded random init with
 QuickGELU as OpenAI's weights use), DIR/pixels.safetensors (a batch of 32 normalised
@@ -51,24 +52,32 @@ def best_of(fn, repeats):
     return min(times), sum(times) / len(times)
 
 
-def timing(out):
+def timing(out, device="cpu", batches=str(BATCH)):
     m = model()
     m.load_state_dict(load_file(os.path.join(out, "vit_b32.safetensors")))
+    m = m.to(device)
     inputs = load_file(os.path.join(out, "pixels.safetensors"))
-    pixels, ids = inputs["pixels"], inputs["ids"].long()
+    pixels, ids = inputs["pixels"].to(device), inputs["ids"].long().to(device)
+
+    def sync():
+        if device != "cpu":
+            torch.cuda.synchronize()
+
+    figures = {"backend": f"torch {torch.__version__} {device}, {torch.get_num_threads()} threads"}
     with torch.inference_mode():
-        m.encode_image(pixels)  # warm-up
-        best, mean = best_of(lambda: m.encode_image(pixels), 5)
+        for batch in [int(b) for b in batches.split(",")]:
+            images = pixels.repeat((batch + BATCH - 1) // BATCH, 1, 1, 1)[:batch]
+            m.encode_image(images)  # warm-up
+            sync()
+            best, mean = best_of(lambda: (m.encode_image(images), sync()), 5)
+            figures[f"image_batch_{batch}"] = {
+                "best_s": best, "mean_s": mean, "images_per_s_best": batch / best}
         m.encode_text(ids)
-        text_best, text_mean = best_of(lambda: m.encode_text(ids), 20)
-    print(json.dumps({
-        "backend": f"torch {torch.__version__} cpu, {torch.get_num_threads()} threads",
-        "image_batch": BATCH,
-        "image_best_s": best, "image_mean_s": mean,
-        "images_per_s_best": BATCH / best,
-        "text_query_best_ms": text_best * 1e3, "text_query_mean_ms": text_mean * 1e3,
-    }, indent=1))
+        sync()
+        text_best, text_mean = best_of(lambda: (m.encode_text(ids), sync()), 20)
+    figures.update({"text_query_best_ms": text_best * 1e3, "text_query_mean_ms": text_mean * 1e3})
+    print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
-    {"make": make, "time": timing}[sys.argv[1]](sys.argv[2])
+    {"make": make, "time": timing}[sys.argv[1]](*sys.argv[2:])

@@ -4,15 +4,16 @@
 //!
 //! Run through `clip/bench/run.sh` (which also times PyTorch), or directly:
 //! `CLIP_BENCH_DIR=/tmp/clip-bench cargo bench -p clip --bench encode --features simd,rayon`.
-//! Prints figures; timings on a shared machine are noisy.
+//! `CLIP_BENCH_DEVICES` picks devices (default `flex`; also `ndarray`, `cpu`, `cuda`, `wgpu`,
+//! each needing its feature) and `CLIP_BENCH_BATCHES` the image batch sizes (default `32`;
+//! larger batches repeat the 32 stored images). Prints figures; timings on a shared machine
+//! are noisy.
 
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use clip::export::{Precision, export_text_tower};
-use clip::{
-    ClipConfig, ClipModel, TensorMap, TokenBatch, Tokenizer, load_clip, load_text_tower, read_rows,
-};
+use clip::{ClipConfig, TensorMap, TokenBatch, Tokenizer, load_clip, load_text_tower, read_rows};
 
 const BATCH: usize = 32;
 const QUERIES: [&str; 4] = [
@@ -51,13 +52,31 @@ fn min_cosine(a: &[f32], b: &[f32], width: usize) -> f32 {
         .fold(1.0, f32::min)
 }
 
+/// The device a `CLIP_BENCH_DEVICES` name stands for, if this build has its feature.
+fn device_named(name: &str) -> Option<Device> {
+    match name {
+        "flex" => Some(Device::flex()),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // measured against flex, its replacement
+        "ndarray" => Some(Device::ndarray()),
+        #[cfg(feature = "cpu")]
+        "cpu" => Some(Device::cpu()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Some(Device::cuda(0)),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Some(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        _ => None,
+    }
+}
+
 fn bench_device(
     name: &str,
     device: &Device,
+    batches: &[usize],
     weights: &TensorMap,
     inputs: &TensorMap,
     reference: &TensorMap,
-) -> ClipModel {
+) {
     let config = ClipConfig::vit_b_32();
     let model = load_clip(weights, &config, device).expect("ViT-B/32 weights load");
     let pixels = inputs.get("pixels").expect("pixels");
@@ -74,11 +93,21 @@ fn bench_device(
     let ours = read_rows(model.encode_text(&tokens).unwrap()).unwrap();
     let text_diff = max_abs_diff(&ours, &reference.get("text_features").unwrap().values);
 
-    let run_images = || {
-        read_rows(model.encode_image(batch.clone()).unwrap()).unwrap();
-    };
-    run_images();
-    let (best, mean) = best_and_mean(5, run_images);
+    println!(
+        "{name}: parity vs PyTorch max abs diff: image {image_diff:.2e}, text {text_diff:.2e}"
+    );
+    for &size in batches {
+        let images = Tensor::cat(vec![batch.clone(); size.div_ceil(BATCH)], 0).narrow(0, 0, size);
+        let run_images = || {
+            read_rows(model.encode_image(images.clone()).unwrap()).unwrap();
+        };
+        run_images();
+        let (best, mean) = best_and_mean(5, run_images);
+        println!(
+            "{name}: image batch {size}: best {best:.3} s ({:.1} img/s), mean {mean:.3} s",
+            size as f64 / best
+        );
+    }
     let (early, early_mean) = best_and_mean(20, || {
         read_rows(model.text.forward(&tokens).unwrap()).unwrap();
     });
@@ -86,20 +115,12 @@ fn bench_device(
         read_rows(model.text.forward_full(&tokens).unwrap()).unwrap();
     });
     println!(
-        "{name}: parity vs PyTorch max abs diff: image {image_diff:.2e}, text {text_diff:.2e}"
-    );
-    println!(
-        "{name}: image batch {BATCH}: best {best:.3} s ({:.1} img/s), mean {mean:.3} s",
-        BATCH as f64 / best
-    );
-    println!(
         "{name}: text query: early stop best {:.2} ms (mean {:.2}), full 77 best {:.2} ms (mean {:.2})",
         early * 1e3,
         early_mean * 1e3,
         full * 1e3,
         full_mean * 1e3
     );
-    model
 }
 
 fn main() {
@@ -114,12 +135,31 @@ fn main() {
     let inputs = read("pixels.safetensors");
     let reference = read("reference.safetensors");
 
-    let model = bench_device("flex", &Device::flex(), &weights, &inputs, &reference);
-    #[cfg(feature = "ndarray")]
-    #[allow(deprecated)] // measured against flex, its replacement
-    bench_device("ndarray", &Device::ndarray(), &weights, &inputs, &reference);
-    #[cfg(feature = "cpu")]
-    bench_device("cubecl-cpu", &Device::cpu(), &weights, &inputs, &reference);
+    let list = |var: &str, default: &str| {
+        std::env::var(var)
+            .unwrap_or_else(|_| default.into())
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let batches: Vec<usize> = list("CLIP_BENCH_BATCHES", "32")
+        .iter()
+        .map(|b| {
+            b.parse()
+                .expect("CLIP_BENCH_BATCHES: comma-separated batch sizes")
+        })
+        .collect();
+    for name in list("CLIP_BENCH_DEVICES", "flex") {
+        match device_named(&name) {
+            Some(device) => {
+                bench_device(&name, &device, &batches, &weights, &inputs, &reference);
+            }
+            None => println!("{name}: not in this build (turn on its feature)"),
+        }
+    }
+    let model = load_clip(&weights, &ClipConfig::vit_b_32(), &Device::flex()).expect("weights");
 
     let tokenizer = Tokenizer::new().unwrap();
     let tokens = TokenBatch::new(tokenizer.tokenize_batch(&QUERIES, 77), 77).unwrap();

@@ -4,10 +4,10 @@
 //! Field names follow Hugging Face's `CLIPTextConfig` / `CLIPVisionConfig` (`hidden_size`,
 //! `intermediate_size`, `num_attention_heads`, ...), so a `config.json` maps field for field.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The MLP activation inside the residual blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Activation {
     /// `x * sigmoid(1.702 x)`: OpenAI's CLIP weights (HF `quick_gelu`, open_clip `-quickgelu`).
     #[serde(rename = "quick_gelu")]
@@ -18,7 +18,7 @@ pub enum Activation {
 }
 
 /// The causal text transformer.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextConfig {
     /// Token embedding rows (49408 for the CLIP BPE vocabulary).
     pub vocab_size: usize,
@@ -39,7 +39,7 @@ pub struct TextConfig {
 }
 
 /// The ViT vision tower.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VisionConfig {
     /// Square input side in pixels.
     pub image_size: usize,
@@ -62,7 +62,7 @@ pub struct VisionConfig {
 }
 
 /// A CLIP model: both towers and the shared embedding width.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipConfig {
     /// Text tower.
     pub text_config: TextConfig,

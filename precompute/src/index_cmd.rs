@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use index_shards::{Features, MANIFEST_NAME, ShardConfig, TreeSet, TreeSetConfig, write_index};
+use index_shards::{
+    Features, MANIFEST_NAME, Manifest, ShardConfig, TreeSet, TreeSetConfig, write_index,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::dataset::read_u8_rows;
@@ -61,12 +63,28 @@ fn parse_subsets(text: &str) -> Result<SubsetGroups, String> {
 /// Runs the subcommand.
 pub fn run(args: &IndexArgs) -> Result<()> {
     let (features, dims) = read_u8_rows(&args.features)?;
-    let n = features.len() / dims;
     let config = TreeSetConfig {
         leaf_size: args.leaf_size,
         subsets: args.subsets.0.clone(),
         seed: args.seed,
     };
+    let shards = ShardConfig {
+        max_shard_bytes: args.max_shard_bytes,
+    };
+    write_index_folder(&features, dims, &config, &shards, &args.out)?;
+    Ok(())
+}
+
+/// Builds the trees of quantised `features` (rows of `dims`) and writes their shards and
+/// manifest into `out`, skipping shards already there and removing stale ones.
+pub fn write_index_folder(
+    features: &[u8],
+    dims: usize,
+    config: &TreeSetConfig,
+    shards: &ShardConfig,
+    out: &Path,
+) -> Result<Manifest> {
+    let n = features.len() / dims.max(1);
     let spinner = |message: String| {
         let bar = ProgressBar::new_spinner().with_message(message);
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -77,28 +95,25 @@ pub fn run(args: &IndexArgs) -> Result<()> {
         "building {} trees over {n} x {dims}",
         config.subsets.iter().map(|s| s.1).sum::<usize>()
     ));
-    let trees = TreeSet::build(&features, dims, &config).context("cannot build the tree set")?;
+    let trees = TreeSet::build(features, dims, config).context("cannot build the tree set")?;
     bar.finish_with_message(format!(
         "built {} trees in {:.2?}",
         trees.trees().len(),
         started.elapsed()
     ));
 
-    fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} writing shards: {pos} files, {msg} [{elapsed}]")
             .expect("valid template"),
     );
     let mut written = 0u64;
     let manifest = write_index(
-        Features::new(&features, dims)?,
+        Features::new(features, dims)?,
         &trees,
-        &ShardConfig {
-            max_shard_bytes: args.max_shard_bytes,
-        },
+        shards,
         |name, bytes| {
-            let path = args.out.join(name);
+            let path = out.join(name);
             // Content-hashed names: an existing file of that name already holds these bytes.
             if name == MANIFEST_NAME || !already_written(&path, bytes.len()) {
                 write_atomic(&path, bytes)?;
@@ -111,11 +126,11 @@ pub fn run(args: &IndexArgs) -> Result<()> {
     )
     .context("cannot write the index")?;
     bar.finish();
-    let removed = remove_stale_shards(&args.out, manifest.files.iter().map(|f| f.name.as_str()))?;
+    let removed = remove_stale_shards(out, manifest.files.iter().map(|f| f.name.as_str()))?;
     let shard_bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
     eprintln!(
         "wrote {} ({} shard files, {:.1} MiB, {:.0} bytes per image{}) in {:.2?}",
-        args.out.join(MANIFEST_NAME).display(),
+        out.join(MANIFEST_NAME).display(),
         manifest.files.len(),
         shard_bytes as f64 / f64::from(1 << 20),
         shard_bytes as f64 / n.max(1) as f64,
@@ -126,7 +141,7 @@ pub fn run(args: &IndexArgs) -> Result<()> {
         },
         started.elapsed()
     );
-    Ok(())
+    Ok(manifest)
 }
 
 fn already_written(path: &Path, len: usize) -> bool {

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use precompute::{bench_cmd, index_cmd, knn_cmd, search_cmd, tokenize_cmd};
+use precompute::{
+    bench_cmd, encode_cmd, extract_cmd, index_cmd, knn_cmd, search_cmd, tokenize_cmd,
+};
 
 /// Build clip-branches datasets and query them offline.
 #[derive(Parser)]
@@ -21,6 +23,9 @@ enum Command {
     Knn(knn_cmd::KnnArgs),
     Bench(bench_cmd::BenchArgs),
     Tokenize(tokenize_cmd::TokenizeArgs),
+    Encode(encode_cmd::EncodeArgs),
+    Extract(extract_cmd::ExtractArgs),
+    Merge(extract_cmd::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +36,9 @@ fn main() -> ExitCode {
         Command::Knn(args) => knn_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Tokenize(args) => tokenize_cmd::run(&args),
+        Command::Encode(args) => encode_cmd::run(&args),
+        Command::Extract(args) => extract_cmd::run(&args),
+        Command::Merge(args) => extract_cmd::run_merge(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

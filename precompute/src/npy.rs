@@ -1,5 +1,6 @@
-//! Reading and writing 2-D `.npy` arrays (NumPy's format, versions 1 to 3) of `u8`, `f32`
-//! or `f64`, C order, as produced by `numpy.save`.
+//! Reading `.npy` arrays (NumPy's format, versions 1 to 3) of `u8`, `f32` or `f64`, C order,
+//! as produced by `numpy.save`, of any rank ([`read_array`]) or 2-D ([`read`]), and writing
+//! 2-D ones.
 
 use std::fmt;
 
@@ -55,7 +56,23 @@ impl Matrix {
     }
 }
 
-/// Why bytes are not a 2-D `.npy` array of a supported type.
+/// The values of an array of any rank; floats are widened or kept as `f32`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    U8(Vec<u8>),
+    F32(Vec<f32>),
+}
+
+/// An array of any rank read from `.npy` bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array {
+    /// Extents, outermost first.
+    pub shape: Vec<usize>,
+    /// The elements in C order.
+    pub values: Values,
+}
+
+/// Why bytes are not a `.npy` array of a supported type and shape.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
 pub enum NpyError {
@@ -71,12 +88,14 @@ pub enum NpyError {
     Dtype(String),
     #[error("fortran_order arrays are not supported: save a C-ordered array")]
     FortranOrder,
-    #[error("shape {0:?} is not 2-D: expected (rows, dims)")]
-    Shape(Vec<usize>),
-    #[error("data holds {found} bytes, but shape ({rows}, {cols}) of {dtype} needs {expected}")]
+    #[error("shape {found:?} is not {expected}")]
+    Shape {
+        found: Vec<usize>,
+        expected: &'static str,
+    },
+    #[error("data holds {found} bytes, but shape {shape:?} of {dtype} needs {expected}")]
     Length {
-        rows: usize,
-        cols: usize,
+        shape: Vec<usize>,
         dtype: Dtype,
         expected: usize,
         found: usize,
@@ -87,6 +106,21 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Parses a 2-D `.npy` array.
 pub fn read(bytes: &[u8]) -> Result<Matrix, NpyError> {
+    let array = read_array(bytes)?;
+    let [rows, cols] = array.shape[..] else {
+        return Err(NpyError::Shape {
+            found: array.shape,
+            expected: "2-D: (rows, dims)",
+        });
+    };
+    Ok(match array.values {
+        Values::U8(data) => Matrix::U8 { rows, cols, data },
+        Values::F32(data) => Matrix::F32 { rows, cols, data },
+    })
+}
+
+/// Parses a `.npy` array of any rank.
+pub fn read_array(bytes: &[u8]) -> Result<Array, NpyError> {
     if !bytes.starts_with(MAGIC) {
         return Err(NpyError::Magic);
     }
@@ -143,56 +177,62 @@ pub fn read(bytes: &[u8]) -> Result<Matrix, NpyError> {
         field: "shape",
         header: header.trim().to_owned(),
     })?;
-    let [rows, cols] = shape[..] else {
-        return Err(NpyError::Shape(shape));
-    };
     let data = &bytes[header_end..];
-    let expected = rows
-        .checked_mul(cols)
-        .and_then(|n| n.checked_mul(dtype.size()))
+    let expected = shape
+        .iter()
+        .try_fold(dtype.size(), |n, &extent| n.checked_mul(extent))
         .filter(|&e| e == data.len());
     if expected.is_none() {
         return Err(NpyError::Length {
-            rows,
-            cols,
+            expected: shape
+                .iter()
+                .fold(dtype.size(), |n, &extent| n.saturating_mul(extent)),
+            shape,
             dtype,
-            expected: rows.saturating_mul(cols).saturating_mul(dtype.size()),
             found: data.len(),
         });
     }
-    Ok(match dtype {
-        Dtype::U8 => Matrix::U8 {
-            rows,
-            cols,
-            data: data.to_vec(),
-        },
-        Dtype::F32 => Matrix::F32 {
-            rows,
-            cols,
-            data: data
-                .chunks_exact(4)
+    let values = match dtype {
+        Dtype::U8 => Values::U8(data.to_vec()),
+        Dtype::F32 => Values::F32(
+            data.chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
-        },
-        Dtype::F64 => Matrix::F32 {
-            rows,
-            cols,
-            data: data
-                .chunks_exact(8)
+        ),
+        Dtype::F64 => Values::F32(
+            data.chunks_exact(8)
                 .map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32)
                 .collect(),
-        },
-    })
+        ),
+    };
+    Ok(Array { shape, values })
 }
 
 /// Serialises a 2-D array as a version 1.0 `.npy` file.
 pub fn write(matrix: &Matrix) -> Vec<u8> {
-    let ((rows, cols), descr) = match matrix {
-        Matrix::U8 { .. } => (matrix.shape(), "|u1"),
-        Matrix::F32 { .. } => (matrix.shape(), "<f4"),
+    let (rows, cols) = matrix.shape();
+    let values = match matrix {
+        Matrix::U8 { data, .. } => Values::U8(data.clone()),
+        Matrix::F32 { data, .. } => Values::F32(data.clone()),
     };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    write_array(&Array {
+        shape: vec![rows, cols],
+        values,
+    })
+}
+
+/// Serialises an array of any rank as a version 1.0 `.npy` file.
+pub fn write_array(array: &Array) -> Vec<u8> {
+    let descr = match array.values {
+        Values::U8(_) => "|u1",
+        Values::F32(_) => "<f4",
+    };
+    let extents: Vec<String> = array.shape.iter().map(usize::to_string).collect();
+    let shape = match extents.len() {
+        1 => format!("({},)", extents[0]),
+        _ => format!("({})", extents.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     // The data starts on a 64-byte boundary; the header ends with a newline.
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
@@ -202,9 +242,9 @@ pub fn write(matrix: &Matrix) -> Vec<u8> {
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    match matrix {
-        Matrix::U8 { data, .. } => out.extend_from_slice(data),
-        Matrix::F32 { data, .. } => data
+    match &array.values {
+        Values::U8(data) => out.extend_from_slice(data),
+        Values::F32(data) => data
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
     }
@@ -304,7 +344,10 @@ mod tests {
             read(&header(
                 "{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }"
             )),
-            Err(NpyError::Shape(vec![4]))
+            Err(NpyError::Shape {
+                found: vec![4],
+                expected: "2-D: (rows, dims)"
+            })
         );
         assert!(matches!(
             read(&header(
@@ -316,6 +359,11 @@ mod tests {
                 ..
             })
         ));
+        let cube = Array {
+            shape: vec![1, 2, 2],
+            values: Values::F32(vec![0.5, -1.0, 2.0, 3.25]),
+        };
+        assert_eq!(read_array(&write_array(&cube)).unwrap(), cube);
         assert!(matches!(
             read(&header("{'descr': '|u1', 'shape': (1, 4), }")),
             Err(NpyError::Field {

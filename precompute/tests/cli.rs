@@ -309,3 +309,265 @@ fn tokenize_prints_open_clip_ids_without_padding() {
         assert_eq!(line, &serde_json::json!(expected[..end]));
     }
 }
+
+fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../clip/fixtures")
+        .join(name)
+}
+
+fn reference(name: &str) -> clip::TensorMap {
+    clip::TensorMap::from_safetensors(&fs::read(fixture_path(name)).unwrap()).unwrap()
+}
+
+fn feature_rows(value: &Value) -> Vec<f32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter())
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// `precompute encode` on the tiny Hugging Face and open_clip fixtures: texts, image files
+/// (PNG, so decoding is lossless) and the preprocessed tensor, each within 1e-4 of PyTorch.
+#[test]
+fn encode_prints_reference_features_for_both_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus: Value =
+        serde_json::from_slice(&fs::read(fixture_path("tokenizer_corpus.json")).unwrap()).unwrap();
+    for (model, reference_file) in [
+        (fixture_path("hf"), "hf.reference.safetensors"),
+        (
+            fixture_path("open_clip.safetensors"),
+            "open_clip.reference.safetensors",
+        ),
+    ] {
+        let reference = reference(reference_file);
+        let texts = reference.get("text_ids").unwrap().shape[0];
+        let mut args: Vec<String> = vec!["encode".into(), "--model".into()];
+        args.push(model.to_str().unwrap().into());
+        for text in corpus["texts"].as_array().unwrap().iter().take(texts) {
+            args.extend(["--text".into(), text.as_str().unwrap().into()]);
+        }
+        let pixels = reference.get("image_pixels").unwrap();
+        for i in 0..pixels.shape[0] {
+            let rgb = reference.get(&format!("image_rgb.{i}")).unwrap();
+            let bytes: Vec<u8> = rgb.values.iter().map(|&v| v as u8).collect();
+            let path = dir.path().join(format!("{reference_file}.{i}.png"));
+            image::RgbImage::from_raw(rgb.shape[1] as u32, rgb.shape[0] as u32, bytes)
+                .unwrap()
+                .save(&path)
+                .unwrap();
+            args.extend(["--image".into(), path.to_str().unwrap().into()]);
+        }
+        let tensor = dir.path().join(format!("{reference_file}.npy"));
+        let array = npy::Array {
+            shape: pixels.shape.clone(),
+            values: npy::Values::F32(pixels.values.clone()),
+        };
+        fs::write(&tensor, npy::write_array(&array)).unwrap();
+        args.extend(["--tensor".into(), tensor.to_str().unwrap().into()]);
+
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ok_json(precompute(&args));
+        let text_expected = &reference.get("text_features").unwrap().values;
+        let image_expected = &reference.get("image_features").unwrap().values;
+        for (key, expected) in [
+            ("text", text_expected),
+            ("image", image_expected),
+            ("tensor", image_expected),
+        ] {
+            let diff = max_abs_diff(&feature_rows(&out[key]), expected);
+            assert!(diff <= 1e-4, "{reference_file} {key}: max abs diff {diff}");
+        }
+    }
+}
+
+#[test]
+fn encode_bad_input_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let hf = fixture_path("hf");
+    let hf = hf.to_str().unwrap();
+    let not_image = dir.path().join("notes.png");
+    fs::write(&not_image, b"not an image").unwrap();
+    let wrong_shape = dir.path().join("wrong.npy");
+    let array = npy::Array {
+        shape: vec![1, 3, 8, 8],
+        values: npy::Values::F32(vec![0.0; 3 * 64]),
+    };
+    fs::write(&wrong_shape, npy::write_array(&array)).unwrap();
+    let empty_folder = dir.path().join("empty-model");
+    fs::create_dir(&empty_folder).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--model", hf], "nothing to encode"),
+        (
+            vec!["--model", hf, "--image", not_image.to_str().unwrap()],
+            "notes.png",
+        ),
+        (
+            vec!["--model", hf, "--tensor", wrong_shape.to_str().unwrap()],
+            "expected (n, 3, 32, 32)",
+        ),
+        (
+            vec!["--model", empty_folder.to_str().unwrap(), "--text", "a"],
+            "config.json is missing",
+        ),
+        (
+            vec!["--model", "no-such-owner/no-such-model", "--text", "a"],
+            "hub name",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut full = vec!["encode"];
+        full.extend(args);
+        let out = precompute(&full);
+        assert!(!out.status.success(), "{full:?} succeeded");
+        assert!(
+            stderr(&out).contains(expected),
+            "{full:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Writes `count` small varied PNGs and their list file; returns the list's path.
+fn image_list(dir: &Path, count: usize) -> PathBuf {
+    let mut list = String::new();
+    for i in 0..count {
+        let name = format!("img-{i:04}.png");
+        let (w, h) = (24 + (i % 7) as u32 * 5, 30 + (i % 5) as u32 * 4);
+        image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 9 + i as u32) as u8, (y * 7) as u8, (i * 37) as u8])
+        })
+        .save(dir.join(&name))
+        .unwrap();
+        list.push_str(&name);
+        list.push('\n');
+    }
+    let path = dir.join("images.txt");
+    fs::write(&path, list).unwrap();
+    path
+}
+
+fn extract_args<'a>(list: &'a str, out: &'a str, model: &'a str) -> Vec<&'a str> {
+    vec![
+        "extract", "--list", list, "--model", model, "--out", out, "--chunk", "3", "--batch", "2",
+    ]
+}
+
+/// Parts merged, a resumed run and one run give byte-identical features.
+#[test]
+fn extract_parts_and_resume_give_the_same_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = image_list(dir.path(), 11);
+    let list = list.to_str().unwrap();
+    let model = fixture_path("hf");
+    let model = model.to_str().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (single, part0, part1, merged) = (path("single"), path("p0"), path("p1"), path("merged"));
+
+    let out = precompute(&extract_args(list, &single, model));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reference = fs::read(Path::new(&single).join("features.npy")).unwrap();
+    let matrix = npy::read(&reference).unwrap();
+    assert_eq!(matrix.shape(), (11, 12));
+
+    for (part, out_dir) in [("0/2", &part0), ("1/2", &part1)] {
+        let mut args = extract_args(list, out_dir, model);
+        args.extend(["--part", part]);
+        let out = precompute(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!Path::new(out_dir).join("features.npy").exists());
+    }
+    let out = precompute(&["merge", "--out", &merged, &part0]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("lack 2 of 4 chunks"),
+        "{}",
+        stderr(&out)
+    );
+    let out = precompute(&["merge", "--out", &merged, &part0, &part1]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fs::read(Path::new(&merged).join("features.npy")).unwrap(),
+        reference
+    );
+
+    // Resume: a lost checkpoint is recomputed, the rest reused.
+    fs::remove_file(Path::new(&single).join("chunks/chunk-000002.npy")).unwrap();
+    fs::remove_file(Path::new(&single).join("features.npy")).unwrap();
+    let out = precompute(&extract_args(list, &single, model));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fs::read(Path::new(&single).join("features.npy")).unwrap(),
+        reference
+    );
+
+    // Another chunk size in the same folder is refused, not mixed in.
+    let mut args = extract_args(list, &single, model);
+    args[8] = "5";
+    let out = precompute(&args);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("another run"), "{}", stderr(&out));
+}
+
+/// SIGKILL in the middle of extract, then a rerun: the same bytes as an uninterrupted run.
+#[test]
+fn extract_killed_midway_resumes_to_identical_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = image_list(dir.path(), 300);
+    let list = list.to_str().unwrap();
+    let model = fixture_path("hf");
+    let model = model.to_str().unwrap();
+    let whole = dir.path().join("whole");
+    let killed = dir.path().join("killed");
+    let args = |out: &Path| {
+        let mut a: Vec<String> = extract_args(list, out.to_str().unwrap(), model)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        a[8] = "1".into();
+        a
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_precompute"))
+        .args(args(&whole))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_precompute"))
+        .args(args(&killed))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = killed.join("chunks/chunk-000000.npy");
+    while !first.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = fs::read_dir(killed.join("chunks")).unwrap().count();
+    assert!(
+        done < 300 && !killed.join("features.npy").exists(),
+        "the run finished before the kill ({done} chunks): the test did not interrupt it"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_precompute"))
+        .args(args(&killed))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fs::read(killed.join("features.npy")).unwrap(),
+        fs::read(whole.join("features.npy")).unwrap()
+    );
+}

@@ -1,0 +1,399 @@
+//! `precompute extract` and `precompute merge`: CLIP image features of a list of image
+//! files, in checkpointed chunks, optionally split across machines.
+//!
+//! The list is cut into fixed chunks of `--chunk` images; each chunk's features are
+//! written atomically to `OUT/chunks/chunk-NNNNNN.npy` as soon as they are done, so a
+//! killed run resumes at the first missing chunk. `--part i/n` encodes only the chunks
+//! `k` with `k % n == i`; `merge` gathers the parts' chunks. Batches never cross chunk
+//! boundaries, so every split gives the same bytes as one run. When every chunk is there,
+//! `OUT/features.npy` (n x projection_dim, f32) is written.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::mpsc;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Args;
+use clip::{ClipModel, PreprocessConfig, read_rows};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::device::DeviceKind;
+use crate::images::DecodedImage;
+use crate::model_files::ModelFiles;
+use crate::npy::{self, Matrix};
+use crate::output::write_atomic;
+
+/// Encode image files into CLIP features, resumably.
+#[derive(Args)]
+pub struct ExtractArgs {
+    /// Image files, one path per line (relative paths are relative to the list's folder).
+    #[arg(long)]
+    list: PathBuf,
+    /// The model: a Hugging Face CLIP folder, or an open_clip / OpenAI checkpoint file.
+    #[arg(long)]
+    model: PathBuf,
+    /// The model config, when it is not beside the weights.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Work folder: `chunks/`, `extract.json` and, when complete, `features.npy`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Images per model call.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Images per checkpoint.
+    #[arg(long, default_value_t = 1024)]
+    chunk: usize,
+    /// Encode only part `i` of `n` (`0/4` .. `3/4`); join the parts with `precompute merge`.
+    #[arg(long)]
+    part: Option<Part>,
+    /// Pixel rows cut from the bottom of each image before resizing (banners).
+    #[arg(long, default_value_t = 0)]
+    bottom_crop: usize,
+    /// The backend that runs the model.
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceKind,
+}
+
+/// `i/n`: this machine's share of a split run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl FromStr for Part {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (index, count) = text
+            .split_once('/')
+            .ok_or_else(|| format!("'{text}' is not i/n"))?;
+        let index: usize = index
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{text}': i is not a number"))?;
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{text}': n is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("'{text}': need 0 <= i < n"));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// What a work folder's chunks were made from: a rerun or merge with other settings is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractPlan {
+    /// blake3 of the image list's text.
+    pub list_blake3: String,
+    /// Images in the list.
+    pub images: usize,
+    /// Images per chunk.
+    pub chunk: usize,
+    /// Width of a feature row.
+    pub dims: usize,
+    /// blake3 of the weights file.
+    pub weights_blake3: String,
+    /// Bottom crop applied before resizing.
+    pub bottom_crop: usize,
+}
+
+impl ExtractPlan {
+    fn chunks(&self) -> usize {
+        self.images.div_ceil(self.chunk)
+    }
+}
+
+const PLAN_FILE: &str = "extract.json";
+const FEATURES_FILE: &str = "features.npy";
+
+fn chunk_path(out: &Path, k: usize) -> PathBuf {
+    out.join("chunks").join(format!("chunk-{k:06}.npy"))
+}
+
+/// Runs `precompute extract`.
+pub fn run(args: &ExtractArgs) -> Result<()> {
+    let list_text = fs::read_to_string(&args.list)
+        .with_context(|| format!("cannot read image list {}", args.list.display()))?;
+    let base = args.list.parent().unwrap_or(Path::new("."));
+    let paths: Vec<PathBuf> = list_text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| base.join(line))
+        .collect();
+    let device = args.device.device()?;
+    let files = ModelFiles::open(&args.model, args.config.as_deref())?;
+    let model = files.load(&device)?;
+    let plan = ExtractPlan {
+        list_blake3: blake3::hash(list_text.as_bytes()).to_hex().to_string(),
+        images: paths.len(),
+        chunk: args.chunk.max(1),
+        dims: files.config.projection_dim,
+        weights_blake3: blake3::hash(
+            &fs::read(&files.weights_path)
+                .with_context(|| format!("cannot read {}", files.weights_path.display()))?,
+        )
+        .to_hex()
+        .to_string(),
+        bottom_crop: args.bottom_crop,
+    };
+    let extractor = Extractor {
+        model: &model,
+        device: &device,
+        preprocess: PreprocessConfig {
+            image_size: model.vision.image_size,
+            bottom_crop: args.bottom_crop,
+            ..Default::default()
+        },
+        batch: args.batch.max(1),
+    };
+    let part = args.part.unwrap_or(Part { index: 0, count: 1 });
+    extract(&extractor, &paths, &plan, part, &args.out)?;
+    match finish(&args.out)? {
+        Some(rows) => eprintln!(
+            "{rows} feature rows in {}",
+            args.out.join(FEATURES_FILE).display()
+        ),
+        None => eprintln!(
+            "part {part} done; join the parts with `precompute merge --out DIR PART_DIR...`"
+        ),
+    }
+    Ok(())
+}
+
+/// Encodes images on one device.
+pub struct Extractor<'a> {
+    pub model: &'a ClipModel,
+    pub device: &'a Device,
+    pub preprocess: PreprocessConfig,
+    pub batch: usize,
+}
+
+impl Extractor<'_> {
+    /// Decodes and preprocesses `paths` in parallel: `[n, 3, size, size]` floats.
+    fn pixels(&self, paths: &[PathBuf]) -> Result<Vec<f32>> {
+        let per_image: Vec<Vec<f32>> = paths
+            .par_iter()
+            .map(|path| {
+                let image = DecodedImage::open(path)?;
+                let rgb = image.as_rgb().with_context(|| path.display().to_string())?;
+                self.preprocess
+                    .preprocess(&rgb)
+                    .with_context(|| format!("cannot preprocess {}", path.display()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(per_image.concat())
+    }
+
+    /// Feature rows of preprocessed images, `self.batch` at a time.
+    fn encode(&self, pixels: &[f32], n: usize) -> Result<Vec<f32>> {
+        let size = self.preprocess.image_size;
+        let per_image = 3 * size * size;
+        let mut rows = Vec::new();
+        for start in (0..n).step_by(self.batch) {
+            let count = self.batch.min(n - start);
+            let slice = pixels[start * per_image..(start + count) * per_image].to_vec();
+            let batch =
+                Tensor::<4>::from_data(TensorData::new(slice, [count, 3, size, size]), self.device);
+            rows.extend(read_rows(self.model.encode_image(batch)?)?);
+        }
+        Ok(rows)
+    }
+}
+
+/// Encodes this part's missing chunks of `paths` into `out/chunks`, decoding the next chunk
+/// while the model runs on the current one.
+pub fn extract(
+    extractor: &Extractor<'_>,
+    paths: &[PathBuf],
+    plan: &ExtractPlan,
+    part: Part,
+    out: &Path,
+) -> Result<()> {
+    fs::create_dir_all(out.join("chunks"))
+        .with_context(|| format!("cannot create {}", out.join("chunks").display()))?;
+    check_plan(out, plan)?;
+    let todo: Vec<usize> = (0..plan.chunks())
+        .filter(|k| k % part.count == part.index)
+        .filter(|&k| !chunk_path(out, k).is_file())
+        .collect();
+    let range = |k: usize| k * plan.chunk..((k + 1) * plan.chunk).min(paths.len());
+    let images: usize = todo.iter().map(|&k| range(k).len()).sum();
+    let bar = ProgressBar::new(images as u64).with_style(
+        ProgressStyle::with_template("extract {bar:30} {pos}/{len} images, {per_sec}, ETA {eta}")
+            .expect("valid template"),
+    );
+    let (sender, receiver) = mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for &k in &todo {
+                let decoded = extractor.pixels(&paths[range(k)]).map(|pixels| (k, pixels));
+                let failed = decoded.is_err();
+                if sender.send(decoded).is_err() || failed {
+                    break;
+                }
+            }
+            drop(sender);
+        });
+        for message in receiver {
+            let (k, pixels) = message?;
+            let n = range(k).len();
+            let data = extractor.encode(&pixels, n)?;
+            let matrix = Matrix::F32 {
+                rows: n,
+                cols: plan.dims,
+                data,
+            };
+            write_atomic(&chunk_path(out, k), &npy::write(&matrix))?;
+            bar.inc(n as u64);
+        }
+        anyhow::Ok(())
+    })?;
+    bar.finish();
+    Ok(())
+}
+
+/// Writes `extract.json` on the first run; refuses a folder made with other settings.
+fn check_plan(out: &Path, plan: &ExtractPlan) -> Result<()> {
+    let path = out.join(PLAN_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let found: ExtractPlan = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not an extract plan", path.display()))?;
+            if &found != plan {
+                bail!(
+                    "{} holds features of another run (other list, model, chunk size or crop): \
+                     remove the folder or pick another --out",
+                    out.display()
+                );
+            }
+            Ok(())
+        }
+        Err(_) => write_atomic(&path, serde_json::to_string_pretty(plan)?.as_bytes()),
+    }
+}
+
+/// When every chunk is present, writes `features.npy` and returns its rows.
+pub fn finish(out: &Path) -> Result<Option<usize>> {
+    let path = out.join(PLAN_FILE);
+    let plan: ExtractPlan = serde_json::from_str(
+        &fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?,
+    )
+    .with_context(|| format!("{} is not an extract plan", path.display()))?;
+    if (0..plan.chunks()).any(|k| !chunk_path(out, k).is_file()) {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(plan.images * plan.dims);
+    for k in 0..plan.chunks() {
+        let chunk = chunk_path(out, k);
+        let bytes = fs::read(&chunk).with_context(|| format!("cannot read {}", chunk.display()))?;
+        match npy::read(&bytes).with_context(|| chunk.display().to_string())? {
+            Matrix::F32 {
+                cols, data: rows, ..
+            } if cols == plan.dims => data.extend(rows),
+            _ => bail!("{}: not f32 rows of {} dims", chunk.display(), plan.dims),
+        }
+    }
+    if data.len() != plan.images * plan.dims {
+        bail!(
+            "{}: the chunks hold {} rows, the plan {}",
+            out.display(),
+            data.len() / plan.dims.max(1),
+            plan.images
+        );
+    }
+    let matrix = Matrix::F32 {
+        rows: plan.images,
+        cols: plan.dims,
+        data,
+    };
+    write_atomic(&out.join(FEATURES_FILE), &npy::write(&matrix))?;
+    Ok(Some(plan.images))
+}
+
+/// Join the parts of a split `precompute extract` run.
+#[derive(Args)]
+pub struct MergeArgs {
+    /// The joined work folder (gets every chunk and `features.npy`).
+    #[arg(long)]
+    out: PathBuf,
+    /// The parts' work folders.
+    #[arg(required = true)]
+    parts: Vec<PathBuf>,
+}
+
+/// Runs `precompute merge`.
+pub fn run_merge(args: &MergeArgs) -> Result<()> {
+    let mut plan: Option<ExtractPlan> = None;
+    for part in &args.parts {
+        let path = part.join(PLAN_FILE);
+        let found: ExtractPlan = serde_json::from_str(
+            &fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is not an extract plan", path.display()))?;
+        match &plan {
+            Some(first) if first != &found => bail!(
+                "{} comes from another run than {}",
+                part.display(),
+                args.parts[0].display()
+            ),
+            _ => plan = Some(found),
+        }
+    }
+    let plan = plan.context("no parts given")?;
+    fs::create_dir_all(args.out.join("chunks"))
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    check_plan(&args.out, &plan)?;
+    for k in 0..plan.chunks() {
+        let target = chunk_path(&args.out, k);
+        if target.is_file() {
+            continue;
+        }
+        if let Some(source) = args
+            .parts
+            .iter()
+            .map(|part| chunk_path(part, k))
+            .find(|p| p.is_file())
+        {
+            let bytes =
+                fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
+            write_atomic(&target, &bytes)?;
+        }
+    }
+    match finish(&args.out)? {
+        Some(rows) => {
+            eprintln!(
+                "{rows} feature rows in {}",
+                args.out.join(FEATURES_FILE).display()
+            );
+            Ok(())
+        }
+        None => {
+            let missing: Vec<usize> = (0..plan.chunks())
+                .filter(|&k| !chunk_path(&args.out, k).is_file())
+                .collect();
+            bail!(
+                "the parts lack {} of {} chunks (first missing: chunk {}): run the missing parts",
+                missing.len(),
+                plan.chunks(),
+                missing[0]
+            )
+        }
+    }
+}
