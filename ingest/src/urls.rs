@@ -178,7 +178,7 @@ pub fn download(
         match result.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(Ok(path)) => items.candidates.push(Candidate {
                 source: entry.url.clone(),
-                label: entry.label.clone(),
+                label: format!("{} {}", entry.label, entry.url),
                 caption: entry.caption.clone(),
                 image: ImageData::File(path),
             }),
