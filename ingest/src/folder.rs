@@ -47,11 +47,17 @@ pub fn walk(root: &Path) -> Result<Vec<String>, IngestError> {
     Ok(files)
 }
 
-/// The candidates of the folder `root`.
-pub fn read(root: &Path) -> Result<SourceItems, IngestError> {
+/// The candidates of the folder `root`, leaving out the files under `exclude` (the output
+/// folder, when it lies inside the input: its thumbnails are no input).
+pub fn read(root: &Path, exclude: &Path) -> Result<SourceItems, IngestError> {
     let files = walk(root)?;
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let (root_abs, exclude) = (absolute(root), absolute(exclude));
     let mut items = SourceItems::default();
     for file in &files {
+        if root_abs.join(file).starts_with(&exclude) {
+            continue;
+        }
         let (stem, ext) = split_name(file.rsplit('/').next().unwrap_or(file));
         if ext.eq_ignore_ascii_case("txt") {
             continue;
@@ -99,7 +105,9 @@ mod tests {
             fs::write(root.join(file), b"x").unwrap();
         }
         fs::write(root.join("b/x.txt"), "a sidecar caption").unwrap();
-        let items = read(root).unwrap();
+        fs::create_dir_all(root.join("out/thumbs")).unwrap();
+        fs::write(root.join("out/thumbs/t.jpg"), b"x").unwrap();
+        let items = read(root, &root.join("out")).unwrap();
         let got: Vec<(&str, &str)> = items
             .candidates
             .iter()
@@ -117,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_missing_folder_is_an_error_naming_it() {
-        let error = read(Path::new("/no/such/folder")).unwrap_err();
+        let error = read(Path::new("/no/such/folder"), Path::new("/out")).unwrap_err();
         assert!(error.to_string().contains("/no/such/folder"), "{error}");
     }
 }

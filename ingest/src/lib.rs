@@ -285,7 +285,7 @@ fn read_source(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(match kind {
-        InputKind::Folder => folder::read(input)?,
+        InputKind::Folder => folder::read(input, &options.out)?,
         InputKind::Cifar10 => cifar::read(input)?,
         InputKind::Urls => {
             let text = read(input)?;

@@ -6,13 +6,18 @@
 //! - [`knn_cmd`]: nearest images of query vectors;
 //! - [`bench_cmd`]: the engine's figures on a synthetic set;
 //! - [`tokenize_cmd`]: CLIP token ids of texts;
+//! - [`ingest_cmd`], [`verify_cmd`], [`catalog_cmd`]: collection to items and thumbnails,
+//!   dataset folder checks, the list of datasets a frontend offers;
 //! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
 
 pub mod bench_cmd;
+pub mod catalog_cmd;
 pub mod dataset;
 pub mod index_cmd;
+pub mod ingest_cmd;
 pub mod knn_cmd;
 pub mod npy;
 pub mod output;
 pub mod search_cmd;
 pub mod tokenize_cmd;
+pub mod verify_cmd;

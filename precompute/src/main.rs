@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use precompute::{bench_cmd, index_cmd, knn_cmd, search_cmd, tokenize_cmd};
+use precompute::{catalog_cmd, ingest_cmd, verify_cmd};
 
 /// Build clip-branches datasets and query them offline.
 #[derive(Parser)]
@@ -21,6 +22,9 @@ enum Command {
     Knn(knn_cmd::KnnArgs),
     Bench(bench_cmd::BenchArgs),
     Tokenize(tokenize_cmd::TokenizeArgs),
+    Ingest(ingest_cmd::IngestArgs),
+    Verify(verify_cmd::VerifyArgs),
+    Catalog(catalog_cmd::CatalogArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,9 @@ fn main() -> ExitCode {
         Command::Knn(args) => knn_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Tokenize(args) => tokenize_cmd::run(&args),
+        Command::Ingest(args) => ingest_cmd::run(&args),
+        Command::Verify(args) => verify_cmd::run(&args),
+        Command::Catalog(args) => catalog_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
