@@ -8,7 +8,6 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use dataset::SkippedItem;
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
@@ -138,10 +137,12 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 }
 
 /// The thumbnail of `image`: long side at most `size` (never enlarged), RGB, JPEG quality
-/// 85. The same image gives the same bytes.
+/// 85. The same image gives the same bytes. `thumbnail` averages the source pixels each
+/// target pixel covers (integer arithmetic): as sharp as a triangle filter for downscaling,
+/// and about 2.5 times cheaper in the whole ingest stage (measured, see ingest/bench).
 pub fn thumbnail_jpeg(image: &DynamicImage, size: u32) -> Result<Vec<u8>, ImageError> {
     let rgb = if image.width().max(image.height()) > size {
-        image.resize(size, size, FilterType::Triangle).into_rgb8()
+        image.thumbnail(size, size).into_rgb8()
     } else {
         image.to_rgb8()
     };
