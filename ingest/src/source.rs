@@ -117,3 +117,48 @@ impl std::str::FromStr for InputKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn kinds_are_told_from_the_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("photos")).unwrap();
+        fs::create_dir_all(root.join("cifar/cifar-10-batches-py")).unwrap();
+        fs::write(root.join("cifar/cifar-10-batches-py/test_batch"), b"").unwrap();
+        for file in [
+            "a.csv",
+            "b.TSV",
+            "c.txt",
+            "d.tar.gz",
+            "data_batch_2.bin",
+            "e.zip",
+        ] {
+            fs::write(root.join(file), b"").unwrap();
+        }
+        let kind = |name: &str| InputKind::detect(&root.join(name));
+        assert_eq!(kind("photos").unwrap(), InputKind::Folder);
+        assert_eq!(kind("cifar").unwrap(), InputKind::Cifar10);
+        assert_eq!(kind("a.csv").unwrap(), InputKind::Csv);
+        assert_eq!(kind("b.TSV").unwrap(), InputKind::Csv);
+        assert_eq!(kind("c.txt").unwrap(), InputKind::Urls);
+        assert_eq!(kind("d.tar.gz").unwrap(), InputKind::Cifar10);
+        assert_eq!(kind("data_batch_2.bin").unwrap(), InputKind::Cifar10);
+        assert!(matches!(
+            kind("e.zip"),
+            Err(IngestError::UnknownInputKind { .. })
+        ));
+        assert!(matches!(kind("gone"), Err(IngestError::Read { .. })));
+        assert_eq!("urls".parse(), Ok(InputKind::Urls));
+        assert!(
+            "zip"
+                .parse::<InputKind>()
+                .unwrap_err()
+                .contains("folder, csv")
+        );
+    }
+}

@@ -308,6 +308,23 @@ mod tests {
     }
 
     #[test]
+    fn requests_to_one_host_are_spaced() {
+        // Lower bounds only: a slow machine cannot make this fail.
+        let limiter = HostLimiter::new(Duration::from_millis(30));
+        let starts: Vec<Instant> = (0..3)
+            .map(|_| {
+                limiter.wait_turn("a.example");
+                Instant::now()
+            })
+            .collect();
+        for pair in starts.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(30));
+        }
+        let slots = limiter.next_slot.lock().unwrap();
+        assert_eq!(slots.len(), 1);
+    }
+
+    #[test]
     fn hosts() {
         assert_eq!(host_of("https://a.b:81/x"), Some("a.b:81"));
         assert_eq!(host_of("http://a.b?q"), Some("a.b"));
