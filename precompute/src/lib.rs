@@ -10,18 +10,25 @@
 //! - [`extract_cmd`]: resumable, splittable image feature extraction, and `merge`;
 //! - [`model_files`]: finding a model's config and weights on disk; [`device`]: `--device`;
 //!   [`images`]: decoding image files;
+//! - [`ingest_cmd`], [`verify_cmd`], [`catalog_cmd`]: collection to items and thumbnails,
+//!   dataset folder checks, the list of datasets a frontend offers;
+//! - [`build_cmd`]: the whole pipeline, collection to dataset folder, in one command;
 //! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
 
 pub mod bench_cmd;
+pub mod build_cmd;
+pub mod catalog_cmd;
 pub mod dataset;
 pub mod device;
 pub mod encode_cmd;
 pub mod extract_cmd;
 pub mod images;
 pub mod index_cmd;
+pub mod ingest_cmd;
 pub mod knn_cmd;
 pub mod model_files;
 pub mod npy;
 pub mod output;
 pub mod search_cmd;
 pub mod tokenize_cmd;
+pub mod verify_cmd;

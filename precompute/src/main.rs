@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use precompute::{
-    bench_cmd, encode_cmd, extract_cmd, index_cmd, knn_cmd, search_cmd, tokenize_cmd,
+    bench_cmd, build_cmd, catalog_cmd, encode_cmd, extract_cmd, index_cmd, ingest_cmd, knn_cmd,
+    search_cmd, tokenize_cmd, verify_cmd,
 };
 
 /// Build clip-branches datasets and query them offline.
@@ -26,6 +27,10 @@ enum Command {
     Encode(encode_cmd::EncodeArgs),
     Extract(extract_cmd::ExtractArgs),
     Merge(extract_cmd::MergeArgs),
+    Ingest(ingest_cmd::IngestArgs),
+    Verify(verify_cmd::VerifyArgs),
+    Catalog(catalog_cmd::CatalogArgs),
+    Build(build_cmd::BuildArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +44,10 @@ fn main() -> ExitCode {
         Command::Encode(args) => encode_cmd::run(&args),
         Command::Extract(args) => extract_cmd::run(&args),
         Command::Merge(args) => extract_cmd::run_merge(&args),
+        Command::Ingest(args) => ingest_cmd::run(&args),
+        Command::Verify(args) => verify_cmd::run(&args),
+        Command::Catalog(args) => catalog_cmd::run(&args),
+        Command::Build(args) => build_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -571,3 +571,90 @@ fn extract_killed_midway_resumes_to_identical_features() {
         fs::read(whole.join("features.npy")).unwrap()
     );
 }
+
+/// `precompute build` on a captioned folder: a dataset that verifies clean, searches, and
+/// comes out byte-identical when built again.
+#[test]
+fn build_makes_a_verified_deterministic_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("photos");
+    fs::create_dir(&source).unwrap();
+    let colours = [
+        ("red", [220, 30, 30]),
+        ("green", [30, 200, 40]),
+        ("blue", [30, 40, 220]),
+    ];
+    for i in 0..90u32 {
+        let (name, rgb) = colours[i as usize % 3];
+        image::RgbImage::from_fn(40 + i % 7, 36 + i % 5, |x, y| {
+            let noise = ((x * 31 + y * 17 + i * 7) % 23) as u8;
+            image::Rgb([rgb[0] ^ noise, rgb[1] ^ noise, rgb[2] ^ noise])
+        })
+        .save(source.join(format!("img{i:03}.png")))
+        .unwrap();
+        fs::write(
+            source.join(format!("img{i:03}.txt")),
+            format!("a {name} square {i}"),
+        )
+        .unwrap();
+    }
+    let model = fixture_path("hf");
+    let build = |out: &Path| {
+        precompute(&[
+            "build",
+            "--input",
+            source.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--dims",
+            "8",
+            "--full-features",
+        ])
+    };
+    let first = dir.path().join("first");
+    let stats = ok_json(build(&first));
+    assert_eq!(stats["images"], 90);
+    let recall = stats["caption_recall_at_60"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&recall), "{recall}");
+    let out = precompute(&["verify", first.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(first.join("dataset.json")).unwrap()).unwrap();
+    assert_eq!(manifest["count"], 90);
+    assert_eq!(manifest["dims"], 8);
+    assert_eq!(manifest["text"]["reduction"]["kind"], "pca");
+    assert_eq!(manifest["full_features"]["dims"], 12);
+
+    // The index answers a search by classification over the built folder.
+    let request = write_request(
+        dir.path(),
+        r#"{"positives": [0, 3, 6, 9], "negatives": [1, 2, 4, 5], "searcher": "dtree"}"#,
+    );
+    let answer = ok_json(run_search(&first, &request));
+    assert!(answer["count"].as_u64().unwrap() >= 1);
+
+    let second = dir.path().join("second");
+    assert!(build(&second).status.success());
+    let listing = |root: &Path| {
+        let mut files: Vec<(String, Vec<u8>)> = ["", "thumbs"]
+            .iter()
+            .flat_map(|sub| fs::read_dir(root.join(sub)).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let name = p.strip_prefix(root).unwrap().display().to_string();
+                (name, fs::read(&p).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(listing(&first), listing(&second));
+}

@@ -1,0 +1,192 @@
+//! Output files of ingest, each written so that a crash, a full disk or a kill never
+//! leaves a partial file under its final name (a unique temporary beside it, then rename):
+//! thumbnails, item metadata chunks, the report, and the ingest list for the next stage.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dataset::{FileRef, Item, ItemsChunk, hashed_name};
+use serde::{Deserialize, Serialize};
+
+use crate::IngestError;
+
+/// Writes `bytes` to `path` through a temporary file in the same folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
+    // Unique per process and call: threads may write the same content-named file at once.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    written.map_err(|source| {
+        // Best effort: the temporary name is never mistaken for output.
+        let _ = fs::remove_file(&temp);
+        IngestError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+/// Writes `bytes` under a content-derived `path` unless a file of that size is there.
+pub fn write_content_named(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
+    if fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        return Ok(());
+    }
+    write_atomic(path, bytes)
+}
+
+/// Writes `items` as `items-NNNN.<hash>.json` chunks of `per_chunk` items into `out`,
+/// removes chunks of earlier runs that the new list does not name, and returns the refs.
+pub fn write_item_chunks(
+    out: &Path,
+    items: &[Item],
+    per_chunk: u32,
+) -> Result<Vec<FileRef>, IngestError> {
+    let per = usize::try_from(per_chunk.max(1)).unwrap_or(usize::MAX);
+    let mut refs = Vec::new();
+    for (k, chunk) in items.chunks(per).enumerate() {
+        let chunk = ItemsChunk {
+            first_id: (k * per) as u64,
+            items: chunk.to_vec(),
+        };
+        let bytes = serde_json::to_vec(&chunk).map_err(|error| IngestError::Write {
+            path: out.join(format!("items-{k:04}")),
+            source: error.into(),
+        })?;
+        let hash = blake3::hash(&bytes).to_hex();
+        let name = hashed_name(&format!("items-{k:04}"), hash.as_str(), "json");
+        write_content_named(&out.join(&name), &bytes)?;
+        refs.push(FileRef {
+            name,
+            bytes: bytes.len() as u64,
+            blake3: hash.to_string(),
+        });
+    }
+    remove_stale_chunks(out, &refs)?;
+    Ok(refs)
+}
+
+fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> {
+    let read = |source| IngestError::Read {
+        path: out.to_owned(),
+        source,
+    };
+    for entry in fs::read_dir(out).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_chunk = name.starts_with("items-") && name.ends_with(".json");
+        if is_chunk && !keep.iter().any(|r| r.name == name) {
+            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
+                path: entry.path(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Version of [`IngestList`]'s layout.
+pub const INGEST_LIST_VERSION: u32 = 1;
+
+/// Where the ingest list lives inside the output folder.
+pub const INGEST_LIST_FILE: &str = ".work/ingested.json";
+
+/// `OUT/.work/ingested.json`: what the encode stage reads, one entry per id in id order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestList {
+    /// [`INGEST_LIST_VERSION`].
+    pub format_version: u32,
+    /// Entry `i` is the image of id `i`.
+    pub items: Vec<IngestEntry>,
+}
+
+/// The image of one id, as the encoder should read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestEntry {
+    /// Absolute path of the image file (original, cached download, or written PNG).
+    pub path: PathBuf,
+    /// Rows to cut from the bottom before encoding.
+    pub bottom_crop: u32,
+    /// blake3 of the image file, 64 hex digits (for up-to-date checks).
+    pub blake3: String,
+}
+
+impl IngestList {
+    /// Reads the list of the output folder `out`.
+    pub fn read(out: &Path) -> Result<Self, IngestError> {
+        let path = out.join(INGEST_LIST_FILE);
+        let bytes = fs::read(&path).map_err(|source| IngestError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let list: Self = serde_json::from_slice(&bytes).map_err(|source| IngestError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        if list.format_version != INGEST_LIST_VERSION {
+            return Err(IngestError::Version {
+                path,
+                found: list.format_version,
+                expected: INGEST_LIST_VERSION,
+            });
+        }
+        Ok(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(n: u32) -> Item {
+        Item {
+            caption: format!("c{n}"),
+            thumb: format!("thumbs/{n}.jpg"),
+            source: format!("{n}.jpg"),
+            width: n,
+            height: n,
+        }
+    }
+
+    #[test]
+    fn chunks_are_content_named_and_stale_ones_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let items: Vec<Item> = (0..5).map(item).collect();
+        let first = write_item_chunks(dir.path(), &items, 2).unwrap();
+        assert_eq!(first.len(), 3);
+        let chunk: ItemsChunk =
+            serde_json::from_slice(&fs::read(dir.path().join(&first[2].name)).unwrap()).unwrap();
+        assert_eq!((chunk.first_id, chunk.items.len()), (4, 1));
+        let second = write_item_chunks(dir.path(), &items[..3], 2).unwrap();
+        assert_eq!(second[0], first[0]);
+        assert_ne!(second[1], first[1]);
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn an_unwritable_path_names_the_file_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("report.json");
+        let error = write_atomic(&path, b"x").unwrap_err();
+        assert!(error.to_string().contains("missing/report.json"), "{error}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,315 @@
+//! The per-item stage: caption clean-up, the image filters (empty file, not an image,
+//! unsupported format, huge dimensions read from the header before any decoding, truncated
+//! or undecodable data, too small after the optional bottom crop) and the thumbnail.
+//! [`inspect`] and [`thumbnail_jpeg`] work on bytes; [`process`] adds the file I/O.
+
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use dataset::SkippedItem;
+use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
+
+use crate::caption::{CaptionProblem, clean_caption};
+use crate::output::{write_atomic, write_content_named};
+use crate::source::{Candidate, ImageData};
+use crate::{IngestError, skipped};
+
+/// The filters' settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterOptions {
+    /// Least short side in pixels (after the bottom crop).
+    pub min_size: u32,
+    /// Largest width x height decoded; larger images are refused from their header.
+    pub max_pixels: u64,
+    /// Rows cut from the bottom of every image (a watermark strip), 0 for none.
+    pub bottom_crop: u32,
+    /// Keep items whose caption is empty or junk, with an empty caption, instead of
+    /// skipping them.
+    pub allow_empty_captions: bool,
+}
+
+impl Default for FilterOptions {
+    fn default() -> Self {
+        Self {
+            min_size: 32,
+            max_pixels: 50_000_000,
+            bottom_crop: 0,
+            allow_empty_captions: false,
+        }
+    }
+}
+
+/// A skip reason and its detail.
+pub type Rejection = (&'static str, String);
+
+/// An image that passed the filters.
+#[derive(Debug)]
+pub struct Inspected {
+    /// The decoded image, bottom crop applied.
+    pub image: DynamicImage,
+    /// Original width.
+    pub width: u32,
+    /// Original height.
+    pub height: u32,
+}
+
+/// Applies the image filters to `bytes`.
+pub fn inspect(bytes: &[u8], filters: &FilterOptions) -> Result<Inspected, Rejection> {
+    if bytes.is_empty() {
+        return Err(("empty_file", "the file holds 0 bytes".into()));
+    }
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ("unreadable", e.to_string()))
+    };
+    let format = reader()?
+        .format()
+        .ok_or(("not_an_image", "no known image signature".to_owned()))?;
+    let (width, height) = reader()?.into_dimensions().map_err(rejection)?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > filters.max_pixels {
+        return Err((
+            "too_large",
+            format!(
+                "{width} x {height} is over the {}-pixel limit",
+                filters.max_pixels
+            ),
+        ));
+    }
+    let kept_height = height.saturating_sub(filters.bottom_crop);
+    if width.min(kept_height) < filters.min_size {
+        return Err((
+            "too_small",
+            format!(
+                "{width} x {kept_height}{} is below {} px on its short side",
+                if filters.bottom_crop > 0 {
+                    " after the bottom crop"
+                } else {
+                    ""
+                },
+                filters.min_size
+            ),
+        ));
+    }
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err((
+            "truncated",
+            "the JPEG data ends before its end marker".into(),
+        ));
+    }
+    let mut reader = reader()?;
+    let mut limits = Limits::default();
+    // 8 bytes per pixel covers 16-bit RGBA, the widest layout the decoders produce.
+    limits.max_alloc = Some(filters.max_pixels.saturating_mul(8));
+    reader.limits(limits);
+    let mut image = reader.decode().map_err(rejection)?;
+    if filters.bottom_crop > 0 {
+        image = image.crop_imm(0, 0, width, kept_height);
+    }
+    Ok(Inspected {
+        image,
+        width,
+        height,
+    })
+}
+
+fn rejection(error: ImageError) -> Rejection {
+    let reason = match error {
+        ImageError::Unsupported(_) => "unsupported_format",
+        ImageError::Limits(_) => "too_large",
+        _ => "undecodable",
+    };
+    (reason, error.to_string())
+}
+
+/// Whether a JPEG's last scan is followed by its end-of-image marker. The JPEG decoder
+/// fills a cut-off scan with grey instead of failing, so a truncated file is caught here:
+/// `FF D9` cannot occur inside entropy-coded data (an `FF` there is stuffed with `00`).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xff, marker]);
+    match (last(0xda), last(0xd9)) {
+        (Some(scan), Some(end)) => end > scan,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+/// The thumbnail of `image`: long side at most `size` (never enlarged), RGB, JPEG quality
+/// 85. The same image gives the same bytes. `thumbnail` averages the source pixels each
+/// target pixel covers (integer arithmetic): as sharp as a triangle filter for downscaling,
+/// and about 2.5 times cheaper in the whole ingest stage (measured, see ingest/bench).
+pub fn thumbnail_jpeg(image: &DynamicImage, size: u32) -> Result<Vec<u8>, ImageError> {
+    let rgb = if image.width().max(image.height()) > size {
+        image.thumbnail(size, size).into_rgb8()
+    } else {
+        image.to_rgb8()
+    };
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&rgb)?;
+    Ok(jpeg)
+}
+
+/// An item that passed every filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The item's metadata.
+    pub item: dataset::Item,
+    /// Absolute path of the bytes to encode.
+    pub image_path: PathBuf,
+    /// blake3 of those bytes.
+    pub content_hash: blake3::Hash,
+}
+
+/// Filters one candidate and writes its thumbnail under `out/thumbs/` (and, for bytes made
+/// in memory, the image under `out/.work/`). `Ok(Err(_))` is a skip; `Err` is an output
+/// failure, which stops the run.
+pub fn process(
+    candidate: &Candidate,
+    filters: &FilterOptions,
+    thumb_size: u32,
+    out: &Path,
+) -> Result<Result<Accepted, SkippedItem>, IngestError> {
+    let skip = |(reason, detail): Rejection| skipped(candidate.label.clone(), reason, detail);
+    let caption = match clean_caption(&candidate.caption) {
+        Ok(caption) => caption,
+        Err(_) if filters.allow_empty_captions => String::new(),
+        Err(problem) => {
+            let detail = match problem {
+                CaptionProblem::Empty => "nothing is left after clean-up".to_owned(),
+                CaptionProblem::Junk => format!("'{}' describes nothing", candidate.caption.trim()),
+            };
+            return Ok(Err(skip((problem.reason(), detail))));
+        }
+    };
+    let read;
+    let bytes: &[u8] = match &candidate.image {
+        ImageData::File(path) => match fs::read(path) {
+            Ok(bytes) => {
+                read = bytes;
+                &read
+            }
+            Err(error) => {
+                let reason = if error.kind() == std::io::ErrorKind::NotFound {
+                    "missing_file"
+                } else {
+                    "unreadable"
+                };
+                return Ok(Err(skip((reason, format!("{}: {error}", path.display())))));
+            }
+        },
+        ImageData::Memory { bytes, .. } => bytes,
+    };
+    let inspected = match inspect(bytes, filters) {
+        Ok(inspected) => inspected,
+        Err(rejection) => return Ok(Err(skip(rejection))),
+    };
+    let jpeg = match thumbnail_jpeg(&inspected.image, thumb_size) {
+        Ok(jpeg) => jpeg,
+        Err(error) => return Ok(Err(skip(("undecodable", error.to_string())))),
+    };
+    let thumb_hash = blake3::hash(&jpeg).to_hex();
+    let thumb = format!("{}/{}.jpg", dataset::THUMBS_DIR, &thumb_hash[..16]);
+    write_content_named(&out.join(&thumb), &jpeg)?;
+    let content_hash = blake3::hash(bytes);
+    let image_path = match &candidate.image {
+        ImageData::File(path) => std::path::absolute(path).map_err(|source| IngestError::Read {
+            path: path.clone(),
+            source,
+        })?,
+        ImageData::Memory {
+            bytes,
+            ext,
+            work_folder,
+        } => {
+            let path = out
+                .join(".work")
+                .join(work_folder)
+                .join(format!("{}.{ext}", &content_hash.to_hex()[..16]));
+            if !path.is_file() {
+                write_atomic(&path, bytes)?;
+            }
+            std::path::absolute(&path).map_err(|source| IngestError::Read { path, source })?
+        }
+    };
+    Ok(Ok(Accepted {
+        item: dataset::Item {
+            caption,
+            thumb,
+            source: candidate.source.clone(),
+            width: inspected.width,
+            height: inspected.height,
+        },
+        image_path,
+        content_hash,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+        });
+        let mut bytes = Vec::new();
+        DynamicImage::ImageRgb8(image)
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .unwrap();
+        bytes
+    }
+
+    fn jpeg(width: u32, height: u32) -> Vec<u8> {
+        let image = image::load_from_memory(&png(width, height)).unwrap();
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+            .unwrap();
+        bytes
+    }
+
+    fn reason(bytes: &[u8], filters: &FilterOptions) -> &'static str {
+        inspect(bytes, filters).unwrap_err().0
+    }
+
+    #[test]
+    fn filters_name_their_reason() {
+        let f = FilterOptions::default();
+        assert_eq!(reason(b"", &f), "empty_file");
+        assert_eq!(reason(b"hello, not an image", &f), "not_an_image");
+        assert_eq!(reason(&png(20, 100), &f), "too_small");
+        let full = jpeg(64, 64);
+        assert_eq!(reason(&full[..full.len() / 2], &f), "truncated");
+        let mut corrupt = png(64, 64);
+        let len = corrupt.len();
+        corrupt[len / 2..len - 12].fill(0);
+        assert_eq!(reason(&corrupt, &f), "undecodable");
+        let tiny_limit = FilterOptions {
+            max_pixels: 64 * 63,
+            ..FilterOptions::default()
+        };
+        assert_eq!(reason(&png(64, 64), &tiny_limit), "too_large");
+        let cropped = FilterOptions {
+            bottom_crop: 40,
+            ..FilterOptions::default()
+        };
+        assert_eq!(reason(&png(64, 64), &cropped), "too_small");
+        let ok = inspect(&png(64, 80), &cropped).unwrap();
+        assert_eq!((ok.width, ok.height, ok.image.height()), (64, 80, 40));
+        assert!(inspect(&full, &f).is_ok());
+    }
+
+    #[test]
+    fn thumbnails_are_bounded_and_deterministic() {
+        let image = image::load_from_memory(&png(300, 120)).unwrap();
+        let a = thumbnail_jpeg(&image, 100).unwrap();
+        assert_eq!(a, thumbnail_jpeg(&image, 100).unwrap());
+        let thumb = image::load_from_memory(&a).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (100, 40));
+        let small = image::load_from_memory(&png(50, 40)).unwrap();
+        let thumb = image::load_from_memory(&thumbnail_jpeg(&small, 100).unwrap()).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (50, 40));
+    }
+}

@@ -1,0 +1,60 @@
+//! Progress of the long stages (downloads, thumbnails), reported through [`Progress`] so
+//! that tests run silent and the CLI draws bars.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Receives the progress of a run's stages, from several threads at once.
+pub trait Progress: Sync {
+    /// A stage of `total` steps starts.
+    fn begin(&self, stage: &str, total: u64);
+    /// `steps` more steps of the current stage are done.
+    fn advance(&self, steps: u64);
+    /// The current stage is over.
+    fn end(&self);
+}
+
+/// Reports nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn begin(&self, _stage: &str, _total: u64) {}
+    fn advance(&self, _steps: u64) {}
+    fn end(&self) {}
+}
+
+/// Draws one indicatif bar per stage on stderr: count, rate and ETA.
+#[derive(Debug, Default)]
+pub struct BarProgress {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress for BarProgress {
+    fn begin(&self, stage: &str, total: u64) {
+        let bar = ProgressBar::new(total).with_message(stage.to_owned());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>11} [{bar:30}] {pos}/{len} {per_sec:>11} ETA {eta} ({elapsed})",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+    }
+
+    fn advance(&self, steps: u64) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            bar.inc(steps);
+        }
+    }
+
+    fn end(&self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish();
+        }
+    }
+}

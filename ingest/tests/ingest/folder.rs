@@ -1,0 +1,161 @@
+//! An image folder with every kind of bad file.
+
+use super::*;
+
+/// A small PNG whose header claims `width` x `height`: an IHDR chunk, then the start of
+/// an IDAT chunk (where a decoder starts reading pixels).
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        let mut body = kind.to_vec();
+        body.extend(data);
+        bytes.extend((data.len() as u32).to_be_bytes());
+        bytes.extend(&body);
+        bytes.extend(crc32(&body).to_be_bytes());
+    };
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend(height.to_be_bytes());
+    header.extend([8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &header);
+    chunk(b"IDAT", &[0x78, 0x9c, 0, 0, 0, 0]);
+    bytes
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn bad_folder(root: &Path) {
+    fs::create_dir_all(root.join("sub")).unwrap();
+    let good = jpeg(1);
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("a_red_gradient.jpg", good.clone()),
+        ("b-green.png", png(2)),
+        ("sub/c.jpg", jpeg(3)),
+        ("sub/c.txt", b"  a <i>blue</i> &amp; teal sky  ".to_vec()),
+        ("corrupt.jpg", {
+            let mut bytes = vec![0xff, 0xd8, 0xff, 0xe0];
+            bytes.extend((0..500u32).map(|i| (i * 37 % 251) as u8));
+            bytes
+        }),
+        ("empty.jpg", Vec::new()),
+        ("truncated.jpg", jpeg(4)[..jpeg(4).len() * 2 / 3].to_vec()),
+        ("huge.png", png_header(100_000, 100_000)),
+        ("notes.md", b"# not an image\n".to_vec()),
+        ("sub/copy of red.jpg", good),
+        ("IMG_1234.jpg", jpeg(5)),
+        ("tiny.png", image_bytes(10, 10, 6, image::ImageFormat::Png)),
+    ];
+    for (name, bytes) in files {
+        fs::write(root.join(name), bytes).unwrap();
+    }
+}
+
+#[test]
+fn bad_files_are_counted_and_the_rest_ingested() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    bad_folder(&input);
+    let out = dir.path().join("out");
+    let ingested = run(&IngestOptions::new(input.clone(), out.clone()));
+    check_output(&out, &ingested);
+    let kept: Vec<(&str, &str)> = ingested
+        .items
+        .iter()
+        .map(|i| (i.item.source.as_str(), i.item.caption.as_str()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("a_red_gradient.jpg", "a red gradient"),
+            ("b-green.png", "b green"),
+            ("sub/c.jpg", "a blue & teal sky"),
+        ]
+    );
+    assert_eq!(
+        (ingested.items[0].item.width, ingested.items[0].item.height),
+        (80, 60)
+    );
+    assert_eq!(
+        reasons(&ingested.report),
+        BTreeMap::from([
+            ("duplicate", 1),
+            ("empty_file", 1),
+            ("junk_caption", 1),
+            ("not_an_image", 1),
+            ("too_large", 1),
+            ("too_small", 1),
+            ("truncated", 1),
+            ("undecodable", 1),
+        ])
+    );
+    let duplicate = ingested
+        .report
+        .skipped_items
+        .iter()
+        .find(|s| s.reason == "duplicate")
+        .unwrap();
+    assert_eq!(duplicate.source, "sub/copy of red.jpg");
+    assert!(duplicate.detail.contains("a_red_gradient.jpg"));
+}
+
+#[test]
+fn the_same_input_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    bad_folder(&input);
+    let first = run(&IngestOptions::new(input.clone(), dir.path().join("a")));
+    let second = run(&IngestOptions::new(input.clone(), dir.path().join("b")));
+    assert_eq!(first.chunks, second.chunks);
+    assert_eq!(first.report, second.report);
+    // A rerun into the same folder keeps every name and leaves no stray file.
+    let again = run(&IngestOptions::new(input, dir.path().join("a")));
+    assert_eq!(again.chunks, first.chunks);
+    let names = |p: &Path| {
+        let mut names: Vec<String> = fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&dir.path().join("a")), names(&dir.path().join("b")));
+    assert_eq!(
+        names(&dir.path().join("a/thumbs")),
+        names(&dir.path().join("b/thumbs"))
+    );
+}
+
+#[test]
+fn bottom_crop_and_empty_captions_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    bad_folder(&input);
+    let mut options = IngestOptions::new(input, dir.path().join("out"));
+    options.filters.bottom_crop = 30;
+    options.filters.allow_empty_captions = true;
+    options.thumb_size = 32;
+    let ingested = run(&options);
+    // 80x60 JPEGs keep 30 rows (short side 30 < 32): too small now; the 64x64 PNG keeps 34.
+    let kept: Vec<&str> = ingested
+        .items
+        .iter()
+        .map(|i| i.item.source.as_str())
+        .collect();
+    assert_eq!(kept, ["b-green.png"]);
+    assert_eq!(ingested.items[0].entry.bottom_crop, 30);
+    assert_eq!(reasons(&ingested.report).get("junk_caption"), None);
+    let thumb = image::open(dir.path().join("out").join(&ingested.items[0].item.thumb)).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (32, 17));
+}

@@ -1,0 +1,83 @@
+//! CSV and TSV tables: bad rows, missing files, missing columns.
+
+use super::*;
+use ingest::{CsvColumns, IngestError, InputKind};
+
+#[test]
+fn bad_rows_and_missing_files_are_skipped_with_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(input.join("img")).unwrap();
+    fs::write(input.join("img/a.jpg"), jpeg(1)).unwrap();
+    fs::write(input.join("img/b.png"), png(2)).unwrap();
+    fs::write(
+        input.join("list.csv"),
+        "filename,caption\n\
+         img/a.jpg,\"a red, wide gradient\"\n\
+         img/gone.jpg,a missing file\n\
+         img/b.png,\"bad\" \"quoting\",extra\n\
+         img/b.png,   \n\
+         img/b.png,a green square\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let ingested = run(&IngestOptions::new(input.join("list.csv"), out.clone()));
+    check_output(&out, &ingested);
+    let kept: Vec<(&str, &str)> = ingested
+        .items
+        .iter()
+        .map(|i| (i.item.source.as_str(), i.item.caption.as_str()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("img/a.jpg", "a red, wide gradient"),
+            ("img/b.png", "a green square")
+        ]
+    );
+    let skips: Vec<(&str, &str)> = ingested
+        .report
+        .skipped_items
+        .iter()
+        .map(|s| (s.source.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skips,
+        [
+            ("list.csv:4", "bad_csv_row"),
+            ("list.csv:3 img/gone.jpg", "missing_file"),
+            ("list.csv:5 img/b.png", "empty_caption"),
+        ]
+    );
+}
+
+#[test]
+fn tsv_with_named_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("x.jpg"), jpeg(1)).unwrap();
+    fs::write(dir.path().join("t.tsv"), "text\tpath\na, b and c\tx.jpg\n").unwrap();
+    let mut options = IngestOptions::new(dir.path().join("t.tsv"), dir.path().join("out"));
+    options.columns = CsvColumns {
+        file: "path".into(),
+        url: None,
+        caption: "text".into(),
+    };
+    let ingested = run(&options);
+    assert_eq!(ingested.items.len(), 1);
+    assert_eq!(ingested.items[0].item.caption, "a, b and c");
+}
+
+#[test]
+fn a_missing_column_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("t.csv"), "file,caption\nx.jpg,a cat\n").unwrap();
+    let mut options = IngestOptions::new(dir.path().join("t.csv"), dir.path().join("out"));
+    options.kind = Some(InputKind::Csv);
+    let error = ingest::run(&options, &NoProgress).unwrap_err();
+    assert!(
+        matches!(&error, IngestError::MissingColumn { column, .. } if column == "filename"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("t.csv"), "{error}");
+    assert!(!dir.path().join("out/report.json").exists());
+}

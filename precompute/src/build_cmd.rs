@@ -1,0 +1,415 @@
+//! `precompute build`: a collection to a dataset folder that a browser can search, in one
+//! command: ingest -> thumbnails -> extract -> reduce -> quantise -> index shards ->
+//! text-encoder export -> `dataset.json` (written last).
+//!
+//! Reruns are cheap: ingest reuses thumbnails and downloads, extract resumes from its
+//! chunks (and skips entirely when the images and model are unchanged), and the index
+//! skips shards already written under the same content hash.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use clip::export::{Precision, export_text_tower};
+use clip::{PreprocessConfig, TokenBatch, Tokenizer, read_rows};
+use dataset::{
+    DATASET_FILE, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, FullFeatures,
+    INDEX_MANIFEST_FILE, Reduction, TextEncoder, hashed_name,
+};
+use index_shards::quantize::quantize_row;
+use index_shards::{Features, ShardConfig, TreeSetConfig, knn_exact};
+use reduce::Pca;
+use serde::Serialize;
+
+use crate::device::DeviceKind;
+use crate::extract_cmd::{self, ExtractPlan, Extractor, Part};
+use crate::ingest_cmd::IngestArgs;
+use crate::model_files::ModelFiles;
+use crate::npy::{self, Matrix};
+use crate::output::write_atomic;
+
+/// Build a complete dataset folder from a collection and a CLIP model.
+#[derive(Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    ingest: IngestArgs,
+    /// The model: a Hugging Face CLIP folder, or an open_clip / OpenAI checkpoint file.
+    #[arg(long)]
+    model: PathBuf,
+    /// The model config, when it is not beside the weights.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The dataset's name (default: the output folder's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// One sentence about the dataset, shown in the catalog.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Dims of the compact features the index holds.
+    #[arg(long, default_value_t = 32)]
+    dims: usize,
+    /// Precision of the browser's text encoder.
+    #[arg(long, value_enum, default_value_t = TextPrecision::Int8)]
+    text_precision: TextPrecision,
+    /// Also ship the full-dimension features (int8) for exact text search and re-ranking.
+    #[arg(long)]
+    full_features: bool,
+    /// Images per model call.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// The backend that runs the model.
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceKind,
+}
+
+/// The text tower's storage precision in the dataset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TextPrecision {
+    F16,
+    Int8,
+}
+
+/// Seconds per stage and the quality figure of the compact space.
+#[derive(Debug, Default, Serialize)]
+pub struct BuildStats {
+    pub images: usize,
+    pub ingest_s: f64,
+    pub extract_s: f64,
+    pub reduce_s: f64,
+    pub index_s: f64,
+    pub export_s: f64,
+    pub total_s: f64,
+    /// Mean overlap of the top 60 by compact u8 features with the top 60 by the full
+    /// features, for caption queries (`None` without captions).
+    pub caption_recall_at_60: Option<f64>,
+}
+
+const FULL_ROWS_PER_FILE: u64 = 65_536;
+/// Caption queries used to measure the compact space's recall.
+const RECALL_QUERIES: usize = 200;
+
+/// Runs `precompute build`.
+pub fn run(args: &BuildArgs) -> Result<()> {
+    let stats = build(args)?;
+    eprintln!(
+        "built {} images in {:.1} s (ingest {:.1}, extract {:.1}, reduce {:.1}, index {:.1}, export {:.1}){}",
+        stats.images,
+        stats.total_s,
+        stats.ingest_s,
+        stats.extract_s,
+        stats.reduce_s,
+        stats.index_s,
+        stats.export_s,
+        stats
+            .caption_recall_at_60
+            .map(|r| format!("; caption recall@60 of the compact index {r:.3}"))
+            .unwrap_or_default()
+    );
+    println!("{}", serde_json::to_string_pretty(&stats)?);
+    Ok(())
+}
+
+/// Builds the dataset and returns the stage times.
+pub fn build(args: &BuildArgs) -> Result<BuildStats> {
+    let out = args.ingest.out().to_owned();
+    let started = Instant::now();
+    let mut stats = BuildStats::default();
+    let device = args.device.device()?;
+    let files = ModelFiles::open(&args.model, args.config.as_deref())?;
+    let model = files.load(&device)?;
+    let projection_dim = files.config.projection_dim;
+    if args.dims == 0 || args.dims > projection_dim {
+        bail!(
+            "--dims {} must be between 1 and the model's {projection_dim}",
+            args.dims
+        );
+    }
+
+    let stage = Instant::now();
+    let ingested = crate::ingest_cmd::ingest(&args.ingest)?;
+    stats.ingest_s = stage.elapsed().as_secs_f64();
+    let n = ingested.items.len();
+    stats.images = n;
+    if n == 0 {
+        bail!(
+            "no image of {} could be ingested: see {}",
+            args.ingest.input().display(),
+            out.join(dataset::REPORT_FILE).display()
+        );
+    }
+
+    // Extract: the plan names the images by content, so unchanged inputs reuse the chunks.
+    let stage = Instant::now();
+    let work = out.join(".work").join("extract");
+    let paths: Vec<PathBuf> = ingested
+        .items
+        .iter()
+        .map(|i| i.entry.path.clone())
+        .collect();
+    let mut list = String::new();
+    for item in &ingested.items {
+        list.push_str(&item.entry.blake3);
+        list.push('\n');
+    }
+    let bottom_crop = ingested.items[0].entry.bottom_crop as usize;
+    let plan = ExtractPlan {
+        list_blake3: blake3::hash(list.as_bytes()).to_hex().to_string(),
+        images: n,
+        chunk: 1024,
+        dims: projection_dim,
+        weights_blake3: file_blake3(&files.weights_path)?,
+        bottom_crop,
+    };
+    if work.join("extract.json").is_file() && !plan_matches(&work, &plan) {
+        fs::remove_dir_all(&work)
+            .with_context(|| format!("cannot clear stale features in {}", work.display()))?;
+    }
+    let extractor = Extractor {
+        model: &model,
+        device: &device,
+        preprocess: PreprocessConfig {
+            image_size: model.vision.image_size,
+            bottom_crop,
+            ..Default::default()
+        },
+        batch: args.batch.max(1),
+    };
+    extract_cmd::extract(
+        &extractor,
+        &paths,
+        &plan,
+        Part { index: 0, count: 1 },
+        &work,
+    )?;
+    extract_cmd::finish(&work)?.context("extract left chunks missing")?;
+    let features = read_f32_rows(&work.join("features.npy"), projection_dim)?;
+    stats.extract_s = stage.elapsed().as_secs_f64();
+
+    // Reduce and quantise.
+    let stage = Instant::now();
+    let pca = Pca::fit(&features, projection_dim, args.dims).context("cannot fit the PCA")?;
+    let compact = pca.apply_rows(&features)?;
+    let quantised: Vec<u8> = compact
+        .chunks_exact(args.dims)
+        .flat_map(quantize_row)
+        .collect();
+    stats.reduce_s = stage.elapsed().as_secs_f64();
+
+    let stage = Instant::now();
+    let index = crate::index_cmd::write_index_folder(
+        &quantised,
+        args.dims,
+        &TreeSetConfig::default(),
+        &ShardConfig::default(),
+        &out,
+    )?;
+    stats.index_s = stage.elapsed().as_secs_f64();
+
+    let stage = Instant::now();
+    let mut keep: HashSet<String> = index.files.iter().map(|f| f.name.clone()).collect();
+    let reduction = write_hashed(&out, "reduction", "safetensors", &pca.to_safetensors())?;
+    let precision = match args.text_precision {
+        TextPrecision::F16 => Precision::F16,
+        TextPrecision::Int8 => Precision::Int8,
+    };
+    let tower =
+        export_text_tower(&model.text, precision).context("cannot export the text tower")?;
+    let weights = write_hashed(&out, "text-encoder", "safetensors", &tower)?;
+    keep.extend([reduction.name.clone(), weights.name.clone()]);
+    let full_features = if args.full_features {
+        let full = write_full_features(&out, &features, projection_dim)?;
+        keep.extend(full.files.iter().map(|f| f.name.clone()));
+        Some(full)
+    } else {
+        None
+    };
+    stats.export_s = stage.elapsed().as_secs_f64();
+
+    let captions: Vec<&str> = ingested
+        .items
+        .iter()
+        .map(|i| i.item.caption.as_str())
+        .filter(|c| !c.is_empty())
+        .take(RECALL_QUERIES)
+        .collect();
+    stats.caption_recall_at_60 =
+        caption_recall(&model, &captions, &features, &pca, &quantised, args.dims)?;
+
+    let manifest = DatasetManifest {
+        format_version: DATASET_FORMAT_VERSION,
+        name: args.name.clone().unwrap_or_else(|| {
+            out.file_name()
+                .map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned())
+        }),
+        description: args.description.clone(),
+        count: n as u64,
+        dims: args.dims,
+        index: INDEX_MANIFEST_FILE.into(),
+        items: ingested.chunks.clone(),
+        items_per_chunk: ingested.items_per_chunk,
+        text: Some(TextEncoder {
+            model: args.model.display().to_string(),
+            weights,
+            config: serde_json::to_value(&files.config.text_config)?,
+            projection_dim,
+            reduction: Reduction::Pca { file: reduction },
+        }),
+        full_features,
+    };
+    remove_stale(&out, &keep)?;
+    write_atomic(
+        &out.join(DATASET_FILE),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    stats.total_s = started.elapsed().as_secs_f64();
+    write_atomic(
+        &out.join(".work").join("build-stats.json"),
+        serde_json::to_string_pretty(&stats)?.as_bytes(),
+    )?;
+    Ok(stats)
+}
+
+fn plan_matches(work: &Path, plan: &ExtractPlan) -> bool {
+    fs::read_to_string(work.join("extract.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<ExtractPlan>(&text).ok())
+        .is_some_and(|found| &found == plan)
+}
+
+fn file_blake3(path: &Path) -> Result<String> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(blake3::hash(&bytes).to_hex().to_string())
+}
+
+fn read_f32_rows(path: &Path, dims: usize) -> Result<Vec<f32>> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match npy::read(&bytes).with_context(|| path.display().to_string())? {
+        Matrix::F32 { cols, data, .. } if cols == dims => Ok(data),
+        _ => bail!("{}: not f32 rows of {dims} dims", path.display()),
+    }
+}
+
+/// Writes `bytes` as `<stem>.<hash>.<ext>` in `out` and returns its reference.
+fn write_hashed(out: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<FileRef> {
+    let hash = blake3::hash(bytes).to_hex().to_string();
+    let name = hashed_name(stem, &hash, ext);
+    let path = out.join(&name);
+    if !fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        write_atomic(&path, bytes)?;
+    }
+    Ok(FileRef {
+        name,
+        bytes: bytes.len() as u64,
+        blake3: hash,
+    })
+}
+
+/// int8 rows `round(127 * x / |x|)` in files of [`FULL_ROWS_PER_FILE`] rows.
+fn write_full_features(out: &Path, features: &[f32], dims: usize) -> Result<FullFeatures> {
+    let mut files = Vec::new();
+    let rows_per_file = FULL_ROWS_PER_FILE as usize;
+    for (k, block) in features.chunks(rows_per_file * dims).enumerate() {
+        let mut bytes = Vec::with_capacity(block.len());
+        for row in block.chunks_exact(dims) {
+            let norm = row
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
+            bytes.extend(
+                row.iter()
+                    .map(|x| (127.0 * x / norm).round().clamp(-127.0, 127.0) as i8 as u8),
+            );
+        }
+        files.push(write_hashed(
+            out,
+            &format!("full-features-{k:04}"),
+            "bin",
+            &bytes,
+        )?);
+    }
+    Ok(FullFeatures {
+        dims,
+        files,
+        rows_per_file: FULL_ROWS_PER_FILE,
+    })
+}
+
+/// Removes the content-named files of earlier builds that this build no longer names.
+fn remove_stale(out: &Path, keep: &HashSet<String>) -> Result<()> {
+    for entry in fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let ours = ["reduction.", "text-encoder.", "full-features-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+        if ours && !keep.contains(&name) {
+            fs::remove_file(out.join(&name))
+                .with_context(|| format!("cannot remove stale {}", out.join(&name).display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// How much of the full-feature top 60 the compact u8 index finds, for caption queries.
+fn caption_recall(
+    model: &clip::ClipModel,
+    captions: &[&str],
+    features: &[f32],
+    pca: &Pca,
+    quantised: &[u8],
+    dims: usize,
+) -> Result<Option<f64>> {
+    const K: usize = 60;
+    if captions.is_empty() {
+        return Ok(None);
+    }
+    let tokenizer = Tokenizer::new().context("cannot read the embedded CLIP vocabulary")?;
+    let context = model.text.context_length();
+    let full_dims = pca.dims_in();
+    let normalised: Vec<f32> = features
+        .chunks_exact(full_dims)
+        .flat_map(|row| {
+            let norm = row
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
+            row.iter().map(move |x| x / norm)
+        })
+        .collect();
+    let index = Features::new(quantised, dims)?;
+    let k = K.min(index.len());
+    let mut total = 0.0;
+    for batch in captions.chunks(32) {
+        let tokens = TokenBatch::new(tokenizer.tokenize_batch(batch, context), context)?;
+        let texts = read_rows(model.encode_text(&tokens)?)?;
+        for text in texts.chunks_exact(full_dims) {
+            let norm = text
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
+            let mut scored: Vec<(f32, usize)> = normalised
+                .chunks_exact(full_dims)
+                .enumerate()
+                .map(|(id, row)| (row.iter().zip(text).map(|(a, b)| a * b / norm).sum(), id))
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let exact: HashSet<usize> = scored.iter().take(k).map(|s| s.1).collect();
+            let query = quantize_row(&pca.apply(text)?);
+            let found = knn_exact(index, &query, k)?;
+            let hits = found
+                .iter()
+                .filter(|nb| exact.contains(&(nb.id as usize)))
+                .count();
+            total += hits as f64 / k as f64;
+        }
+    }
+    Ok(Some(total / captions.len() as f64))
+}

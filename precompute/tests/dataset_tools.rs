@@ -1,0 +1,246 @@
+//! `precompute ingest`, `verify` and `catalog` as processes: a bad-input folder ingested
+//! to a dataset folder that verifies clean, then one fault at a time (a flipped shard
+//! byte, a missing thumbnail, a wrong size) that verify must name, and a catalog of two
+//! datasets.
+
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dataset::{DATASET_FORMAT_VERSION, DatasetManifest, FileRef, IngestReport};
+use precompute::npy::{self, Matrix};
+
+fn precompute(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_precompute"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn jpeg(seed: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(72, 48, |x, y| {
+        image::Rgb([
+            (x * 3 + seed * 40) as u8,
+            (y * 5 + seed * 70) as u8,
+            seed as u8,
+        ])
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+        .unwrap();
+    bytes
+}
+
+/// A folder of 12 good images and 3 bad files.
+fn collection(dir: &Path) -> PathBuf {
+    let input = dir.join("photos");
+    fs::create_dir_all(&input).unwrap();
+    for seed in 0..12 {
+        fs::write(input.join(format!("gradient_{seed:02}.jpg")), jpeg(seed)).unwrap();
+    }
+    fs::write(input.join("empty.jpg"), b"").unwrap();
+    fs::write(input.join("notes.md"), b"# notes").unwrap();
+    fs::write(input.join("copy.jpg"), jpeg(3)).unwrap();
+    input
+}
+
+/// Ingests a collection, indexes random features for it and writes `dataset.json`.
+fn build_dataset(dir: &Path, name: &str) -> PathBuf {
+    let input = collection(dir);
+    let out = dir.join(name);
+    let ingest = precompute(&["ingest", "--input", path(&input), "--out", path(&out)]);
+    assert!(ingest.status.success(), "{}", text(&ingest));
+    let report: IngestReport =
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!((report.ingested, report.skipped), (12, 3));
+
+    let rows = report.ingested as usize;
+    let features = Matrix::U8 {
+        rows,
+        cols: 32,
+        data: (0..rows * 32).map(|i| (i * 37 % 256) as u8).collect(),
+    };
+    let features_path = dir.join("features.npy");
+    fs::write(&features_path, npy::write(&features)).unwrap();
+    let index = precompute(&[
+        "index",
+        "--features",
+        path(&features_path),
+        "--out",
+        path(&out),
+        "--leaf-size",
+        "4",
+    ]);
+    assert!(index.status.success(), "{}", text(&index));
+
+    let mut chunks: Vec<FileRef> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("items-"))
+        .map(|name| {
+            let bytes = fs::read(out.join(&name)).unwrap();
+            FileRef {
+                name,
+                bytes: bytes.len() as u64,
+                blake3: blake3::hash(&bytes).to_hex().to_string(),
+            }
+        })
+        .collect();
+    chunks.sort_by(|a, b| a.name.cmp(&b.name));
+    let manifest = DatasetManifest {
+        format_version: DATASET_FORMAT_VERSION,
+        name: name.into(),
+        description: format!("{name}: gradients"),
+        count: report.ingested,
+        dims: 32,
+        index: "manifest.json".into(),
+        items: chunks,
+        items_per_chunk: 10_000,
+        text: None,
+        full_features: None,
+    };
+    fs::write(
+        out.join("dataset.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    out
+}
+
+fn verify(dir: &Path) -> Output {
+    precompute(&["verify", path(dir)])
+}
+
+#[test]
+fn a_built_dataset_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let result = verify(&out);
+    assert!(result.status.success(), "{}", text(&result));
+}
+
+#[test]
+fn verify_names_a_flipped_shard_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let shard = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "shard"))
+        .unwrap();
+    let mut bytes = fs::read(&shard).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    fs::write(&shard, bytes).unwrap();
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let name = shard.file_name().unwrap().to_str().unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{}", text(&result));
+    assert!(stdout.contains(name), "{}", text(&result));
+}
+
+#[test]
+fn verify_names_a_missing_thumbnail_and_a_wrong_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let thumb = fs::read_dir(out.join("thumbs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    fs::remove_file(&thumb).unwrap();
+    let dataset_path = out.join("dataset.json");
+    let mut manifest =
+        DatasetManifest::from_json(&fs::read_to_string(&dataset_path).unwrap()).unwrap();
+    manifest.items[0].bytes += 1;
+    let wrong = manifest.items[0].name.clone();
+    fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    // The size fault hides the chunk's thumbnails, so fix it and look again.
+    assert_eq!(lines.len(), 1, "{}", text(&result));
+    assert!(
+        lines[0].contains(&wrong) && lines[0].contains("bytes"),
+        "{stdout}"
+    );
+
+    manifest.items[0].bytes -= 1;
+    fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    let thumb_name = thumb.file_name().unwrap().to_str().unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{}", text(&result));
+    assert!(stdout.contains(thumb_name), "{stdout}");
+}
+
+#[test]
+fn catalog_lists_datasets_with_relative_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = build_dataset(&dir.path().join("one"), "first");
+    let b = build_dataset(&dir.path().join("two"), "second");
+    let web = dir.path().join("web");
+    fs::create_dir_all(&web).unwrap();
+    let catalog_path = web.join("catalog.json");
+    let result = precompute(&["catalog", "--out", path(&catalog_path), path(&a), path(&b)]);
+    assert!(result.status.success(), "{}", text(&result));
+    let catalog = dataset::Catalog::from_json(&fs::read_to_string(&catalog_path).unwrap()).unwrap();
+    let entries: Vec<(&str, u64, &str)> = catalog
+        .datasets
+        .iter()
+        .map(|d| (d.name.as_str(), d.count, d.path.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("first", 12, "../one/first"),
+            ("second", 12, "../two/second")
+        ]
+    );
+    assert!(
+        catalog.datasets[0].bytes > 12 * 500,
+        "{:?}",
+        catalog.datasets[0]
+    );
+
+    let missing = precompute(&["catalog", "--out", path(&catalog_path), path(&web)]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing).contains("web/dataset.json"),
+        "{}",
+        text(&missing)
+    );
+}
+
+#[test]
+fn ingest_into_an_unwritable_output_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = collection(dir.path());
+    let out = dir.path().join("taken");
+    fs::write(&out, b"a file").unwrap();
+    let result = precompute(&["ingest", "--input", path(&input), "--out", path(&out)]);
+    assert!(!result.status.success());
+    assert!(
+        text(&result).contains("cannot create the output folder"),
+        "{}",
+        text(&result)
+    );
+}
