@@ -5,7 +5,8 @@
 //! - `report.json`: the [`dataset::IngestReport`] (counts per skip reason, every skipped
 //!   item);
 //! - `items-NNNN.<hash>.json`: [`dataset::ItemsChunk`]s of the kept items, in id order;
-//! - `thumbs/<16 hex of blake3>.jpg`: the thumbnails;
+//! - `thumbs/<16 hex of blake3>.jpg`: the thumbnails (those of an earlier run that no
+//!   kept item names are removed);
 //! - `.work/ingested.json`: the [`IngestList`] the encoder reads (the image path of each
 //!   id), plus `.work/downloads/` (URL cache) and `.work/cifar/` (CIFAR records as PNG).
 //!
@@ -254,6 +255,7 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
     let report = report_of(items.len(), skipped_items);
     let metadata: Vec<dataset::Item> = items.iter().map(|i| i.item.clone()).collect();
     let chunks = output::write_item_chunks(out, &metadata, options.items_per_chunk)?;
+    output::remove_stale_thumbs(out, metadata.iter().map(|item| item.thumb.as_str()))?;
     let list = IngestList {
         format_version: output::INGEST_LIST_VERSION,
         items: items.iter().map(|i| i.entry.clone()).collect(),

@@ -99,6 +99,37 @@ fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> 
     Ok(())
 }
 
+/// Removes the thumbnails under `out/thumbs/` that no kept item names (left by an
+/// earlier run over other input); returns how many.
+pub fn remove_stale_thumbs<'a>(
+    out: &Path,
+    keep: impl Iterator<Item = &'a str>,
+) -> Result<usize, IngestError> {
+    let keep: std::collections::HashSet<&str> = keep.collect();
+    let dir = out.join(dataset::THUMBS_DIR);
+    let read = |source| IngestError::Read {
+        path: dir.clone(),
+        source,
+    };
+    let mut removed = 0;
+    for entry in fs::read_dir(&dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        let name = format!(
+            "{}/{}",
+            dataset::THUMBS_DIR,
+            entry.file_name().to_string_lossy()
+        );
+        if !keep.contains(name.as_str()) {
+            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
+                path: entry.path(),
+                source,
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Version of [`IngestList`]'s layout.
 pub const INGEST_LIST_VERSION: u32 = 1;
 

@@ -138,6 +138,24 @@ fn the_same_input_gives_the_same_bytes() {
 }
 
 #[test]
+fn a_rerun_over_less_input_removes_stale_chunks_and_thumbnails() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    bad_folder(&input);
+    let out = dir.path().join("out");
+    let first = run(&IngestOptions::new(input.clone(), out.clone()));
+    fs::remove_file(input.join("b-green.png")).unwrap();
+    let second = run(&IngestOptions::new(input, out.clone()));
+    assert_eq!(second.items.len(), first.items.len() - 1);
+    check_output(&out, &second);
+    assert_eq!(
+        fs::read_dir(out.join("thumbs")).unwrap().count(),
+        second.items.len()
+    );
+    assert!(!out.join(&first.chunks[0].name).exists());
+}
+
+#[test]
 fn bottom_crop_and_empty_captions_options() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
