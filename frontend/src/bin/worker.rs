@@ -1,0 +1,3 @@
+//! The app's entry point (trunk's main bundle): mounts the Yew UI.
+
+fn main() {}
