@@ -54,6 +54,14 @@ pub enum Action {
         /// Its results.
         round: Round,
     },
+    /// A new session whose results start unlabelled: browsing the collection, or a saved
+    /// search applied.
+    Show {
+        /// The query.
+        query: Query,
+        /// Its results.
+        round: Round,
+    },
     /// The results of a fine-tune round; labels are kept, the old state can be undone.
     Round(Round),
     /// A click on a tile: one label step, or with shift the anchor's label over the range
@@ -104,6 +112,11 @@ impl Session {
             Action::Start { query, round } => {
                 *self = Session::default();
                 self.labels.set_all(&round.ids, Label::Relevant);
+                self.query = query;
+                self.round = round;
+            }
+            Action::Show { query, round } => {
+                *self = Session::default();
                 self.query = query;
                 self.round = round;
             }
@@ -232,6 +245,23 @@ mod tests {
         assert!(
             session.labels.irrelevant().is_empty(),
             "a new query drops old labels"
+        );
+    }
+
+    #[test]
+    fn browsing_and_saved_searches_start_unlabelled() {
+        let mut session = started(4);
+        session.apply(Action::Show {
+            query: Query::Saved,
+            round: Round {
+                ids: vec![3, 2],
+                ..Round::default()
+            },
+        });
+        assert!(session.labels.is_empty());
+        assert_eq!(
+            (session.query.clone(), session.undoable()),
+            (Query::Saved, 0)
         );
     }
 

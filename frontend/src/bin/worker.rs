@@ -1,3 +1,6 @@
-//! The app's entry point (trunk's main bundle): mounts the Yew UI.
+//! The search worker's entry point (trunk's worker bundle): registers the reactor.
 
-fn main() {}
+fn main() {
+    #[cfg(target_family = "wasm")]
+    frontend::worker::register();
+}
