@@ -31,13 +31,6 @@ pub enum Task {
         /// How many neighbours.
         k: u32,
     },
-    /// The `k` images nearest to an already encoded query (the text worker's output).
-    Nearest {
-        /// The query on the index's `u8` grid.
-        query: Vec<u8>,
-        /// How many neighbours.
-        k: u32,
-    },
     /// Train the request's searcher on its labels, then search by classification.
     FineTune {
         /// Labels and settings of the round.

@@ -184,7 +184,6 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   assert(seen.size === found, `paged ${seen.size} of ${found}`);
   shared.url = page.url();
   shared.count = found;
-  shared.negative = outside[0];
 
   // Export CSV: every result and every labelled image.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
@@ -207,16 +206,31 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
 
 await test('a shared URL restores query, labels and settings', async () => {
   const { context, page } = await freshPage();
+  const like = new URL(shared.url).searchParams.get('like');
   await page.goto(shared.url);
-  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=result]')].length === 60
-    && !document.querySelector('[data-testid=progress]'));
+  await page.waitForFunction((like) => {
+    const first = document.querySelector('[data-testid=result]');
+    return first && first.dataset.id === like && !document.querySelector('[data-testid=progress]');
+  }, like);
   assert(await count(page) === 60, 'k-NN results');
-  const neg = page.locator(`[data-testid=result][data-id="${shared.negative}"]`);
-  assert(await neg.count() === 1 && await neg.getAttribute('data-label') === 'irrelevant', 'labels from the URL');
+  const pos = new URL(shared.url).searchParams.get('pos').split(',');
+  const labels = await tiles(page).evaluateAll((els) => els.map((e) => [e.dataset.id, e.dataset.label]));
+  for (const [id, l] of labels) {
+    assert(l === (pos.includes(id) ? 'relevant' : 'none'), `label of ${id} from the URL: ${l}`);
+  }
   await page.getByTestId('finetune').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
   await idle(page);
   assert(await count(page) === shared.count, `same count after reload: ${await count(page)} vs ${shared.count}`);
+  // An irrelevant label in the URL wins over the k-NN default (relevant).
+  const url = new URL(shared.url);
+  url.searchParams.set('neg', pos[1]);
+  const second = await context.newPage();
+  await second.goto(url.href);
+  await second.waitForFunction((id) => {
+    const tile = document.querySelector(`[data-testid=result][data-id="${id}"]`);
+    return tile && tile.dataset.label === 'irrelevant';
+  }, pos[1], { timeout: TIMEOUT });
   await context.close();
 });
 
