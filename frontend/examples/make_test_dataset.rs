@@ -8,7 +8,9 @@
 //!
 //! `OUT/catalog.json` lists `swatches` (N images, default 3000), `broken-features` (a
 //! feature shard altered: the dataset cannot open) and `broken-leaves` (every leaf shard
-//! altered: k-NN works, box search fails). Same arguments, same bytes.
+//! altered: k-NN works, box search fails). Same arguments, same bytes. Sets above 10,000
+//! images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no damaged
+//! copies.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -54,10 +56,20 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
         rare_cluster_size: (n / 50).max(10),
         ..SyntheticConfig::default()
     });
+    // Small sets get small leaves and shards, so that lazy loading shows; large ones the
+    // reference leaf size and index-shards' default shard size.
+    let small = n <= 10_000;
     let config = TreeSetConfig {
-        leaf_size: 32,
+        leaf_size: if small { 32 } else { 500 },
         subsets: vec![(4, 16), (6, 8), (8, 4)],
         seed: 7,
+    };
+    let shards = if small {
+        ShardConfig {
+            max_shard_bytes: 16 << 10,
+        }
+    } else {
+        ShardConfig::default()
     };
     let trees = TreeSet::build(&set.features, set.dims, &config)?;
     fs::create_dir_all(dir.join(dataset::THUMBS_DIR))?;
@@ -65,9 +77,7 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
     write_index(
         Features::new(&set.features, set.dims)?,
         &trees,
-        &ShardConfig {
-            max_shard_bytes: 16 << 10,
-        },
+        &shards,
         |name, bytes| {
             total += bytes.len() as u64;
             fs::write(dir.join(name), bytes)
@@ -181,10 +191,12 @@ fn main() -> Result<()> {
     let mut catalog = Catalog {
         datasets: vec![main.clone()],
     };
-    for (name, prefixes) in [
-        ("broken-features", &["features"][..]),
-        ("broken-leaves", &["tree-"][..]),
-    ] {
+    let damaged: &[(&str, &[&str])] = if n <= 10_000 {
+        &[("broken-features", &["features"]), ("broken-leaves", &["tree-"])]
+    } else {
+        &[]
+    };
+    for &(name, prefixes) in damaged {
         damaged_copy(&out.join("swatches"), &out.join(name), prefixes)?;
         catalog.datasets.push(CatalogEntry {
             name: name.to_owned(),
