@@ -303,6 +303,29 @@ await test('corrupt leaf shards: k-NN works, box search fails clearly, scan base
   await context.close();
 });
 
+await test('offline: a dataset opened once reloads from the service worker and caches', async () => {
+  const { context, page } = await freshPage();
+  await page.goto(app());
+  await gridReady(page);
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  // Once the service worker controls the page, every app and entry file passes through
+  // it; the k-NN below fetches the item chunks of its results once, online.
+  await page.reload();
+  await gridReady(page);
+  await tiles(page).nth(1).locator('[data-testid=more-like-this]').click();
+  await gridReady(page);
+  const like = new URL(page.url()).searchParams.get('like');
+  await context.setOffline(true);
+  // The reload restores the search from the URL: the same k-NN round, offline.
+  await page.reload();
+  await page.waitForFunction((like) => !document.querySelector('[data-testid=progress]')
+    && document.querySelector('[data-testid=result]')?.dataset.id === like, like);
+  await gridReady(page);
+  const error = page.getByTestId('error');
+  assert(await error.count() === 0, `no error offline: ${await error.count() && await error.textContent()}`);
+  await context.close();
+});
+
 await browser.close();
 console.log(`figures ${JSON.stringify(figures, null, 1)}`);
 if (failures.length) {
