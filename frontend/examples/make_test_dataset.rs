@@ -6,9 +6,11 @@
 //! cargo run --release -p frontend --example make_test_dataset -- OUT [N]
 //! ```
 //!
-//! `OUT/catalog.json` lists `swatches` (N images, default 3000), `broken-features` (a
-//! feature shard altered: the dataset cannot open) and `broken-leaves` (every leaf shard
-//! altered: k-NN works, box search fails). Same arguments, same bytes. Sets above 10,000
+//! `OUT/catalog.json` lists `swatches` (N images, default 3000), `swatches-text` (the same
+//! with a text encoder: the tiny random open_clip fixture of `clip/fixtures` and a seeded
+//! random PCA, so text queries run end to end though their neighbours mean nothing),
+//! `broken-features` (a feature shard altered: the dataset cannot open) and
+//! `broken-leaves` (every leaf shard altered: k-NN works, box search fails). Same arguments, same bytes. Sets above 10,000
 //! images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no damaged
 //! copies.
 
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use dataset::{
     Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, INDEX_MANIFEST_FILE,
-    Item, ItemsChunk, hashed_name,
+    Item, ItemsChunk, Reduction, TextEncoder, hashed_name,
 };
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 use index_shards::{Features, ShardConfig, TreeSet, TreeSetConfig, write_index};
@@ -153,9 +155,97 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
     })
 }
 
-/// Copies dataset folder `from` to `to` (renamed inside) and flips one byte in the middle
-/// of every shard whose name starts with one of `prefixes`.
-fn damaged_copy(from: &Path, to: &Path, prefixes: &[&str]) -> Result<()> {
+/// The open_clip test model of the clip crate (`clip/fixtures/open_clip.json`): width 12,
+/// 3 heads, 2 layers, a 10-d joint embedding.
+const FIXTURE_WEIGHTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../clip/fixtures/open_clip.safetensors"
+);
+const FIXTURE_EMBED_DIM: usize = 10;
+
+/// A safetensors file of f32 tensors (header padded to 8 bytes, as the format advises).
+fn safetensors_f32(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut data = Vec::new();
+    for (name, shape, values) in tensors {
+        let start = data.len();
+        data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        header.insert(
+            (*name).to_owned(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}),
+        );
+    }
+    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend(header);
+    out.extend(data);
+    out
+}
+
+/// Values in [-1, 1) from a seeded splitmix64 (exact integer arithmetic).
+fn seeded_values(seed: u64, n: usize) -> Vec<f32> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn write_hashed(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<FileRef> {
+    let digest = blake3::hash(bytes).to_hex().to_string();
+    let name = hashed_name(stem, &digest, ext);
+    fs::write(dir.join(&name), bytes)?;
+    Ok(file_ref(name, bytes))
+}
+
+/// Adds the fixture text encoder and a PCA to the dataset folder `dir`.
+fn add_text_encoder(dir: &Path) -> Result<()> {
+    let weights = write_hashed(
+        dir,
+        "text-encoder",
+        "safetensors",
+        &fs::read(FIXTURE_WEIGHTS)?,
+    )?;
+    let path = dir.join(dataset::DATASET_FILE);
+    let mut manifest = DatasetManifest::from_json(&fs::read_to_string(&path)?)?;
+    let pca = safetensors_f32(&[
+        (
+            "mean",
+            vec![FIXTURE_EMBED_DIM],
+            vec![0.0; FIXTURE_EMBED_DIM],
+        ),
+        (
+            "components",
+            vec![manifest.dims, FIXTURE_EMBED_DIM],
+            seeded_values(11, manifest.dims * FIXTURE_EMBED_DIM),
+        ),
+    ]);
+    let reduction = write_hashed(dir, "reduction", "safetensors", &pca)?;
+    manifest.text = Some(TextEncoder {
+        model: "clip/fixtures/open_clip (random test weights)".to_owned(),
+        weights,
+        config: serde_json::json!({
+            "vocab_size": 49408, "hidden_size": 12, "intermediate_size": 48,
+            "num_attention_heads": 3, "num_hidden_layers": 2, "max_position_embeddings": 77,
+            "hidden_act": "gelu", "layer_norm_eps": 1e-5
+        }),
+        projection_dim: FIXTURE_EMBED_DIM,
+        reduction: Reduction::Pca { file: reduction },
+    });
+    fs::write(path, serde_json::to_vec_pretty(&manifest)?)?;
+    Ok(())
+}
+
+/// Copies dataset folder `from` to `to` (renamed inside), flipping one byte in the middle
+/// of every file whose name starts with one of `prefixes` (none: a plain copy).
+fn copy_dataset(from: &Path, to: &Path, prefixes: &[&str]) -> Result<()> {
     fs::create_dir_all(to.join(dataset::THUMBS_DIR))?;
     for entry in fs::read_dir(from)?.chain(fs::read_dir(from.join(dataset::THUMBS_DIR))?) {
         let path = entry?.path();
@@ -191,16 +281,26 @@ fn main() -> Result<()> {
     let mut catalog = Catalog {
         datasets: vec![main.clone()],
     };
-    let damaged: &[(&str, &[&str])] = if n <= 10_000 {
-        &[("broken-features", &["features"]), ("broken-leaves", &["tree-"])]
+    let copies: &[(&str, &[&str])] = if n <= 10_000 {
+        &[
+            ("swatches-text", &[]),
+            ("broken-features", &["features"]),
+            ("broken-leaves", &["tree-"]),
+        ]
     } else {
-        &[]
+        &[("swatches-text", &[])]
     };
-    for &(name, prefixes) in damaged {
-        damaged_copy(&out.join("swatches"), &out.join(name), prefixes)?;
+    for &(name, prefixes) in copies {
+        copy_dataset(&out.join("swatches"), &out.join(name), prefixes)?;
+        if name == "swatches-text" {
+            add_text_encoder(&out.join(name))?;
+        }
         catalog.datasets.push(CatalogEntry {
             name: name.to_owned(),
-            description: format!("{} (damaged copy for tests)", main.description),
+            description: match prefixes {
+                [] => format!("{} and a test text encoder", main.description),
+                _ => format!("{} (damaged copy for tests)", main.description),
+            },
             path: name.to_owned(),
             ..main.clone()
         });

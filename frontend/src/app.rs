@@ -10,7 +10,7 @@
 //! `random-negatives`, `negative-weight`, `export-json`, `export-csv`, `save-search`,
 //! `saved-search`, `apply-search`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -31,9 +31,13 @@ use crate::codec::SerdeWasm;
 use crate::items::parse_chunk;
 use crate::labels::Label;
 use crate::net::{self, FileCache, Source};
-use crate::protocol::{Failure, Progress, ReplyBody, StageTimes, Task, WorkerReply, WorkerRequest};
+use crate::protocol::{
+    Backend, Failure, Progress, ReplyBody, StageTimes, Task, TextBody, TextReply, TextRequest,
+    TextTask, WorkerReply, WorkerRequest,
+};
 use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
 use crate::share::{self, SharedSearch, searcher_from_name, searcher_name};
+use crate::text::TextWorker;
 use crate::worker::SearchWorker;
 
 /// The catalog read when the URL names none (static-server serves datasets under `/data/`).
@@ -51,7 +55,9 @@ pub fn start() {
 fn App() -> Html {
     html! {
         <ReactorProvider<SearchWorker, SerdeWasm> path="worker.js">
-            <Main />
+            <ReactorProvider<TextWorker, SerdeWasm> path="text-worker.js">
+                <Main />
+            </ReactorProvider<TextWorker, SerdeWasm>>
         </ReactorProvider<SearchWorker, SerdeWasm>>
     }
 }
@@ -102,6 +108,26 @@ struct State {
     url_search: Option<SharedSearch>,
     /// Bytes of dataset files the page and the worker fetched from the network.
     network_bytes: u64,
+    /// The text encoder's state.
+    text: TextState,
+    /// The text worker's `Load` and latest `Encode` requests.
+    text_load_seq: u32,
+    text_encode_seq: u32,
+    /// The last text encode time, for the next k-NN round's times.
+    encode_ms: f64,
+}
+
+/// Where the dataset's text encoder is.
+#[derive(Clone, Debug, PartialEq)]
+enum TextState {
+    /// The dataset has none.
+    Absent,
+    /// Being fetched and warmed up.
+    Loading(Option<Progress>),
+    /// Ready on `backend`.
+    Ready { backend: Backend, warmup_ms: f64 },
+    /// Loading failed (the error panel says why).
+    Failed,
 }
 
 enum Msg {
@@ -115,6 +141,8 @@ enum Msg {
     Settings(Settings),
     Error(Failure),
     DismissError,
+    TextSent(u32, bool),
+    Text(TextReply),
 }
 
 impl Reducible for State {
@@ -128,6 +156,11 @@ impl Reducible for State {
                 s.catalog = Some(catalog);
             }
             Msg::Dataset(dataset) => {
+                s.text = if dataset.manifest.text.is_some() {
+                    TextState::Loading(None)
+                } else {
+                    TextState::Absent
+                };
                 s.dataset = Some(dataset);
                 s.ready = false;
                 s.items.clear();
@@ -148,6 +181,15 @@ impl Reducible for State {
             Msg::Settings(settings) => s.settings = settings,
             Msg::Error(failure) => s.error = Some(failure),
             Msg::DismissError => s.error = None,
+            Msg::TextSent(seq, load) => {
+                if load {
+                    s.text_load_seq = seq;
+                    s.text = TextState::Loading(None);
+                } else {
+                    s.text_encode_seq = seq;
+                }
+            }
+            Msg::Text(reply) => s.on_text(reply),
         }
         Rc::new(s)
     }
@@ -174,6 +216,37 @@ impl State {
             },
             url_search,
             network_bytes: 0,
+            text: TextState::Absent,
+            text_load_seq: 0,
+            text_encode_seq: 0,
+            encode_ms: 0.0,
+        }
+    }
+
+    fn on_text(&mut self, reply: TextReply) {
+        let load = reply.seq == self.text_load_seq;
+        let encode = reply.seq == self.text_encode_seq;
+        match reply.body {
+            TextBody::Progress(progress) if load => self.text = TextState::Loading(Some(progress)),
+            TextBody::Loaded { backend, warmup_ms } if load => {
+                self.text = TextState::Ready { backend, warmup_ms };
+            }
+            TextBody::Encoded { encode_ms, .. } if encode => self.encode_ms = encode_ms,
+            TextBody::Failed(failure) if load || encode => {
+                if load {
+                    self.text = TextState::Failed;
+                }
+                self.error = Some(failure);
+            }
+            _ => {}
+        }
+    }
+
+    /// The backend shown: the text encoder's once loaded; k-NN and training run on the CPU.
+    fn backend(&self) -> Backend {
+        match self.text {
+            TextState::Ready { backend, .. } => backend,
+            _ => Backend::Cpu,
         }
     }
 
@@ -197,8 +270,11 @@ impl State {
                     },
                 });
             }
-            (ReplyBody::Neighbours { ids, times }, Some(Pending::Knn(query))) => {
+            (ReplyBody::Neighbours { ids, mut times }, Some(Pending::Knn(query))) => {
                 self.network_bytes += times.network_bytes;
+                if matches!(query, Query::Text(_)) {
+                    times.encode_ms = self.encode_ms;
+                }
                 self.session.apply(Action::Start {
                     query,
                     round: Round {
@@ -266,21 +342,87 @@ impl State {
     }
 }
 
-/// Sends requests to the worker, numbering them.
+/// Sends requests to the workers, numbering them.
 #[derive(Clone)]
 struct Sender {
     bridge: UseReactorBridgeHandle<SearchWorker>,
     seq: Rc<Cell<u32>>,
     state: UseReducerDispatcher<State>,
+    /// The text worker's bridge, once a dataset with a text encoder is open.
+    text: Rc<RefCell<Option<UseReactorBridgeHandle<TextWorker>>>>,
+    /// The text being encoded: its query goes to the search worker when it arrives.
+    encoding: Rc<RefCell<Option<String>>>,
 }
 
 impl Sender {
     fn send(&self, task: Task, pending: Pending) {
-        let seq = self.seq.get() + 1;
-        self.seq.set(seq);
+        let seq = self.next_seq();
         self.state.dispatch(Msg::Sent(seq, pending));
         self.bridge.send(WorkerRequest { seq, task });
     }
+
+    fn next_seq(&self) -> u32 {
+        let seq = self.seq.get() + 1;
+        self.seq.set(seq);
+        seq
+    }
+
+    /// Sends `task` to the text worker; false when there is none.
+    fn send_text(&self, task: TextTask) -> bool {
+        let Some(bridge) = self.text.borrow().clone() else {
+            return false;
+        };
+        let seq = self.next_seq();
+        if let TextTask::Encode { text } = &task {
+            *self.encoding.borrow_mut() = Some(text.clone());
+        }
+        self.state
+            .dispatch(Msg::TextSent(seq, matches!(task, TextTask::Load { .. })));
+        bridge.send(TextRequest { seq, task });
+        true
+    }
+
+    /// A text worker reply: an encoded query goes on to the search worker as k-NN.
+    fn on_text_reply(&self, reply: TextReply) {
+        let encoded = match &reply.body {
+            TextBody::Encoded { query, .. } => Some(query.clone()),
+            _ => None,
+        };
+        self.state.dispatch(Msg::Text(reply));
+        // Only an encoded query consumes the pending text (a load may answer in between).
+        if let Some(query) = encoded
+            && let Some(text) = self.encoding.borrow_mut().take()
+        {
+            self.send(
+                Task::Nearest {
+                    query,
+                    k: FIRST_RESULTS,
+                },
+                Pending::Knn(Query::Text(text)),
+            );
+        }
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct TextLinkProps {
+    on_bridge: Callback<UseReactorBridgeHandle<TextWorker>>,
+    on_reply: Callback<TextReply>,
+}
+
+/// Connects to the text worker; rendered only for a dataset with a text encoder, so the
+/// text worker (and burn's wasm) loads only then.
+#[component]
+fn TextLink(props: &TextLinkProps) -> Html {
+    let on_reply = props.on_reply.clone();
+    let bridge = use_reactor_bridge::<TextWorker, _>(move |event| {
+        if let ReactorEvent::Output(reply) = event {
+            on_reply.emit(reply);
+        }
+    });
+    let on_bridge = props.on_bridge.clone();
+    use_effect_with((), move |_| on_bridge.emit(bridge));
+    Html::default()
 }
 
 fn failure(what: impl Into<String>, message: impl ToString, hint: &str) -> Failure {
@@ -519,21 +661,31 @@ fn run_query(state: &State, query: Query, sender: &Sender) {
             Pending::Knn(Query::Like(id)),
         ),
         Query::Text(text) => {
-            let message = if dataset.manifest.text.is_none() {
-                format!(
+            let failed = match &state.text {
+                TextState::Absent => Some(format!(
                     "dataset {} has no text encoder, so {text:?} cannot be searched",
                     dataset.name
-                )
-            } else {
-                format!(
-                    "this build of the app has no text encoder yet, so {text:?} cannot be encoded"
-                )
+                )),
+                TextState::Failed => Some("the text encoder failed to load".to_owned()),
+                // While loading, the request waits in the text worker's queue.
+                TextState::Loading(_) | TextState::Ready { .. } => None,
             };
-            sender.state.dispatch(Msg::Error(failure(
-                "text search",
-                message,
-                "use \"more like this\" (≈) on an image, or apply a saved search",
-            )));
+            match failed {
+                Some(message) => sender.state.dispatch(Msg::Error(failure(
+                    "text search",
+                    message,
+                    "use \"more like this\" (≈) on an image, or apply a saved search",
+                ))),
+                None => {
+                    if !sender.send_text(TextTask::Encode { text }) {
+                        sender.state.dispatch(Msg::Error(failure(
+                            "text search",
+                            "the text worker is not connected yet",
+                            "try again in a moment",
+                        )));
+                    }
+                }
+            }
         }
         Query::None | Query::Saved => {}
     }
@@ -596,6 +748,7 @@ fn times_text(times: &StageTimes) -> String {
     let mut parts = Vec::new();
     for (name, ms) in [
         ("fetch", times.fetch_ms),
+        ("encode", times.encode_ms),
         ("k-NN", times.knn_ms),
         ("train", times.train_ms),
         ("search", times.search_ms),
@@ -624,10 +777,14 @@ fn Main() -> Html {
             }
         })
     };
+    let text_bridge = use_mut_ref(|| None);
+    let encoding = use_mut_ref(|| None);
     let sender = Sender {
         bridge,
         seq: (*counter).clone(),
         state: state.dispatcher(),
+        text: text_bridge,
+        encoding,
     };
     let requested_chunks = use_mut_ref(HashSet::<(String, usize)>::new);
     let query_text = use_state(String::new);
@@ -663,8 +820,16 @@ fn Main() -> Html {
         let sender = sender.clone();
         let state = state.clone();
         let query_text = query_text.clone();
-        use_effect_with(state.ready, move |&ready| {
-            if ready && let Some(shared) = &state.url_search {
+        let started = use_mut_ref(|| false);
+        // A text query also waits for the text worker's bridge (its load is queued first).
+        let linked = state.text_load_seq != 0 || state.text == TextState::Absent;
+        use_effect_with((state.ready, linked), move |&(ready, linked)| {
+            if ready
+                && linked
+                && !*started.borrow()
+                && let Some(shared) = &state.url_search
+            {
+                *started.borrow_mut() = true;
                 if let Query::Text(text) = &shared.query {
                     query_text.set(text.clone());
                 }
@@ -965,6 +1130,25 @@ fn Main() -> Html {
             }
         })
     };
+    let on_text_bridge = {
+        let sender = sender.clone();
+        let state = state.clone();
+        Callback::from(move |bridge: UseReactorBridgeHandle<TextWorker>| {
+            *sender.text.borrow_mut() = Some(bridge);
+            if let Some(dataset) = &state.dataset
+                && let Some(encoder) = &dataset.manifest.text
+            {
+                sender.send_text(TextTask::Load {
+                    base: dataset.base.clone(),
+                    encoder: encoder.clone(),
+                });
+            }
+        })
+    };
+    let on_text_reply = {
+        let sender = sender.clone();
+        Callback::from(move |reply: TextReply| sender.on_text_reply(reply))
+    };
     let dismiss = {
         let dispatch = dispatch.clone();
         Callback::from(move |_: MouseEvent| dispatch.dispatch(Msg::DismissError))
@@ -998,6 +1182,25 @@ fn Main() -> Html {
         .map(|d| d.name.clone())
         .unwrap_or_default();
     let busy = s.busy() || !s.ready;
+    let text_link = s
+        .dataset
+        .as_ref()
+        .filter(|d| d.manifest.text.is_some())
+        .map(|d| d.base.clone());
+    let text_status = match &s.text {
+        TextState::Absent => String::new(),
+        TextState::Loading(None) => "text encoder: loading".to_owned(),
+        TextState::Loading(Some(p)) => format!(
+            "text encoder: {}/{} bytes ({:.0}%)",
+            p.bytes_done,
+            p.bytes_total,
+            p.percent()
+        ),
+        TextState::Ready { warmup_ms, .. } => {
+            format!("text encoder ready (warm-up {})", fmt_ms(*warmup_ms))
+        }
+        TextState::Failed => "text encoder failed".to_owned(),
+    };
 
     html! {
         <div class="app">
@@ -1017,8 +1220,12 @@ fn Main() -> Html {
                         value={(*query_text).clone()} oninput={on_query_input} />
                     <button data-testid="search" type="submit" disabled={busy}>{"Search"}</button>
                 </form>
-                <span class="backend">{"backend "}<b data-testid="backend">{"cpu"}</b></span>
+                <span class="backend">{"backend "}<b data-testid="backend">{s.backend().as_str()}</b></span>
+                <span class="text-status" data-testid="text-status">{text_status}</span>
             </header>
+            if let Some(key) = text_link {
+                <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply} />
+            }
             if let Some(f) = &s.error {
                 <div class="error" data-testid="error" role="alert">
                     <b>{format!("{} failed: ", f.what)}</b>{&f.message}

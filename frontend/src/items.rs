@@ -1,8 +1,8 @@
 //! Item metadata (captions, thumbnails, sources) from the dataset's `items-NNNN` chunks,
-//! each checked against `dataset.json` before use: size, blake3, and the id range the
+//! and any other dataset file, each checked against `dataset.json` before use: size, blake3, and the id range the
 //! manifest says it covers.
 
-use dataset::{DatasetManifest, ItemsChunk};
+use dataset::{DatasetManifest, FileRef, ItemsChunk};
 
 /// Why an items chunk was refused.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,31 @@ pub enum ItemsError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// Checks `bytes` against `file` (size, then blake3).
+///
+/// # Errors
+/// [`ItemsError::Mismatch`] naming the file and what differs.
+pub fn check_file(file: &FileRef, bytes: &[u8]) -> Result<(), ItemsError> {
+    let mismatch = |what, expected: String, actual: String| ItemsError::Mismatch {
+        file: file.name.clone(),
+        what,
+        expected,
+        actual,
+    };
+    if bytes.len() as u64 != file.bytes {
+        return Err(mismatch(
+            "size",
+            file.bytes.to_string(),
+            bytes.len().to_string(),
+        ));
+    }
+    let hash = blake3::hash(bytes).to_hex();
+    if hash.as_str() != file.blake3 {
+        return Err(mismatch("blake3", file.blake3.clone(), hash.to_string()));
+    }
+    Ok(())
 }
 
 /// Checks the bytes of chunk `chunk` of `manifest` and parses them.
@@ -87,7 +112,7 @@ pub fn parse_chunk(
 
 #[cfg(test)]
 mod tests {
-    use dataset::{DATASET_FORMAT_VERSION, FileRef, Item};
+    use dataset::{DATASET_FORMAT_VERSION, Item};
 
     use super::*;
 

@@ -4,6 +4,7 @@
 //! to requests it has moved past (a new query, another dataset).
 
 use branches::{Model, SearchRequest};
+use dataset::TextEncoder;
 use serde::{Deserialize, Serialize};
 
 /// A request from the app to the search worker.
@@ -28,6 +29,13 @@ pub enum Task {
     MoreLikeThis {
         /// The image whose feature is the query.
         id: u32,
+        /// How many neighbours.
+        k: u32,
+    },
+    /// The `k` images nearest to an encoded text query (the text worker's output).
+    Nearest {
+        /// The query on the index's `u8` grid.
+        query: Vec<u8>,
         /// How many neighbours.
         k: u32,
     },
@@ -90,6 +98,85 @@ pub enum ReplyBody {
     Failed(Failure),
 }
 
+/// A request from the app to the text worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextRequest {
+    /// Sequence number, echoed in every reply.
+    pub seq: u32,
+    /// What to do.
+    pub task: TextTask,
+}
+
+/// What the app asks the text worker to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TextTask {
+    /// Load the dataset's text encoder (weights and reduction from the folder at `base`),
+    /// pick the backend (WebGPU if an adapter answers, else CPU) and warm it up.
+    Load {
+        /// The dataset folder's URL.
+        base: String,
+        /// The encoder as `dataset.json` describes it.
+        encoder: TextEncoder,
+    },
+    /// Encode a text into a query on the index's `u8` grid.
+    Encode {
+        /// The text.
+        text: String,
+    },
+}
+
+/// A reply from the text worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextReply {
+    /// The `seq` of the request answered.
+    pub seq: u32,
+    /// The answer.
+    pub body: TextBody,
+}
+
+/// What the text worker answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TextBody {
+    /// Files fetched so far.
+    Progress(Progress),
+    /// The encoder is ready.
+    Loaded {
+        /// Where it runs.
+        backend: Backend,
+        /// The warm-up encode, in milliseconds (includes shader compilation on WebGPU).
+        warmup_ms: f64,
+    },
+    /// The text's query.
+    Encoded {
+        /// The query on the index's `u8` grid.
+        query: Vec<u8>,
+        /// Encode time in milliseconds.
+        encode_ms: f64,
+    },
+    /// The request failed.
+    Failed(Failure),
+}
+
+/// Where the text encoder runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn on the browser's WebGPU adapter.
+    Webgpu,
+    /// burn's flex CPU backend.
+    Cpu,
+}
+
+impl Backend {
+    /// The name shown in the page (`data-testid="backend"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Webgpu => "webgpu",
+            Backend::Cpu => "cpu",
+        }
+    }
+}
+
 /// Download progress of one request.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
@@ -121,6 +208,8 @@ impl Progress {
 pub struct StageTimes {
     /// Fetching and checking shards (network or cache).
     pub fetch_ms: f64,
+    /// Text encoding (text worker).
+    pub encode_ms: f64,
     /// k-NN scan.
     pub knn_ms: f64,
     /// Training the classifier.

@@ -117,6 +117,22 @@ impl State {
                 };
                 Ok(ReplyBody::Neighbours { ids, times })
             }
+            Task::Nearest { query, k } => {
+                let open = self.open()?;
+                let start = net::now_ms();
+                let ids = open.index.nearest(&query, k).map_err(|e| {
+                    failure(
+                        "nearest images",
+                        e,
+                        "the text encoder does not fit this dataset's index",
+                    )
+                })?;
+                let times = StageTimes {
+                    knn_ms: net::now_ms() - start,
+                    ..StageTimes::default()
+                };
+                Ok(ReplyBody::Neighbours { ids, times })
+            }
             Task::FineTune { request } => {
                 let start = net::now_ms();
                 let model = self

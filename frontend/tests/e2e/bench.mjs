@@ -7,7 +7,8 @@ import { chromium } from 'playwright-core';
 const [base, dataset] = process.argv.slice(2);
 const TIMEOUT = 600_000;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-quic'] });
-const context = await browser.newContext();
+// No service worker: the figures are the app's own fetches (the Cache API still applies).
+const context = await browser.newContext({ serviceWorkers: 'block' });
 const out = { dataset };
 
 async function open() {

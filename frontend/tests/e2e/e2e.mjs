@@ -20,8 +20,10 @@ const failures = [];
 
 /** A fresh browser context (cold caches) with a page and a byte counter of every response
  * the page and its workers received. */
-async function freshPage(context) {
-  context = context || await browser.newContext({ acceptDownloads: true });
+async function freshPage(context, serviceWorkers = 'block') {
+  // The service worker is blocked except in the offline test: responses it serves carry
+  // no sizes, and each test should measure the app itself.
+  context = context || await browser.newContext({ acceptDownloads: true, serviceWorkers });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   const net = { bytes: 0, urls: [] };
@@ -271,6 +273,33 @@ await test('text query without a text encoder says so in the error panel', async
   await context.close();
 });
 
+await test('text search: the text worker loads the encoder, encodes, k-NN; URL reload', async () => {
+  const { context, page } = await freshPage();
+  const t0 = Date.now();
+  await page.goto(app('?dataset=swatches-text'));
+  await page.waitForFunction(() => /ready/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''), null, { timeout: TIMEOUT });
+  figures.text_encoder_ready_ms = Date.now() - t0;
+  figures.text_status = await page.getByTestId('text-status').textContent();
+  assert(['cpu', 'webgpu'].includes(await page.getByTestId('backend').textContent()), 'backend');
+  await gridReady(page);
+  await page.getByTestId('query').fill('a red swatch');
+  const t1 = Date.now();
+  await page.getByTestId('search').click();
+  await page.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
+    && !document.querySelector('[data-testid=progress]'));
+  figures.text_query_ms = Date.now() - t1;
+  figures.text_query_times = await page.getByTestId('times').textContent();
+  assert(await count(page) === 60, `text k-NN count ${await count(page)}`);
+  const first = await ids(page);
+  assert(new URL(page.url()).searchParams.get('q') === 'a red swatch', `URL: ${page.url()}`);
+  const again = await context.newPage();
+  await again.goto(page.url());
+  await again.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || ''), null, { timeout: TIMEOUT });
+  assert(JSON.stringify(await ids(again)) === JSON.stringify(first), 'same results after reload');
+  assert(await again.getByTestId('query').inputValue() === 'a red swatch', 'query box restored');
+  await context.close();
+});
+
 await test('a corrupt feature shard shows an error and the app keeps working', async () => {
   const { context, page } = await freshPage();
   await page.goto(app('?dataset=broken-features'));
@@ -304,7 +333,7 @@ await test('corrupt leaf shards: k-NN works, box search fails clearly, scan base
 });
 
 await test('offline: a dataset opened once reloads from the service worker and caches', async () => {
-  const { context, page } = await freshPage();
+  const { context, page } = await freshPage(null, 'allow');
   await page.goto(app());
   await gridReady(page);
   await page.evaluate(() => navigator.serviceWorker.ready);
