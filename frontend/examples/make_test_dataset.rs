@@ -1,0 +1,319 @@
+//! Writes the frontend's test datasets: a catalog and dataset folders in the layout of
+//! `dataset` (index shards, item chunks, SVG colour-swatch thumbnails), from a seeded
+//! synthetic feature set with rare clusters, plus two damaged copies for the error paths.
+//!
+//! ```sh
+//! cargo run --release -p frontend --example make_test_dataset -- OUT [N]
+//! ```
+//!
+//! `OUT/catalog.json` lists `swatches` (N images, default 3000), `swatches-text` (the same
+//! with a text encoder: the tiny random open_clip fixture of `clip/fixtures` and a seeded
+//! random PCA, so text queries run end to end though their neighbours mean nothing),
+//! `broken-features` (a feature shard altered: the dataset cannot open) and
+//! `broken-leaves` (every leaf shard altered: k-NN works, box search fails). Same arguments, same bytes. Sets above 10,000
+//! images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no damaged
+//! copies.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use dataset::{
+    Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, INDEX_MANIFEST_FILE,
+    Item, ItemsChunk, Reduction, TextEncoder, hashed_name,
+};
+use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
+use index_shards::{Features, ShardConfig, TreeSet, TreeSetConfig, write_index};
+
+const ITEMS_PER_CHUNK: u32 = 500;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn file_ref(name: String, bytes: &[u8]) -> FileRef {
+    FileRef {
+        name,
+        bytes: bytes.len() as u64,
+        blake3: blake3::hash(bytes).to_hex().to_string(),
+    }
+}
+
+/// A swatch of the colour of the row's first three dims, four levels a channel (so few
+/// distinct thumbnails), with the cluster's number when it has one.
+fn swatch(row: &[u8], cluster: Option<usize>) -> String {
+    let level = |v: u8| (v / 64) * 85;
+    let (r, g, b) = (level(row[0]), level(row[1]), level(row[2]));
+    let mark = cluster.map_or(String::new(), |c| {
+        format!(
+            r#"<text x="32" y="42" font-size="28" text-anchor="middle" fill="white">{c}</text>"#
+        )
+    });
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="rgb({r},{g},{b})"/>{mark}</svg>"#
+    )
+}
+
+fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
+    let set = RareClusterSet::generate(&SyntheticConfig {
+        n,
+        rare_clusters: 3,
+        rare_cluster_size: (n / 50).max(10),
+        ..SyntheticConfig::default()
+    });
+    // Small sets get small leaves and shards, so that lazy loading shows; large ones the
+    // reference leaf size and index-shards' default shard size.
+    let small = n <= 10_000;
+    let config = TreeSetConfig {
+        leaf_size: if small { 32 } else { 500 },
+        subsets: vec![(4, 16), (6, 8), (8, 4)],
+        seed: 7,
+    };
+    let shards = if small {
+        ShardConfig {
+            max_shard_bytes: 16 << 10,
+        }
+    } else {
+        ShardConfig::default()
+    };
+    let trees = TreeSet::build(&set.features, set.dims, &config)?;
+    fs::create_dir_all(dir.join(dataset::THUMBS_DIR))?;
+    let mut total = 0u64;
+    write_index(
+        Features::new(&set.features, set.dims)?,
+        &trees,
+        &shards,
+        |name, bytes| {
+            total += bytes.len() as u64;
+            fs::write(dir.join(name), bytes)
+        },
+    )?;
+    let cluster_of = |id: u32| {
+        set.clusters
+            .iter()
+            .position(|c| c.binary_search(&id).is_ok())
+    };
+    let mut items = Vec::new();
+    for (k, first) in (0..n).step_by(ITEMS_PER_CHUNK as usize).enumerate() {
+        let mut chunk = ItemsChunk {
+            first_id: first as u64,
+            items: Vec::new(),
+        };
+        for id in first..(first + ITEMS_PER_CHUNK as usize).min(n) {
+            let cluster = cluster_of(id as u32);
+            let svg = swatch(&set.features[id * set.dims..], cluster);
+            let thumb = format!(
+                "{}/{}.svg",
+                dataset::THUMBS_DIR,
+                blake3::hash(svg.as_bytes()).to_hex()
+            );
+            if !dir.join(&thumb).exists() {
+                total += svg.len() as u64;
+                fs::write(dir.join(&thumb), &svg)?;
+            }
+            let caption = match cluster {
+                Some(c) => format!("swatch {id}, rare cluster {c}"),
+                None => format!("swatch {id}"),
+            };
+            chunk.items.push(Item {
+                caption,
+                thumb,
+                source: format!("swatch-{id:06}.svg"),
+                width: 64,
+                height: 64,
+            });
+        }
+        let json = serde_json::to_vec(&chunk)?;
+        let digest = blake3::hash(&json).to_hex().to_string();
+        let name = hashed_name(&format!("items-{k:04}"), &digest, "json");
+        total += json.len() as u64;
+        fs::write(dir.join(&name), &json)?;
+        items.push(file_ref(name, &json));
+    }
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("swatches");
+    let manifest = DatasetManifest {
+        format_version: DATASET_FORMAT_VERSION,
+        name: name.to_owned(),
+        description: format!("{n} synthetic colour swatches with 3 rare clusters"),
+        count: n as u64,
+        dims: set.dims,
+        index: INDEX_MANIFEST_FILE.to_owned(),
+        items,
+        items_per_chunk: ITEMS_PER_CHUNK,
+        text: None,
+        full_features: None,
+    };
+    let json = serde_json::to_vec_pretty(&manifest)?;
+    total += json.len() as u64;
+    fs::write(dir.join(dataset::DATASET_FILE), json)?;
+    Ok(CatalogEntry {
+        name: manifest.name,
+        description: manifest.description,
+        count: n as u64,
+        bytes: total,
+        path: name.to_owned(),
+    })
+}
+
+/// The open_clip test model of the clip crate (`clip/fixtures/open_clip.json`): width 12,
+/// 3 heads, 2 layers, a 10-d joint embedding.
+const FIXTURE_WEIGHTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../clip/fixtures/open_clip.safetensors"
+);
+const FIXTURE_EMBED_DIM: usize = 10;
+
+/// A safetensors file of f32 tensors (header padded to 8 bytes, as the format advises).
+fn safetensors_f32(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut data = Vec::new();
+    for (name, shape, values) in tensors {
+        let start = data.len();
+        data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        header.insert(
+            (*name).to_owned(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}),
+        );
+    }
+    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend(header);
+    out.extend(data);
+    out
+}
+
+/// Values in [-1, 1) from a seeded splitmix64 (exact integer arithmetic).
+fn seeded_values(seed: u64, n: usize) -> Vec<f32> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn write_hashed(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<FileRef> {
+    let digest = blake3::hash(bytes).to_hex().to_string();
+    let name = hashed_name(stem, &digest, ext);
+    fs::write(dir.join(&name), bytes)?;
+    Ok(file_ref(name, bytes))
+}
+
+/// Adds the fixture text encoder and a PCA to the dataset folder `dir`.
+fn add_text_encoder(dir: &Path) -> Result<()> {
+    let weights = write_hashed(
+        dir,
+        "text-encoder",
+        "safetensors",
+        &fs::read(FIXTURE_WEIGHTS)?,
+    )?;
+    let path = dir.join(dataset::DATASET_FILE);
+    let mut manifest = DatasetManifest::from_json(&fs::read_to_string(&path)?)?;
+    let pca = safetensors_f32(&[
+        (
+            "mean",
+            vec![FIXTURE_EMBED_DIM],
+            vec![0.0; FIXTURE_EMBED_DIM],
+        ),
+        (
+            "components",
+            vec![manifest.dims, FIXTURE_EMBED_DIM],
+            seeded_values(11, manifest.dims * FIXTURE_EMBED_DIM),
+        ),
+    ]);
+    let reduction = write_hashed(dir, "reduction", "safetensors", &pca)?;
+    manifest.text = Some(TextEncoder {
+        model: "clip/fixtures/open_clip (random test weights)".to_owned(),
+        weights,
+        config: serde_json::json!({
+            "vocab_size": 49408, "hidden_size": 12, "intermediate_size": 48,
+            "num_attention_heads": 3, "num_hidden_layers": 2, "max_position_embeddings": 77,
+            "hidden_act": "gelu", "layer_norm_eps": 1e-5
+        }),
+        projection_dim: FIXTURE_EMBED_DIM,
+        reduction: Reduction::Pca { file: reduction },
+    });
+    fs::write(path, serde_json::to_vec_pretty(&manifest)?)?;
+    Ok(())
+}
+
+/// Copies dataset folder `from` to `to` (renamed inside), flipping one byte in the middle
+/// of every file whose name starts with one of `prefixes` (none: a plain copy).
+fn copy_dataset(from: &Path, to: &Path, prefixes: &[&str]) -> Result<()> {
+    fs::create_dir_all(to.join(dataset::THUMBS_DIR))?;
+    for entry in fs::read_dir(from)?.chain(fs::read_dir(from.join(dataset::THUMBS_DIR))?) {
+        let path = entry?.path();
+        if path.is_dir() {
+            continue;
+        }
+        let relative = path.strip_prefix(from)?;
+        let name = relative.to_string_lossy();
+        let mut bytes = fs::read(&path)?;
+        if prefixes.iter().any(|p| name.starts_with(p)) {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x5a;
+        }
+        if name == dataset::DATASET_FILE {
+            let mut manifest = DatasetManifest::from_json(std::str::from_utf8(&bytes)?)?;
+            manifest.name = to
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_owned();
+            bytes = serde_json::to_vec_pretty(&manifest)?;
+        }
+        fs::write(to.join(relative), bytes)?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let out = PathBuf::from(args.next().ok_or("usage: make_test_dataset OUT [N]")?);
+    let n: usize = args.next().map_or(Ok(3000), |a| a.parse())?;
+    let main = write_dataset(&out.join("swatches"), n)?;
+    let mut catalog = Catalog {
+        datasets: vec![main.clone()],
+    };
+    let copies: &[(&str, &[&str])] = if n <= 10_000 {
+        &[
+            ("swatches-text", &[]),
+            ("broken-features", &["features"]),
+            ("broken-leaves", &["tree-"]),
+        ]
+    } else {
+        &[("swatches-text", &[])]
+    };
+    for &(name, prefixes) in copies {
+        copy_dataset(&out.join("swatches"), &out.join(name), prefixes)?;
+        if name == "swatches-text" {
+            add_text_encoder(&out.join(name))?;
+        }
+        catalog.datasets.push(CatalogEntry {
+            name: name.to_owned(),
+            description: match prefixes {
+                [] => format!("{} and a test text encoder", main.description),
+                _ => format!("{} (damaged copy for tests)", main.description),
+            },
+            path: name.to_owned(),
+            ..main.clone()
+        });
+    }
+    fs::write(
+        out.join(dataset::CATALOG_FILE),
+        serde_json::to_vec_pretty(&catalog)?,
+    )?;
+    println!(
+        "wrote {} ({} images, {} bytes per dataset)",
+        out.display(),
+        n,
+        main.bytes
+    );
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! The text worker's entry point (trunk's text-worker bundle): registers the reactor.
+
+fn main() {
+    #[cfg(target_family = "wasm")]
+    frontend::text::register();
+}

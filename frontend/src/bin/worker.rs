@@ -1,0 +1,6 @@
+//! The search worker's entry point (trunk's worker bundle): registers the reactor.
+
+fn main() {
+    #[cfg(target_family = "wasm")]
+    frontend::worker::register();
+}

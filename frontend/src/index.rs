@@ -1,0 +1,354 @@
+//! The search worker's dataset index: which shard files each step needs, and the steps
+//! themselves over the files loaded so far.
+//!
+//! Loading is lazy and in three layers, so the first results need only the features:
+//! [`DatasetIndex::missing_feature_files`] (k-NN, training rows, post-trees), then
+//! [`DatasetIndex::missing_top_files`] (every tree's top, small), then for each model
+//! [`DatasetIndex::missing_leaf_files`] (the leaf shards its boxes reach). Every file is
+//! checked by [`LoadedIndex::add_file`] (size, blake3, content) before it is used.
+
+use branches::{BoxIndex, Model, PoolSettings, SearchEngine, SearchRequest};
+use index_shards::{Features, IndexError, LoadedIndex, ShardKind, knn_exact};
+
+/// Why a step over the dataset index failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepError {
+    /// The index or one of its files is wrong, or a needed file is not loaded.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Training or searching rejected the request or the model.
+    #[error(transparent)]
+    Search(#[from] branches::Error),
+    /// k-NN was asked for before every feature shard was loaded.
+    #[error("k-NN needs every feature shard: {missing} are not loaded yet")]
+    FeaturesMissing {
+        /// Number of feature shards still missing.
+        missing: usize,
+    },
+}
+
+/// A shard file to fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeededFile {
+    /// Its name in the dataset folder.
+    pub name: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// An index described by `manifest.json`, with the shards loaded so far.
+#[derive(Debug)]
+pub struct DatasetIndex {
+    index: LoadedIndex,
+    /// Every feature row, copied once the last feature shard is in (k-NN scans one slice).
+    features: Option<Vec<u8>>,
+    pool: PoolSettings,
+}
+
+/// [`BoxIndex`] over a borrowed [`LoadedIndex`], so that shards can be added between
+/// training (rows only) and searching (leaves of the trained boxes).
+struct Borrowed<'a>(&'a LoadedIndex);
+
+impl BoxIndex for Borrowed<'_> {
+    type Error = IndexError;
+
+    fn len(&self) -> u32 {
+        // Ids are u32: a manifest's point count fits.
+        self.0.len() as u32
+    }
+
+    fn dims(&self) -> usize {
+        self.0.dims()
+    }
+
+    fn subsets(&self) -> &[Vec<u16>] {
+        self.0.subsets()
+    }
+
+    fn range_query(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32]),
+    ) -> Result<(), IndexError> {
+        self.0.range_query(tree, lo, hi, emit).map(drop)
+    }
+
+    fn row(&self, id: u32) -> Result<&[u8], IndexError> {
+        self.0.feature_row(id)
+    }
+}
+
+impl DatasetIndex {
+    /// Parses `manifest.json`; no shard is loaded yet. The random-negative pool is the
+    /// default one (fixed seed), as `precompute search` draws it.
+    ///
+    /// # Errors
+    /// As [`LoadedIndex::from_manifest_json`].
+    pub fn from_manifest_json(bytes: &[u8]) -> Result<Self, IndexError> {
+        Ok(Self {
+            index: LoadedIndex::from_manifest_json(bytes)?,
+            features: None,
+            pool: PoolSettings::default(),
+        })
+    }
+
+    /// Images in the index.
+    pub fn count(&self) -> u32 {
+        self.index.len() as u32
+    }
+
+    /// Feature dims.
+    pub fn dims(&self) -> usize {
+        self.index.dims()
+    }
+
+    /// Trees (feature subsets).
+    pub fn trees(&self) -> usize {
+        self.index.subsets().len()
+    }
+
+    fn missing(&self, wanted: impl Fn(&ShardKind) -> bool) -> Vec<NeededFile> {
+        self.index
+            .manifest()
+            .files
+            .iter()
+            .filter(|f| wanted(&f.kind) && !self.index.is_loaded(&f.name))
+            .map(|f| NeededFile {
+                name: f.name.clone(),
+                bytes: f.bytes,
+            })
+            .collect()
+    }
+
+    /// Feature shards not loaded yet, in row order.
+    pub fn missing_feature_files(&self) -> Vec<NeededFile> {
+        self.missing(|kind| matches!(kind, ShardKind::Features { .. }))
+    }
+
+    /// Tree top shards not loaded yet.
+    pub fn missing_top_files(&self) -> Vec<NeededFile> {
+        self.missing(|kind| matches!(kind, ShardKind::TreeTop { .. }))
+    }
+
+    /// Leaf shards that `model`'s boxes reach and that are not loaded yet (none for the
+    /// baselines, which scan the features).
+    ///
+    /// # Errors
+    /// [`IndexError::NotLoaded`] if a box's tree top is missing, or a box that does not
+    /// fit its tree (a saved model of another dataset).
+    pub fn missing_leaf_files(&self, model: &Model) -> Result<Vec<NeededFile>, IndexError> {
+        let mut names = std::collections::BTreeSet::new();
+        for rule in model.boxes() {
+            let needed = self
+                .index
+                .needed_leaf_files(rule.subset as usize, &rule.lo, &rule.hi)?;
+            names.extend(needed.into_iter().filter(|n| !self.index.is_loaded(n)));
+        }
+        Ok(self
+            .index
+            .manifest()
+            .files
+            .iter()
+            .filter(|f| names.contains(f.name.as_str()))
+            .map(|f| NeededFile {
+                name: f.name.clone(),
+                bytes: f.bytes,
+            })
+            .collect())
+    }
+
+    /// Adds a fetched shard after [`LoadedIndex::add_file`]'s checks.
+    ///
+    /// # Errors
+    /// As [`LoadedIndex::add_file`]: unknown file, wrong size or hash, corrupt content.
+    pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
+        self.index.add_file(name, bytes)?;
+        if self.features.is_none() && self.missing_feature_files().is_empty() {
+            self.features = Some(self.index.features_to_vec()?);
+        }
+        Ok(())
+    }
+
+    /// The `k` images nearest to `query` (on the `u8` grid), nearest first, ties by id.
+    ///
+    /// # Errors
+    /// [`StepError::FeaturesMissing`], or a query of the wrong length.
+    pub fn nearest(&self, query: &[u8], k: u32) -> Result<Vec<u32>, StepError> {
+        let features = self
+            .features
+            .as_deref()
+            .ok_or_else(|| StepError::FeaturesMissing {
+                missing: self.missing_feature_files().len(),
+            })?;
+        let features = Features::new(features, self.dims())?;
+        let found = knn_exact(features, query, k as usize)?;
+        Ok(found.into_iter().map(|n| n.id).collect())
+    }
+
+    /// The `k` images nearest to image `id`'s own feature ("more like this"); `id` is first.
+    ///
+    /// # Errors
+    /// An id out of range, or as [`Self::nearest`].
+    pub fn more_like(&self, id: u32, k: u32) -> Result<Vec<u32>, StepError> {
+        let query = self.index.feature_row(id)?.to_vec();
+        self.nearest(&query, k)
+    }
+
+    fn engine(&self) -> Result<SearchEngine<Borrowed<'_>>, StepError> {
+        Ok(SearchEngine::new(Borrowed(&self.index), self.pool)?)
+    }
+
+    /// Trains the request's searcher; needs the feature shards only.
+    ///
+    /// # Errors
+    /// As [`SearchEngine::train`] (no positives, ids out of range, settings out of range,
+    /// a feature shard not loaded).
+    pub fn train(&self, request: &SearchRequest) -> Result<Model, StepError> {
+        Ok(self.engine()?.train(request)?)
+    }
+
+    /// Every image `model` accepts, ranked; needs the leaf shards of
+    /// [`Self::missing_leaf_files`] loaded.
+    ///
+    /// # Errors
+    /// As [`SearchEngine::search`]: a model that does not fit the index, a shard not loaded.
+    pub fn search(&self, model: &Model) -> Result<Vec<u32>, StepError> {
+        Ok(self.engine()?.search(model)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use branches::MemoryIndex;
+    use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
+    use index_shards::{ShardConfig, TreeSetConfig, write_index};
+
+    use super::*;
+
+    struct Fixture {
+        files: HashMap<String, Vec<u8>>,
+        manifest: Vec<u8>,
+        memory: MemoryIndex,
+        clusters: Vec<Vec<u32>>,
+    }
+
+    fn fixture() -> Fixture {
+        let set = RareClusterSet::generate(&SyntheticConfig {
+            n: 3000,
+            rare_clusters: 2,
+            rare_cluster_size: 40,
+            ..SyntheticConfig::default()
+        });
+        let config = TreeSetConfig {
+            leaf_size: 16,
+            subsets: vec![(4, 6), (6, 3)],
+            seed: 5,
+        };
+        let memory = MemoryIndex::build(set.features.clone(), set.dims, &config).unwrap();
+        let mut files = HashMap::new();
+        let manifest = write_index(
+            memory.features(),
+            memory.trees(),
+            &ShardConfig {
+                max_shard_bytes: 4096,
+            },
+            |name, bytes| {
+                files.insert(name.to_owned(), bytes.to_vec());
+                Ok::<_, std::io::Error>(())
+            },
+        )
+        .unwrap();
+        Fixture {
+            files,
+            manifest: manifest.to_json(),
+            memory,
+            clusters: set.clusters,
+        }
+    }
+
+    fn load(index: &mut DatasetIndex, files: &HashMap<String, Vec<u8>>, needed: &[NeededFile]) {
+        for file in needed {
+            assert_eq!(files[&file.name].len() as u64, file.bytes);
+            index.add_file(&file.name, &files[&file.name]).unwrap();
+        }
+    }
+
+    #[test]
+    fn each_step_names_what_it_needs_and_matches_the_in_memory_engine() {
+        let f = fixture();
+        let mut index = DatasetIndex::from_manifest_json(&f.manifest).unwrap();
+        assert_eq!((index.count(), index.dims(), index.trees()), (3000, 32, 9));
+        let err = index.more_like(f.clusters[0][0], 10).unwrap_err();
+        assert!(
+            matches!(err, StepError::Index(IndexError::NotLoaded { .. })),
+            "{err}"
+        );
+
+        let features = index.missing_feature_files();
+        assert!(
+            features.len() > 1,
+            "the fixture spreads features over several shards"
+        );
+        load(&mut index, &f.files, &features);
+        assert!(index.missing_feature_files().is_empty());
+        let near = index.more_like(f.clusters[0][0], 20).unwrap();
+        assert_eq!(near[0], f.clusters[0][0]);
+        assert!(near.iter().all(|id| f.clusters[0].contains(id)), "{near:?}");
+
+        let mut request = SearchRequest::new(f.clusters[0][..10].to_vec());
+        request.random_negatives = 200;
+        let model = index.train(&request).unwrap();
+        let err = index.missing_leaf_files(&model).unwrap_err();
+        assert!(matches!(err, IndexError::NotLoaded { .. }), "{err}");
+        let tops = index.missing_top_files();
+        load(&mut index, &f.files, &tops);
+        let leaves = index.missing_leaf_files(&model).unwrap();
+        assert!(!leaves.is_empty());
+        let all_leaves = f.files.keys().filter(|n| n.starts_with("tree")).count();
+        assert!(
+            leaves.len() < all_leaves,
+            "a box needs only some leaf shards"
+        );
+        if !model.boxes().is_empty() {
+            assert!(index.search(&model).is_err(), "leaves are not loaded yet");
+        }
+        load(&mut index, &f.files, &leaves);
+        assert!(index.missing_leaf_files(&model).unwrap().is_empty());
+
+        let found = index.search(&model).unwrap();
+        let reference = SearchEngine::new(f.memory, PoolSettings::default());
+        let expected = reference.unwrap().run(&request).unwrap();
+        assert_eq!(found, expected.results);
+        assert_eq!(model.rules(), expected.rules);
+    }
+
+    #[test]
+    fn a_corrupt_shard_is_refused_and_named() {
+        let f = fixture();
+        let mut index = DatasetIndex::from_manifest_json(&f.manifest).unwrap();
+        let first = &index.missing_feature_files()[0];
+        let mut bytes = f.files[&first.name].clone();
+        bytes[100] ^= 1;
+        let err = index.add_file(&first.name, &bytes).unwrap_err();
+        assert!(err.to_string().contains(&first.name), "{err}");
+        assert_eq!(index.missing_feature_files()[0], *first);
+    }
+
+    #[test]
+    fn a_baseline_needs_no_leaves() {
+        let f = fixture();
+        let mut index = DatasetIndex::from_manifest_json(&f.manifest).unwrap();
+        let features = index.missing_feature_files();
+        load(&mut index, &f.files, &features);
+        let mut request = SearchRequest::new(f.clusters[1][..5].to_vec());
+        request.searcher = branches::Searcher::DecisionTree;
+        let model = index.train(&request).unwrap();
+        assert!(index.missing_leaf_files(&model).unwrap().is_empty());
+        assert!(index.search(&model).unwrap().contains(&f.clusters[1][0]));
+    }
+}

@@ -1,0 +1,202 @@
+//! Fetching dataset files in the page and in workers: entry files (catalog, manifests)
+//! revalidated through HTTP, content-hashed files through the Cache API first, so a
+//! second visit reads them without the network; and a clock for stage times.
+
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, CacheStorage, Response, Window, WorkerGlobalScope};
+
+/// Name of the Cache API cache that holds content-hashed dataset files; the version
+/// changes when the way files are stored changes.
+pub const CACHE_NAME: &str = "clip-branches-files-v1";
+
+/// Why a file could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The request failed before an answer (offline, refused, blocked by CORS).
+    #[error("{url}: no answer ({reason})")]
+    NoAnswer {
+        /// The URL.
+        url: String,
+        /// The browser's message.
+        reason: String,
+    },
+    /// The server answered with an error status.
+    #[error("{url}: HTTP {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// The answer's body could not be read or decoded.
+    #[error("{url}: unreadable body ({reason})")]
+    Body {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn describe(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// The page or worker global scope.
+enum Scope {
+    Window(Window),
+    Worker(WorkerGlobalScope),
+}
+
+fn scope() -> Scope {
+    let global = js_sys::global();
+    match global.dyn_into::<Window>() {
+        Ok(window) => Scope::Window(window),
+        Err(global) => Scope::Worker(global.unchecked_into()),
+    }
+}
+
+fn fetch_promise(url: &str) -> Promise {
+    match scope() {
+        Scope::Window(w) => w.fetch_with_str(url),
+        Scope::Worker(w) => w.fetch_with_str(url),
+    }
+}
+
+fn caches() -> Option<CacheStorage> {
+    match scope() {
+        Scope::Window(w) => w.caches().ok(),
+        Scope::Worker(w) => w.caches().ok(),
+    }
+}
+
+/// Milliseconds since the page or worker started (`performance.now()`).
+pub fn now_ms() -> f64 {
+    let performance = match scope() {
+        Scope::Window(w) => w.performance(),
+        Scope::Worker(w) => w.performance(),
+    };
+    performance.map_or(0.0, |p| p.now())
+}
+
+async fn response_bytes(url: &str, response: &Response) -> Result<Vec<u8>, NetError> {
+    let body = |reason: JsValue| NetError::Body {
+        url: url.to_owned(),
+        reason: describe(&reason),
+    };
+    let buffer = JsFuture::from(response.array_buffer().map_err(body)?)
+        .await
+        .map_err(body)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Fetches `url` through the HTTP cache (entry files are revalidated by the server's
+/// `Cache-Control: no-cache`).
+///
+/// # Errors
+/// [`NetError`] naming the URL.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, NetError> {
+    let answer = JsFuture::from(fetch_promise(url))
+        .await
+        .map_err(|e| NetError::NoAnswer {
+            url: url.to_owned(),
+            reason: describe(&e),
+        })?;
+    let response: Response = answer.unchecked_into();
+    if !response.ok() {
+        return Err(NetError::Status {
+            url: url.to_owned(),
+            status: response.status(),
+        });
+    }
+    response_bytes(url, &response).await
+}
+
+/// Fetches `url` as UTF-8 text.
+///
+/// # Errors
+/// [`NetError`] naming the URL.
+pub async fn fetch_text(url: &str) -> Result<String, NetError> {
+    let bytes = fetch_bytes(url).await?;
+    String::from_utf8(bytes).map_err(|e| NetError::Body {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The Cache API store of content-hashed files; every operation is best effort (a
+/// browser without the Cache API, or a full quota, just means more network).
+#[derive(Clone, Debug)]
+pub struct FileCache {
+    cache: Option<Cache>,
+}
+
+impl FileCache {
+    /// Opens [`CACHE_NAME`].
+    pub async fn open() -> Self {
+        let cache = match caches() {
+            Some(storage) => JsFuture::from(storage.open(CACHE_NAME))
+                .await
+                .ok()
+                .map(JsCast::unchecked_into),
+            None => None,
+        };
+        Self { cache }
+    }
+
+    /// The stored bytes of `url`, if any.
+    pub async fn get(&self, url: &str) -> Option<Vec<u8>> {
+        let cache = self.cache.as_ref()?;
+        let found = JsFuture::from(cache.match_with_str(url)).await.ok()?;
+        let response: Response = found.dyn_into().ok()?;
+        response_bytes(url, &response).await.ok()
+    }
+
+    /// Stores `bytes` as the answer for `url`.
+    pub async fn put(&self, url: &str, bytes: &[u8]) {
+        let Some(cache) = &self.cache else { return };
+        let mut body = bytes.to_vec();
+        if let Ok(response) = Response::new_with_opt_u8_array(Some(&mut body)) {
+            // Best effort: a failed put only costs a fetch next time.
+            let _ = JsFuture::from(cache.put_with_str(url, &response)).await;
+        }
+    }
+
+    /// Forgets `url` (its stored bytes failed their check).
+    pub async fn delete(&self, url: &str) {
+        if let Some(cache) = &self.cache {
+            let _ = JsFuture::from(cache.delete_with_str(url)).await;
+        }
+    }
+}
+
+/// Where a file's bytes came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The Cache API store.
+    Cache,
+    /// The network (or the HTTP cache).
+    Network,
+}
+
+impl FileCache {
+    /// The bytes of content-hashed file `url`: from the store if there, else fetched. The
+    /// caller checks them, then [`Self::put`]s network bytes or [`Self::delete`]s bad
+    /// cached ones.
+    ///
+    /// # Errors
+    /// [`NetError`] naming the URL.
+    pub async fn fetch(&self, url: &str) -> Result<(Vec<u8>, Source), NetError> {
+        if let Some(bytes) = self.get(url).await {
+            return Ok((bytes, Source::Cache));
+        }
+        Ok((fetch_bytes(url).await?, Source::Network))
+    }
+}

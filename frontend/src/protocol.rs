@@ -1,0 +1,263 @@
+//! The typed messages between the app (main thread) and the search worker. Each request
+//! is answered by zero or more [`WorkerReply::Progress`] and then one final reply: the
+//! result or a [`Failure`]. Replies carry the request's `seq`, so the app drops answers
+//! to requests it has moved past (a new query, another dataset).
+
+use branches::{Model, SearchRequest};
+use dataset::TextEncoder;
+use serde::{Deserialize, Serialize};
+
+/// A request from the app to the search worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRequest {
+    /// Sequence number, echoed in every reply.
+    pub seq: u32,
+    /// What to do.
+    pub task: Task,
+}
+
+/// What the app asks the worker to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Task {
+    /// Open the dataset whose folder is at `base` (absolute URL ending in `/`): fetch its
+    /// index manifest and feature shards (what k-NN needs), checked and cached.
+    Open {
+        /// The dataset folder's URL.
+        base: String,
+    },
+    /// The `k` images nearest to the stored feature of image `id` ("more like this").
+    MoreLikeThis {
+        /// The image whose feature is the query.
+        id: u32,
+        /// How many neighbours.
+        k: u32,
+    },
+    /// The `k` images nearest to an encoded text query (the text worker's output).
+    Nearest {
+        /// The query on the index's `u8` grid.
+        query: Vec<u8>,
+        /// How many neighbours.
+        k: u32,
+    },
+    /// Train the request's searcher on its labels, then search by classification.
+    FineTune {
+        /// Labels and settings of the round.
+        request: SearchRequest,
+    },
+    /// Search by classification with a saved model.
+    Apply {
+        /// The model (a saved search).
+        model: Model,
+    },
+}
+
+/// A reply from the worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerReply {
+    /// The `seq` of the request answered.
+    pub seq: u32,
+    /// The answer.
+    pub body: ReplyBody,
+}
+
+/// What the worker answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ReplyBody {
+    /// Files fetched so far for the request.
+    Progress(Progress),
+    /// The dataset is open: k-NN works from now on.
+    Opened {
+        /// Images in the index.
+        count: u32,
+        /// Feature dims.
+        dims: u32,
+        /// Trees (feature subsets) of the index.
+        trees: u32,
+    },
+    /// Nearest neighbours, nearest first (ties by id).
+    Neighbours {
+        /// The ids.
+        ids: Vec<u32>,
+        /// Where the time went.
+        times: StageTimes,
+    },
+    /// Every image the model accepts, ranked (hits desc, id asc).
+    Results {
+        /// All accepted ids (no cap).
+        ids: Vec<u32>,
+        /// Boxes as readable rules (empty for the baselines).
+        rules: Vec<String>,
+        /// Boxes as SQL (empty for the baselines).
+        sql: Vec<String>,
+        /// The trained model, to save as a search.
+        model: Model,
+        /// Where the time went.
+        times: StageTimes,
+    },
+    /// The request failed; the worker keeps what it had loaded.
+    Failed(Failure),
+}
+
+/// A request from the app to the text worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextRequest {
+    /// Sequence number, echoed in every reply.
+    pub seq: u32,
+    /// What to do.
+    pub task: TextTask,
+}
+
+/// What the app asks the text worker to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TextTask {
+    /// Load the dataset's text encoder (weights and reduction from the folder at `base`),
+    /// pick the backend (WebGPU if an adapter answers, else CPU) and warm it up.
+    Load {
+        /// The dataset folder's URL.
+        base: String,
+        /// The encoder as `dataset.json` describes it.
+        encoder: TextEncoder,
+    },
+    /// Encode a text into a query on the index's `u8` grid.
+    Encode {
+        /// The text.
+        text: String,
+    },
+}
+
+/// A reply from the text worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextReply {
+    /// The `seq` of the request answered.
+    pub seq: u32,
+    /// The answer.
+    pub body: TextBody,
+}
+
+/// What the text worker answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TextBody {
+    /// Files fetched so far.
+    Progress(Progress),
+    /// The encoder is ready.
+    Loaded {
+        /// Where it runs.
+        backend: Backend,
+        /// The warm-up encode, in milliseconds (includes shader compilation on WebGPU).
+        warmup_ms: f64,
+    },
+    /// The text's query.
+    Encoded {
+        /// The query on the index's `u8` grid.
+        query: Vec<u8>,
+        /// Encode time in milliseconds.
+        encode_ms: f64,
+    },
+    /// The request failed.
+    Failed(Failure),
+}
+
+/// Where the text encoder runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn on the browser's WebGPU adapter.
+    Webgpu,
+    /// burn's flex CPU backend.
+    Cpu,
+}
+
+impl Backend {
+    /// The name shown in the page (`data-testid="backend"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Webgpu => "webgpu",
+            Backend::Cpu => "cpu",
+        }
+    }
+}
+
+/// Download progress of one request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// What is loading, for people (`features`, `tree tops`, `leaves`).
+    pub what: String,
+    /// Files done (fetched or read from the cache).
+    pub files_done: u32,
+    /// Files the step needs.
+    pub files_total: u32,
+    /// Bytes done.
+    pub bytes_done: u64,
+    /// Bytes the step needs.
+    pub bytes_total: u64,
+}
+
+impl Progress {
+    /// Bytes done as a percentage (100 when nothing is needed).
+    pub fn percent(&self) -> f64 {
+        if self.bytes_total == 0 {
+            100.0
+        } else {
+            100.0 * self.bytes_done as f64 / self.bytes_total as f64
+        }
+    }
+}
+
+/// Wall time of each stage of a request, in milliseconds, and the bytes it downloaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimes {
+    /// Fetching and checking shards (network or cache).
+    pub fetch_ms: f64,
+    /// Text encoding (text worker).
+    pub encode_ms: f64,
+    /// k-NN scan.
+    pub knn_ms: f64,
+    /// Training the classifier.
+    pub train_ms: f64,
+    /// Search by classification (box queries or scan, and ranking).
+    pub search_ms: f64,
+    /// Bytes that came from the network (not the cache).
+    pub network_bytes: u64,
+}
+
+/// A failed request, said so that a person knows what to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// What failed, e.g. `loading tree-3-leaves-0001.0123456789abcdef.shard`.
+    pub what: String,
+    /// The error.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_of_nothing_is_done() {
+        assert_eq!(Progress::default().percent(), 100.0);
+        let half = Progress {
+            bytes_done: 5,
+            bytes_total: 10,
+            ..Progress::default()
+        };
+        assert_eq!(half.percent(), 50.0);
+    }
+
+    #[test]
+    fn messages_round_trip_through_json() {
+        let request = WorkerRequest {
+            seq: 3,
+            task: Task::FineTune {
+                request: SearchRequest::new(vec![1, 2]),
+            },
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(
+            serde_json::from_str::<WorkerRequest>(&json).unwrap(),
+            request
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! One query session as a state with pure actions: the current results (all of them,
+//! paged), the labels (kept across rounds until a new query), the round history (undo),
+//! keyboard focus and the shift-click anchor. The UI renders a [`Session`] and turns
+//! every user event and worker reply into an [`Action`].
+
+use branches::Model;
+
+use crate::labels::{Label, LabelSet};
+use crate::protocol::StageTimes;
+
+/// Result tiles per page.
+pub const PAGE_SIZE: usize = 60;
+
+/// Nearest neighbours of a query (the reference shows 60).
+pub const FIRST_RESULTS: u32 = 60;
+
+/// What the session started from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Query {
+    /// Nothing yet.
+    #[default]
+    None,
+    /// A text query.
+    Text(String),
+    /// "More like this": the stored feature of an image.
+    Like(u32),
+    /// A saved search applied.
+    Saved,
+}
+
+/// The results of one step: k-NN or a round of search by classification.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Round {
+    /// Every result, ranked.
+    pub ids: Vec<u32>,
+    /// The model's boxes as rules (empty for k-NN and the baselines).
+    pub rules: Vec<String>,
+    /// The model's boxes as SQL.
+    pub sql: Vec<String>,
+    /// The trained model (none for k-NN).
+    pub model: Option<Model>,
+    /// Where the time went.
+    pub times: StageTimes,
+}
+
+/// Something that changes the session.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// The first results of a new query: labels and history start over and every result
+    /// starts relevant (the reference's loop, step 1).
+    Start {
+        /// The query.
+        query: Query,
+        /// Its results.
+        round: Round,
+    },
+    /// A new session whose results start unlabelled: browsing the collection, or a saved
+    /// search applied.
+    Show {
+        /// The query.
+        query: Query,
+        /// Its results.
+        round: Round,
+    },
+    /// The results of a fine-tune round; labels are kept, the old state can be undone.
+    Round(Round),
+    /// A click on a tile: one label step, or with shift the anchor's label over the range
+    /// from the last clicked tile.
+    Click {
+        /// The image.
+        id: u32,
+        /// Whether shift was held.
+        shift: bool,
+    },
+    /// Sets every tile of the page shown.
+    LabelShown(Label),
+    /// Shows page `n` (clamped).
+    Page(usize),
+    /// Moves the keyboard focus by this many tiles (clamped to the results).
+    MoveFocus(isize),
+    /// Sets the focused tile's label.
+    LabelFocused(Label),
+    /// Returns to the state before the last round.
+    Undo,
+    /// Replaces the labels (a shared URL).
+    SetLabels(LabelSet),
+}
+
+/// The state of one query session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Session {
+    /// The query.
+    pub query: Query,
+    /// The results shown.
+    pub round: Round,
+    /// The labels.
+    pub labels: LabelSet,
+    /// The page shown.
+    pub page: usize,
+    /// The result position with keyboard focus.
+    pub focus: Option<usize>,
+    /// The result position of the last click (a shift-click's range start).
+    anchor: Option<usize>,
+    /// States before each round, oldest first.
+    history: Vec<(Round, LabelSet)>,
+}
+
+impl Session {
+    /// Applies `action`.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::Start { query, round } => {
+                *self = Session::default();
+                self.labels.set_all(&round.ids, Label::Relevant);
+                self.query = query;
+                self.round = round;
+            }
+            Action::Show { query, round } => {
+                *self = Session::default();
+                self.query = query;
+                self.round = round;
+            }
+            Action::Round(round) => {
+                let old = std::mem::replace(&mut self.round, round);
+                self.history.push((old, self.labels.clone()));
+                self.reset_view();
+            }
+            Action::Click { id, shift } => self.click(id, shift),
+            Action::LabelShown(label) => {
+                let shown = self.shown().to_vec();
+                self.labels.set_all(&shown, label);
+            }
+            Action::Page(page) => {
+                self.page = page.min(self.pages().saturating_sub(1));
+                self.focus = None;
+            }
+            Action::MoveFocus(delta) => {
+                let Some(last) = self.round.ids.len().checked_sub(1) else {
+                    return;
+                };
+                let from = self.focus.unwrap_or(self.page * PAGE_SIZE) as isize;
+                let to = (from + delta).clamp(0, last as isize) as usize;
+                self.focus = Some(to);
+                self.page = to / PAGE_SIZE;
+            }
+            Action::LabelFocused(label) => {
+                if let Some(&id) = self.focus.and_then(|f| self.round.ids.get(f)) {
+                    self.labels.set(id, label);
+                }
+            }
+            Action::Undo => {
+                if let Some((round, labels)) = self.history.pop() {
+                    self.round = round;
+                    self.labels = labels;
+                    self.reset_view();
+                }
+            }
+            Action::SetLabels(labels) => self.labels = labels,
+        }
+    }
+
+    fn reset_view(&mut self) {
+        self.page = 0;
+        self.focus = None;
+        self.anchor = None;
+    }
+
+    fn click(&mut self, id: u32, shift: bool) {
+        let Some(at) = self.round.ids.iter().position(|&r| r == id) else {
+            return;
+        };
+        match self.anchor.filter(|_| shift) {
+            Some(anchor) => {
+                let label = self.labels.get(self.round.ids[anchor]);
+                let range = anchor.min(at)..=anchor.max(at);
+                let ids = self.round.ids[range].to_vec();
+                self.labels.set_all(&ids, label);
+            }
+            None => {
+                self.labels.cycle(id);
+            }
+        }
+        self.anchor = Some(at);
+        self.focus = Some(at);
+    }
+
+    /// The ids of the page shown.
+    pub fn shown(&self) -> &[u32] {
+        let ids = &self.round.ids;
+        let start = (self.page * PAGE_SIZE).min(ids.len());
+        &ids[start..(start + PAGE_SIZE).min(ids.len())]
+    }
+
+    /// Number of pages (0 without results).
+    pub fn pages(&self) -> usize {
+        self.round.ids.len().div_ceil(PAGE_SIZE)
+    }
+
+    /// Rounds that [`Action::Undo`] can take back.
+    pub fn undoable(&self) -> usize {
+        self.history.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(n: u32) -> Session {
+        let mut session = Session::default();
+        session.apply(Action::Start {
+            query: Query::Like(0),
+            round: Round {
+                ids: (0..n).collect(),
+                ..Round::default()
+            },
+        });
+        session
+    }
+
+    fn round(ids: Vec<u32>) -> Action {
+        Action::Round(Round {
+            ids,
+            ..Round::default()
+        })
+    }
+
+    #[test]
+    fn a_new_query_starts_with_every_result_relevant() {
+        let mut session = started(5);
+        assert_eq!(session.labels.relevant(), [0, 1, 2, 3, 4]);
+        session.apply(Action::Click {
+            id: 2,
+            shift: false,
+        });
+        assert_eq!(session.labels.get(2), Label::Irrelevant);
+        session.apply(Action::Start {
+            query: Query::Like(9),
+            round: Round {
+                ids: vec![9, 8],
+                ..Round::default()
+            },
+        });
+        assert_eq!(session.labels.relevant(), [8, 9]);
+        assert!(
+            session.labels.irrelevant().is_empty(),
+            "a new query drops old labels"
+        );
+    }
+
+    #[test]
+    fn browsing_and_saved_searches_start_unlabelled() {
+        let mut session = started(4);
+        session.apply(Action::Show {
+            query: Query::Saved,
+            round: Round {
+                ids: vec![3, 2],
+                ..Round::default()
+            },
+        });
+        assert!(session.labels.is_empty());
+        assert_eq!(
+            (session.query.clone(), session.undoable()),
+            (Query::Saved, 0)
+        );
+    }
+
+    #[test]
+    fn labels_survive_rounds_and_undo_restores_both() {
+        let mut session = started(3);
+        session.apply(Action::Click {
+            id: 1,
+            shift: false,
+        });
+        session.apply(round(vec![1, 7, 8]));
+        assert_eq!(
+            session.labels.get(1),
+            Label::Irrelevant,
+            "kept when it reappears"
+        );
+        assert_eq!(session.labels.get(7), Label::None);
+        session.apply(Action::Click {
+            id: 7,
+            shift: false,
+        });
+        assert_eq!(session.undoable(), 1);
+        session.apply(Action::Undo);
+        assert_eq!(session.round.ids, [0, 1, 2]);
+        assert_eq!(session.labels.get(7), Label::None);
+        assert_eq!(session.undoable(), 0);
+        session.apply(Action::Undo);
+        assert_eq!(session.round.ids, [0, 1, 2], "nothing more to undo");
+    }
+
+    #[test]
+    fn paging_covers_every_result() {
+        let mut session = started(0);
+        session.apply(round((0..150).collect()));
+        assert_eq!(session.pages(), 3);
+        let mut seen = Vec::new();
+        for page in 0..session.pages() {
+            session.apply(Action::Page(page));
+            seen.extend_from_slice(session.shown());
+        }
+        assert_eq!(seen, (0..150).collect::<Vec<_>>());
+        session.apply(Action::Page(99));
+        assert_eq!(session.page, 2);
+        assert_eq!(session.shown().len(), 30);
+    }
+
+    #[test]
+    fn all_buttons_touch_only_the_page_shown() {
+        let mut session = started(0);
+        session.apply(round((0..100).collect()));
+        session.apply(Action::LabelShown(Label::Irrelevant));
+        assert_eq!(session.labels.irrelevant(), (0..60).collect::<Vec<_>>());
+        session.apply(Action::Page(1));
+        session.apply(Action::LabelShown(Label::Relevant));
+        assert_eq!(session.labels.relevant(), (60..100).collect::<Vec<_>>());
+        session.apply(Action::LabelShown(Label::None));
+        assert_eq!(session.labels.relevant(), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn shift_click_spreads_the_anchor_label_over_the_range() {
+        let mut session = started(0);
+        session.apply(round(vec![10, 11, 12, 13, 14]));
+        session.apply(Action::Click {
+            id: 13,
+            shift: false,
+        });
+        session.apply(Action::Click {
+            id: 11,
+            shift: true,
+        });
+        assert_eq!(session.labels.relevant(), [11, 12, 13]);
+        session.apply(Action::Click {
+            id: 11,
+            shift: false,
+        });
+        session.apply(Action::Click {
+            id: 14,
+            shift: true,
+        });
+        assert_eq!(session.labels.relevant(), Vec::<u32>::new());
+        assert_eq!(session.labels.irrelevant(), [11, 12, 13, 14]);
+    }
+
+    #[test]
+    fn keyboard_focus_moves_across_pages_and_labels() {
+        let mut session = started(0);
+        session.apply(round((0..70).collect()));
+        session.apply(Action::MoveFocus(1));
+        assert_eq!(session.focus, Some(1));
+        session.apply(Action::MoveFocus(64));
+        assert_eq!((session.focus, session.page), (Some(65), 1));
+        session.apply(Action::LabelFocused(Label::Irrelevant));
+        assert_eq!(session.labels.irrelevant(), [65]);
+        session.apply(Action::MoveFocus(-1000));
+        assert_eq!((session.focus, session.page), (Some(0), 0));
+        let mut empty = Session::default();
+        empty.apply(Action::MoveFocus(1));
+        assert_eq!(empty.focus, None);
+    }
+}

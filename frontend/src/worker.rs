@@ -1,0 +1,269 @@
+//! The search worker: a yew-agent reactor that owns the dataset index, fetches the shards
+//! each step needs (checked, cached, with progress), and runs k-NN, training and search
+//! by classification off the main thread.
+//!
+//! The worker fetches shards itself rather than being sent them: which leaf shards a
+//! round needs is known only after training, here, and the bytes never cross threads.
+
+use branches::Model;
+use futures::{SinkExt, StreamExt};
+use yew_agent::Registrable;
+use yew_agent::reactor::{ReactorScope, reactor};
+
+use crate::codec::SerdeWasm;
+use crate::index::{DatasetIndex, NeededFile};
+use crate::net::{self, FileCache, Source};
+use crate::protocol::{Failure, Progress, ReplyBody, StageTimes, Task, WorkerReply, WorkerRequest};
+
+/// Shard fetches in flight at once.
+const PARALLEL_FETCHES: usize = 6;
+
+type Scope = ReactorScope<WorkerRequest, WorkerReply>;
+
+/// Registers the reactor in the worker's global scope (the worker binary's `main`).
+pub fn register() {
+    SearchWorker::registrar().encoding::<SerdeWasm>().register();
+}
+
+/// The open dataset.
+struct Open {
+    base: String,
+    index: DatasetIndex,
+}
+
+/// What the worker holds between requests.
+struct State {
+    cache: FileCache,
+    open: Option<Open>,
+}
+
+fn failure(what: impl Into<String>, message: impl ToString, hint: &str) -> Failure {
+    Failure {
+        what: what.into(),
+        message: message.to_string(),
+        hint: hint.to_owned(),
+    }
+}
+
+fn no_dataset() -> Failure {
+    failure("searching", "no dataset is open", "pick a dataset first")
+}
+
+const HINT_DAMAGED: &str = "the file on the server does not match the dataset's manifest: \
+    rebuild or re-upload the dataset; files that did load keep working";
+const HINT_OTHER_DATASET: &str =
+    "a saved search applies only to a dataset indexed with the same feature subsets";
+const HINT_NETWORK: &str =
+    "check the connection and that the dataset folder is served, then try again";
+
+/// The search worker's reactor.
+#[reactor(SearchWorker)]
+pub async fn search_worker(mut scope: Scope) {
+    let mut state = State {
+        cache: FileCache::open().await,
+        open: None,
+    };
+    while let Some(WorkerRequest { seq, task }) = scope.next().await {
+        let body = match state.handle(seq, task, &mut scope).await {
+            Ok(body) => body,
+            Err(failure) => ReplyBody::Failed(failure),
+        };
+        if scope.send(WorkerReply { seq, body }).await.is_err() {
+            break;
+        }
+    }
+}
+
+impl State {
+    fn open(&self) -> Result<&Open, Failure> {
+        self.open.as_ref().ok_or_else(no_dataset)
+    }
+
+    async fn handle(
+        &mut self,
+        seq: u32,
+        task: Task,
+        scope: &mut Scope,
+    ) -> Result<ReplyBody, Failure> {
+        match task {
+            Task::Open { base } => {
+                self.open = None;
+                let url = format!("{base}{}", dataset::INDEX_MANIFEST_FILE);
+                let bytes = net::fetch_bytes(&url)
+                    .await
+                    .map_err(|e| failure("loading the index manifest", e, HINT_NETWORK))?;
+                let index = DatasetIndex::from_manifest_json(&bytes)
+                    .map_err(|e| failure("reading the index manifest", e, HINT_DAMAGED))?;
+                let mut open = Open { base, index };
+                let needed = open.index.missing_feature_files();
+                self.load(&mut open, seq, "features", needed, scope).await?;
+                let body = ReplyBody::Opened {
+                    count: open.index.count(),
+                    dims: open.index.dims() as u32,
+                    trees: open.index.trees() as u32,
+                };
+                self.open = Some(open);
+                Ok(body)
+            }
+            Task::MoreLikeThis { id, k } => {
+                let open = self.open()?;
+                let start = net::now_ms();
+                let ids = open.index.more_like(id, k).map_err(|e| {
+                    failure(format!("more like image {id}"), e, "pick another image")
+                })?;
+                let times = StageTimes {
+                    knn_ms: net::now_ms() - start,
+                    ..StageTimes::default()
+                };
+                Ok(ReplyBody::Neighbours { ids, times })
+            }
+            Task::Nearest { query, k } => {
+                let open = self.open()?;
+                let start = net::now_ms();
+                let ids = open.index.nearest(&query, k).map_err(|e| {
+                    failure(
+                        "nearest images",
+                        e,
+                        "the text encoder does not fit this dataset's index",
+                    )
+                })?;
+                let times = StageTimes {
+                    knn_ms: net::now_ms() - start,
+                    ..StageTimes::default()
+                };
+                Ok(ReplyBody::Neighbours { ids, times })
+            }
+            Task::FineTune { request } => {
+                let start = net::now_ms();
+                let model = self
+                    .open()?
+                    .index
+                    .train(&request)
+                    .map_err(|e| failure("training", e, "label at least one image relevant"))?;
+                let train_ms = net::now_ms() - start;
+                self.search(seq, model, train_ms, scope).await
+            }
+            Task::Apply { model } => self.search(seq, model, 0.0, scope).await,
+        }
+    }
+
+    /// Loads the shards `model` needs, then searches with it.
+    async fn search(
+        &mut self,
+        seq: u32,
+        model: Model,
+        train_ms: f64,
+        scope: &mut Scope,
+    ) -> Result<ReplyBody, Failure> {
+        let mut open = self.open.take().ok_or_else(no_dataset)?;
+        let fetched = self.load_for(&mut open, seq, &model, scope).await;
+        self.open = Some(open);
+        let (fetch_ms, network_bytes) = fetched?;
+        let start = net::now_ms();
+        let ids = self
+            .open()?
+            .index
+            .search(&model)
+            .map_err(|e| failure("searching", e, HINT_OTHER_DATASET))?;
+        let times = StageTimes {
+            fetch_ms,
+            train_ms,
+            search_ms: net::now_ms() - start,
+            network_bytes,
+            ..StageTimes::default()
+        };
+        Ok(ReplyBody::Results {
+            ids,
+            rules: model.rules(),
+            sql: model.sql(),
+            model,
+            times,
+        })
+    }
+
+    /// Fetches the tree tops and the leaves `model` reaches; returns the fetch time and
+    /// the bytes that came from the network.
+    async fn load_for(
+        &self,
+        open: &mut Open,
+        seq: u32,
+        model: &Model,
+        scope: &mut Scope,
+    ) -> Result<(f64, u64), Failure> {
+        let start = net::now_ms();
+        let mut network = 0;
+        if !model.boxes().is_empty() {
+            let tops = open.index.missing_top_files();
+            network += self.load(open, seq, "tree tops", tops, scope).await?;
+            let leaves = open
+                .index
+                .missing_leaf_files(model)
+                .map_err(|e| failure("planning the search", e, HINT_OTHER_DATASET))?;
+            network += self.load(open, seq, "leaves", leaves, scope).await?;
+        }
+        Ok((net::now_ms() - start, network))
+    }
+
+    /// Fetches `files` (cache first, several at a time), checks and adds each, and
+    /// streams progress; returns the bytes that came from the network.
+    async fn load(
+        &self,
+        open: &mut Open,
+        seq: u32,
+        what: &str,
+        files: Vec<NeededFile>,
+        scope: &mut Scope,
+    ) -> Result<u64, Failure> {
+        let mut progress = Progress {
+            what: what.to_owned(),
+            files_total: files.len() as u32,
+            bytes_total: files.iter().map(|f| f.bytes).sum(),
+            ..Progress::default()
+        };
+        if files.is_empty() {
+            return Ok(0);
+        }
+        let base = open.base.clone();
+        let cache = self.cache.clone();
+        let mut fetches = futures::stream::iter(files.into_iter().map(|file| {
+            let url = format!("{base}{}", file.name);
+            let cache = cache.clone();
+            async move {
+                let fetched = cache.fetch(&url).await;
+                (file, url, fetched)
+            }
+        }))
+        .buffer_unordered(PARALLEL_FETCHES);
+        let mut network = 0;
+        while let Some((file, url, fetched)) = fetches.next().await {
+            let loading = format!("loading {}", file.name);
+            let (mut bytes, mut source) =
+                fetched.map_err(|e| failure(loading.clone(), e, HINT_NETWORK))?;
+            if source == Source::Cache && open.index.add_file(&file.name, &bytes).is_err() {
+                // A damaged cache entry: drop it and ask the network.
+                self.cache.delete(&url).await;
+                bytes = net::fetch_bytes(&url)
+                    .await
+                    .map_err(|e| failure(loading.clone(), e, HINT_NETWORK))?;
+                source = Source::Network;
+            }
+            if source == Source::Network {
+                open.index
+                    .add_file(&file.name, &bytes)
+                    .map_err(|e| failure(loading.clone(), e, HINT_DAMAGED))?;
+                self.cache.put(&url, &bytes).await;
+                network += bytes.len() as u64;
+            }
+            progress.files_done += 1;
+            progress.bytes_done += file.bytes;
+            let reply = WorkerReply {
+                seq,
+                body: ReplyBody::Progress(progress.clone()),
+            };
+            if scope.send(reply).await.is_err() {
+                break;
+            }
+        }
+        Ok(network)
+    }
+}

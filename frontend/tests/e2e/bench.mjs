@@ -1,0 +1,66 @@
+// Figures of the app on one dataset in headless Chromium: bytes and time to the first
+// grid (cold, then warm from the Cache API), "more like this" (k-NN), and two DBranches
+// rounds (the first fetches tree tops and leaves, the second reuses them).
+// Usage: node bench.mjs BASE_URL DATASET   (as served by run.sh's static-server setup)
+import { chromium } from 'playwright-core';
+
+const [base, dataset] = process.argv.slice(2);
+const TIMEOUT = 600_000;
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-quic'] });
+// No service worker: the figures are the app's own fetches (the Cache API still applies).
+const context = await browser.newContext({ serviceWorkers: 'block' });
+const out = { dataset };
+
+async function open() {
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  const net = { bytes: 0 };
+  page.on('requestfinished', async (r) => {
+    try { const s = await r.sizes(); net.bytes += s.responseBodySize + s.responseHeadersSize; } catch { /* closed */ }
+  });
+  const t0 = Date.now();
+  await page.goto(`${base}?dataset=${dataset}`);
+  await page.waitForFunction(() => {
+    const els = [...document.querySelectorAll('[data-testid=result]')];
+    return els.length === 60 && els.every((e) => e.querySelector('img')?.complete);
+  }, null, { timeout: TIMEOUT });
+  return { page, net, ms: Date.now() - t0 };
+}
+
+const idle = (page) => page.waitForFunction(() => !document.querySelector('[data-testid=progress]'), null, { timeout: TIMEOUT });
+
+const cold = await open();
+out.count = Number(await cold.page.getByTestId('count').textContent());
+out.cold_first_grid = { ms: cold.ms, bytes: cold.net.bytes };
+const { page, net } = cold;
+const id = await page.locator('[data-testid=result]').evaluateAll((els) =>
+  Number((els.find((e) => /rare cluster/.test(e.title)) || els[0]).dataset.id));
+let before = net.bytes;
+let t = Date.now();
+await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
+await page.waitForFunction((id) => {
+  const els = [...document.querySelectorAll('[data-testid=result]')];
+  return els[0]?.dataset.id === String(id) && els.every((e) => e.querySelector('img')?.complete);
+}, id, { timeout: TIMEOUT });
+await idle(page);
+out.more_like_this = { ms: Date.now() - t, bytes: net.bytes - before, times: await page.getByTestId('times').textContent() };
+for (const round of [1, 2]) {
+  before = net.bytes;
+  t = Date.now();
+  await page.getByTestId('finetune').click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=progress]')
+    && !document.querySelector('[data-testid=undo]').disabled, null, { timeout: TIMEOUT });
+  await idle(page);
+  out[`round_${round}`] = {
+    ms: Date.now() - t,
+    bytes: net.bytes - before,
+    count: Number(await page.getByTestId('count').textContent()),
+    times: await page.getByTestId('times').textContent(),
+  };
+  await page.getByTestId('undo').click();
+}
+await page.close();
+const warm = await open();
+out.warm_first_grid = { ms: warm.ms, bytes: warm.net.bytes };
+console.log(JSON.stringify(out, null, 1));
+await browser.close();
