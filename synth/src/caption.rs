@@ -43,7 +43,8 @@ fn size_words(size: Size) -> &'static [&'static str] {
     }
 }
 
-fn shape_word(shape: Shape, plural: bool) -> &'static str {
+/// The noun for `shape`, singular or plural.
+pub fn shape_word(shape: Shape, plural: bool) -> &'static str {
     let (one, many) = match shape {
         Shape::Circle => ("circle", "circles"),
         Shape::Square => ("square", "squares"),
@@ -55,7 +56,8 @@ fn shape_word(shape: Shape, plural: bool) -> &'static str {
     if plural { many } else { one }
 }
 
-fn colour_word(colour: Colour) -> &'static str {
+/// The adjective for `colour`.
+pub fn colour_word(colour: Colour) -> &'static str {
     match colour {
         Colour::Red => "red",
         Colour::Green => "green",
