@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use precompute::{bench_cmd, index_cmd, knn_cmd, search_cmd, tokenize_cmd};
+use precompute::{
+    bench_cmd, eval_cmd, index_cmd, knn_cmd, search_cmd, synth_cmd, tokenize_cmd, train_cmd,
+};
 
 /// Build clip-branches datasets and query them offline.
 #[derive(Parser)]
@@ -21,6 +23,9 @@ enum Command {
     Knn(knn_cmd::KnnArgs),
     Bench(bench_cmd::BenchArgs),
     Tokenize(tokenize_cmd::TokenizeArgs),
+    Synth(synth_cmd::SynthArgs),
+    Train(train_cmd::TrainArgs),
+    Eval(eval_cmd::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +36,9 @@ fn main() -> ExitCode {
         Command::Knn(args) => knn_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Tokenize(args) => tokenize_cmd::run(&args),
+        Command::Synth(args) => synth_cmd::run(&args),
+        Command::Train(args) => train_cmd::run(&args),
+        Command::Eval(args) => eval_cmd::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
