@@ -1,4 +1,5 @@
-//! The text tower as a compact safetensors file for the browser, in f16 or int8.
+//! The text tower as a compact safetensors file for the browser, in f16 or int8; and
+//! [`export_tensors`], which writes any [`TensorMap`] (a trained model, a checkpoint).
 //!
 //! The file uses open_clip's names and orientation (see the table in [`crate::loader`]),
 //! so [`crate::load_text_tower`] reads it back like any open_clip checkpoint. In the int8
@@ -12,7 +13,7 @@ use burn::tensor::Tensor;
 use safetensors::Dtype;
 
 use crate::encoder::{EncoderError, read_values};
-use crate::loader::transpose;
+use crate::loader::{RawTensor, TensorMap, transpose};
 use crate::model::TextTransformer;
 
 /// Suffix of the per-row scales of an int8 matrix.
@@ -124,6 +125,53 @@ pub fn export_text_tower(
         let len = values.len();
         entries.push(f16_entry(name, vec![len], &values));
     }
+    serialize(&entries)
+}
+
+/// How [`export_tensors`] stores one tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// Exact f32.
+    F32,
+    /// The tensor in the given precision; int8 applies to matrices only (per-row scales), any
+    /// other rank is stored in f16.
+    Compact(Precision),
+}
+
+/// Any named tensors as safetensors bytes (names kept), each stored as `storage` says;
+/// [`crate::TensorMap::from_safetensors`] reads them back (int8 dequantized).
+pub fn export_tensors(
+    tensors: &TensorMap,
+    storage: impl Fn(&str, &RawTensor) -> Storage,
+) -> Result<Vec<u8>, ExportError> {
+    let mut entries = Vec::new();
+    for name in tensors.names() {
+        let Some(tensor) = tensors.get(name) else {
+            continue;
+        };
+        match (storage(name, tensor), tensor.shape.as_slice()) {
+            (Storage::F32, shape) => entries.push(Entry {
+                name: name.to_owned(),
+                shape: shape.to_vec(),
+                dtype: Dtype::F32,
+                bytes: tensor.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            }),
+            (Storage::Compact(precision), &[rows, cols]) => entries.extend(encode_matrix(
+                name.to_owned(),
+                rows,
+                cols,
+                &tensor.values,
+                precision,
+            )),
+            (Storage::Compact(_), shape) => {
+                entries.push(f16_entry(name.to_owned(), shape.to_vec(), &tensor.values));
+            }
+        }
+    }
+    serialize(&entries)
+}
+
+fn serialize(entries: &[Entry]) -> Result<Vec<u8>, ExportError> {
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = entries
         .iter()
         .map(|e| {
@@ -186,6 +234,56 @@ fn encode_matrix(
                     bytes: quantized,
                 },
             ]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exported_tensors_read_back_in_their_storage() {
+        let mut tensors = TensorMap::default();
+        let matrix: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.0).collect();
+        for name in ["exact", "half", "quantized"] {
+            let values = matrix.clone();
+            tensors.insert(
+                name,
+                RawTensor {
+                    shape: vec![3, 4],
+                    values,
+                },
+            );
+        }
+        tensors.insert(
+            "scalar",
+            RawTensor {
+                shape: vec![],
+                values: vec![2.5],
+            },
+        );
+        let bytes = export_tensors(&tensors, |name, _| match name {
+            "exact" => Storage::F32,
+            "half" | "scalar" => Storage::Compact(Precision::F16),
+            _ => Storage::Compact(Precision::Int8),
+        })
+        .unwrap();
+        let back = TensorMap::from_safetensors(&bytes).unwrap();
+        assert_eq!(back.names(), ["exact", "half", "quantized", "scalar"]);
+        assert_eq!(back.get("exact"), tensors.get("exact"));
+        assert_eq!(back.get("scalar").unwrap().values, [2.5]);
+        for name in ["half", "quantized"] {
+            let read = back.get(name).unwrap();
+            assert_eq!(read.shape, [3, 4]);
+            let worst = read
+                .values
+                .iter()
+                .zip(&matrix)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(worst < 0.01, "{name}: {worst}");
+            assert!(worst > 0.0 || name == "half", "{name} was not quantized");
         }
     }
 }

@@ -710,7 +710,7 @@ impl Source<'_> {
 }
 
 /// `[rows, cols]` -> `[cols, rows]`, row-major.
-pub(crate) fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; values.len()];
     for r in 0..rows {
         for c in 0..cols {

@@ -13,6 +13,9 @@
 //! - [`ingest_cmd`], [`verify_cmd`], [`catalog_cmd`]: collection to items and thumbnails,
 //!   dataset folder checks, the list of datasets a frontend offers;
 //! - [`build_cmd`]: the whole pipeline, collection to dataset folder, in one command;
+//! - [`synth_cmd`]: a synthetic captioned collection (PNG files and `captions.csv`);
+//! - [`train_cmd`]: contrastive training of a CLIP model on a captioned collection;
+//! - [`eval_cmd`]: retrieval quality of a model on held-out synthetic scenes;
 //! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
 
 pub mod bench_cmd;
@@ -21,6 +24,7 @@ pub mod catalog_cmd;
 pub mod dataset;
 pub mod device;
 pub mod encode_cmd;
+pub mod eval_cmd;
 pub mod extract_cmd;
 pub mod images;
 pub mod index_cmd;
@@ -30,5 +34,7 @@ pub mod model_files;
 pub mod npy;
 pub mod output;
 pub mod search_cmd;
+pub mod synth_cmd;
 pub mod tokenize_cmd;
+pub mod train_cmd;
 pub mod verify_cmd;

@@ -1,0 +1,37 @@
+//! Contrastive training of CLIP models with burn's autodiff: the pieces `precompute train`
+//! runs, kept free of I/O so they can be tested on their own.
+//!
+//! - [`weights`]: the demo model's size ([`weights::demo_config`]), seeded random
+//!   initialisation as a Hugging Face-named [`clip::TensorMap`], and a model back to such a
+//!   map (so [`clip::load_clip`] builds, resumes and ships every model).
+//! - [`loss`]: the symmetric InfoNCE loss with a learned logit scale and the KoLeo
+//!   regulariser that spreads features uniformly.
+//! - [`trainer`]: [`Trainer`], one AdamW step at a time on an autodiff device, with
+//!   checkpoints (weights and optimizer state as bytes) that a resumed run continues from;
+//!   [`batch_indices`] decides which items make each step's batch.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use burn::tensor::Device;
+//! use train::{TrainConfig, Trainer, weights};
+//!
+//! let config = weights::demo_config();
+//! let mut trainer = Trainer::new(&config, TrainConfig::default(), Device::flex())?;
+//! let side = config.vision_config.image_size;
+//! let pixels = vec![0.0; 2 * 3 * side * side]; // two preprocessed images
+//! let tokenizer = clip::Tokenizer::new()?;
+//! let captions = ["a red circle", "two blue stars"];
+//! let tokens = clip::TokenBatch::new(tokenizer.tokenize_batch(&captions, 77), 77)?;
+//! let report = trainer.step(pixels, &tokens)?;
+//! println!("step {} loss {}", trainer.step_count(), report.loss);
+//! # Ok(()) }
+//! ```
+
+pub mod loss;
+pub mod trainer;
+pub mod weights;
+
+pub use trainer::{
+    Checkpoint, StepReport, TrainConfig, TrainError, Trainer, batch_indices, check_collection,
+    compact_weights,
+};
