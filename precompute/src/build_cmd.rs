@@ -314,12 +314,7 @@ fn write_full_features(out: &Path, features: &[f32], dims: usize) -> Result<Full
     for (k, block) in features.chunks(rows_per_file * dims).enumerate() {
         let mut bytes = Vec::with_capacity(block.len());
         for row in block.chunks_exact(dims) {
-            let norm = row
-                .iter()
-                .map(|x| x * x)
-                .sum::<f32>()
-                .sqrt()
-                .max(f32::MIN_POSITIVE);
+            let norm = l2_norm(row);
             bytes.extend(
                 row.iter()
                     .map(|x| (127.0 * x / norm).round().clamp(-127.0, 127.0) as i8 as u8),
@@ -373,12 +368,7 @@ fn caption_recall(
     let normalised: Vec<f32> = features
         .chunks_exact(full_dims)
         .flat_map(|row| {
-            let norm = row
-                .iter()
-                .map(|x| x * x)
-                .sum::<f32>()
-                .sqrt()
-                .max(f32::MIN_POSITIVE);
+            let norm = l2_norm(row);
             row.iter().map(move |x| x / norm)
         })
         .collect();
@@ -389,12 +379,7 @@ fn caption_recall(
         let tokens = TokenBatch::new(tokenizer.tokenize_batch(batch, context), context)?;
         let texts = read_rows(model.encode_text(&tokens)?)?;
         for text in texts.chunks_exact(full_dims) {
-            let norm = text
-                .iter()
-                .map(|x| x * x)
-                .sum::<f32>()
-                .sqrt()
-                .max(f32::MIN_POSITIVE);
+            let norm = l2_norm(text);
             let mut scored: Vec<(f32, usize)> = normalised
                 .chunks_exact(full_dims)
                 .enumerate()
@@ -412,4 +397,13 @@ fn caption_recall(
         }
     }
     Ok(Some(total / captions.len() as f64))
+}
+
+/// The Euclidean norm, never zero (so dividing by it is safe).
+fn l2_norm(row: &[f32]) -> f32 {
+    row.iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE)
 }
