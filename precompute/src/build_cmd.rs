@@ -190,12 +190,7 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
 
     // Reduce and quantise.
     let stage = Instant::now();
-    let pca = Pca::fit(&features, projection_dim, args.dims).context("cannot fit the PCA")?;
-    let compact = pca.apply_rows(&features)?;
-    let quantised: Vec<u8> = compact
-        .chunks_exact(args.dims)
-        .flat_map(quantize_row)
-        .collect();
+    let (pca, quantised) = reduce_and_quantise(&features, projection_dim, args.dims)?;
     stats.reduce_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
@@ -270,6 +265,19 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
         serde_json::to_string_pretty(&stats)?.as_bytes(),
     )?;
     Ok(stats)
+}
+
+/// Fits the PCA to `dims` on `features` (rows of `dims_in`) and returns it with the
+/// quantised compact rows the index holds.
+pub fn reduce_and_quantise(
+    features: &[f32],
+    dims_in: usize,
+    dims: usize,
+) -> Result<(Pca, Vec<u8>)> {
+    let pca = Pca::fit(features, dims_in, dims).context("cannot fit the PCA")?;
+    let compact = pca.apply_rows(features)?;
+    let quantised = compact.chunks_exact(dims).flat_map(quantize_row).collect();
+    Ok((pca, quantised))
 }
 
 fn plan_matches(work: &Path, plan: &ExtractPlan) -> bool {

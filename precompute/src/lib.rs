@@ -12,6 +12,7 @@
 //!   [`images`]: decoding image files;
 //! - [`ingest_cmd`], [`verify_cmd`], [`catalog_cmd`]: collection to items and thumbnails,
 //!   dataset folder checks, the list of datasets a frontend offers;
+//! - [`reduce_cmd`]: features to compact quantised rows by PCA (the step `build` runs);
 //! - [`build_cmd`]: the whole pipeline, collection to dataset folder, in one command;
 //! - [`synth_cmd`]: a synthetic captioned collection (PNG files and `captions.csv`);
 //! - [`train_cmd`]: contrastive training of a CLIP model on a captioned collection;
@@ -33,6 +34,7 @@ pub mod knn_cmd;
 pub mod model_files;
 pub mod npy;
 pub mod output;
+pub mod reduce_cmd;
 pub mod search_cmd;
 pub mod synth_cmd;
 pub mod tokenize_cmd;

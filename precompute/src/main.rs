@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use precompute::{
     bench_cmd, build_cmd, catalog_cmd, encode_cmd, eval_cmd, extract_cmd, index_cmd, ingest_cmd,
-    knn_cmd, search_cmd, synth_cmd, tokenize_cmd, train_cmd, verify_cmd,
+    knn_cmd, reduce_cmd, search_cmd, synth_cmd, tokenize_cmd, train_cmd, verify_cmd,
 };
 
 /// Build clip-branches datasets and query them offline.
@@ -31,6 +31,7 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     Catalog(catalog_cmd::CatalogArgs),
     Build(build_cmd::BuildArgs),
+    Reduce(reduce_cmd::ReduceArgs),
     Synth(synth_cmd::SynthArgs),
     Train(train_cmd::TrainArgs),
     Eval(eval_cmd::EvalArgs),
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify_cmd::run(&args),
         Command::Catalog(args) => catalog_cmd::run(&args),
         Command::Build(args) => build_cmd::run(&args),
+        Command::Reduce(args) => reduce_cmd::run(&args),
         Command::Synth(args) => synth_cmd::run(&args),
         Command::Train(args) => train_cmd::run(&args),
         Command::Eval(args) => eval_cmd::run(&args),

@@ -801,3 +801,49 @@ fn the_demo_model_retrieves_held_out_scenes_and_feedback_raises_f1() {
     assert!(recall >= 0.9, "{report}");
     assert!(feedback_f1 > knn_f1 + 0.2, "{report}");
 }
+
+#[test]
+fn reduce_writes_compact_rows_that_index_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let features = dir.path().join("features.npy");
+    let data: Vec<f32> = (0..40 * 16)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+        .collect();
+    let matrix = Matrix::F32 {
+        rows: 40,
+        cols: 16,
+        data,
+    };
+    fs::write(&features, npy::write(&matrix)).unwrap();
+    let (pca, out) = (
+        dir.path().join("pca.safetensors"),
+        dir.path().join("u8.npy"),
+    );
+    let run = precompute(&[
+        "reduce",
+        "--features",
+        features.to_str().unwrap(),
+        "--dims",
+        "8",
+        "--pca",
+        pca.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(
+        npy::read(&fs::read(&out).unwrap()).unwrap().shape(),
+        (40, 8)
+    );
+    let fitted = reduce::Pca::from_safetensors(&fs::read(&pca).unwrap()).unwrap();
+    assert_eq!((fitted.dims_in(), fitted.dims_out()), (16, 8));
+    let index = dir.path().join("index");
+    let run = precompute(&[
+        "index",
+        "--features",
+        out.to_str().unwrap(),
+        "--out",
+        index.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+}
