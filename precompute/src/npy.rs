@@ -119,8 +119,69 @@ pub fn read(bytes: &[u8]) -> Result<Matrix, NpyError> {
     })
 }
 
+/// What a `.npy` header says: the element type, the shape, and where the data starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    /// Byte offset of the first element.
+    pub data_start: usize,
+}
+
+impl Header {
+    /// Bytes of data the shape needs, if that fits `usize`.
+    pub fn data_len(&self) -> Option<usize> {
+        self.shape
+            .iter()
+            .try_fold(self.dtype.size(), |n, &extent| n.checked_mul(extent))
+    }
+}
+
 /// Parses a `.npy` array of any rank.
 pub fn read_array(bytes: &[u8]) -> Result<Array, NpyError> {
+    let Header {
+        dtype,
+        shape,
+        data_start,
+    } = read_header(bytes)?;
+    let data = &bytes[data_start..];
+    let expected = shape
+        .iter()
+        .try_fold(dtype.size(), |n, &extent| n.checked_mul(extent))
+        .filter(|&e| e == data.len());
+    if expected.is_none() {
+        return Err(NpyError::Length {
+            expected: shape
+                .iter()
+                .fold(dtype.size(), |n, &extent| n.saturating_mul(extent)),
+            shape,
+            dtype,
+            found: data.len(),
+        });
+    }
+    let values = match dtype {
+        Dtype::U8 => Values::U8(data.to_vec()),
+        Dtype::F32 | Dtype::F64 => Values::F32(floats(dtype, data)),
+    };
+    Ok(Array { shape, values })
+}
+
+/// Little-endian f32 or f64 elements (whole ones only) as f32.
+pub fn floats(dtype: Dtype, data: &[u8]) -> Vec<f32> {
+    match dtype {
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32)
+            .collect(),
+        _ => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    }
+}
+
+/// Parses the header at the start of `bytes` (the data may be absent: only the header is read).
+pub fn read_header(bytes: &[u8]) -> Result<Header, NpyError> {
     if !bytes.starts_with(MAGIC) {
         return Err(NpyError::Magic);
     }
@@ -177,35 +238,11 @@ pub fn read_array(bytes: &[u8]) -> Result<Array, NpyError> {
         field: "shape",
         header: header.trim().to_owned(),
     })?;
-    let data = &bytes[header_end..];
-    let expected = shape
-        .iter()
-        .try_fold(dtype.size(), |n, &extent| n.checked_mul(extent))
-        .filter(|&e| e == data.len());
-    if expected.is_none() {
-        return Err(NpyError::Length {
-            expected: shape
-                .iter()
-                .fold(dtype.size(), |n, &extent| n.saturating_mul(extent)),
-            shape,
-            dtype,
-            found: data.len(),
-        });
-    }
-    let values = match dtype {
-        Dtype::U8 => Values::U8(data.to_vec()),
-        Dtype::F32 => Values::F32(
-            data.chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-        ),
-        Dtype::F64 => Values::F32(
-            data.chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("chunks of 8")) as f32)
-                .collect(),
-        ),
-    };
-    Ok(Array { shape, values })
+    Ok(Header {
+        dtype,
+        shape,
+        data_start: header_end,
+    })
 }
 
 /// Serialises a 2-D array as a version 1.0 `.npy` file.
