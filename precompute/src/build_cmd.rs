@@ -24,11 +24,11 @@ use index_shards::{Features, ShardConfig, TreeSetConfig, knn_exact};
 use reduce::Pca;
 use serde::Serialize;
 
+use crate::dataset::read_float_rows;
 use crate::device::DeviceKind;
 use crate::extract_cmd::{self, ExtractPlan, Extractor, Part};
 use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
-use crate::npy::{self, Matrix};
 use crate::output::write_atomic;
 
 /// Build a complete dataset folder from a collection and a CLIP model.
@@ -185,7 +185,13 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
         &work,
     )?;
     extract_cmd::finish(&work)?.context("extract left chunks missing")?;
-    let features = read_f32_rows(&work.join("features.npy"), projection_dim)?;
+    let (features, dims_read) = read_float_rows(&work.join("features.npy"))?;
+    if dims_read != projection_dim {
+        bail!(
+            "{}: rows of {dims_read}, the model gives {projection_dim}",
+            work.display()
+        );
+    }
     stats.extract_s = stage.elapsed().as_secs_f64();
 
     // Reduce and quantise.
@@ -290,14 +296,6 @@ fn plan_matches(work: &Path, plan: &ExtractPlan) -> bool {
 fn file_blake3(path: &Path) -> Result<String> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(blake3::hash(&bytes).to_hex().to_string())
-}
-
-fn read_f32_rows(path: &Path, dims: usize) -> Result<Vec<f32>> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match npy::read(&bytes).with_context(|| path.display().to_string())? {
-        Matrix::F32 { cols, data, .. } if cols == dims => Ok(data),
-        _ => bail!("{}: not f32 rows of {dims} dims", path.display()),
-    }
 }
 
 /// Writes `bytes` as `<stem>.<hash>.<ext>` in `out` and returns its reference.
