@@ -74,23 +74,7 @@ pub fn parse_chunk(
         .items
         .get(chunk)
         .ok_or(ItemsError::NoSuchChunk { chunk })?;
-    let mismatch = |what, expected: String, actual: String| ItemsError::Mismatch {
-        file: file.name.clone(),
-        what,
-        expected,
-        actual,
-    };
-    if bytes.len() as u64 != file.bytes {
-        return Err(mismatch(
-            "size",
-            file.bytes.to_string(),
-            bytes.len().to_string(),
-        ));
-    }
-    let hash = blake3::hash(bytes).to_hex();
-    if hash.as_str() != file.blake3 {
-        return Err(mismatch("blake3", file.blake3.clone(), hash.to_string()));
-    }
+    check_file(file, bytes)?;
     let content = |reason: String| ItemsError::Content {
         file: file.name.clone(),
         reason,
