@@ -29,7 +29,7 @@ use crate::device::DeviceKind;
 use crate::extract_cmd::{self, ExtractPlan, Extractor, Part};
 use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
-use crate::output::write_atomic;
+use crate::output::{write_atomic, write_content_named};
 
 /// Build a complete dataset folder from a collection and a CLIP model.
 #[derive(Args)]
@@ -302,10 +302,7 @@ fn file_blake3(path: &Path) -> Result<String> {
 fn write_hashed(out: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<FileRef> {
     let hash = blake3::hash(bytes).to_hex().to_string();
     let name = hashed_name(stem, &hash, ext);
-    let path = out.join(&name);
-    if !fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
-        write_atomic(&path, bytes)?;
-    }
+    write_content_named(&out.join(&name), bytes)?;
     Ok(FileRef {
         name,
         bytes: bytes.len() as u64,

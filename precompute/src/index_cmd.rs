@@ -13,7 +13,7 @@ use index_shards::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::dataset::read_u8_rows;
-use crate::output::write_atomic;
+use crate::output::{write_atomic, write_content_named};
 
 /// Build the index shards and manifest of a feature matrix.
 #[derive(Args)]
@@ -115,8 +115,10 @@ pub fn write_index_folder(
         |name, bytes| {
             let path = out.join(name);
             // Content-hashed names: an existing file of that name already holds these bytes.
-            if name == MANIFEST_NAME || !already_written(&path, bytes.len()) {
+            if name == MANIFEST_NAME {
                 write_atomic(&path, bytes)?;
+            } else {
+                write_content_named(&path, bytes)?;
             }
             written += bytes.len() as u64;
             bar.inc(1);
@@ -142,10 +144,6 @@ pub fn write_index_folder(
         started.elapsed()
     );
     Ok(manifest)
-}
-
-fn already_written(path: &Path, len: usize) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.len() == len as u64)
 }
 
 /// Deletes `.shard` files of `dir` that the new manifest does not name; returns how many.

@@ -1,40 +1,25 @@
 //! Writing output files so that a crash, a full disk or a kill never leaves a partial
 //! file under its final name: write a temporary file beside it, sync, then rename.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename):
+/// ingest's writer, which every stage shares.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temp = temp_path(path);
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if let Err(error) = written {
-        // Best effort: the temporary file is never mistaken for output, but do not leave litter.
-        let _ = fs::remove_file(&temp);
-        return Err(error).with_context(|| format!("cannot write {}", path.display()));
-    }
-    Ok(())
+    Ok(ingest::output::write_atomic(path, bytes)?)
 }
 
-/// `dir/.name.tmp-<pid>`: hidden, unique per process, and on the same file system as `path`.
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+/// Writes `bytes` under a content-derived `path` unless a file of that size is there.
+pub fn write_content_named(path: &Path, bytes: &[u8]) -> Result<()> {
+    Ok(ingest::output::write_content_named(path, bytes)?)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
