@@ -70,13 +70,8 @@ fn bad_files_are_counted_and_the_rest_ingested() {
     let out = dir.path().join("out");
     let ingested = run(&IngestOptions::new(input.clone(), out.clone()));
     check_output(&out, &ingested);
-    let kept: Vec<(&str, &str)> = ingested
-        .items
-        .iter()
-        .map(|i| (i.item.source.as_str(), i.item.caption.as_str()))
-        .collect();
     assert_eq!(
-        kept,
+        kept(&ingested),
         [
             ("a_red_gradient.jpg", "a red gradient"),
             ("b-green.png", "b green"),

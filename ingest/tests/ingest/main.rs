@@ -54,6 +54,15 @@ fn reasons(report: &IngestReport) -> BTreeMap<&str, u64> {
 }
 
 /// Checks what a run wrote against what it returned: report, chunks, thumbnails, list.
+/// (source, caption) of every kept item, in id order.
+fn kept(ingested: &Ingested) -> Vec<(&str, &str)> {
+    ingested
+        .items
+        .iter()
+        .map(|i| (i.item.source.as_str(), i.item.caption.as_str()))
+        .collect()
+}
+
 fn check_output(out: &Path, ingested: &Ingested) {
     let report: IngestReport =
         serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();

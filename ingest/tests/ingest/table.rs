@@ -23,13 +23,8 @@ fn bad_rows_and_missing_files_are_skipped_with_line_numbers() {
     let out = dir.path().join("out");
     let ingested = run(&IngestOptions::new(input.join("list.csv"), out.clone()));
     check_output(&out, &ingested);
-    let kept: Vec<(&str, &str)> = ingested
-        .items
-        .iter()
-        .map(|i| (i.item.source.as_str(), i.item.caption.as_str()))
-        .collect();
     assert_eq!(
-        kept,
+        kept(&ingested),
         [
             ("img/a.jpg", "a red, wide gradient"),
             ("img/b.png", "a green square")

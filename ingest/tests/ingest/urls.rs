@@ -95,13 +95,8 @@ fn faults_are_retried_or_reported_and_a_rerun_resumes() {
     };
     let ingested = run(&options);
     check_output(&out, &ingested);
-    let kept: Vec<(&str, &str)> = ingested
-        .items
-        .iter()
-        .map(|i| (i.item.source.as_str(), i.item.caption.as_str()))
-        .collect();
     assert_eq!(
-        kept,
+        kept(&ingested),
         [
             (format!("{base}/ok.png").as_str(), "a gradient square"),
             (format!("{base}/flaky.jpg").as_str(), "flaky but fine")
