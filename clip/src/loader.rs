@@ -385,20 +385,19 @@ fn load_text(
         &names.text_positional_embedding(),
         [c.max_position_embeddings, width],
     )?;
-    let blocks = (0..c.num_hidden_layers)
-        .map(|i| {
-            load_block(
-                source,
-                names,
-                &names.block(Tower::Text, i),
-                width,
-                c.intermediate_size,
-                c.num_attention_heads,
-                c.hidden_act,
-                c.layer_norm_eps,
-            )
-        })
-        .collect::<Result<_, _>>()?;
+    let blocks = load_blocks(
+        source,
+        names,
+        Tower::Text,
+        &BlockShape {
+            layers: c.num_hidden_layers,
+            width,
+            mlp_width: c.intermediate_size,
+            heads: c.num_attention_heads,
+            activation: c.hidden_act,
+            epsilon: c.layer_norm_eps,
+        },
+    )?;
     let ln_final = source.layer_norm(&names.text_ln_final(), width, c.layer_norm_eps)?;
     let projection = names.projection(source, Tower::Text, width, projection_dim)?;
     Ok(TextTransformer {
@@ -432,20 +431,19 @@ fn load_vision(
     let positional_embedding =
         source.param2(&names.vision_positional_embedding(), [patches + 1, width])?;
     let ln_pre = source.layer_norm(&names.ln_pre(), width, c.layer_norm_eps)?;
-    let blocks = (0..c.num_hidden_layers)
-        .map(|i| {
-            load_block(
-                source,
-                names,
-                &names.block(Tower::Vision, i),
-                width,
-                c.intermediate_size,
-                c.num_attention_heads,
-                c.hidden_act,
-                c.layer_norm_eps,
-            )
-        })
-        .collect::<Result<_, _>>()?;
+    let blocks = load_blocks(
+        source,
+        names,
+        Tower::Vision,
+        &BlockShape {
+            layers: c.num_hidden_layers,
+            width,
+            mlp_width: c.intermediate_size,
+            heads: c.num_attention_heads,
+            activation: c.hidden_act,
+            epsilon: c.layer_norm_eps,
+        },
+    )?;
     let ln_post = source.layer_norm(&names.ln_post(), width, c.layer_norm_eps)?;
     let projection = names.projection(source, Tower::Vision, width, config.projection_dim)?;
     Ok(VisionTransformer {
@@ -461,17 +459,43 @@ fn load_vision(
     })
 }
 
-#[allow(clippy::too_many_arguments)] // one call site per tower; a struct would only rename them
-fn load_block(
-    source: &Source<'_>,
-    names: &Names,
-    block: &str,
+/// The sizes every residual block of one tower shares.
+#[derive(Clone, Copy)]
+struct BlockShape {
+    layers: usize,
     width: usize,
     mlp_width: usize,
     heads: usize,
     activation: Activation,
     epsilon: f64,
+}
+
+/// Every residual block of `tower`, in order.
+fn load_blocks(
+    source: &Source<'_>,
+    names: &Names,
+    tower: Tower,
+    shape: &BlockShape,
+) -> Result<Vec<ResidualAttentionBlock>, LoadError> {
+    (0..shape.layers)
+        .map(|i| load_block(source, names, &names.block(tower, i), shape))
+        .collect()
+}
+
+fn load_block(
+    source: &Source<'_>,
+    names: &Names,
+    block: &str,
+    shape: &BlockShape,
 ) -> Result<ResidualAttentionBlock, LoadError> {
+    let BlockShape {
+        width,
+        mlp_width,
+        heads,
+        activation,
+        epsilon,
+        ..
+    } = *shape;
     let hf = names.layout == Layout::HuggingFace;
     let (ln_1, ln_2, out, fc, proj) = if hf {
         (
