@@ -30,6 +30,38 @@ pub trait BoxIndex {
     fn row(&self, id: u32) -> Result<&[u8], Self::Error>;
 }
 
+/// A borrowed index is an index: an engine can hold `&LoadedIndex` while its owner adds
+/// shards between training and searching.
+impl<T: BoxIndex + ?Sized> BoxIndex for &T {
+    type Error = T::Error;
+
+    fn len(&self) -> u32 {
+        (**self).len()
+    }
+
+    fn dims(&self) -> usize {
+        (**self).dims()
+    }
+
+    fn subsets(&self) -> &[Vec<u16>] {
+        (**self).subsets()
+    }
+
+    fn range_query(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32]),
+    ) -> Result<(), Self::Error> {
+        (**self).range_query(tree, lo, hi, emit)
+    }
+
+    fn row(&self, id: u32) -> Result<&[u8], Self::Error> {
+        (**self).row(id)
+    }
+}
+
 /// Why a [`FlatIndex`] could not be built or queried.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -7,7 +7,7 @@
 //! [`DatasetIndex::missing_leaf_files`] (the leaf shards its boxes reach). Every file is
 //! checked by [`LoadedIndex::add_file`] (size, blake3, content) before it is used.
 
-use branches::{BoxIndex, Model, PoolSettings, SearchEngine, SearchRequest};
+use branches::{Model, PoolSettings, SearchEngine, SearchRequest};
 use index_shards::{Features, IndexError, LoadedIndex, ShardKind, knn_exact};
 
 /// Why a step over the dataset index failed.
@@ -44,41 +44,6 @@ pub struct DatasetIndex {
     /// Every feature row, copied once the last feature shard is in (k-NN scans one slice).
     features: Option<Vec<u8>>,
     pool: PoolSettings,
-}
-
-/// [`BoxIndex`] over a borrowed [`LoadedIndex`], so that shards can be added between
-/// training (rows only) and searching (leaves of the trained boxes).
-struct Borrowed<'a>(&'a LoadedIndex);
-
-impl BoxIndex for Borrowed<'_> {
-    type Error = IndexError;
-
-    fn len(&self) -> u32 {
-        // Ids are u32: a manifest's point count fits.
-        self.0.len() as u32
-    }
-
-    fn dims(&self) -> usize {
-        self.0.dims()
-    }
-
-    fn subsets(&self) -> &[Vec<u16>] {
-        self.0.subsets()
-    }
-
-    fn range_query(
-        &self,
-        tree: usize,
-        lo: &[u8],
-        hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
-    ) -> Result<(), IndexError> {
-        self.0.range_query(tree, lo, hi, emit).map(drop)
-    }
-
-    fn row(&self, id: u32) -> Result<&[u8], IndexError> {
-        self.0.feature_row(id)
-    }
 }
 
 impl DatasetIndex {
@@ -197,8 +162,8 @@ impl DatasetIndex {
         self.nearest(&query, k)
     }
 
-    fn engine(&self) -> Result<SearchEngine<Borrowed<'_>>, StepError> {
-        Ok(SearchEngine::new(Borrowed(&self.index), self.pool)?)
+    fn engine(&self) -> Result<SearchEngine<&LoadedIndex>, StepError> {
+        Ok(SearchEngine::new(&self.index, self.pool)?)
     }
 
     /// Trains the request's searcher; needs the feature shards only.
