@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use clip::export::{Precision, export_text_tower};
-use clip::{PreprocessConfig, TokenBatch, Tokenizer, read_rows};
+use clip::{TokenBatch, Tokenizer, read_rows};
 use dataset::{
     DATASET_FILE, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, FullFeatures,
     INDEX_MANIFEST_FILE, Reduction, TextEncoder, hashed_name,
@@ -167,16 +167,7 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
         fs::remove_dir_all(&work)
             .with_context(|| format!("cannot clear stale features in {}", work.display()))?;
     }
-    let extractor = Extractor {
-        model: &model,
-        device: &device,
-        preprocess: PreprocessConfig {
-            image_size: model.vision.image_size,
-            bottom_crop,
-            ..Default::default()
-        },
-        batch: args.batch.max(1),
-    };
+    let extractor = Extractor::new(&model, &device, bottom_crop, args.batch);
     extract_cmd::extract(
         &extractor,
         &paths,

@@ -152,16 +152,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         .to_string(),
         bottom_crop: args.bottom_crop,
     };
-    let extractor = Extractor {
-        model: &model,
-        device: &device,
-        preprocess: PreprocessConfig {
-            image_size: model.vision.image_size,
-            bottom_crop: args.bottom_crop,
-            ..Default::default()
-        },
-        batch: args.batch.max(1),
-    };
+    let extractor = Extractor::new(&model, &device, args.bottom_crop, args.batch);
     let part = args.part.unwrap_or(Part { index: 0, count: 1 });
     extract(&extractor, &paths, &plan, part, &args.out)?;
     match finish(&args.out)? {
@@ -184,7 +175,22 @@ pub struct Extractor<'a> {
     pub batch: usize,
 }
 
-impl Extractor<'_> {
+impl<'a> Extractor<'a> {
+    /// An extractor with the model's own preprocessing, cutting `bottom_crop` pixel rows
+    /// first, in batches of `batch` (at least 1).
+    pub fn new(model: &'a ClipModel, device: &'a Device, bottom_crop: usize, batch: usize) -> Self {
+        Extractor {
+            model,
+            device,
+            preprocess: PreprocessConfig {
+                image_size: model.vision.image_size,
+                bottom_crop,
+                ..Default::default()
+            },
+            batch: batch.max(1),
+        }
+    }
+
     /// Decodes and preprocesses `paths` in parallel: `[n, 3, size, size]` floats.
     fn pixels(&self, paths: &[PathBuf]) -> Result<Vec<f32>> {
         let per_image: Vec<Vec<f32>> = paths

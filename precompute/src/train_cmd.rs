@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::Device;
 use clap::Args;
 use clip::{ClipConfig, PreprocessConfig, RgbImage, TensorMap, TokenBatch, Tokenizer};
 use rayon::prelude::*;
 use train::{Checkpoint, TrainConfig, Trainer, batch_indices, check_collection, compact_weights};
 
+use crate::device::DeviceKind;
 use crate::output::write_atomic;
 
 /// Train (or fine-tune) a CLIP model with the symmetric contrastive loss.
@@ -63,6 +63,9 @@ pub struct TrainArgs {
     /// Write the final model in f32 instead of f16 with an int8 token embedding.
     #[arg(long)]
     pub full_precision: bool,
+    /// The backend that trains the model (GPU kinds need their cargo feature).
+    #[arg(long, value_enum, default_value_t)]
+    pub device: DeviceKind,
 }
 
 /// Runs the subcommand.
@@ -87,7 +90,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     check_collection(collection.rows, collection.captions.len(), args.batch_size)?;
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let device = Device::flex();
+    let device = args.device.device()?;
     let mut trainer = match latest_checkpoint(&args.out)? {
         Some(checkpoint) => {
             eprintln!("resuming from step {}", checkpoint.step);

@@ -738,6 +738,26 @@ fn train_says_why_a_collection_cannot_be_trained_on() {
         assert!(!output.status.success());
         assert!(stderr(&output).contains(message), "{}", stderr(&output));
     }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let output = precompute(&[
+            "train",
+            "--input",
+            table.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--batch-size",
+            "4",
+            "--device",
+            "wgpu",
+        ]);
+        assert!(!output.status.success());
+        assert!(
+            stderr(&output).contains("this build has no Wgpu backend"),
+            "{}",
+            stderr(&output)
+        );
+    }
     assert!(!out.join("model.safetensors").exists());
 }
 
