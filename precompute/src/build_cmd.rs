@@ -60,6 +60,14 @@ pub struct BuildArgs {
     /// Images per model call.
     #[arg(long, default_value_t = 32)]
     batch: usize,
+    /// Images per extraction checkpoint (every part of a split build must use the same).
+    #[arg(long, default_value_t = 1024)]
+    chunk: usize,
+    /// Extract only part `i` of `n` of the features and stop: run every part (on several
+    /// machines), join their `OUT/.work/extract` folders with `precompute merge`, then run
+    /// the build again without `--part` to finish.
+    #[arg(long)]
+    part: Option<Part>,
     /// The backend that runs the model.
     #[arg(long, value_enum, default_value_t)]
     device: DeviceKind,
@@ -93,7 +101,15 @@ const RECALL_QUERIES: usize = 200;
 
 /// Runs `precompute build`.
 pub fn run(args: &BuildArgs) -> Result<()> {
-    let stats = build(args)?;
+    let Some(stats) = build(args)? else {
+        let work = extract_folder(args.ingest.out());
+        eprintln!(
+            "this part's features are in {0}; when every part is done, join them with \
+             `precompute merge --out {0} PART_WORK_FOLDERS...` and rerun the build without --part",
+            work.display()
+        );
+        return Ok(());
+    };
     eprintln!(
         "built {} images in {:.1} s (ingest {:.1}, extract {:.1}, reduce {:.1}, index {:.1}, export {:.1}){}",
         stats.images,
@@ -112,8 +128,14 @@ pub fn run(args: &BuildArgs) -> Result<()> {
     Ok(())
 }
 
-/// Builds the dataset and returns the stage times.
-pub fn build(args: &BuildArgs) -> Result<BuildStats> {
+/// The work folder of a build's extraction.
+fn extract_folder(out: &Path) -> PathBuf {
+    out.join(".work").join("extract")
+}
+
+/// Builds the dataset and returns the stage times, or `None` after extracting only the
+/// `--part` asked for.
+pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     let out = args.ingest.out().to_owned();
     let started = Instant::now();
     let mut stats = BuildStats::default();
@@ -143,7 +165,7 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
 
     // Extract: the plan names the images by content, so unchanged inputs reuse the chunks.
     let stage = Instant::now();
-    let work = out.join(".work").join("extract");
+    let work = extract_folder(&out);
     let paths: Vec<PathBuf> = ingested
         .items
         .iter()
@@ -158,7 +180,7 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
     let plan = ExtractPlan {
         list_blake3: blake3::hash(list.as_bytes()).to_hex().to_string(),
         images: n,
-        chunk: 1024,
+        chunk: args.chunk.max(1),
         dims: projection_dim,
         weights_blake3: file_blake3(&files.weights_path)?,
         bottom_crop,
@@ -168,14 +190,15 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
             .with_context(|| format!("cannot clear stale features in {}", work.display()))?;
     }
     let extractor = Extractor::new(&model, &device, bottom_crop, args.batch);
-    extract_cmd::extract(
-        &extractor,
-        &paths,
-        &plan,
-        Part { index: 0, count: 1 },
-        &work,
-    )?;
-    extract_cmd::finish(&work)?.context("extract left chunks missing")?;
+    let whole = Part { index: 0, count: 1 };
+    extract_cmd::extract(&extractor, &paths, &plan, args.part.unwrap_or(whole), &work)?;
+    let complete = extract_cmd::finish(&work)?.is_some();
+    if args.part.is_some() {
+        return Ok(None);
+    }
+    if !complete {
+        bail!("extract left chunks missing in {}", work.display());
+    }
     let (features, dims_read) = read_float_rows(&work.join("features.npy"))?;
     if dims_read != projection_dim {
         bail!(
@@ -261,7 +284,7 @@ pub fn build(args: &BuildArgs) -> Result<BuildStats> {
         &out.join(".work").join("build-stats.json"),
         serde_json::to_string_pretty(&stats)?.as_bytes(),
     )?;
-    Ok(stats)
+    Ok(Some(stats))
 }
 
 /// Fits the PCA to `dims` on `features` (rows of `dims_in`) and returns it with the

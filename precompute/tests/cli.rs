@@ -572,12 +572,9 @@ fn extract_killed_midway_resumes_to_identical_features() {
     );
 }
 
-/// `precompute build` on a captioned folder: a dataset that verifies clean, searches, and
-/// comes out byte-identical when built again.
-#[test]
-fn build_makes_a_verified_deterministic_dataset() {
-    let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("photos");
+/// 90 small noisy red, green and blue squares with captions in `dir/photos`.
+fn colour_squares(dir: &Path) -> PathBuf {
+    let source = dir.join("photos");
     fs::create_dir(&source).unwrap();
     let colours = [
         ("red", [220, 30, 30]),
@@ -598,6 +595,32 @@ fn build_makes_a_verified_deterministic_dataset() {
         )
         .unwrap();
     }
+    source
+}
+
+/// Every file of a dataset folder and its thumbnails, with its blake3, sorted.
+fn dataset_listing(root: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = ["", "thumbs"]
+        .iter()
+        .flat_map(|sub| fs::read_dir(root.join(sub)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.strip_prefix(root).unwrap().display().to_string();
+            let hash = blake3::hash(&fs::read(&p).unwrap()).to_hex().to_string();
+            (name, hash)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `precompute build` on a captioned folder: a dataset that verifies clean, searches, and
+/// comes out byte-identical when built again.
+#[test]
+fn build_makes_a_verified_deterministic_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
     let model = fixture_path("hf");
     let build = |out: &Path| {
         precompute(&[
@@ -644,22 +667,65 @@ fn build_makes_a_verified_deterministic_dataset() {
 
     let second = dir.path().join("second");
     assert!(build(&second).status.success());
-    let listing = |root: &Path| {
-        let mut files: Vec<(String, String)> = ["", "thumbs"]
-            .iter()
-            .flat_map(|sub| fs::read_dir(root.join(sub)).unwrap())
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file())
-            .map(|p| {
-                let name = p.strip_prefix(root).unwrap().display().to_string();
-                let hash = blake3::hash(&fs::read(&p).unwrap()).to_hex().to_string();
-                (name, hash)
-            })
-            .collect();
-        files.sort();
-        files
+    assert_eq!(dataset_listing(&first), dataset_listing(&second));
+}
+
+/// A build split over two machines (`--part`, then `merge`, then the build again) gives
+/// the same dataset as one build.
+#[test]
+fn build_split_into_parts_gives_the_same_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let build = |out: &Path, part: Option<&str>| {
+        let mut args = vec![
+            "build",
+            "--input",
+            source.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--dims",
+            "8",
+            "--chunk",
+            "32",
+            "--name",
+            "colours",
+        ];
+        args.extend(part.iter().flat_map(|p| ["--part", *p]));
+        precompute(&args)
     };
-    assert_eq!(listing(&first), listing(&second));
+    let whole = dir.path().join("whole");
+    assert!(build(&whole, None).status.success());
+
+    let (first, second) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
+    for (out, part) in [(&first, "0/2"), (&second, "1/2")] {
+        let output = build(out, Some(part));
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("precompute merge"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!out.join("dataset.json").exists());
+    }
+    let work = first.join(".work").join("extract");
+    let merged = precompute(&[
+        "merge",
+        "--out",
+        work.to_str().unwrap(),
+        second.join(".work").join("extract").to_str().unwrap(),
+    ]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    // 90 images in chunks of 32: the two parts' three chunks are all there before the
+    // build finishes, so it extracts nothing more.
+    for k in 0..3 {
+        assert!(work.join(format!("chunks/chunk-{k:06}.npy")).is_file());
+    }
+    let finished = build(&first, None);
+    assert!(finished.status.success(), "{}", stderr(&finished));
+    assert_eq!(dataset_listing(&whole), dataset_listing(&first));
 }
 
 /// `precompute synth --out DIR --count N --size S`, which must succeed.
