@@ -1,4 +1,6 @@
-//! Tokenizer ids against open_clip's on a varied corpus (`tokenizer_corpus.json`).
+//! Tokenizer ids against open_clip's on a varied corpus (`tokenizer_corpus.json`) and on a
+//! corpus of mojibake (`mojibake_corpus.json`, from `clip/fixtures/generate_mojibake_corpus.py`,
+//! run as `/work/venv-clip/bin/python clip/fixtures/generate_mojibake_corpus.py`).
 
 use clip::{CONTEXT_LENGTH, Tokenizer};
 use serde::Deserialize;
@@ -13,47 +15,67 @@ static TOKENIZER: std::sync::LazyLock<Tokenizer> =
 struct Corpus {
     texts: Vec<String>,
     ids: Vec<Vec<u32>>,
-    /// Whether ftfy's mojibake repair (not ported) changes the text.
+    /// Whether ftfy's mojibake repair changes the text.
     ftfy_fix_encoding_changes: Vec<bool>,
 }
 
-#[test]
-fn ids_match_open_clip_wherever_mojibake_repair_changes_nothing() {
-    let corpus: Corpus =
-        serde_json::from_str(&std::fs::read_to_string(fixture("tokenizer_corpus.json")).unwrap())
-            .unwrap();
-    let tokenizer = &*TOKENIZER;
-    let mut checked = 0;
-    let mut failures = Vec::new();
-    for ((text, expected), mojibake) in corpus
+fn corpus(name: &str) -> Corpus {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+}
+
+/// Every text of `corpus` whose ids differ from open_clip's, described.
+fn differences(corpus: &Corpus) -> Vec<String> {
+    corpus
         .texts
         .iter()
         .zip(&corpus.ids)
-        .zip(&corpus.ftfy_fix_encoding_changes)
-    {
-        if *mojibake {
-            continue;
-        }
-        checked += 1;
-        let ids = tokenizer.tokenize(text, CONTEXT_LENGTH);
-        if &ids != expected {
-            failures.push(format!("{text:?}\n  ours   {ids:?}\n  theirs {expected:?}"));
-        }
-    }
-    assert!(checked > 300, "only {checked} texts checked");
+        .filter_map(|(text, expected)| {
+            let ids = TOKENIZER.tokenize(text, CONTEXT_LENGTH);
+            (&ids != expected).then(|| format!("{text:?}\n  ours   {ids:?}\n  theirs {expected:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn ids_match_open_clip() {
+    let corpus = corpus("tokenizer_corpus.json");
+    assert!(
+        corpus.texts.len() > 300,
+        "only {} texts",
+        corpus.texts.len()
+    );
+    let failures = differences(&corpus);
     assert!(
         failures.is_empty(),
-        "{} of {checked} differ:\n{}",
+        "{} of {} differ:\n{}",
         failures.len(),
+        corpus.texts.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn mojibake_is_repaired_like_ftfy() {
+    let corpus = corpus("mojibake_corpus.json");
+    let repaired = corpus
+        .ftfy_fix_encoding_changes
+        .iter()
+        .filter(|&&c| c)
+        .count();
+    assert!(repaired > 500 && corpus.texts.len() - repaired > 100);
+    let failures = differences(&corpus);
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        corpus.texts.len(),
         failures.join("\n")
     );
 }
 
 #[test]
 fn corpus_has_truncated_and_unicode_texts() {
-    let corpus: Corpus =
-        serde_json::from_str(&std::fs::read_to_string(fixture("tokenizer_corpus.json")).unwrap())
-            .unwrap();
+    let corpus = corpus("tokenizer_corpus.json");
     let truncated = corpus
         .ids
         .iter()

@@ -1,16 +1,22 @@
 //! Finding a CLIP model on disk: a Hugging Face `CLIPModel` folder, an open_clip or OpenAI
 //! checkpoint file with its config, or a full-model state dict with the paper's heads.
 //!
-//! A folder needs `config.json` (Hugging Face's or open_clip's) and `model.safetensors`
+//! A folder needs `config.json` (Hugging Face's or open_clip's, or an open_clip hub repo's
+//! `open_clip_config.json`) and `model.safetensors`
 //! (or `pytorch_model.bin`, `open_clip_model.safetensors`, `open_clip_pytorch_model.bin`).
 //! A file (`.safetensors`, `.bin`, `.pt`, `.pth`) takes its config from `--config`, else a
 //! sibling `<stem>.json`, else `open_clip_config.json` beside it, else OpenAI's ViT-B/32.
+//! A hub name (`ORG/NAME[@REVISION]`) that is not a local path is downloaded by [`hub`].
+
+pub mod hub;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clip::{ClipConfig, ClipModel, TensorMap, load_clip};
+
+use self::hub::{Hub, HubName};
 
 /// A model's config and weights, read from disk.
 pub struct ModelFiles {
@@ -30,12 +36,9 @@ impl ModelFiles {
         }
         if !spec.exists() {
             let name = spec.display().to_string();
-            if name.split('/').count() == 2 && !name.starts_with('.') {
-                bail!(
-                    "model '{name}' is not a local file or folder; it looks like a hub name, \
-                     but this build reads local files only: download the Hugging Face folder \
-                     (config.json and model.safetensors) and pass its path"
-                );
+            if let Some(hub_name) = HubName::parse(&name) {
+                let folder = Hub::from_env()?.fetch(&hub_name)?;
+                return Self::open_folder(&folder, config);
             }
             bail!("model '{name}': no such file or folder");
         }
@@ -54,13 +57,19 @@ impl ModelFiles {
     }
 
     fn open_folder(folder: &Path, config: Option<&Path>) -> Result<Self> {
-        let config_path = config.map_or_else(|| folder.join("config.json"), Path::to_owned);
-        if !config_path.is_file() {
-            bail!(
-                "model folder {}: config.json is missing (pass --config FILE)",
-                folder.display()
-            );
-        }
+        let config_path = match config {
+            Some(path) => path.to_owned(),
+            None => ["config.json", "open_clip_config.json"]
+                .iter()
+                .map(|name| folder.join(name))
+                .find(|path| path.is_file())
+                .with_context(|| {
+                    format!(
+                        "model folder {}: config.json is missing (pass --config FILE)",
+                        folder.display()
+                    )
+                })?,
+        };
         let weights_path = [
             "model.safetensors",
             "open_clip_model.safetensors",

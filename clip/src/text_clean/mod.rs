@@ -3,20 +3,21 @@
 //!
 //! open_clip's `_clean_lower` is `whitespace_clean(basic_clean(text)).lower()` with
 //! `basic_clean = html.unescape(html.unescape(ftfy.fix_text(text))).strip()`. This module
-//! ports ftfy 6.3.1's `fix_text` step by step (HTML entities, C1 controls read as
-//! Windows-1252, Latin ligatures, character width, curly quotes, line breaks, terminal
-//! escapes, control characters, NFC), repeated to a fixed point per line as ftfy does.
-//! What it leaves out is ftfy's mojibake repair (`fix_encoding`: re-decoding text that was
-//! decoded with the wrong codec), so a string such as `"cafÃ©"` tokenizes as written while
-//! open_clip would first repair it to `"café"`.
+//! ports ftfy 6.3.1's `fix_text` step by step (HTML entities, mojibake repair, C1 controls
+//! read as Windows-1252, Latin ligatures, character width, curly quotes, line breaks,
+//! terminal escapes, control characters, NFC), repeated to a fixed point per line as ftfy
+//! does. The mojibake repair (ftfy's `fix_encoding`, in [`mojibake`]) re-decodes text that
+//! was UTF-8 read as a single-byte encoding: `"cafÃ©"` becomes `"café"`.
 
 mod ftfy_tables;
 mod html_tables;
-
-use std::borrow::Cow;
+mod mojibake;
+mod mojibake_tables;
 
 use regex::{Captures, Regex};
 use unicode_normalization::UnicodeNormalization;
+
+use self::mojibake::{MojibakeFixer, fix_c1_controls};
 
 /// The compiled patterns of the clean-up; build once and reuse.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct TextCleaner {
     html_charref: Regex,
     /// ftfy's `ANSI_RE`.
     terminal_escape: Regex,
+    /// ftfy's `fix_encoding`.
+    mojibake: MojibakeFixer,
 }
 
 impl Default for TextCleaner {
@@ -36,6 +39,7 @@ impl Default for TextCleaner {
             ftfy_entity: compile(r"&#?[0-9A-Za-z]{1,24};"),
             html_charref: compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\x0C <&#;]{1,32};?)"),
             terminal_escape: compile(r"\x1B\[((?:\d|;)*)([a-zA-Z])"),
+            mojibake: MojibakeFixer::default(),
         }
     }
 }
@@ -65,7 +69,7 @@ impl TextCleaner {
             .into_owned()
     }
 
-    /// ftfy's `fix_text` with its default configuration, except the mojibake repair.
+    /// ftfy's `fix_text` with its default configuration.
     fn fix_text(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         // As in ftfy, a line holding `<` looks like HTML source: entities are left alone
@@ -93,15 +97,8 @@ impl TextCleaner {
                     })
                     .into_owned();
             }
-            text = text
-                .chars()
-                .map(|c| match c {
-                    '\u{80}'..='\u{9f}' => {
-                        Cow::Borrowed(ftfy_tables::C1_AS_WINDOWS_1252[c as usize - 0x80])
-                    }
-                    _ => Cow::Owned(c.to_string()),
-                })
-                .collect();
+            text = self.mojibake.fix_encoding(&text);
+            text = fix_c1_controls(&text);
             text = translate(&text, ftfy_tables::LIGATURES);
             text = translate(&text, ftfy_tables::WIDTH_MAP);
             text = text
