@@ -6,15 +6,19 @@
 #   clip/bench/run.sh [DIR]      # DIR defaults to /tmp/clip-bench
 #
 # Needs the venv of clip/fixtures/generate.py. Timings on a shared machine are noisy.
+# Other CPU backends: NdArray on the system OpenBLAS (apt-get install libopenblas-dev) with
+#   CLIP_BENCH_FEATURES=simd,rayon,openblas-system CLIP_BENCH_DEVICES=flex,ndarray clip/bench/run.sh
+# (burn's cubecl `cpu` backend cannot build offline: its build script downloads LLVM.)
 set -euo pipefail
 dir=${1:-/tmp/clip-bench}
 py=${PYTHON:-/work/venv-clip/bin/python}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ -f "$dir/vit_b32.safetensors" ] || "$py" "$root/clip/bench/torch_bench.py" make "$dir"
 echo "== PyTorch"
+uptime
 "$py" "$root/clip/bench/torch_bench.py" time "$dir"
 echo "== burn"
 # The dev profile builds dependencies (burn) at opt-level 3 and reuses the test build;
 # CLIP_BENCH_PROFILE=release rebuilds everything with the release profile.
-cd "$root" && CLIP_BENCH_DIR="$dir" cargo bench -p clip --bench encode \
+cd "$root" && uptime && CLIP_BENCH_DIR="$dir" cargo bench -p clip --bench encode \
     --profile "${CLIP_BENCH_PROFILE:-dev}" --features "${CLIP_BENCH_FEATURES:-simd,rayon}"

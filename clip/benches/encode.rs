@@ -4,9 +4,10 @@
 //!
 //! Run through `clip/bench/run.sh` (which also times PyTorch), or directly:
 //! `CLIP_BENCH_DIR=/tmp/clip-bench cargo bench -p clip --bench encode --features simd,rayon`.
-//! `CLIP_BENCH_DEVICES` picks devices (default `flex`; also `ndarray`, `cpu`, `cuda`, `wgpu`,
-//! each needing its feature) and `CLIP_BENCH_BATCHES` the image batch sizes (default `32`;
-//! larger batches repeat the 32 stored images). Prints figures; timings on a shared machine
+//! `CLIP_BENCH_DEVICES` picks devices (default `flex`; also `ndarray` (feature `ndarray`, or
+//! `openblas-system` for its BLAS matmul), `cpu`, `cuda`, `wgpu`, each needing its feature)
+//! and `CLIP_BENCH_BATCHES` the image batch sizes (default `32`; larger batches repeat the
+//! 32 stored images). Prints figures; timings on a shared machine
 //! are noisy.
 
 use std::time::Instant;

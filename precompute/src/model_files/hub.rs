@@ -198,7 +198,9 @@ impl Hub {
             .call()
             .map_err(offline)?;
         let expected = match head.status().as_u16() {
-            200..=399 => Expected::from_headers(head.headers()),
+            200 => Expected::from_headers(head.headers(), true),
+            // A redirect's own length is its body's, not the file's.
+            300..=399 => Expected::from_headers(head.headers(), false),
             404 => return Ok(Fetched::NotFound),
             401 | 403 => bail!(
                 "{url}: HTTP {} (a gated or private repo: set HF_TOKEN to a token with access)",
@@ -294,9 +296,10 @@ struct Expected {
 }
 
 impl Expected {
-    /// `X-Linked-Size` / `X-Linked-Etag` (Git LFS files), else `Content-Length`; an `ETag`
-    /// counts as a SHA-256 only when it has that shape (a plain Git file's is a SHA-1).
-    fn from_headers(headers: &ureq::http::HeaderMap) -> Self {
+    /// `X-Linked-Size` / `X-Linked-Etag` (Git LFS files), else `Content-Length` (`is_file`:
+    /// the response is the file's own, not a redirect's); an `ETag` counts as a SHA-256 only
+    /// when it has that shape (a plain Git file's is a SHA-1).
+    fn from_headers(headers: &ureq::http::HeaderMap, is_file: bool) -> Self {
         let text = |name: &str| {
             headers.get(name).and_then(|v| v.to_str().ok()).map(|v| {
                 v.trim()
@@ -310,7 +313,7 @@ impl Expected {
             .filter(|tag| tag.len() == 64 && tag.bytes().all(|b| b.is_ascii_hexdigit()))
             .map(|tag| tag.to_ascii_lowercase());
         let size = text("x-linked-size")
-            .or_else(|| text("content-length"))
+            .or_else(|| text("content-length").filter(|_| is_file))
             .and_then(|v| v.parse().ok());
         Self { size, sha256 }
     }
