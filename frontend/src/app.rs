@@ -16,11 +16,13 @@ use std::rc::Rc;
 
 use branches::{Model, SearchRequest, Searcher};
 use dataset::{Catalog, DatasetManifest, Item};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    Blob, BlobPropertyBag, HtmlAnchorElement, HtmlInputElement, HtmlSelectElement, Url,
+    Blob, BlobPropertyBag, Element, HtmlAnchorElement, HtmlInputElement, HtmlSelectElement, Url,
     UrlSearchParams,
 };
+use yew::AppHandle;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_agent::reactor::{
@@ -37,6 +39,7 @@ use crate::protocol::{
 };
 use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
 use crate::share::{self, SharedSearch, searcher_from_name, searcher_name};
+use crate::source::DataSource;
 use crate::text::TextWorker;
 use crate::worker::SearchWorker;
 
@@ -46,19 +49,98 @@ pub const DEFAULT_CATALOG: &str = "data/catalog.json";
 /// Tiles per grid row (the CSS grid has this many columns): arrow up / down move this far.
 const COLUMNS: isize = 6;
 
-/// Mounts the app on the page's body.
+/// Mounts the app on the page's body, unless the page defines the
+/// `<clip-branches-search>` element: then the element's script (`clip-branches.js`)
+/// mounts one app per element through [`EmbeddedSearch`].
 pub fn start() {
-    yew::Renderer::<App>::new().render();
+    let embedding = web_sys::window()
+        .map(|w| w.custom_elements())
+        .is_some_and(|registry| !registry.get(ELEMENT_NAME).is_undefined());
+    if !embedding {
+        yew::Renderer::<App>::with_props(AppProps::default()).render();
+    }
+}
+
+/// The custom element that embeds the app in another page (see `frontend/embed.js`).
+pub const ELEMENT_NAME: &str = "clip-branches-search";
+
+/// Where the app runs: on its own page (state in the page URL) or inside an element.
+#[derive(Clone, Debug, Default, PartialEq, Properties)]
+pub struct AppProps {
+    /// The folder of the app's files (`worker.js`, `text-worker.js`), ending in `/`;
+    /// empty: the page's folder.
+    pub assets: AttrValue,
+    /// Set when embedded: the element's attributes. `None`: the app's own page, which
+    /// reads and writes its search in the page URL.
+    pub embed: Option<Embed>,
+}
+
+/// The `<clip-branches-search>` element's attributes, resolved to absolute URLs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embed {
+    /// What to open (the `dataset` attribute).
+    pub source: DataSource,
+    /// The text query (the `query` attribute); it runs whenever it changes.
+    pub query: Option<String>,
 }
 
 #[component]
-fn App() -> Html {
+fn App(props: &AppProps) -> Html {
+    let worker = AttrValue::from(format!("{}worker.js", props.assets));
+    let text_worker = AttrValue::from(format!("{}text-worker.js", props.assets));
     html! {
-        <ReactorProvider<SearchWorker, SerdeWasm> path="worker.js">
-            <ReactorProvider<TextWorker, SerdeWasm> path="text-worker.js">
-                <Main />
+        <ReactorProvider<SearchWorker, SerdeWasm> path={worker}>
+            <ReactorProvider<TextWorker, SerdeWasm> path={text_worker}>
+                <Main embed={props.embed.clone()} />
             </ReactorProvider<TextWorker, SerdeWasm>>
         </ReactorProvider<SearchWorker, SerdeWasm>>
+    }
+}
+
+/// One app mounted in a `<clip-branches-search>` element (made by `clip-branches.js`).
+#[wasm_bindgen]
+pub struct EmbeddedSearch {
+    handle: AppHandle<App>,
+    props: AppProps,
+}
+
+#[wasm_bindgen]
+impl EmbeddedSearch {
+    /// Mounts an app in `root`. `assets` is the folder of the app's files (ending in
+    /// `/`), `dataset` the absolute URL of a catalog.json or a dataset folder
+    /// ([`DataSource::from_url`]), `query` the first text query.
+    #[wasm_bindgen(constructor)]
+    pub fn new(root: Element, assets: String, dataset: &str, query: Option<String>) -> Self {
+        let props = AppProps {
+            assets: assets.into(),
+            embed: Some(Embed {
+                source: DataSource::from_url(dataset),
+                query: query.filter(|q| !q.trim().is_empty()),
+            }),
+        };
+        let handle = yew::Renderer::<App>::with_root_and_props(root, props.clone()).render();
+        Self { handle, props }
+    }
+
+    /// The `query` attribute changed: runs the new text query.
+    pub fn set_query(&mut self, query: Option<String>) {
+        if let Some(embed) = &mut self.props.embed {
+            embed.query = query.filter(|q| !q.trim().is_empty());
+        }
+        self.handle.update(self.props.clone());
+    }
+
+    /// The `dataset` attribute changed (absolute URL): opens it.
+    pub fn set_dataset(&mut self, dataset: &str) {
+        if let Some(embed) = &mut self.props.embed {
+            embed.source = DataSource::from_url(dataset);
+        }
+        self.handle.update(self.props.clone());
+    }
+
+    /// The element left the page: unmounts the app (its workers end with it).
+    pub fn destroy(self) {
+        self.handle.destroy();
     }
 }
 
@@ -104,8 +186,10 @@ struct State {
     items: HashMap<usize, Rc<Vec<Item>>>,
     error: Option<Failure>,
     settings: Settings,
-    /// What a shared URL asks for once the dataset is open.
+    /// What a shared URL (or the element's `query`) asks for once the dataset is open.
     url_search: Option<SharedSearch>,
+    /// Counts the searches wanted so far (`url_search`), so each runs once.
+    wanted: u32,
     /// Bytes of dataset files the page and the worker fetched from the network.
     network_bytes: u64,
     /// The text encoder's state.
@@ -141,6 +225,7 @@ enum Msg {
     Settings(Settings),
     Error(Failure),
     DismissError,
+    Want(SharedSearch),
     TextSent(u32, bool),
     Text(TextReply),
 }
@@ -181,6 +266,10 @@ impl Reducible for State {
             Msg::Settings(settings) => s.settings = settings,
             Msg::Error(failure) => s.error = Some(failure),
             Msg::DismissError => s.error = None,
+            Msg::Want(shared) => {
+                s.url_search = Some(shared);
+                s.wanted += 1;
+            }
             Msg::TextSent(seq, load) => {
                 if load {
                     s.text_load_seq = seq;
@@ -214,6 +303,7 @@ impl State {
                 random_negatives: shared.random_negatives,
                 negative_weight: shared.negative_weight,
             },
+            wanted: u32::from(url_search.is_some()),
             url_search,
             network_bytes: 0,
             text: TextState::Absent,
@@ -601,36 +691,43 @@ fn open_catalog(catalog_url: String, wanted: Option<String>, sender: Sender) {
     });
 }
 
-/// Fetches `dataset.json` of the dataset at `path` (relative to the catalog), then asks
-/// the worker to open its index.
+/// Opens the catalog's dataset at `path` (relative to the catalog).
 fn open_dataset(catalog_url: String, name: String, path: String, sender: Sender) {
+    match resolve(&format!("{path}/"), &catalog_url) {
+        Ok(base) => open_folder(base, Some(name), sender),
+        Err(e) => sender.state.dispatch(Msg::Error(failure(
+            format!("opening {name}"),
+            e,
+            "fix the dataset's path in catalog.json",
+        ))),
+    }
+}
+
+/// Fetches `dataset.json` of the dataset folder at `base` (absolute, ending in `/`), then
+/// asks the worker to open its index. `name` is the catalog's name for it; without a
+/// catalog, the name in `dataset.json`.
+fn open_folder(base: String, name: Option<String>, sender: Sender) {
     spawn_local(async move {
         let dispatch = sender.state.clone();
         let opened = async {
-            let base = resolve(&format!("{path}/"), &catalog_url).map_err(|e| {
-                failure(
-                    format!("opening {name}"),
-                    e,
-                    "fix the dataset's path in catalog.json",
-                )
-            })?;
+            let what = format!("opening {}", name.as_deref().unwrap_or(&base));
             let url = format!("{base}{}", dataset::DATASET_FILE);
             let text = net::fetch_text(&url).await.map_err(|e| {
                 failure(
-                    format!("opening {name}"),
+                    what.clone(),
                     e,
-                    "check that the dataset folder is served",
+                    "check that the dataset folder is served (and allows this page's origin)",
                 )
             })?;
             let manifest = DatasetManifest::from_json(&text).map_err(|e| {
                 failure(
-                    format!("opening {name}"),
+                    what,
                     e,
                     "rebuild the dataset with this version of precompute",
                 )
             })?;
             Ok::<_, Failure>(OpenDataset {
-                name,
+                name: name.unwrap_or_else(|| manifest.name.clone()),
                 base,
                 manifest,
             })
@@ -760,14 +857,25 @@ fn times_text(times: &StageTimes) -> String {
     parts.join(" · ")
 }
 
+#[derive(Properties, PartialEq)]
+struct MainProps {
+    embed: Option<Embed>,
+}
+
 #[component]
-fn Main() -> Html {
-    let state = use_reducer(|| {
-        let params = url_params();
-        let shared =
-            SharedSearch::from_params(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        State::new(shared.ok())
-    });
+fn Main(props: &MainProps) -> Html {
+    let state = {
+        let embed = props.embed.clone();
+        use_reducer(move || match embed {
+            Some(embed) => State::new(embed.query.map(SharedSearch::text)),
+            None => {
+                let params = url_params();
+                let shared =
+                    SharedSearch::from_params(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                State::new(shared.ok())
+            }
+        })
+    };
     let counter = use_memo((), |_| Rc::new(Cell::new(0u32)));
     let bridge = {
         let dispatch = state.dispatcher();
@@ -790,10 +898,20 @@ fn Main() -> Html {
     let query_text = use_state(String::new);
     let saved_text = use_state(String::new);
 
-    // Catalog and dataset, once.
+    // Catalog and dataset: the element's `dataset` attribute (again when it changes), or
+    // the page URL's, once.
     {
         let sender = sender.clone();
-        use_effect_with((), move |_| {
+        let source = props.embed.as_ref().map(|e| e.source.clone());
+        use_effect_with(source, move |source| {
+            if let Some(source) = source {
+                sender.state.dispatch(Msg::DismissError);
+                match source.clone() {
+                    DataSource::Catalog(url) => open_catalog(url, None, sender),
+                    DataSource::Folder(base) => open_folder(base, None, sender),
+                }
+                return;
+            }
             let params = url_params();
             let catalog = params
                 .iter()
@@ -815,27 +933,45 @@ fn Main() -> Html {
         });
     }
 
-    // A shared URL's query runs once the dataset is open.
+    // The element's `query` attribute: a new value is wanted like a shared URL's query.
+    {
+        let dispatch = state.dispatcher();
+        let query = props.embed.as_ref().and_then(|e| e.query.clone());
+        let first = use_mut_ref(|| true);
+        use_effect_with(query, move |query| {
+            // The first value is already wanted (`State::new`).
+            if !std::mem::replace(&mut *first.borrow_mut(), false)
+                && let Some(text) = query
+            {
+                dispatch.dispatch(Msg::Want(SharedSearch::text(text.clone())));
+            }
+        });
+    }
+
+    // A wanted query (shared URL, element attribute) runs once the dataset is open.
     {
         let sender = sender.clone();
         let state = state.clone();
         let query_text = query_text.clone();
-        let started = use_mut_ref(|| false);
+        let started = use_mut_ref(|| 0u32);
         // A text query also waits for the text worker's bridge (its load is queued first).
         let linked = state.text_load_seq != 0 || state.text == TextState::Absent;
-        use_effect_with((state.ready, linked), move |&(ready, linked)| {
-            if ready
-                && linked
-                && !*started.borrow()
-                && let Some(shared) = &state.url_search
-            {
-                *started.borrow_mut() = true;
-                if let Query::Text(text) = &shared.query {
-                    query_text.set(text.clone());
+        use_effect_with(
+            (state.ready, linked, state.wanted),
+            move |&(ready, linked, wanted)| {
+                if ready
+                    && linked
+                    && *started.borrow() != wanted
+                    && let Some(shared) = &state.url_search
+                {
+                    *started.borrow_mut() = wanted;
+                    if let Query::Text(text) = &shared.query {
+                        query_text.set(text.clone());
+                    }
+                    run_query(&state, shared.query.clone(), &sender);
                 }
-                run_query(&state, shared.query.clone(), &sender);
-            }
-        });
+            },
+        );
     }
 
     // Item metadata for the tiles shown.
@@ -878,11 +1014,11 @@ fn Main() -> Html {
         });
     }
 
-    // The URL follows the search.
+    // The page URL follows the search (not when embedded: the host page owns its URL).
     {
         let shared = state.shared();
         let catalog_url = state.catalog_url.clone();
-        let ready = state.ready;
+        let ready = state.ready && props.embed.is_none();
         use_effect_with(
             (shared, catalog_url, ready),
             move |(shared, catalog_url, ready)| {
@@ -1181,6 +1317,16 @@ fn Main() -> Html {
         .as_ref()
         .map(|d| d.name.clone())
         .unwrap_or_default();
+    // The catalog's datasets; a dataset folder opened without a catalog is the only one.
+    let choices: Vec<(String, u64)> = match (&s.catalog, &s.dataset) {
+        (Some(catalog), _) => catalog
+            .datasets
+            .iter()
+            .map(|d| (d.name.clone(), d.count))
+            .collect(),
+        (None, Some(d)) => vec![(d.name.clone(), d.manifest.count)],
+        (None, None) => Vec::new(),
+    };
     let busy = s.busy() || !s.ready;
     let text_link = s
         .dataset
@@ -1208,9 +1354,9 @@ fn Main() -> Html {
                 <h1>{"CLIP-Branches"}</h1>
                 <label>{"dataset "}
                     <select data-testid="dataset" onchange={on_dataset}>
-                        { for s.catalog.iter().flat_map(|c| c.datasets.iter()).map(|d| html! {
-                            <option value={d.name.clone()} selected={d.name == dataset_name}>
-                                {format!("{} ({} images)", d.name, d.count)}
+                        { for choices.into_iter().map(|(name, count)| html! {
+                            <option value={name.clone()} selected={name == dataset_name}>
+                                {format!("{name} ({count} images)")}
                             </option>
                         }) }
                     </select>

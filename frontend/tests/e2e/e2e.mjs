@@ -2,8 +2,9 @@
 // system's /usr/bin/chromium). Usage: node e2e.mjs BASE_URL
 // BASE_URL serves frontend/dist at / and the datasets of make_test_dataset under /data/.
 // Prints one line per test and the measured figures; exits 1 if any test failed.
+// E2E_ONLY=REGEX runs only the tests whose names match.
 import { chromium } from 'playwright-core';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 
 const base = process.argv[2];
 if (!base) throw new Error('usage: node e2e.mjs BASE_URL');
@@ -57,6 +58,8 @@ async function idle(page) {
 }
 
 async function test(name, body) {
+  // E2E_ONLY=regex runs only the tests whose names match (some use an earlier test's state).
+  if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
   const started = Date.now();
   try {
     await body();
@@ -329,6 +332,70 @@ await test('corrupt leaf shards: k-NN works, box search fails clearly, scan base
     && document.querySelector('[data-testid=undo]') && !document.querySelector('[data-testid=undo]').disabled);
   assert(await page.getByTestId('error').count() === 0, 'no error for the scan baseline');
   assert(await count(page) > 0, 'decision tree finds images');
+  await context.close();
+});
+
+await test('web component: a plain host page embeds two searches with one script tag', async () => {
+  // A host page on another path of the server (under /data/, so nothing of the app's own
+  // page is near it): the script, the workers and the wasm resolve against the script's
+  // URL, the dataset files against the `dataset` attribute.
+  await mkdir(`${process.env.DATA_DIR}/host`, { recursive: true });
+  await writeFile(`${process.env.DATA_DIR}/host/index.html`, `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>host</title>
+<script type="module" src="../../clip-branches.js"></script></head>
+<body><h1>A page about swatches</h1>
+<clip-branches-search id="text" dataset="../swatches-text" query="a red swatch"></clip-branches-search>
+<clip-branches-search id="plain" dataset="../catalog.json" query="a red swatch"></clip-branches-search>
+</body></html>`);
+  const { context, page } = await freshPage();
+  const hostUrl = `${base}data/host/index.html`;
+  await page.goto(hostUrl);
+  const text = page.locator('#text');
+  const plain = page.locator('#plain');
+  const embedTiles = (el) => el.getByTestId('result');
+  const embedIds = (el) => embedTiles(el).evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+  const countOf = async (el) => Number(await el.getByTestId('count').textContent());
+  /** Waits until `el`'s grid shows k-NN results of a text query (encode time shown, idle). */
+  const textResults = async (el) => {
+    await el.getByTestId('times').filter({ hasText: 'encode' }).waitFor();
+    await el.getByTestId('progress').waitFor({ state: 'detached' });
+  };
+
+  // The catalog element opens its first dataset, which has no text encoder: the query
+  // shows the error panel, and the grid still browses.
+  const error = await plain.getByTestId('error').textContent();
+  assert(/no text encoder/.test(error), `error: ${error}`);
+  assert(await countOf(plain) === 3000, `browse count ${await countOf(plain)}`);
+
+  await textResults(text);
+  assert(await countOf(text) === 60, `text k-NN count ${await countOf(text)}`);
+  // (The test encoder is random: its neighbours differ by query but mean nothing.)
+  const red = await embedIds(text);
+  const firstThumb = await embedTiles(text).first().locator('img').getAttribute('src');
+  assert(firstThumb.startsWith(`${base}data/swatches-text/`), `thumbnail URL from the dataset: ${firstThumb}`);
+
+  // A new `query` attribute runs the new query.
+  await page.evaluate(() => document.querySelector('#text').setAttribute('query', 'a blue swatch'));
+  await page.waitForFunction((red) => {
+    const tiles = [...document.querySelector('#text').shadowRoot.querySelectorAll('[data-testid=result]')];
+    return tiles.length === 60 && JSON.stringify(tiles.map((t) => Number(t.dataset.id))) !== JSON.stringify(red);
+  }, red, { timeout: TIMEOUT });
+  await textResults(text);
+  assert(await text.getByTestId('query').inputValue() === 'a blue swatch', 'the query box shows the attribute');
+
+  // Label: the k-NN results start relevant; the second half become irrelevant; fine-tune.
+  const notBlue = (await embedIds(text)).slice(30);
+  for (const id of notBlue) await text.locator(`[data-testid=result][data-id="${id}"]`).click();
+  for (const id of notBlue) {
+    const l = await text.locator(`[data-testid=result][data-id="${id}"]`).getAttribute('data-label');
+    assert(l === 'irrelevant', `label of ${id}: ${l}`);
+  }
+  await text.getByTestId('finetune').click();
+  await text.locator('[data-testid=rules] .sql').waitFor();
+  await text.getByTestId('progress').waitFor({ state: 'detached' });
+  assert(await countOf(text) > 0, 'fine-tune finds images');
+  assert(/train/.test(await text.getByTestId('times').textContent()), 'train time shown');
+  assert(page.url() === hostUrl, `the host page's URL is left alone: ${page.url()}`);
   await context.close();
 });
 
