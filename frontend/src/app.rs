@@ -14,8 +14,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use branches::{Model, SearchRequest, Searcher};
+use branches::{EnsemblePart, EnsemblePlan, Model, SearchRequest, Searcher};
 use dataset::{Catalog, DatasetManifest, Item};
+use futures::StreamExt;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
@@ -26,10 +27,12 @@ use yew::AppHandle;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_agent::reactor::{
-    ReactorEvent, ReactorProvider, UseReactorBridgeHandle, use_reactor_bridge,
+    ReactorBridge, ReactorEvent, ReactorProvider, ReactorSpawner, UseReactorBridgeHandle,
+    use_reactor_bridge,
 };
 
 use crate::codec::SerdeWasm;
+use crate::index::member_shares;
 use crate::items::parse_chunk;
 use crate::labels::Label;
 use crate::net::{self, FileCache, Source};
@@ -91,7 +94,7 @@ fn App(props: &AppProps) -> Html {
     html! {
         <ReactorProvider<SearchWorker, SerdeWasm> path={worker}>
             <ReactorProvider<TextWorker, SerdeWasm> path={text_worker}>
-                <Main embed={props.embed.clone()} />
+                <Main embed={props.embed.clone()} assets={props.assets.clone()} />
             </ReactorProvider<TextWorker, SerdeWasm>>
         </ReactorProvider<SearchWorker, SerdeWasm>>
     }
@@ -160,6 +163,19 @@ enum Pending {
     Knn(Query),
     FineTune,
     Apply,
+    /// An ensemble round's plan, asked for at this time (`net::now_ms`).
+    Plan(f64),
+    /// The plan's members training in the helper workers.
+    Members,
+}
+
+/// An ensemble round being trained in parts: the `seq` of its plan's request, when that
+/// was sent (`net::now_ms`) and the plan.
+#[derive(Clone, Debug, PartialEq)]
+struct EnsembleRound {
+    seq: u32,
+    started_ms: f64,
+    plan: Rc<EnsemblePlan>,
 }
 
 /// Settings of the next round.
@@ -182,7 +198,7 @@ struct State {
     pending: Option<Pending>,
     progress: Option<Progress>,
     session: Session,
-    /// Item chunks loaded, by chunk number.
+    /// Item chunks of the open dataset loaded so far, by chunk number.
     items: HashMap<usize, Rc<Vec<Item>>>,
     error: Option<Failure>,
     settings: Settings,
@@ -199,6 +215,8 @@ struct State {
     text_encode_seq: u32,
     /// The last text encode time, for the next k-NN round's times.
     encode_ms: f64,
+    /// The ensemble round whose members the helper workers train.
+    ensemble: Option<EnsembleRound>,
 }
 
 /// Where the dataset's text encoder is.
@@ -219,7 +237,12 @@ enum Msg {
     Dataset(Rc<OpenDataset>),
     Sent(u32, Pending),
     Reply(WorkerReply),
-    Items(usize, Rc<Vec<Item>>),
+    /// Items chunk `chunk` of the dataset at `base` (the URL of the dataset it was asked for).
+    Items {
+        base: String,
+        chunk: usize,
+        items: Rc<Vec<Item>>,
+    },
     NetworkBytes(u64),
     Session(Action),
     Settings(Settings),
@@ -258,9 +281,13 @@ impl Reducible for State {
             }
             Msg::Reply(reply) if reply.seq == s.seq => s.on_reply(reply.body),
             Msg::Reply(_) => return self,
-            Msg::Items(chunk, items) => {
-                s.items.insert(chunk, items);
-            }
+            // A chunk asked for before a switch to another dataset is not this one's.
+            Msg::Items { base, chunk, items } => match &s.dataset {
+                Some(open) if open.base == base => {
+                    s.items.insert(chunk, items);
+                }
+                _ => return self,
+            },
             Msg::NetworkBytes(bytes) => s.network_bytes += bytes,
             Msg::Session(action) => s.session.apply(action),
             Msg::Settings(settings) => s.settings = settings,
@@ -310,6 +337,7 @@ impl State {
             text_load_seq: 0,
             text_encode_seq: 0,
             encode_ms: 0.0,
+            ensemble: None,
         }
     }
 
@@ -406,13 +434,35 @@ impl State {
                     self.session.apply(Action::Round(round));
                 }
             }
+            (ReplyBody::Plan(plan), Some(Pending::Plan(started_ms))) => {
+                self.pending = Some(Pending::Members);
+                self.ensemble = Some(EnsembleRound {
+                    seq: self.seq,
+                    started_ms,
+                    plan: Rc::new(plan),
+                });
+            }
             (ReplyBody::Failed(failure), _) => self.error = Some(failure),
-            (ReplyBody::Neighbours { .. } | ReplyBody::Progress(_), _) => {}
+            (
+                ReplyBody::Neighbours { .. }
+                | ReplyBody::Progress(_)
+                | ReplyBody::Plan(_)
+                | ReplyBody::Part(_),
+                _,
+            ) => {}
         }
     }
 
     fn busy(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Every tile of the page shown has its item (caption, thumbnail) loaded.
+    fn items_shown(&self) -> bool {
+        self.session
+            .shown()
+            .iter()
+            .all(|&id| self.item(id).is_some())
     }
 
     fn item(&self, id: u32) -> Option<&Item> {
@@ -788,6 +838,50 @@ fn run_query(state: &State, query: Query, sender: &Sender) {
     }
 }
 
+/// Workers that train an ensemble's members: the page URL's `workers`, else the
+/// browser's cores (`navigator.hardwareConcurrency`).
+fn ensemble_workers(page_workers: &Option<u32>) -> u32 {
+    page_workers.unwrap_or_else(|| {
+        web_sys::window().map_or(1, |w| w.navigator().hardware_concurrency() as u32)
+    })
+}
+
+/// Trains `round`'s members in parts, share `k` in helper `pool[k]`, all at once.
+async fn train_parts(
+    pool: &mut [ReactorBridge<SearchWorker>],
+    round: &EnsembleRound,
+    shares: Vec<std::ops::Range<u32>>,
+) -> Result<Vec<EnsemblePart>, Failure> {
+    let trainings = pool
+        .iter_mut()
+        .zip(shares)
+        .map(|(helper, members)| async move {
+            helper.send_input(WorkerRequest {
+                seq: round.seq,
+                task: Task::TrainMembers {
+                    plan: (*round.plan).clone(),
+                    members,
+                },
+            });
+            while let Some(reply) = helper.next().await {
+                match reply.body {
+                    ReplyBody::Part(part) if reply.seq == round.seq => return Ok(part),
+                    ReplyBody::Failed(failure) if reply.seq == round.seq => return Err(failure),
+                    _ => {}
+                }
+            }
+            Err(failure(
+                "training ensemble members",
+                "a helper worker stopped",
+                "reload the page",
+            ))
+        });
+    futures::future::join_all(trainings)
+        .await
+        .into_iter()
+        .collect()
+}
+
 #[derive(Properties, PartialEq)]
 struct TileProps {
     id: u32,
@@ -860,6 +954,7 @@ fn times_text(times: &StageTimes) -> String {
 #[derive(Properties, PartialEq)]
 struct MainProps {
     embed: Option<Embed>,
+    assets: AttrValue,
 }
 
 #[component]
@@ -895,6 +990,15 @@ fn Main(props: &MainProps) -> Html {
         encoding,
     };
     let requested_chunks = use_mut_ref(HashSet::<(String, usize)>::new);
+    // The page URL's `workers` (how many workers train an ensemble's members; default the
+    // browser's cores), read once.
+    let page_workers = use_memo((), |_| {
+        url_params()
+            .iter()
+            .find(|(n, _)| n == "workers")
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+    });
+    let helpers = use_mut_ref(Vec::<ReactorBridge<SearchWorker>>::new);
     let query_text = use_state(String::new);
     let saved_text = use_state(String::new);
 
@@ -974,6 +1078,45 @@ fn Main(props: &MainProps) -> Html {
         );
     }
 
+    // An ensemble round's members train in parts in the helper workers; the parts then go
+    // back to the search worker, which joins them and searches.
+    {
+        let round = state.ensemble.clone();
+        let sender = sender.clone();
+        let helpers = helpers.clone();
+        let worker_path = format!("{}worker.js", props.assets);
+        let page_workers = page_workers.clone();
+        use_effect_with(round.as_ref().map(|r| r.seq), move |_| {
+            let Some(round) = round else { return };
+            let shares = member_shares(round.plan.members(), ensemble_workers(&page_workers));
+            let mut pool = std::mem::take(&mut *helpers.borrow_mut());
+            while pool.len() < shares.len() {
+                pool.push(ReactorSpawner::<SearchWorker, SerdeWasm>::new().spawn(&worker_path));
+            }
+            spawn_local(async move {
+                let trained = train_parts(&mut pool, &round, shares).await;
+                *helpers.borrow_mut() = pool;
+                if sender.seq.get() != round.seq {
+                    return; // the user moved on
+                }
+                match trained {
+                    Ok(parts) => sender.send(
+                        Task::Join {
+                            plan: (*round.plan).clone(),
+                            parts,
+                            train_ms: net::now_ms() - round.started_ms,
+                        },
+                        Pending::FineTune,
+                    ),
+                    Err(failure) => sender.state.dispatch(Msg::Reply(WorkerReply {
+                        seq: round.seq,
+                        body: ReplyBody::Failed(failure),
+                    })),
+                }
+            });
+        });
+    }
+
     // Item metadata for the tiles shown.
     {
         let state = state.clone();
@@ -1002,7 +1145,11 @@ fn Main(props: &MainProps) -> Html {
                     match load_chunk(&dataset, chunk).await {
                         Ok((items, network)) => {
                             dispatch.dispatch(Msg::NetworkBytes(network));
-                            dispatch.dispatch(Msg::Items(chunk, items));
+                            dispatch.dispatch(Msg::Items {
+                                base: dataset.base.clone(),
+                                chunk,
+                                items,
+                            });
                         }
                         Err(f) => {
                             requested.borrow_mut().remove(&key);
@@ -1068,6 +1215,7 @@ fn Main(props: &MainProps) -> Html {
     let fine_tune = {
         let state = state.clone();
         let sender = sender.clone();
+        let page_workers = page_workers.clone();
         move || {
             if state.busy() || !state.ready {
                 return;
@@ -1078,7 +1226,11 @@ fn Main(props: &MainProps) -> Html {
             request.random_negatives = settings.random_negatives;
             request.negative_weight = settings.negative_weight;
             request.searcher = settings.searcher;
-            sender.send(Task::FineTune { request }, Pending::FineTune);
+            if settings.searcher == Searcher::Ensemble && ensemble_workers(&page_workers) > 1 {
+                sender.send(Task::PlanEnsemble { request }, Pending::Plan(net::now_ms()));
+            } else {
+                sender.send(Task::FineTune { request }, Pending::FineTune);
+            }
         }
     };
     let on_finetune = {
@@ -1297,7 +1449,16 @@ fn Main(props: &MainProps) -> Html {
         .map(|d| d.base.clone())
         .unwrap_or_default();
     let first_shown = session.page * crate::session::PAGE_SIZE;
-    let tiles = session.shown().iter().enumerate().map(|(k, &id)| {
+    // New results show once their captions and thumbnail names are in, so that no tile
+    // is drawn with a stand-in caption; if loading them failed (the error panel says
+    // so), the tiles show with their ids.
+    let items_shown = s.items_shown();
+    let grid = if items_shown || s.error.is_some() {
+        session.shown()
+    } else {
+        &[]
+    };
+    let tiles = grid.iter().enumerate().map(|(k, &id)| {
         let item = s.item(id);
         html! {
             <Tile key={id} id={id} label={session.labels.get(id)}
@@ -1387,6 +1548,8 @@ fn Main(props: &MainProps) -> Html {
                 </div>
             } else if busy {
                 <div class="progress" data-testid="progress">{"working…"}</div>
+            } else if grid.len() < session.shown().len() {
+                <div class="progress" data-testid="progress">{"loading captions…"}</div>
             }
             <section class="controls">
                 <button data-testid="all-relevant" onclick={label_shown(Label::Relevant)}>{"all relevant"}</button>

@@ -57,6 +57,37 @@ async function idle(page) {
   await page.waitForFunction(() => !document.querySelector('[data-testid=progress]'), null, { timeout: TIMEOUT });
 }
 
+/** Captions of dataset `name`'s items by id, read from its items chunks on disk. */
+async function captionsOf(name) {
+  const dir = `${process.env.DATA_DIR}/${name}`;
+  const manifest = JSON.parse(await readFile(`${dir}/dataset.json`, 'utf8'));
+  const captions = {};
+  for (const file of manifest.items) {
+    const chunk = JSON.parse(await readFile(`${dir}/${file.name}`, 'utf8'));
+    chunk.items.forEach((item, k) => { captions[chunk.first_id + k] = item.caption; });
+  }
+  return captions;
+}
+
+/** From now on, each time the grid changes (a MutationObserver runs right after each DOM
+ * change), records every tile whose hover caption (title) is not its data-id's caption. */
+async function watchTitles(page, captions) {
+  await page.evaluate((captions) => {
+    window.titleMismatches = [];
+    new MutationObserver(() => {
+      for (const tile of document.querySelectorAll('[data-testid=result]')) {
+        const want = captions[tile.dataset.id];
+        if (tile.title !== want) window.titleMismatches.push(`${tile.dataset.id}: "${tile.title}", not "${want}"`);
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  }, captions);
+}
+
+async function assertTitlesMatched(page) {
+  const mismatches = await page.evaluate(() => window.titleMismatches);
+  assert(mismatches.length === 0, `tiles with a caption not theirs: ${mismatches.slice(0, 5).join('; ')} (${mismatches.length})`);
+}
+
 async function test(name, body) {
   // E2E_ONLY=regex runs only the tests whose names match (some use an earlier test's state).
   if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
@@ -118,10 +149,15 @@ await test('paging over the whole collection', async () => {
   const { context, page } = await freshPage();
   await page.goto(app());
   await gridReady(page);
+  await watchTitles(page, await captionsOf('swatches'));
   await page.getByTestId('next-page').click();
   await gridReady(page);
   assert((await ids(page))[0] === 60, 'page 2 starts at id 60');
   assert(/page 2 of 50/.test(await page.getByTestId('page').textContent()), 'page label');
+  for (let p = 3; p <= 10; p++) await page.getByTestId('next-page').click();
+  await page.getByTestId('page').filter({ hasText: 'page 10 of 50' }).waitFor();
+  await gridReady(page);
+  await assertTitlesMatched(page);
   await context.close();
 });
 
@@ -130,6 +166,7 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   await page.goto(app());
   await gridReady(page);
   const { id, cluster } = await findClusterTile(page);
+  await watchTitles(page, await captionsOf('swatches'));
   const before = net.bytes;
   const t0 = Date.now();
   await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
@@ -206,6 +243,8 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   // Undo returns to the k-NN round.
   await page.getByTestId('undo').click();
   assert(await count(page) === 60, 'undo restores the k-NN results');
+  await gridReady(page);
+  await assertTitlesMatched(page);
   await context.close();
 });
 
@@ -236,6 +275,30 @@ await test('a shared URL restores query, labels and settings', async () => {
     const tile = document.querySelector(`[data-testid=result][data-id="${id}"]`);
     return tile && tile.dataset.label === 'irrelevant';
   }, pos[1], { timeout: TIMEOUT });
+  await context.close();
+});
+
+await test('ensemble over several workers: the same count and rules as one worker', async () => {
+  const { context, page } = await freshPage();
+  const round = async (workers) => {
+    const url = new URL(shared.url);
+    url.searchParams.set('searcher', 'ens');
+    url.searchParams.set('workers', String(workers));
+    await page.goto(url.href);
+    await page.waitForFunction((like) => document.querySelector('[data-testid=result]')?.dataset.id === like
+      && !document.querySelector('[data-testid=progress]'), url.searchParams.get('like'));
+    await page.getByTestId('finetune').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+    await idle(page);
+    return { count: await count(page), rules: await page.getByTestId('rules').textContent(), ids: await ids(page) };
+  };
+  const one = await round(1);
+  const three = await round(3);
+  figures.ensemble_count = one.count;
+  assert(one.count > 0, 'the ensemble finds images');
+  assert(three.count === one.count, `3 workers: ${three.count} results, 1 worker: ${one.count}`);
+  assert(three.rules === one.rules, 'the same rules');
+  assert(JSON.stringify(three.ids) === JSON.stringify(one.ids), 'the same first page');
   await context.close();
 });
 
@@ -298,6 +361,7 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   const again = await context.newPage();
   await again.goto(page.url());
   await again.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || ''), null, { timeout: TIMEOUT });
+  await gridReady(again);
   assert(JSON.stringify(await ids(again)) === JSON.stringify(first), 'same results after reload');
   assert(await again.getByTestId('query').inputValue() === 'a red swatch', 'query box restored');
   await context.close();
@@ -399,24 +463,26 @@ await test('web component: a plain host page embeds two searches with one script
   await context.close();
 });
 
-await test('offline: a dataset opened once reloads from the service worker and caches', async () => {
+await test('offline from the first visit: the app and the same results reload from the service worker and caches', async () => {
   const { context, page } = await freshPage(null, 'allow');
   await page.goto(app());
   await gridReady(page);
-  await page.evaluate(() => navigator.serviceWorker.ready);
-  // Once the service worker controls the page, every app and entry file passes through
-  // it; the k-NN below fetches the item chunks of its results once, online.
-  await page.reload();
-  await gridReady(page);
+  // The service worker stores what the page fetched before it took control (index.html
+  // posts the list once it is ready); from then on it stores what passes through it.
+  await page.locator('html[data-offline=ready]').waitFor({ state: 'attached' });
   await tiles(page).nth(1).locator('[data-testid=more-like-this]').click();
   await gridReady(page);
+  await idle(page);
   const like = new URL(page.url()).searchParams.get('like');
+  const shown = await ids(page);
+  assert(shown[0] === Number(like), `k-NN results start with ${like}`);
   await context.setOffline(true);
   // The reload restores the search from the URL: the same k-NN round, offline.
   await page.reload();
   await page.waitForFunction((like) => !document.querySelector('[data-testid=progress]')
     && document.querySelector('[data-testid=result]')?.dataset.id === like, like);
   await gridReady(page);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(shown), 'the same results offline');
   const error = page.getByTestId('error');
   assert(await error.count() === 0, `no error offline: ${await error.count() && await error.textContent()}`);
   await context.close();
