@@ -150,6 +150,7 @@ pub struct SearchResponse {
 pub struct EnsemblePlan {
     dims: usize,
     /// Training rows, row-major.
+    #[serde(with = "serde_bytes")]
     rows: Vec<u8>,
     /// One label per row (`true` = relevant).
     labels: Vec<bool>,

@@ -839,10 +839,15 @@ fn run_query(state: &State, query: Query, sender: &Sender) {
 }
 
 /// Workers that train an ensemble's members: the page URL's `workers`, else the
-/// browser's cores (`navigator.hardwareConcurrency`).
+/// browser's cores (`navigator.hardwareConcurrency`) but one, left to the page and the
+/// search worker: on 2 cores the split measured slower than one worker (the members of a
+/// 100k round train in ~20 ms; the plan's and the parts' trips cost more), so there it
+/// stays in one worker.
 fn ensemble_workers(page_workers: &Option<u32>) -> u32 {
     page_workers.unwrap_or_else(|| {
-        web_sys::window().map_or(1, |w| w.navigator().hardware_concurrency() as u32)
+        web_sys::window().map_or(1, |w| {
+            (w.navigator().hardware_concurrency() as u32).saturating_sub(1)
+        })
     })
 }
 
