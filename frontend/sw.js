@@ -4,11 +4,15 @@
 // network fails, the stored answer is served (pages by path, ignoring the query).
 // What the first visit fetched before this worker controlled it (the page, the app's
 // wasm, the workers' files, the dataset's entry files) the page lists once this worker is
-// ready (index.html posts {cache: [urls]}); they are fetched again and stored, and the
-// page is told {cached: n} when they are in.
+// ready (index.html posts {cache: [urls], list: k} for each batch of resource entries);
+// they are fetched again and stored, and the page is told {cached: n, list: k} when they
+// are in.
 // Index shards are left to the search worker's own Cache API store (clip-branches-files-v1),
 // so they are not stored twice.
 const CACHE = 'clip-branches-app-v1';
+/** Stores still running that the fetch handler started (siblings), so that {cached} is
+ * answered only once they are in. */
+const storing = new Set();
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
@@ -27,7 +31,7 @@ function siblings(url) {
 /** Fetches and stores `url` (and its siblings) unless stored already; best effort. */
 async function store(cache, url) {
   for (const u of [url, ...siblings(url)]) {
-    if (!storable(u) || await cache.match(u.href)) continue;
+    if (!storable(u) || await cache.match(u.href, { ignoreVary: true })) continue;
     try {
       const response = await fetch(u.href);
       if (response.status === 200) await cache.put(u.href, response);
@@ -41,7 +45,8 @@ self.addEventListener('message', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
     for (const url of urls) await store(cache, new URL(url, self.location.href));
-    event.source?.postMessage({ cached: urls.length });
+    await Promise.all([...storing]);
+    event.source?.postMessage({ cached: urls.length, list: event.data.list });
   })());
 });
 
@@ -55,11 +60,16 @@ self.addEventListener('fetch', (event) => {
       const response = await fetch(request);
       if (storable(url) && response.status === 200) {
         await cache.put(request, response.clone());
-        for (const sibling of siblings(url)) event.waitUntil(store(cache, sibling));
+        for (const sibling of siblings(url)) {
+          const stored = store(cache, sibling).finally(() => storing.delete(stored));
+          storing.add(stored);
+          event.waitUntil(stored);
+        }
       }
       return response;
     } catch (offline) {
-      const stored = await cache.match(request, { ignoreSearch: request.mode === 'navigate' });
+      // One answer per URL is kept, so a `Vary` (CORS answers vary on Origin) is ignored.
+      const stored = await cache.match(request, { ignoreSearch: request.mode === 'navigate', ignoreVary: true });
       if (stored) return stored;
       throw offline;
     }

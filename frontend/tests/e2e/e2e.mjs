@@ -13,7 +13,9 @@ const TIMEOUT = 60_000;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
+    '--disable-component-update', '--disable-sync',
+    // Another origin for the same server, for the web component test.
+    '--host-resolver-rules=MAP embed.test 127.0.0.1'],
 });
 
 const figures = {};
@@ -463,6 +465,33 @@ await test('web component: a plain host page embeds two searches with one script
   await context.close();
 });
 
+await test('web component on another origin (CORS): search, label, fine-tune', async () => {
+  // The same server under another name is another origin: the page is on embed.test, the
+  // app and the dataset on 127.0.0.1 (run.sh passes --cors http://embed.test:PORT --cors-app).
+  const app = new URL(base);
+  await mkdir(`${process.env.DATA_DIR}/host`, { recursive: true });
+  await writeFile(`${process.env.DATA_DIR}/host/cross.html`, `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>host</title>
+<script type="module" src="${app.origin}/clip-branches.js"></script></head>
+<body><clip-branches-search dataset="${app.origin}/data/swatches-text" query="a green swatch"></clip-branches-search>
+</body></html>`);
+  const { context, page } = await freshPage();
+  await page.goto(`http://embed.test:${app.port}/data/host/cross.html`);
+  const el = page.locator('clip-branches-search');
+  await el.getByTestId('times').filter({ hasText: 'encode' }).waitFor();
+  await el.getByTestId('progress').waitFor({ state: 'detached' });
+  assert(Number(await el.getByTestId('count').textContent()) === 60, 'text k-NN count');
+  const second = el.getByTestId('result').nth(1);
+  await second.click();
+  assert(await second.getAttribute('data-label') === 'irrelevant', 'label');
+  await el.getByTestId('finetune').click();
+  await el.locator('[data-testid=rules] .sql').waitFor();
+  await el.getByTestId('progress').waitFor({ state: 'detached' });
+  assert(Number(await el.getByTestId('count').textContent()) > 0, 'fine-tune finds images');
+  assert(await el.getByTestId('error').count() === 0, 'no error');
+  await context.close();
+});
+
 await test('offline from the first visit: the app and the same results reload from the service worker and caches', async () => {
   const { context, page } = await freshPage(null, 'allow');
   await page.goto(app());
@@ -473,6 +502,9 @@ await test('offline from the first visit: the app and the same results reload fr
   await tiles(page).nth(1).locator('[data-testid=more-like-this]').click();
   await gridReady(page);
   await idle(page);
+  // Resource entries that ended after the first list (a fetch in flight when the service
+  // worker took control) are sent and stored too.
+  await page.locator('html[data-offline=ready]').waitFor({ state: 'attached' });
   const like = new URL(page.url()).searchParams.get('like');
   const shown = await ids(page);
   assert(shown[0] === Number(like), `k-NN results start with ${like}`);
