@@ -10,6 +10,9 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 # trunk's offline mode makes cargo offline too: fetch first.
 cargo fetch --target wasm32-unknown-unknown
 trunk build --release
+# The embed script (<clip-branches-search>, embed.js) names the hashed app files trunk wrote.
+sed -e "s/@APP_JS@/$(cd dist && ls app-*.js)/" -e "s/@APP_WASM@/$(cd dist && ls app-*_bg.wasm)/" \
+    -e "s/@APP_CSS@/$(cd dist && ls style-*.css)/" embed.js >dist/clip-branches.js
 for f in dist/*.wasm; do
     printf '%s: %s bytes, %s gzipped\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
 done

@@ -1,26 +1,75 @@
-// The app's service worker: a page and dataset opened once keep working offline.
+// The app's service worker: a page and dataset opened once keep working offline, from the
+// first visit on.
 // Every same-origin GET goes to the network first and its 200 answer is stored; when the
 // network fails, the stored answer is served (pages by path, ignoring the query).
+// What the first visit fetched before this worker controlled it (the page, the app's
+// wasm, the workers' files, the dataset's entry files) the page lists once this worker is
+// ready (index.html posts {cache: [urls], list: k} for each batch of resource entries);
+// they are fetched again and stored, and the page is told {cached: n, list: k} when they
+// are in.
 // Index shards are left to the search worker's own Cache API store (clip-branches-files-v1),
 // so they are not stored twice.
 const CACHE = 'clip-branches-app-v1';
+/** Stores still running that the fetch handler started (siblings), so that {cached} is
+ * answered only once they are in. */
+const storing = new Set();
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+
+/** Same-origin files worth storing (not shards, which the search worker stores). */
+function storable(url) {
+  return url.origin === self.location.origin && !url.pathname.endsWith('.shard');
+}
+
+/** The index manifest beside a dataset's dataset.json: the search worker reads it, and on a
+ * first visit the worker runs before this service worker controls anything. */
+function siblings(url) {
+  return url.pathname.endsWith('/dataset.json') ? [new URL('manifest.json', url)] : [];
+}
+
+/** Fetches and stores `url` (and its siblings) unless stored already; best effort. */
+async function store(cache, url) {
+  for (const u of [url, ...siblings(url)]) {
+    if (!storable(u) || await cache.match(u.href, { ignoreVary: true })) continue;
+    try {
+      const response = await fetch(u.href);
+      if (response.status === 200) await cache.put(u.href, response);
+    } catch { /* offline already: nothing to store */ }
+  }
+}
+
+self.addEventListener('message', (event) => {
+  const urls = event.data && event.data.cache;
+  if (!Array.isArray(urls)) return;
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    for (const url of urls) await store(cache, new URL(url, self.location.href));
+    await Promise.all([...storing]);
+    event.source?.postMessage({ cached: urls.length, list: event.data.list });
+  })());
+});
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== self.location.origin || request.headers.has('range')) return;
-  const store = !url.pathname.endsWith('.shard');
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     try {
       const response = await fetch(request);
-      if (store && response.status === 200) await cache.put(request, response.clone());
+      if (storable(url) && response.status === 200) {
+        await cache.put(request, response.clone());
+        for (const sibling of siblings(url)) {
+          const stored = store(cache, sibling).finally(() => storing.delete(stored));
+          storing.add(stored);
+          event.waitUntil(stored);
+        }
+      }
       return response;
     } catch (offline) {
-      const stored = await cache.match(request, { ignoreSearch: request.mode === 'navigate' });
+      // One answer per URL is kept, so a `Vary` (CORS answers vary on Origin) is ignored.
+      const stored = await cache.match(request, { ignoreSearch: request.mode === 'navigate', ignoreVary: true });
       if (stored) return stored;
       throw offline;
     }

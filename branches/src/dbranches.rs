@@ -10,11 +10,12 @@
 //! Rows of the remaining set are copied into one column array per dim each round, so
 //! growing a box reads a few short contiguous columns and allocates nothing.
 
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::gini::{Counts, ValueHistogram, weighted_gini};
-use crate::rng::{below, child_rngs, shuffle, unit};
+use crate::rng::{below, shuffle, unit};
 use crate::training::TrainingSet;
 
 /// Settings of the greedy covering.
@@ -185,15 +186,15 @@ pub(crate) fn train_boxes(
     boxes
 }
 
-/// Trains `models` models, each on a bootstrap sample of `set` holding at least one
-/// positive; in parallel natively, in turn in wasm. The result does not depend on which.
+/// Trains one model per seed (its generator is `ChaCha8Rng::seed_from_u64(seed)`), each
+/// on a bootstrap sample of `set` holding at least one positive; in parallel natively, in
+/// turn in wasm. The result does not depend on which, nor on how the seeds are split.
 pub(crate) fn train_ensemble(
     set: &TrainingSet,
     subsets: &[Vec<u16>],
     settings: &BranchSettings,
     subset_fraction: f64,
-    models: u32,
-    rng: &mut ChaCha8Rng,
+    seeds: &[u64],
 ) -> Vec<Vec<TrainedBox>> {
     let train_one = |mut model_rng: ChaCha8Rng| {
         let sample = bootstrap_with_a_positive(set, &mut model_rng);
@@ -205,15 +206,18 @@ pub(crate) fn train_ensemble(
             &mut model_rng,
         )
     };
-    let rngs = child_rngs(rng, models);
+    let rngs = seeds.iter().map(|&seed| ChaCha8Rng::seed_from_u64(seed));
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;
-        rngs.into_par_iter().map(train_one).collect()
+        rngs.collect::<Vec<_>>()
+            .into_par_iter()
+            .map(train_one)
+            .collect()
     }
     #[cfg(target_family = "wasm")]
     {
-        rngs.into_iter().map(train_one).collect()
+        rngs.map(train_one).collect()
     }
 }
 
@@ -656,7 +660,7 @@ fn expand_side(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use rand::RngCore;
 
     fn rng() -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(5)
@@ -858,11 +862,14 @@ mod tests {
         let training = set(&rows, &labels);
         let subsets = [vec![0, 1], vec![1, 2], vec![0, 2]];
         let settings = BranchSettings::default();
-        let models = train_ensemble(&training, &subsets, &settings, 0.5, 6, &mut rng());
+        let mut seeder = rng();
+        let seeds: Vec<u64> = (0..6).map(|_| seeder.next_u64()).collect();
+        let models = train_ensemble(&training, &subsets, &settings, 0.5, &seeds);
         // The same seeds trained in turn give the same boxes.
-        let in_turn: Vec<Vec<TrainedBox>> = child_rngs(&mut rng(), 6)
-            .into_iter()
-            .map(|mut r| {
+        let in_turn: Vec<Vec<TrainedBox>> = seeds
+            .iter()
+            .map(|&seed| {
+                let mut r = ChaCha8Rng::seed_from_u64(seed);
                 let sample = bootstrap_with_a_positive(&training, &mut r);
                 train_boxes(&training.select(&sample), &subsets, &settings, 0.5, &mut r)
             })

@@ -40,6 +40,8 @@ pub use dbranches::BranchSettings;
 pub use error::Error;
 pub use index::{BoxIndex, FlatIndex};
 pub use model::{BoxRule, Model, Searcher};
-pub use search::{SearchEngine, SearchRequest, SearchResponse, TrainingSettings};
+pub use search::{
+    EnsemblePart, EnsemblePlan, SearchEngine, SearchRequest, SearchResponse, TrainingSettings,
+};
 pub use shards::MemoryIndex;
 pub use training::{NegativePool, PoolSettings, TrainingSet};

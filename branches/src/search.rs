@@ -4,8 +4,9 @@
 //! scan every row.
 
 use std::cmp::Reverse;
+use std::ops::Range;
 
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +142,106 @@ pub struct SearchResponse {
     pub sql: Vec<String>,
 }
 
+/// An ensemble round taken apart ([`SearchEngine::plan_ensemble`]): the training set,
+/// the settings and one seed per member, so that members train anywhere (other threads,
+/// other web workers: it crosses as serde data) and [`Self::join`] gives the very model
+/// [`SearchEngine::train`] gives, however the members were split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnsemblePlan {
+    dims: usize,
+    /// Training rows, row-major.
+    #[serde(with = "serde_bytes")]
+    rows: Vec<u8>,
+    /// One label per row (`true` = relevant).
+    labels: Vec<bool>,
+    /// The index's feature subsets.
+    subsets: Vec<Vec<u16>>,
+    branches: BranchSettings,
+    subset_fraction: f64,
+    /// Member `m` trains with `ChaCha8Rng::seed_from_u64(seeds[m])`.
+    seeds: Vec<u64>,
+}
+
+/// The boxes of members `members` of an [`EnsemblePlan`], in member order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnsemblePart {
+    /// The members trained.
+    pub members: Range<u32>,
+    /// Their boxes on the `u8` grid (no post-trees, as in every ensemble).
+    pub boxes: Vec<BoxRule>,
+}
+
+impl EnsemblePlan {
+    /// Members of the ensemble.
+    pub fn members(&self) -> u32 {
+        self.seeds.len() as u32
+    }
+
+    /// Trains members `members` (in parallel natively). Fails on a range outside
+    /// `0..members()` and on a plan whose parts do not fit together (one that was altered
+    /// on its way).
+    pub fn train_members(&self, members: Range<u32>) -> Result<EnsemblePart, Error> {
+        if members.start > members.end || members.end > self.members() {
+            return Err(Error::SettingOutOfRange {
+                name: "members",
+                value: f64::from(members.end),
+                range: "a range within 0..=ensemble_models",
+            });
+        }
+        let set = TrainingSet::from_rows(self.dims, self.rows.clone(), self.labels.clone())?;
+        for (subset, dims) in self.subsets.iter().enumerate() {
+            if dims.is_empty() || dims.iter().any(|&d| usize::from(d) >= self.dims) {
+                return Err(Error::InvalidSubset {
+                    subset,
+                    reason: "empty, or a dim out of range",
+                });
+            }
+        }
+        if self.subsets.is_empty() {
+            return Err(Error::NoSubsets);
+        }
+        let seeds = &self.seeds[members.start as usize..members.end as usize];
+        let models = train_ensemble(
+            &set,
+            &self.subsets,
+            &self.branches,
+            self.subset_fraction,
+            seeds,
+        );
+        let boxes = models
+            .iter()
+            .flatten()
+            .filter_map(|b| box_rule(b, &self.subsets, None))
+            .collect();
+        Ok(EnsemblePart { members, boxes })
+    }
+
+    /// The ensemble model from parts that together hold every member once (in any order).
+    pub fn join(&self, mut parts: Vec<EnsemblePart>) -> Result<Model, Error> {
+        parts.sort_by_key(|p| p.members.start);
+        let mut next = 0;
+        for part in &parts {
+            if part.members.start != next {
+                return Err(Error::ModelMismatch {
+                    part: "ensemble".into(),
+                    reason: "a member is missing or trained twice",
+                });
+            }
+            next = part.members.end;
+        }
+        if next != self.members() {
+            return Err(Error::ModelMismatch {
+                part: "ensemble".into(),
+                reason: "the last members are missing",
+            });
+        }
+        Ok(Model::Ensemble {
+            models: self.members(),
+            boxes: parts.into_iter().flat_map(|p| p.boxes).collect(),
+        })
+    }
+}
+
 /// An index with its pool of random negatives: trains models and applies them.
 #[derive(Debug)]
 pub struct SearchEngine<I> {
@@ -181,8 +282,8 @@ impl<I: BoxIndex> SearchEngine<I> {
         &self.pool
     }
 
-    /// Trains the request's searcher on its training set.
-    pub fn train(&self, request: &SearchRequest) -> Result<Model, Error> {
+    /// The request's training set and the generator that trains on it, as drawn so far.
+    fn training_set(&self, request: &SearchRequest) -> Result<(TrainingSet, ChaCha8Rng), Error> {
         request.training.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(request.seed);
         let labels = Labels {
@@ -192,6 +293,43 @@ impl<I: BoxIndex> SearchEngine<I> {
             negative_weight: request.negative_weight,
         };
         let set = assemble(&self.index, &self.pool, labels, &mut rng)?;
+        Ok((set, rng))
+    }
+
+    /// The request's ensemble round taken apart: its members can then train elsewhere
+    /// ([`EnsemblePlan::train_members`]) and join ([`EnsemblePlan::join`]) into the very
+    /// model [`Self::train`] gives. The request's searcher is not looked at.
+    pub fn plan_ensemble(&self, request: &SearchRequest) -> Result<EnsemblePlan, Error> {
+        let (set, mut rng) = self.training_set(request)?;
+        self.ensemble_plan(set, &request.training, &mut rng)
+    }
+
+    /// An ensemble round over `set`: one seed per member, drawn from `rng` in turn.
+    fn ensemble_plan(
+        &self,
+        set: TrainingSet,
+        settings: &TrainingSettings,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<EnsemblePlan, Error> {
+        let branches = settings.branches;
+        let dims = set.dims();
+        let (rows, labels) = set.into_parts();
+        Ok(EnsemblePlan {
+            dims,
+            rows,
+            labels,
+            subsets: self.non_empty_subsets()?.to_vec(),
+            branches,
+            subset_fraction: branches.subset_fraction.unwrap_or(0.5),
+            seeds: (0..settings.ensemble_models)
+                .map(|_| rng.next_u64())
+                .collect(),
+        })
+    }
+
+    /// Trains the request's searcher on its training set.
+    pub fn train(&self, request: &SearchRequest) -> Result<Model, Error> {
+        let (set, mut rng) = self.training_set(request)?;
         let settings = &request.training;
         let subsets = self.index.subsets();
         let branches = &settings.branches;
@@ -211,23 +349,9 @@ impl<I: BoxIndex> SearchEngine<I> {
                 Model::DBranches { boxes }
             }
             Searcher::Ensemble => {
-                let models = train_ensemble(
-                    &set,
-                    self.non_empty_subsets()?,
-                    branches,
-                    branches.subset_fraction.unwrap_or(0.5),
-                    settings.ensemble_models,
-                    &mut rng,
-                );
-                let boxes = models
-                    .iter()
-                    .flatten()
-                    .filter_map(|b| box_rule(b, subsets, None))
-                    .collect();
-                Model::Ensemble {
-                    models: settings.ensemble_models,
-                    boxes,
-                }
+                let plan = self.ensemble_plan(set, settings, &mut rng)?;
+                let all = plan.train_members(0..plan.members())?;
+                plan.join(vec![all])?
             }
             Searcher::DecisionTree => Model::DecisionTree {
                 tree: DecisionTree::fit(&set, &settings.tree),

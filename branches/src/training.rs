@@ -48,6 +48,11 @@ impl TrainingSet {
         Ok(Self { dims, rows, labels })
     }
 
+    /// The row-major rows and the labels, as [`Self::from_rows`] takes them.
+    pub(crate) fn into_parts(self) -> (Vec<u8>, Vec<bool>) {
+        (self.rows, self.labels)
+    }
+
     /// Values per row.
     pub fn dims(&self) -> usize {
         self.dims

@@ -14,20 +14,25 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use branches::{Model, SearchRequest, Searcher};
+use branches::{EnsemblePart, EnsemblePlan, Model, SearchRequest, Searcher};
 use dataset::{Catalog, DatasetManifest, Item};
+use futures::StreamExt;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    Blob, BlobPropertyBag, HtmlAnchorElement, HtmlInputElement, HtmlSelectElement, Url,
+    Blob, BlobPropertyBag, Element, HtmlAnchorElement, HtmlInputElement, HtmlSelectElement, Url,
     UrlSearchParams,
 };
+use yew::AppHandle;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_agent::reactor::{
-    ReactorEvent, ReactorProvider, UseReactorBridgeHandle, use_reactor_bridge,
+    ReactorBridge, ReactorEvent, ReactorProvider, ReactorSpawner, UseReactorBridgeHandle,
+    use_reactor_bridge,
 };
 
 use crate::codec::SerdeWasm;
+use crate::index::member_shares;
 use crate::items::parse_chunk;
 use crate::labels::Label;
 use crate::net::{self, FileCache, Source};
@@ -37,6 +42,7 @@ use crate::protocol::{
 };
 use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
 use crate::share::{self, SharedSearch, searcher_from_name, searcher_name};
+use crate::source::DataSource;
 use crate::text::TextWorker;
 use crate::worker::SearchWorker;
 
@@ -46,19 +52,98 @@ pub const DEFAULT_CATALOG: &str = "data/catalog.json";
 /// Tiles per grid row (the CSS grid has this many columns): arrow up / down move this far.
 const COLUMNS: isize = 6;
 
-/// Mounts the app on the page's body.
+/// Mounts the app on the page's body, unless the page defines the
+/// `<clip-branches-search>` element: then the element's script (`clip-branches.js`)
+/// mounts one app per element through [`EmbeddedSearch`].
 pub fn start() {
-    yew::Renderer::<App>::new().render();
+    let embedding = web_sys::window()
+        .map(|w| w.custom_elements())
+        .is_some_and(|registry| !registry.get(ELEMENT_NAME).is_undefined());
+    if !embedding {
+        yew::Renderer::<App>::with_props(AppProps::default()).render();
+    }
+}
+
+/// The custom element that embeds the app in another page (see `frontend/embed.js`).
+pub const ELEMENT_NAME: &str = "clip-branches-search";
+
+/// Where the app runs: on its own page (state in the page URL) or inside an element.
+#[derive(Clone, Debug, Default, PartialEq, Properties)]
+pub struct AppProps {
+    /// The folder of the app's files (`worker.js`, `text-worker.js`), ending in `/`;
+    /// empty: the page's folder.
+    pub assets: AttrValue,
+    /// Set when embedded: the element's attributes. `None`: the app's own page, which
+    /// reads and writes its search in the page URL.
+    pub embed: Option<Embed>,
+}
+
+/// The `<clip-branches-search>` element's attributes, resolved to absolute URLs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embed {
+    /// What to open (the `dataset` attribute).
+    pub source: DataSource,
+    /// The text query (the `query` attribute); it runs whenever it changes.
+    pub query: Option<String>,
 }
 
 #[component]
-fn App() -> Html {
+fn App(props: &AppProps) -> Html {
+    let worker = AttrValue::from(format!("{}worker.js", props.assets));
+    let text_worker = AttrValue::from(format!("{}text-worker.js", props.assets));
     html! {
-        <ReactorProvider<SearchWorker, SerdeWasm> path="worker.js">
-            <ReactorProvider<TextWorker, SerdeWasm> path="text-worker.js">
-                <Main />
+        <ReactorProvider<SearchWorker, SerdeWasm> path={worker}>
+            <ReactorProvider<TextWorker, SerdeWasm> path={text_worker}>
+                <Main embed={props.embed.clone()} assets={props.assets.clone()} />
             </ReactorProvider<TextWorker, SerdeWasm>>
         </ReactorProvider<SearchWorker, SerdeWasm>>
+    }
+}
+
+/// One app mounted in a `<clip-branches-search>` element (made by `clip-branches.js`).
+#[wasm_bindgen]
+pub struct EmbeddedSearch {
+    handle: AppHandle<App>,
+    props: AppProps,
+}
+
+#[wasm_bindgen]
+impl EmbeddedSearch {
+    /// Mounts an app in `root`. `assets` is the folder of the app's files (ending in
+    /// `/`), `dataset` the absolute URL of a catalog.json or a dataset folder
+    /// ([`DataSource::from_url`]), `query` the first text query.
+    #[wasm_bindgen(constructor)]
+    pub fn new(root: Element, assets: String, dataset: &str, query: Option<String>) -> Self {
+        let props = AppProps {
+            assets: assets.into(),
+            embed: Some(Embed {
+                source: DataSource::from_url(dataset),
+                query: query.filter(|q| !q.trim().is_empty()),
+            }),
+        };
+        let handle = yew::Renderer::<App>::with_root_and_props(root, props.clone()).render();
+        Self { handle, props }
+    }
+
+    /// The `query` attribute changed: runs the new text query.
+    pub fn set_query(&mut self, query: Option<String>) {
+        if let Some(embed) = &mut self.props.embed {
+            embed.query = query.filter(|q| !q.trim().is_empty());
+        }
+        self.handle.update(self.props.clone());
+    }
+
+    /// The `dataset` attribute changed (absolute URL): opens it.
+    pub fn set_dataset(&mut self, dataset: &str) {
+        if let Some(embed) = &mut self.props.embed {
+            embed.source = DataSource::from_url(dataset);
+        }
+        self.handle.update(self.props.clone());
+    }
+
+    /// The element left the page: unmounts the app (its workers end with it).
+    pub fn destroy(self) {
+        self.handle.destroy();
     }
 }
 
@@ -78,6 +163,19 @@ enum Pending {
     Knn(Query),
     FineTune,
     Apply,
+    /// An ensemble round's plan, asked for at this time (`net::now_ms`).
+    Plan(f64),
+    /// The plan's members training in the helper workers.
+    Members,
+}
+
+/// An ensemble round being trained in parts: the `seq` of its plan's request, when that
+/// was sent (`net::now_ms`) and the plan.
+#[derive(Clone, Debug, PartialEq)]
+struct EnsembleRound {
+    seq: u32,
+    started_ms: f64,
+    plan: Rc<EnsemblePlan>,
 }
 
 /// Settings of the next round.
@@ -100,12 +198,14 @@ struct State {
     pending: Option<Pending>,
     progress: Option<Progress>,
     session: Session,
-    /// Item chunks loaded, by chunk number.
+    /// Item chunks of the open dataset loaded so far, by chunk number.
     items: HashMap<usize, Rc<Vec<Item>>>,
     error: Option<Failure>,
     settings: Settings,
-    /// What a shared URL asks for once the dataset is open.
+    /// What a shared URL (or the element's `query`) asks for once the dataset is open.
     url_search: Option<SharedSearch>,
+    /// Counts the searches wanted so far (`url_search`), so each runs once.
+    wanted: u32,
     /// Bytes of dataset files the page and the worker fetched from the network.
     network_bytes: u64,
     /// The text encoder's state.
@@ -115,6 +215,8 @@ struct State {
     text_encode_seq: u32,
     /// The last text encode time, for the next k-NN round's times.
     encode_ms: f64,
+    /// The ensemble round whose members the helper workers train.
+    ensemble: Option<EnsembleRound>,
 }
 
 /// Where the dataset's text encoder is.
@@ -135,12 +237,18 @@ enum Msg {
     Dataset(Rc<OpenDataset>),
     Sent(u32, Pending),
     Reply(WorkerReply),
-    Items(usize, Rc<Vec<Item>>),
+    /// Items chunk `chunk` of the dataset at `base` (the URL of the dataset it was asked for).
+    Items {
+        base: String,
+        chunk: usize,
+        items: Rc<Vec<Item>>,
+    },
     NetworkBytes(u64),
     Session(Action),
     Settings(Settings),
     Error(Failure),
     DismissError,
+    Want(SharedSearch),
     TextSent(u32, bool),
     Text(TextReply),
 }
@@ -173,14 +281,22 @@ impl Reducible for State {
             }
             Msg::Reply(reply) if reply.seq == s.seq => s.on_reply(reply.body),
             Msg::Reply(_) => return self,
-            Msg::Items(chunk, items) => {
-                s.items.insert(chunk, items);
-            }
+            // A chunk asked for before a switch to another dataset is not this one's.
+            Msg::Items { base, chunk, items } => match &s.dataset {
+                Some(open) if open.base == base => {
+                    s.items.insert(chunk, items);
+                }
+                _ => return self,
+            },
             Msg::NetworkBytes(bytes) => s.network_bytes += bytes,
             Msg::Session(action) => s.session.apply(action),
             Msg::Settings(settings) => s.settings = settings,
             Msg::Error(failure) => s.error = Some(failure),
             Msg::DismissError => s.error = None,
+            Msg::Want(shared) => {
+                s.url_search = Some(shared);
+                s.wanted += 1;
+            }
             Msg::TextSent(seq, load) => {
                 if load {
                     s.text_load_seq = seq;
@@ -214,12 +330,14 @@ impl State {
                 random_negatives: shared.random_negatives,
                 negative_weight: shared.negative_weight,
             },
+            wanted: u32::from(url_search.is_some()),
             url_search,
             network_bytes: 0,
             text: TextState::Absent,
             text_load_seq: 0,
             text_encode_seq: 0,
             encode_ms: 0.0,
+            ensemble: None,
         }
     }
 
@@ -316,13 +434,35 @@ impl State {
                     self.session.apply(Action::Round(round));
                 }
             }
+            (ReplyBody::Plan(plan), Some(Pending::Plan(started_ms))) => {
+                self.pending = Some(Pending::Members);
+                self.ensemble = Some(EnsembleRound {
+                    seq: self.seq,
+                    started_ms,
+                    plan: Rc::new(plan),
+                });
+            }
             (ReplyBody::Failed(failure), _) => self.error = Some(failure),
-            (ReplyBody::Neighbours { .. } | ReplyBody::Progress(_), _) => {}
+            (
+                ReplyBody::Neighbours { .. }
+                | ReplyBody::Progress(_)
+                | ReplyBody::Plan(_)
+                | ReplyBody::Part(_),
+                _,
+            ) => {}
         }
     }
 
     fn busy(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Every tile of the page shown has its item (caption, thumbnail) loaded.
+    fn items_shown(&self) -> bool {
+        self.session
+            .shown()
+            .iter()
+            .all(|&id| self.item(id).is_some())
     }
 
     fn item(&self, id: u32) -> Option<&Item> {
@@ -601,36 +741,43 @@ fn open_catalog(catalog_url: String, wanted: Option<String>, sender: Sender) {
     });
 }
 
-/// Fetches `dataset.json` of the dataset at `path` (relative to the catalog), then asks
-/// the worker to open its index.
+/// Opens the catalog's dataset at `path` (relative to the catalog).
 fn open_dataset(catalog_url: String, name: String, path: String, sender: Sender) {
+    match resolve(&format!("{path}/"), &catalog_url) {
+        Ok(base) => open_folder(base, Some(name), sender),
+        Err(e) => sender.state.dispatch(Msg::Error(failure(
+            format!("opening {name}"),
+            e,
+            "fix the dataset's path in catalog.json",
+        ))),
+    }
+}
+
+/// Fetches `dataset.json` of the dataset folder at `base` (absolute, ending in `/`), then
+/// asks the worker to open its index. `name` is the catalog's name for it; without a
+/// catalog, the name in `dataset.json`.
+fn open_folder(base: String, name: Option<String>, sender: Sender) {
     spawn_local(async move {
         let dispatch = sender.state.clone();
         let opened = async {
-            let base = resolve(&format!("{path}/"), &catalog_url).map_err(|e| {
-                failure(
-                    format!("opening {name}"),
-                    e,
-                    "fix the dataset's path in catalog.json",
-                )
-            })?;
+            let what = format!("opening {}", name.as_deref().unwrap_or(&base));
             let url = format!("{base}{}", dataset::DATASET_FILE);
             let text = net::fetch_text(&url).await.map_err(|e| {
                 failure(
-                    format!("opening {name}"),
+                    what.clone(),
                     e,
-                    "check that the dataset folder is served",
+                    "check that the dataset folder is served (and allows this page's origin)",
                 )
             })?;
             let manifest = DatasetManifest::from_json(&text).map_err(|e| {
                 failure(
-                    format!("opening {name}"),
+                    what,
                     e,
                     "rebuild the dataset with this version of precompute",
                 )
             })?;
             Ok::<_, Failure>(OpenDataset {
-                name,
+                name: name.unwrap_or_else(|| manifest.name.clone()),
                 base,
                 manifest,
             })
@@ -689,6 +836,55 @@ fn run_query(state: &State, query: Query, sender: &Sender) {
         }
         Query::None | Query::Saved => {}
     }
+}
+
+/// Workers that train an ensemble's members: the page URL's `workers`, else the
+/// browser's cores (`navigator.hardwareConcurrency`) but one, left to the page and the
+/// search worker: on 2 cores the split measured slower than one worker (the members of a
+/// 100k round train in ~20 ms; the plan's and the parts' trips cost more), so there it
+/// stays in one worker.
+fn ensemble_workers(page_workers: &Option<u32>) -> u32 {
+    page_workers.unwrap_or_else(|| {
+        web_sys::window().map_or(1, |w| {
+            (w.navigator().hardware_concurrency() as u32).saturating_sub(1)
+        })
+    })
+}
+
+/// Trains `round`'s members in parts, share `k` in helper `pool[k]`, all at once.
+async fn train_parts(
+    pool: &mut [ReactorBridge<SearchWorker>],
+    round: &EnsembleRound,
+    shares: Vec<std::ops::Range<u32>>,
+) -> Result<Vec<EnsemblePart>, Failure> {
+    let trainings = pool
+        .iter_mut()
+        .zip(shares)
+        .map(|(helper, members)| async move {
+            helper.send_input(WorkerRequest {
+                seq: round.seq,
+                task: Task::TrainMembers {
+                    plan: (*round.plan).clone(),
+                    members,
+                },
+            });
+            while let Some(reply) = helper.next().await {
+                match reply.body {
+                    ReplyBody::Part(part) if reply.seq == round.seq => return Ok(part),
+                    ReplyBody::Failed(failure) if reply.seq == round.seq => return Err(failure),
+                    _ => {}
+                }
+            }
+            Err(failure(
+                "training ensemble members",
+                "a helper worker stopped",
+                "reload the page",
+            ))
+        });
+    futures::future::join_all(trainings)
+        .await
+        .into_iter()
+        .collect()
 }
 
 #[derive(Properties, PartialEq)]
@@ -760,14 +956,26 @@ fn times_text(times: &StageTimes) -> String {
     parts.join(" · ")
 }
 
+#[derive(Properties, PartialEq)]
+struct MainProps {
+    embed: Option<Embed>,
+    assets: AttrValue,
+}
+
 #[component]
-fn Main() -> Html {
-    let state = use_reducer(|| {
-        let params = url_params();
-        let shared =
-            SharedSearch::from_params(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        State::new(shared.ok())
-    });
+fn Main(props: &MainProps) -> Html {
+    let state = {
+        let embed = props.embed.clone();
+        use_reducer(move || match embed {
+            Some(embed) => State::new(embed.query.map(SharedSearch::text)),
+            None => {
+                let params = url_params();
+                let shared =
+                    SharedSearch::from_params(params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                State::new(shared.ok())
+            }
+        })
+    };
     let counter = use_memo((), |_| Rc::new(Cell::new(0u32)));
     let bridge = {
         let dispatch = state.dispatcher();
@@ -787,13 +995,32 @@ fn Main() -> Html {
         encoding,
     };
     let requested_chunks = use_mut_ref(HashSet::<(String, usize)>::new);
+    // The page URL's `workers` (how many workers train an ensemble's members; default the
+    // browser's cores), read once.
+    let page_workers = use_memo((), |_| {
+        url_params()
+            .iter()
+            .find(|(n, _)| n == "workers")
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+    });
+    let helpers = use_mut_ref(Vec::<ReactorBridge<SearchWorker>>::new);
     let query_text = use_state(String::new);
     let saved_text = use_state(String::new);
 
-    // Catalog and dataset, once.
+    // Catalog and dataset: the element's `dataset` attribute (again when it changes), or
+    // the page URL's, once.
     {
         let sender = sender.clone();
-        use_effect_with((), move |_| {
+        let source = props.embed.as_ref().map(|e| e.source.clone());
+        use_effect_with(source, move |source| {
+            if let Some(source) = source {
+                sender.state.dispatch(Msg::DismissError);
+                match source.clone() {
+                    DataSource::Catalog(url) => open_catalog(url, None, sender),
+                    DataSource::Folder(base) => open_folder(base, None, sender),
+                }
+                return;
+            }
             let params = url_params();
             let catalog = params
                 .iter()
@@ -815,26 +1042,83 @@ fn Main() -> Html {
         });
     }
 
-    // A shared URL's query runs once the dataset is open.
+    // The element's `query` attribute: a new value is wanted like a shared URL's query.
+    {
+        let dispatch = state.dispatcher();
+        let query = props.embed.as_ref().and_then(|e| e.query.clone());
+        let first = use_mut_ref(|| true);
+        use_effect_with(query, move |query| {
+            // The first value is already wanted (`State::new`).
+            if !std::mem::replace(&mut *first.borrow_mut(), false)
+                && let Some(text) = query
+            {
+                dispatch.dispatch(Msg::Want(SharedSearch::text(text.clone())));
+            }
+        });
+    }
+
+    // A wanted query (shared URL, element attribute) runs once the dataset is open.
     {
         let sender = sender.clone();
         let state = state.clone();
         let query_text = query_text.clone();
-        let started = use_mut_ref(|| false);
+        let started = use_mut_ref(|| 0u32);
         // A text query also waits for the text worker's bridge (its load is queued first).
         let linked = state.text_load_seq != 0 || state.text == TextState::Absent;
-        use_effect_with((state.ready, linked), move |&(ready, linked)| {
-            if ready
-                && linked
-                && !*started.borrow()
-                && let Some(shared) = &state.url_search
-            {
-                *started.borrow_mut() = true;
-                if let Query::Text(text) = &shared.query {
-                    query_text.set(text.clone());
+        use_effect_with(
+            (state.ready, linked, state.wanted),
+            move |&(ready, linked, wanted)| {
+                if ready
+                    && linked
+                    && *started.borrow() != wanted
+                    && let Some(shared) = &state.url_search
+                {
+                    *started.borrow_mut() = wanted;
+                    if let Query::Text(text) = &shared.query {
+                        query_text.set(text.clone());
+                    }
+                    run_query(&state, shared.query.clone(), &sender);
                 }
-                run_query(&state, shared.query.clone(), &sender);
+            },
+        );
+    }
+
+    // An ensemble round's members train in parts in the helper workers; the parts then go
+    // back to the search worker, which joins them and searches.
+    {
+        let round = state.ensemble.clone();
+        let sender = sender.clone();
+        let helpers = helpers.clone();
+        let worker_path = format!("{}worker.js", props.assets);
+        let page_workers = page_workers.clone();
+        use_effect_with(round.as_ref().map(|r| r.seq), move |_| {
+            let Some(round) = round else { return };
+            let shares = member_shares(round.plan.members(), ensemble_workers(&page_workers));
+            let mut pool = std::mem::take(&mut *helpers.borrow_mut());
+            while pool.len() < shares.len() {
+                pool.push(ReactorSpawner::<SearchWorker, SerdeWasm>::new().spawn(&worker_path));
             }
+            spawn_local(async move {
+                let trained = train_parts(&mut pool, &round, shares).await;
+                *helpers.borrow_mut() = pool;
+                if sender.seq.get() != round.seq {
+                    return; // the user moved on
+                }
+                match trained {
+                    Ok(parts) => sender.send(
+                        Task::Join {
+                            plan: (*round.plan).clone(),
+                            parts,
+                            train_ms: net::now_ms() - round.started_ms,
+                        },
+                        Pending::FineTune,
+                    ),
+                    Err(failure) => sender.state.dispatch(Msg::Reply(WorkerReply {
+                        seq: round.seq,
+                        body: ReplyBody::Failed(failure),
+                    })),
+                }
+            });
         });
     }
 
@@ -866,7 +1150,11 @@ fn Main() -> Html {
                     match load_chunk(&dataset, chunk).await {
                         Ok((items, network)) => {
                             dispatch.dispatch(Msg::NetworkBytes(network));
-                            dispatch.dispatch(Msg::Items(chunk, items));
+                            dispatch.dispatch(Msg::Items {
+                                base: dataset.base.clone(),
+                                chunk,
+                                items,
+                            });
                         }
                         Err(f) => {
                             requested.borrow_mut().remove(&key);
@@ -878,11 +1166,11 @@ fn Main() -> Html {
         });
     }
 
-    // The URL follows the search.
+    // The page URL follows the search (not when embedded: the host page owns its URL).
     {
         let shared = state.shared();
         let catalog_url = state.catalog_url.clone();
-        let ready = state.ready;
+        let ready = state.ready && props.embed.is_none();
         use_effect_with(
             (shared, catalog_url, ready),
             move |(shared, catalog_url, ready)| {
@@ -932,6 +1220,7 @@ fn Main() -> Html {
     let fine_tune = {
         let state = state.clone();
         let sender = sender.clone();
+        let page_workers = page_workers.clone();
         move || {
             if state.busy() || !state.ready {
                 return;
@@ -942,7 +1231,11 @@ fn Main() -> Html {
             request.random_negatives = settings.random_negatives;
             request.negative_weight = settings.negative_weight;
             request.searcher = settings.searcher;
-            sender.send(Task::FineTune { request }, Pending::FineTune);
+            if settings.searcher == Searcher::Ensemble && ensemble_workers(&page_workers) > 1 {
+                sender.send(Task::PlanEnsemble { request }, Pending::Plan(net::now_ms()));
+            } else {
+                sender.send(Task::FineTune { request }, Pending::FineTune);
+            }
         }
     };
     let on_finetune = {
@@ -1161,7 +1454,16 @@ fn Main() -> Html {
         .map(|d| d.base.clone())
         .unwrap_or_default();
     let first_shown = session.page * crate::session::PAGE_SIZE;
-    let tiles = session.shown().iter().enumerate().map(|(k, &id)| {
+    // New results show once their captions and thumbnail names are in, so that no tile
+    // is drawn with a stand-in caption; if loading them failed (the error panel says
+    // so), the tiles show with their ids.
+    let items_shown = s.items_shown();
+    let grid = if items_shown || s.error.is_some() {
+        session.shown()
+    } else {
+        &[]
+    };
+    let tiles = grid.iter().enumerate().map(|(k, &id)| {
         let item = s.item(id);
         html! {
             <Tile key={id} id={id} label={session.labels.get(id)}
@@ -1181,6 +1483,16 @@ fn Main() -> Html {
         .as_ref()
         .map(|d| d.name.clone())
         .unwrap_or_default();
+    // The catalog's datasets; a dataset folder opened without a catalog is the only one.
+    let choices: Vec<(String, u64)> = match (&s.catalog, &s.dataset) {
+        (Some(catalog), _) => catalog
+            .datasets
+            .iter()
+            .map(|d| (d.name.clone(), d.count))
+            .collect(),
+        (None, Some(d)) => vec![(d.name.clone(), d.manifest.count)],
+        (None, None) => Vec::new(),
+    };
     let busy = s.busy() || !s.ready;
     let text_link = s
         .dataset
@@ -1208,9 +1520,9 @@ fn Main() -> Html {
                 <h1>{"CLIP-Branches"}</h1>
                 <label>{"dataset "}
                     <select data-testid="dataset" onchange={on_dataset}>
-                        { for s.catalog.iter().flat_map(|c| c.datasets.iter()).map(|d| html! {
-                            <option value={d.name.clone()} selected={d.name == dataset_name}>
-                                {format!("{} ({} images)", d.name, d.count)}
+                        { for choices.into_iter().map(|(name, count)| html! {
+                            <option value={name.clone()} selected={name == dataset_name}>
+                                {format!("{name} ({count} images)")}
                             </option>
                         }) }
                     </select>
@@ -1241,6 +1553,8 @@ fn Main() -> Html {
                 </div>
             } else if busy {
                 <div class="progress" data-testid="progress">{"working…"}</div>
+            } else if grid.len() < session.shown().len() {
+                <div class="progress" data-testid="progress">{"loading captions…"}</div>
             }
             <section class="controls">
                 <button data-testid="all-relevant" onclick={label_shown(Label::Relevant)}>{"all relevant"}</button>

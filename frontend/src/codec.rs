@@ -11,8 +11,13 @@ pub struct SerdeWasm;
 
 impl yew_agent::Codec for SerdeWasm {
     fn encode<I: Serialize>(input: I) -> JsValue {
-        // The protocol's types hold strings, integers below 2^53 and floats: always encodable.
-        serde_wasm_bindgen::to_value(&input).expect_throw("a worker message is always encodable")
+        // 64-bit integers (an ensemble plan's member seeds use all 64 bits) go as BigInt,
+        // which `from_value` reads back; strings, other integers and floats always encode.
+        let serializer =
+            serde_wasm_bindgen::Serializer::new().serialize_large_number_types_as_bigints(true);
+        input
+            .serialize(&serializer)
+            .expect_throw("a worker message is always encodable")
     }
 
     fn decode<O: for<'de> Deserialize<'de>>(input: JsValue) -> O {

@@ -7,7 +7,9 @@
 //! [`DatasetIndex::missing_leaf_files`] (the leaf shards its boxes reach). Every file is
 //! checked by [`LoadedIndex::add_file`] (size, blake3, content) before it is used.
 
-use branches::{Model, PoolSettings, SearchEngine, SearchRequest};
+use std::ops::Range;
+
+use branches::{EnsemblePlan, Model, PoolSettings, SearchEngine, SearchRequest};
 use index_shards::{Features, IndexError, LoadedIndex, ShardKind, knn_exact};
 
 /// Why a step over the dataset index failed.
@@ -175,6 +177,15 @@ impl DatasetIndex {
         Ok(self.engine()?.train(request)?)
     }
 
+    /// The request's ensemble round taken apart, for [`member_shares`] of it to train in
+    /// several workers; needs the feature shards only.
+    ///
+    /// # Errors
+    /// As [`Self::train`].
+    pub fn plan_ensemble(&self, request: &SearchRequest) -> Result<EnsemblePlan, StepError> {
+        Ok(self.engine()?.plan_ensemble(request)?)
+    }
+
     /// Every image `model` accepts, ranked; needs the leaf shards of
     /// [`Self::missing_leaf_files`] loaded.
     ///
@@ -183,6 +194,23 @@ impl DatasetIndex {
     pub fn search(&self, model: &Model) -> Result<Vec<u32>, StepError> {
         Ok(self.engine()?.search(model)?)
     }
+}
+
+/// `members` split into at most `workers` consecutive ranges whose sizes differ by at
+/// most one (the first ones larger); no empty range.
+pub fn member_shares(members: u32, workers: u32) -> Vec<Range<u32>> {
+    let parts = workers.clamp(1, members.max(1));
+    let (size, extra) = (members / parts, members % parts);
+    let mut start = 0;
+    (0..parts)
+        .map(|k| {
+            let end = start + size + u32::from(k < extra);
+            let share = start..end;
+            start = end;
+            share
+        })
+        .filter(|share| !share.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -290,6 +318,38 @@ mod tests {
         let expected = reference.unwrap().run(&request).unwrap();
         assert_eq!(found, expected.results);
         assert_eq!(model.rules(), expected.rules);
+    }
+
+    #[test]
+    fn member_shares_cover_every_member_once() {
+        let single = |members, workers| {
+            let shares = member_shares(members, workers);
+            assert_eq!(shares.len(), 1, "{shares:?}");
+            shares[0].clone()
+        };
+        assert_eq!(single(25, 1), 0..25);
+        assert_eq!(member_shares(25, 2), [0..13, 13..25]);
+        assert_eq!(member_shares(25, 4), [0..7, 7..13, 13..19, 19..25]);
+        assert_eq!(member_shares(3, 8), [0..1, 1..2, 2..3]);
+        assert_eq!(single(5, 0), 0..5);
+        assert!(member_shares(0, 4).is_empty());
+    }
+
+    #[test]
+    fn a_split_ensemble_round_equals_the_one_worker_round() {
+        let f = fixture();
+        let mut index = DatasetIndex::from_manifest_json(&f.manifest).unwrap();
+        let features = index.missing_feature_files();
+        load(&mut index, &f.files, &features);
+        let mut request = SearchRequest::new(f.clusters[0][..10].to_vec());
+        request.searcher = branches::Searcher::Ensemble;
+        let whole = index.train(&request).unwrap();
+        let plan = index.plan_ensemble(&request).unwrap();
+        let parts = member_shares(plan.members(), 3)
+            .into_iter()
+            .map(|share| plan.train_members(share).unwrap())
+            .collect();
+        assert_eq!(plan.join(parts).unwrap(), whole);
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //!   step needs, k-NN, training and search by classification over loaded shards;
 //! - [`projection`]: a text feature to a `u8` query (PCA or identity, L2, quantise);
 //! - [`items`]: item metadata chunks, checked against `dataset.json`;
-//! - [`share`]: the URL query string of a search (shareable) and the export formats.
+//! - [`share`]: the URL query string of a search (shareable) and the export formats;
+//! - [`source`]: what the app opens (a catalog or one dataset folder).
 //!
-//! In wasm only: `app` (the Yew UI), `worker` (the search worker, a yew-agent reactor),
+//! In wasm only: `app` (the Yew UI, also mounted by the `<clip-branches-search>` element),
+//! `worker` (the search worker, a yew-agent reactor),
 //! `text` (the text worker: CLIP text tower with burn),
 //! `net` (fetch with the Cache API and progress) and `codec` (serde-wasm-bindgen messages).
 
@@ -26,6 +28,7 @@ pub mod projection;
 pub mod protocol;
 pub mod session;
 pub mod share;
+pub mod source;
 
 #[cfg(target_family = "wasm")]
 pub mod app;

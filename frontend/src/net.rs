@@ -70,11 +70,14 @@ fn fetch_promise(url: &str) -> Promise {
     }
 }
 
+/// The Cache API, if the page has it: an insecure context (a host page on plain HTTP
+/// other than localhost, embedding the app) has none, and `caches` is `undefined` there.
 fn caches() -> Option<CacheStorage> {
-    match scope() {
+    let storage = match scope() {
         Scope::Window(w) => w.caches().ok(),
         Scope::Worker(w) => w.caches().ok(),
-    }
+    };
+    storage.filter(|s| !s.is_undefined())
 }
 
 /// Milliseconds since the page or worker started (`performance.now()`).

@@ -3,7 +3,9 @@
 //! result or a [`Failure`]. Replies carry the request's `seq`, so the app drops answers
 //! to requests it has moved past (a new query, another dataset).
 
-use branches::{Model, SearchRequest};
+use std::ops::Range;
+
+use branches::{EnsemblePart, EnsemblePlan, Model, SearchRequest};
 use dataset::TextEncoder;
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +50,30 @@ pub enum Task {
     Apply {
         /// The model (a saved search).
         model: Model,
+    },
+    /// Take the request's ensemble round apart (training set and member seeds), so that
+    /// several workers train its members: answered by [`ReplyBody::Plan`].
+    PlanEnsemble {
+        /// Labels and settings of the round.
+        request: SearchRequest,
+    },
+    /// Train members `members` of `plan` (any worker: no dataset needed): answered by
+    /// [`ReplyBody::Part`].
+    TrainMembers {
+        /// The round.
+        plan: EnsemblePlan,
+        /// The members this worker trains.
+        members: Range<u32>,
+    },
+    /// Join the parts of `plan` into its ensemble (the model one worker would train),
+    /// then search by classification with it, as [`Task::FineTune`].
+    Join {
+        /// The round.
+        plan: EnsemblePlan,
+        /// Every member's boxes, in parts.
+        parts: Vec<EnsemblePart>,
+        /// The wall time from the plan's request to the last part, in milliseconds.
+        train_ms: f64,
     },
 }
 
@@ -94,6 +120,10 @@ pub enum ReplyBody {
         /// Where the time went.
         times: StageTimes,
     },
+    /// An ensemble round taken apart ([`Task::PlanEnsemble`]).
+    Plan(EnsemblePlan),
+    /// Members trained ([`Task::TrainMembers`]).
+    Part(EnsemblePart),
     /// The request failed; the worker keeps what it had loaded.
     Failed(Failure),
 }

@@ -117,6 +117,15 @@ fn parse_in(
 }
 
 impl SharedSearch {
+    /// A text query with the default settings and no labels (the embedded element's
+    /// `query` attribute).
+    pub fn text(text: String) -> Self {
+        Self {
+            query: Query::Text(text),
+            ..Self::default()
+        }
+    }
+
     /// The search as `(name, value)` parameters, defaults left out.
     pub fn to_params(&self) -> Vec<(&'static str, String)> {
         let defaults = SharedSearch::default();

@@ -144,6 +144,30 @@ impl State {
                 self.search(seq, model, train_ms, scope).await
             }
             Task::Apply { model } => self.search(seq, model, 0.0, scope).await,
+            Task::PlanEnsemble { request } => {
+                let plan = self
+                    .open()?
+                    .index
+                    .plan_ensemble(&request)
+                    .map_err(|e| failure("training", e, "label at least one image relevant"))?;
+                Ok(ReplyBody::Plan(plan))
+            }
+            Task::TrainMembers { plan, members } => {
+                let part = plan
+                    .train_members(members)
+                    .map_err(|e| failure("training ensemble members", e, "try again"))?;
+                Ok(ReplyBody::Part(part))
+            }
+            Task::Join {
+                plan,
+                parts,
+                train_ms,
+            } => {
+                let model = plan
+                    .join(parts)
+                    .map_err(|e| failure("joining the ensemble", e, "try again"))?;
+                self.search(seq, model, train_ms, scope).await
+            }
         }
     }
 

@@ -89,10 +89,17 @@ impl StaticHost {
         let app_routes = app_files.fallback(tower::service_fn(move |request: Request| {
             serve_index_for_app_route(index.clone(), request)
         }));
-        let app = FileService::new(ServiceExt::<Request>::map_response(
-            app_routes,
-            |response| response.map(Body::new),
-        ));
+        let app_routes =
+            ServiceExt::<Request>::map_response(app_routes, |response| response.map(Body::new));
+        let app = match (&config.cors, config.cors_app) {
+            (Some(origin), true) => FileService::new(
+                ServiceBuilder::new()
+                    .map_response(allow_cross_origin_embedding)
+                    .layer(cors_layer(origin))
+                    .service(app_routes),
+            ),
+            _ => FileService::new(app_routes),
+        };
         Self {
             services: Arc::new(Services {
                 data,
@@ -219,7 +226,8 @@ fn cors_layer(origin: &CorsOrigin) -> CorsLayer {
         .max_age(PREFLIGHT_MAX_AGE)
 }
 
-/// Lets cross-origin-isolated pages on other origins load `/data/*` (with `--cors`).
+/// Lets cross-origin-isolated pages on other origins load `/data/*` (with `--cors`) and
+/// the app's files (with `--cors-app`).
 fn allow_cross_origin_embedding(mut response: Response) -> Response {
     response.headers_mut().insert(
         HeaderName::from_static("cross-origin-resource-policy"),

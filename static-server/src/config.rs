@@ -20,6 +20,10 @@ pub struct Config {
     /// Answer CORS requests (and preflights) for `/data/*` from this origin, and mark
     /// `/data/*` responses `Cross-Origin-Resource-Policy: cross-origin`. Off by default.
     pub cors: Option<CorsOrigin>,
+    /// With [`Self::cors`], answer the same way for the app's own files (`dist`), so a
+    /// page on that origin can embed the app (`clip-branches.js`, its wasm and workers).
+    /// Off by default.
+    pub cors_app: bool,
     /// Connection and header limits, shutdown grace.
     pub limits: Limits,
 }
@@ -36,6 +40,7 @@ impl Config {
             data: canonical_dir(data, "data")?,
             cross_origin_isolation: true,
             cors: None,
+            cors_app: false,
             limits: Limits::default(),
         })
     }

@@ -33,6 +33,10 @@ struct Cli {
     /// `Cross-Origin-Resource-Policy: cross-origin` on `/data/*`.
     #[arg(long, value_name = "ORIGIN|*")]
     cors: Option<CorsOrigin>,
+    /// With `--cors`, do the same for the app's own files, so pages on that origin can
+    /// embed the app with `<script type="module" src=".../clip-branches.js">`.
+    #[arg(long, requires = "cors")]
+    cors_app: bool,
     /// Do not send the COOP/COEP headers that make the app cross-origin isolated
     /// (needed for SharedArrayBuffer and wasm threads).
     #[arg(long)]
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::new(&cli.dist, &cli.data).context("invalid folders")?;
     config.cross_origin_isolation = !cli.no_cross_origin_isolation;
     config.cors = cli.cors;
+    config.cors_app = cli.cors_app;
     config.limits = Limits {
         max_connections: cli.max_connections,
         max_header_bytes: cli.max_header_bytes,

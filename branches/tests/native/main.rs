@@ -5,6 +5,7 @@
 mod common;
 
 mod bad_input;
+mod ensemble_split;
 mod golden;
 mod properties;
 mod rare_cluster;

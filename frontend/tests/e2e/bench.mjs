@@ -1,15 +1,17 @@
 // Figures of the app on one dataset in headless Chromium: bytes and time to the first
 // grid (cold, then warm from the Cache API), "more like this" (k-NN), and two DBranches
 // rounds (the first fetches tree tops and leaves, the second reuses them).
-// Usage: node bench.mjs BASE_URL DATASET   (as served by run.sh's static-server setup)
+// Usage: node bench.mjs BASE_URL DATASET [PARAMS]   (as served by run.sh's static-server
+// setup); PARAMS are added to the page URL, e.g. `searcher=ens&workers=1` for ensemble
+// rounds trained in one worker.
 import { chromium } from 'playwright-core';
 
-const [base, dataset] = process.argv.slice(2);
+const [base, dataset, params] = process.argv.slice(2);
 const TIMEOUT = 600_000;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-quic'] });
 // No service worker: the figures are the app's own fetches (the Cache API still applies).
 const context = await browser.newContext({ serviceWorkers: 'block' });
-const out = { dataset };
+const out = { dataset, params };
 
 async function open() {
   const page = await context.newPage();
@@ -19,7 +21,7 @@ async function open() {
     try { const s = await r.sizes(); net.bytes += s.responseBodySize + s.responseHeadersSize; } catch { /* closed */ }
   });
   const t0 = Date.now();
-  await page.goto(`${base}?dataset=${dataset}`);
+  await page.goto(`${base}?dataset=${dataset}${params ? `&${params}` : ''}`);
   await page.waitForFunction(() => {
     const els = [...document.querySelectorAll('[data-testid=result]')];
     return els.length === 60 && els.every((e) => e.querySelector('img')?.complete);

@@ -2,8 +2,9 @@
 // system's /usr/bin/chromium). Usage: node e2e.mjs BASE_URL
 // BASE_URL serves frontend/dist at / and the datasets of make_test_dataset under /data/.
 // Prints one line per test and the measured figures; exits 1 if any test failed.
+// E2E_ONLY=REGEX runs only the tests whose names match.
 import { chromium } from 'playwright-core';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 
 const base = process.argv[2];
 if (!base) throw new Error('usage: node e2e.mjs BASE_URL');
@@ -12,7 +13,9 @@ const TIMEOUT = 60_000;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
+    '--disable-component-update', '--disable-sync',
+    // Another origin for the same server, for the web component test.
+    '--host-resolver-rules=MAP embed.test 127.0.0.1'],
 });
 
 const figures = {};
@@ -56,7 +59,40 @@ async function idle(page) {
   await page.waitForFunction(() => !document.querySelector('[data-testid=progress]'), null, { timeout: TIMEOUT });
 }
 
+/** Captions of dataset `name`'s items by id, read from its items chunks on disk. */
+async function captionsOf(name) {
+  const dir = `${process.env.DATA_DIR}/${name}`;
+  const manifest = JSON.parse(await readFile(`${dir}/dataset.json`, 'utf8'));
+  const captions = {};
+  for (const file of manifest.items) {
+    const chunk = JSON.parse(await readFile(`${dir}/${file.name}`, 'utf8'));
+    chunk.items.forEach((item, k) => { captions[chunk.first_id + k] = item.caption; });
+  }
+  return captions;
+}
+
+/** From now on, each time the grid changes (a MutationObserver runs right after each DOM
+ * change), records every tile whose hover caption (title) is not its data-id's caption. */
+async function watchTitles(page, captions) {
+  await page.evaluate((captions) => {
+    window.titleMismatches = [];
+    new MutationObserver(() => {
+      for (const tile of document.querySelectorAll('[data-testid=result]')) {
+        const want = captions[tile.dataset.id];
+        if (tile.title !== want) window.titleMismatches.push(`${tile.dataset.id}: "${tile.title}", not "${want}"`);
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  }, captions);
+}
+
+async function assertTitlesMatched(page) {
+  const mismatches = await page.evaluate(() => window.titleMismatches);
+  assert(mismatches.length === 0, `tiles with a caption not theirs: ${mismatches.slice(0, 5).join('; ')} (${mismatches.length})`);
+}
+
 async function test(name, body) {
+  // E2E_ONLY=regex runs only the tests whose names match (some use an earlier test's state).
+  if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
   const started = Date.now();
   try {
     await body();
@@ -115,10 +151,15 @@ await test('paging over the whole collection', async () => {
   const { context, page } = await freshPage();
   await page.goto(app());
   await gridReady(page);
+  await watchTitles(page, await captionsOf('swatches'));
   await page.getByTestId('next-page').click();
   await gridReady(page);
   assert((await ids(page))[0] === 60, 'page 2 starts at id 60');
   assert(/page 2 of 50/.test(await page.getByTestId('page').textContent()), 'page label');
+  for (let p = 3; p <= 10; p++) await page.getByTestId('next-page').click();
+  await page.getByTestId('page').filter({ hasText: 'page 10 of 50' }).waitFor();
+  await gridReady(page);
+  await assertTitlesMatched(page);
   await context.close();
 });
 
@@ -127,6 +168,7 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   await page.goto(app());
   await gridReady(page);
   const { id, cluster } = await findClusterTile(page);
+  await watchTitles(page, await captionsOf('swatches'));
   const before = net.bytes;
   const t0 = Date.now();
   await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
@@ -203,6 +245,8 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   // Undo returns to the k-NN round.
   await page.getByTestId('undo').click();
   assert(await count(page) === 60, 'undo restores the k-NN results');
+  await gridReady(page);
+  await assertTitlesMatched(page);
   await context.close();
 });
 
@@ -233,6 +277,30 @@ await test('a shared URL restores query, labels and settings', async () => {
     const tile = document.querySelector(`[data-testid=result][data-id="${id}"]`);
     return tile && tile.dataset.label === 'irrelevant';
   }, pos[1], { timeout: TIMEOUT });
+  await context.close();
+});
+
+await test('ensemble over several workers: the same count and rules as one worker', async () => {
+  const { context, page } = await freshPage();
+  const round = async (workers) => {
+    const url = new URL(shared.url);
+    url.searchParams.set('searcher', 'ens');
+    url.searchParams.set('workers', String(workers));
+    await page.goto(url.href);
+    await page.waitForFunction((like) => document.querySelector('[data-testid=result]')?.dataset.id === like
+      && !document.querySelector('[data-testid=progress]'), url.searchParams.get('like'));
+    await page.getByTestId('finetune').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+    await idle(page);
+    return { count: await count(page), rules: await page.getByTestId('rules').textContent(), ids: await ids(page) };
+  };
+  const one = await round(1);
+  const three = await round(3);
+  figures.ensemble_count = one.count;
+  assert(one.count > 0, 'the ensemble finds images');
+  assert(three.count === one.count, `3 workers: ${three.count} results, 1 worker: ${one.count}`);
+  assert(three.rules === one.rules, 'the same rules');
+  assert(JSON.stringify(three.ids) === JSON.stringify(one.ids), 'the same first page');
   await context.close();
 });
 
@@ -295,6 +363,7 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   const again = await context.newPage();
   await again.goto(page.url());
   await again.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || ''), null, { timeout: TIMEOUT });
+  await gridReady(again);
   assert(JSON.stringify(await ids(again)) === JSON.stringify(first), 'same results after reload');
   assert(await again.getByTestId('query').inputValue() === 'a red swatch', 'query box restored');
   await context.close();
@@ -332,24 +401,120 @@ await test('corrupt leaf shards: k-NN works, box search fails clearly, scan base
   await context.close();
 });
 
-await test('offline: a dataset opened once reloads from the service worker and caches', async () => {
+await test('web component: a plain host page embeds two searches with one script tag', async () => {
+  // A host page on another path of the server (under /data/, so nothing of the app's own
+  // page is near it): the script, the workers and the wasm resolve against the script's
+  // URL, the dataset files against the `dataset` attribute.
+  await mkdir(`${process.env.DATA_DIR}/host`, { recursive: true });
+  await writeFile(`${process.env.DATA_DIR}/host/index.html`, `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>host</title>
+<script type="module" src="../../clip-branches.js"></script></head>
+<body><h1>A page about swatches</h1>
+<clip-branches-search id="text" dataset="../swatches-text" query="a red swatch"></clip-branches-search>
+<clip-branches-search id="plain" dataset="../catalog.json" query="a red swatch"></clip-branches-search>
+</body></html>`);
+  const { context, page } = await freshPage();
+  const hostUrl = `${base}data/host/index.html`;
+  await page.goto(hostUrl);
+  const text = page.locator('#text');
+  const plain = page.locator('#plain');
+  const embedTiles = (el) => el.getByTestId('result');
+  const embedIds = (el) => embedTiles(el).evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+  const countOf = async (el) => Number(await el.getByTestId('count').textContent());
+  /** Waits until `el`'s grid shows k-NN results of a text query (encode time shown, idle). */
+  const textResults = async (el) => {
+    await el.getByTestId('times').filter({ hasText: 'encode' }).waitFor();
+    await el.getByTestId('progress').waitFor({ state: 'detached' });
+  };
+
+  // The catalog element opens its first dataset, which has no text encoder: the query
+  // shows the error panel, and the grid still browses.
+  const error = await plain.getByTestId('error').textContent();
+  assert(/no text encoder/.test(error), `error: ${error}`);
+  assert(await countOf(plain) === 3000, `browse count ${await countOf(plain)}`);
+
+  await textResults(text);
+  assert(await countOf(text) === 60, `text k-NN count ${await countOf(text)}`);
+  // (The test encoder is random: its neighbours differ by query but mean nothing.)
+  const red = await embedIds(text);
+  const firstThumb = await embedTiles(text).first().locator('img').getAttribute('src');
+  assert(firstThumb.startsWith(`${base}data/swatches-text/`), `thumbnail URL from the dataset: ${firstThumb}`);
+
+  // A new `query` attribute runs the new query.
+  await page.evaluate(() => document.querySelector('#text').setAttribute('query', 'a blue swatch'));
+  await page.waitForFunction((red) => {
+    const tiles = [...document.querySelector('#text').shadowRoot.querySelectorAll('[data-testid=result]')];
+    return tiles.length === 60 && JSON.stringify(tiles.map((t) => Number(t.dataset.id))) !== JSON.stringify(red);
+  }, red, { timeout: TIMEOUT });
+  await textResults(text);
+  assert(await text.getByTestId('query').inputValue() === 'a blue swatch', 'the query box shows the attribute');
+
+  // Label: the k-NN results start relevant; the second half become irrelevant; fine-tune.
+  const notBlue = (await embedIds(text)).slice(30);
+  for (const id of notBlue) await text.locator(`[data-testid=result][data-id="${id}"]`).click();
+  for (const id of notBlue) {
+    const l = await text.locator(`[data-testid=result][data-id="${id}"]`).getAttribute('data-label');
+    assert(l === 'irrelevant', `label of ${id}: ${l}`);
+  }
+  await text.getByTestId('finetune').click();
+  await text.locator('[data-testid=rules] .sql').waitFor();
+  await text.getByTestId('progress').waitFor({ state: 'detached' });
+  assert(await countOf(text) > 0, 'fine-tune finds images');
+  assert(/train/.test(await text.getByTestId('times').textContent()), 'train time shown');
+  assert(page.url() === hostUrl, `the host page's URL is left alone: ${page.url()}`);
+  await context.close();
+});
+
+await test('web component on another origin (CORS): search, label, fine-tune', async () => {
+  // The same server under another name is another origin: the page is on embed.test, the
+  // app and the dataset on 127.0.0.1 (run.sh passes --cors http://embed.test:PORT --cors-app).
+  const app = new URL(base);
+  await mkdir(`${process.env.DATA_DIR}/host`, { recursive: true });
+  await writeFile(`${process.env.DATA_DIR}/host/cross.html`, `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>host</title>
+<script type="module" src="${app.origin}/clip-branches.js"></script></head>
+<body><clip-branches-search dataset="${app.origin}/data/swatches-text" query="a green swatch"></clip-branches-search>
+</body></html>`);
+  const { context, page } = await freshPage();
+  await page.goto(`http://embed.test:${app.port}/data/host/cross.html`);
+  const el = page.locator('clip-branches-search');
+  await el.getByTestId('times').filter({ hasText: 'encode' }).waitFor();
+  await el.getByTestId('progress').waitFor({ state: 'detached' });
+  assert(Number(await el.getByTestId('count').textContent()) === 60, 'text k-NN count');
+  const second = el.getByTestId('result').nth(1);
+  await second.click();
+  assert(await second.getAttribute('data-label') === 'irrelevant', 'label');
+  await el.getByTestId('finetune').click();
+  await el.locator('[data-testid=rules] .sql').waitFor();
+  await el.getByTestId('progress').waitFor({ state: 'detached' });
+  assert(Number(await el.getByTestId('count').textContent()) > 0, 'fine-tune finds images');
+  assert(await el.getByTestId('error').count() === 0, 'no error');
+  await context.close();
+});
+
+await test('offline from the first visit: the app and the same results reload from the service worker and caches', async () => {
   const { context, page } = await freshPage(null, 'allow');
   await page.goto(app());
   await gridReady(page);
-  await page.evaluate(() => navigator.serviceWorker.ready);
-  // Once the service worker controls the page, every app and entry file passes through
-  // it; the k-NN below fetches the item chunks of its results once, online.
-  await page.reload();
-  await gridReady(page);
+  // The service worker stores what the page fetched before it took control (index.html
+  // posts the list once it is ready); from then on it stores what passes through it.
+  await page.locator('html[data-offline=ready]').waitFor({ state: 'attached' });
   await tiles(page).nth(1).locator('[data-testid=more-like-this]').click();
   await gridReady(page);
+  await idle(page);
+  // Resource entries that ended after the first list (a fetch in flight when the service
+  // worker took control) are sent and stored too.
+  await page.locator('html[data-offline=ready]').waitFor({ state: 'attached' });
   const like = new URL(page.url()).searchParams.get('like');
+  const shown = await ids(page);
+  assert(shown[0] === Number(like), `k-NN results start with ${like}`);
   await context.setOffline(true);
   // The reload restores the search from the URL: the same k-NN round, offline.
   await page.reload();
   await page.waitForFunction((like) => !document.querySelector('[data-testid=progress]')
     && document.querySelector('[data-testid=result]')?.dataset.id === like, like);
   await gridReady(page);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(shown), 'the same results offline');
   const error = page.getByTestId('error');
   assert(await error.count() === 0, `no error offline: ${await error.count() && await error.textContent()}`);
   await context.close();

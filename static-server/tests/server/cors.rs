@@ -84,6 +84,23 @@ async fn one_origin_may_read_data_with_ranges_and_validators() {
 }
 
 #[tokio::test]
+async fn cors_app_shares_the_app_files_with_the_origin_too() {
+    let server = TestServer::start_with(|config| {
+        config.cors = Some(ORIGIN.parse().unwrap());
+        config.cors_app = true;
+    })
+    .await;
+    let app = server.get("/", &[("Origin", ORIGIN)]).await;
+    assert_eq!(app.status, 200);
+    assert_eq!(app.header("access-control-allow-origin"), ORIGIN);
+    assert_eq!(app.header("cross-origin-resource-policy"), "cross-origin");
+    let stranger = server.get("/", &[("Origin", "https://evil.example")]).await;
+    assert_eq!(stranger.maybe_header("access-control-allow-origin"), None);
+    let data = server.get(SHARD, &[("Origin", ORIGIN)]).await;
+    assert_eq!(data.header("access-control-allow-origin"), ORIGIN);
+}
+
+#[tokio::test]
 async fn any_origin_gets_a_wildcard() {
     let server = TestServer::start_with(|config| config.cors = Some(CorsOrigin::Any)).await;
     let response = server
