@@ -7,6 +7,10 @@
 # 175 / 99 ms (77 tokens). Timings on a shared machine are noisy.
 #
 #   clip/bench/wasm.sh                               # flex and WebGPU
+#   CLIP_WASM_FEATURES=flex clip/bench/wasm.sh       # flex only (a separate build)
+#
+# SwiftShader is slow: about 66 s per 7-token query, so the WebGPU half takes hours; the
+# flex lines print first (about 3 min).
 #   CLIP_WASM_FEATURES=wgpu,simd clip/bench/wasm.sh  # flex with its wasm SIMD kernels
 #
 # The dev profile builds dependencies (burn, gemm) at opt-level 3 and reuses the wasm test
