@@ -9,8 +9,11 @@
 #![cfg(target_family = "wasm")]
 
 use burn::tensor::Device;
-use clip::{ClipConfig, TensorMap, TokenBatch, load_text_tower, read_rows_async};
-use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use clip::export::{Precision, export_text_tower};
+use clip::{
+    ClipConfig, TensorMap, TextTransformer, TokenBatch, Tokenizer, load_text_tower, read_rows_async,
+};
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -59,4 +62,179 @@ async fn webgpu_text_tower_matches_reference() {
         .expect("a WebGPU adapter (run Chromium with --enable-unsafe-webgpu --use-webgpu-adapter=swiftshader)");
     let diff = text_features_match_reference(device).await;
     assert!(diff <= 1e-4, "max abs diff {diff}");
+}
+
+/// Runs before timing, so shader compilation and first allocations are not measured.
+const WARMUP_RUNS: usize = 3;
+/// Timed runs; the median is reported.
+const TIMED_RUNS: usize = 11;
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .expect("a window")
+        .performance()
+        .expect("performance")
+        .now()
+}
+
+/// ViT-B/32's text tower (width 512, 12 layers, 8 heads, vocabulary 49408, context 77,
+/// projection 512) in open_clip's names, with seeded random weights scaled as open_clip
+/// initialises them (so activations stay in a realistic range: no infinities or
+/// subnormals to slow the arithmetic down).
+fn random_vit_b32_text_tower() -> (TensorMap, ClipConfig) {
+    use rand::{Rng, SeedableRng};
+    let config = ClipConfig::vit_b_32();
+    let c = &config.text_config;
+    let (width, mlp, layers) = (c.hidden_size, c.intermediate_size, c.num_hidden_layers);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut map = TensorMap::default();
+    // Uniform on [-a, a] has standard deviation a / sqrt(3).
+    let mut add = |name: String, shape: Vec<usize>, centre: f32, std: f32| {
+        let a = std * 3f32.sqrt();
+        let values = (0..shape.iter().product::<usize>())
+            .map(|_| centre + rng.random_range(-a..=a))
+            .collect();
+        map.insert(name, clip::RawTensor { shape, values });
+    };
+    let attn_std = (width as f32).powf(-0.5);
+    let proj_std = attn_std * ((2 * layers) as f32).powf(-0.5);
+    let fc_std = ((2 * width) as f32).powf(-0.5);
+    add(
+        "token_embedding.weight".into(),
+        vec![c.vocab_size, width],
+        0.0,
+        0.02,
+    );
+    add(
+        "positional_embedding".into(),
+        vec![c.max_position_embeddings, width],
+        0.0,
+        0.01,
+    );
+    for i in 0..layers {
+        let b = format!("transformer.resblocks.{i}");
+        for norm in ["ln_1", "ln_2"] {
+            add(format!("{b}.{norm}.weight"), vec![width], 1.0, 0.1);
+            add(format!("{b}.{norm}.bias"), vec![width], 0.0, 0.1);
+        }
+        add(
+            format!("{b}.attn.in_proj_weight"),
+            vec![3 * width, width],
+            0.0,
+            attn_std,
+        );
+        add(format!("{b}.attn.in_proj_bias"), vec![3 * width], 0.0, 0.01);
+        add(
+            format!("{b}.attn.out_proj.weight"),
+            vec![width, width],
+            0.0,
+            proj_std,
+        );
+        add(format!("{b}.attn.out_proj.bias"), vec![width], 0.0, 0.01);
+        add(
+            format!("{b}.mlp.c_fc.weight"),
+            vec![mlp, width],
+            0.0,
+            fc_std,
+        );
+        add(format!("{b}.mlp.c_fc.bias"), vec![mlp], 0.0, 0.01);
+        add(
+            format!("{b}.mlp.c_proj.weight"),
+            vec![width, mlp],
+            0.0,
+            proj_std,
+        );
+        add(format!("{b}.mlp.c_proj.bias"), vec![width], 0.0, 0.01);
+    }
+    add("ln_final.weight".into(), vec![width], 1.0, 0.1);
+    add("ln_final.bias".into(), vec![width], 0.0, 0.1);
+    add(
+        "text_projection".into(),
+        vec![width, config.projection_dim],
+        0.0,
+        attn_std,
+    );
+    (map, config)
+}
+
+/// Median milliseconds of one encode (features read back, so WebGPU work is finished).
+async fn median_encode_ms(tower: &TextTransformer, tokens: &TokenBatch) -> f64 {
+    for _ in 0..WARMUP_RUNS {
+        read_rows_async(tower.forward(tokens).unwrap())
+            .await
+            .unwrap();
+    }
+    let mut times = Vec::with_capacity(TIMED_RUNS);
+    for _ in 0..TIMED_RUNS {
+        let start = now_ms();
+        read_rows_async(tower.forward(tokens).unwrap())
+            .await
+            .unwrap();
+        times.push(now_ms() - start);
+    }
+    times.sort_by(f64::total_cmp);
+    times[TIMED_RUNS / 2]
+}
+
+/// Prints one line per (precision, text) on `device`, as `clip/bench/wasm.sh` shows them.
+async fn bench_device(
+    device_name: &str,
+    device: &Device,
+    towers: [(&str, &TensorMap); 2],
+    config: &ClipConfig,
+) {
+    let tokenizer = Tokenizer::new().unwrap();
+    let context = config.text_config.max_position_embeddings;
+    let query = TokenBatch::new(tokenizer.tokenize("a photo of a cat", context), context).unwrap();
+    let long = TokenBatch::new(
+        tokenizer.tokenize(&"a dog on a beach ".repeat(30), context),
+        context,
+    )
+    .unwrap();
+    assert_eq!(query.end_positions(), [6], "the query is 7 tokens long");
+    assert_eq!(
+        long.end_positions(),
+        [context - 1],
+        "the text fills the context"
+    );
+    for (precision, weights) in towers {
+        let tower =
+            load_text_tower(weights, &config.text_config, config.projection_dim, device).unwrap();
+        for (name, tokens) in [("7-token query", &query), ("77-token text", &long)] {
+            let ms = median_encode_ms(&tower, tokens).await;
+            console_log!(
+                "text tower {device_name} {precision} {name}: median {ms:.1} ms of {TIMED_RUNS}"
+            );
+        }
+    }
+}
+
+/// ViT-B/32's text tower in the browser, one thread: a 7-token query (early stop at the end
+/// token) and a 77-token text, f32 weights and the int8 export, on flex (and, with the
+/// `wgpu` feature, on the WebGPU adapter). The peer is onnxruntime-web; see
+/// `clip/bench/wasm.sh`.
+#[wasm_bindgen_test]
+#[ignore = "the ViT-B/32 text-tower benchmark: run by clip/bench/wasm.sh"]
+async fn vit_b32_text_tower_latency() {
+    let (f32_weights, config) = random_vit_b32_text_tower();
+    let flex = Device::flex();
+    let tower = load_text_tower(
+        &f32_weights,
+        &config.text_config,
+        config.projection_dim,
+        &flex,
+    )
+    .unwrap();
+    let int8 = export_text_tower(&tower, Precision::Int8).unwrap();
+    drop(tower);
+    console_log!("int8 export: {} bytes", int8.len());
+    let int8_weights = TensorMap::from_safetensors(&int8).unwrap();
+    drop(int8);
+    let towers = [("f32", &f32_weights), ("int8", &int8_weights)];
+    bench_device("flex", &flex, towers, &config).await;
+    #[cfg(feature = "wgpu")]
+    {
+        let webgpu = Device::wgpu_options().init_async().await.unwrap();
+        bench_device("webgpu", &webgpu, towers, &config).await;
+    }
 }

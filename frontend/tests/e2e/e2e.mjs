@@ -10,10 +10,12 @@ const base = process.argv[2];
 if (!base) throw new Error('usage: node e2e.mjs BASE_URL');
 const TIMEOUT = 60_000;
 
+const BROWSER_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+// No WebGPU flags: this browser has no adapter, so the text worker runs on the CPU.
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
+  args: [...BROWSER_ARGS,
     // Another origin for the same server, for the web component test.
     '--host-resolver-rules=MAP embed.test 127.0.0.1'],
 });
@@ -348,7 +350,8 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   await page.waitForFunction(() => /ready/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''), null, { timeout: TIMEOUT });
   figures.text_encoder_ready_ms = Date.now() - t0;
   figures.text_status = await page.getByTestId('text-status').textContent();
-  assert(['cpu', 'webgpu'].includes(await page.getByTestId('backend').textContent()), 'backend');
+  // This browser has no WebGPU (no --enable-unsafe-webgpu): the worker falls back to CPU.
+  assert(await page.getByTestId('backend').textContent() === 'cpu', 'backend: CPU without WebGPU');
   await gridReady(page);
   await page.getByTestId('query').fill('a red swatch');
   const t1 = Date.now();
@@ -359,6 +362,7 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   figures.text_query_times = await page.getByTestId('times').textContent();
   assert(await count(page) === 60, `text k-NN count ${await count(page)}`);
   const first = await ids(page);
+  shared.cpuTextIds = first;
   assert(new URL(page.url()).searchParams.get('q') === 'a red swatch', `URL: ${page.url()}`);
   const again = await context.newPage();
   await again.goto(page.url());
@@ -367,6 +371,30 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   assert(JSON.stringify(await ids(again)) === JSON.stringify(first), 'same results after reload');
   assert(await again.getByTestId('query').inputValue() === 'a red swatch', 'query box restored');
   await context.close();
+});
+
+await test('text search on WebGPU (SwiftShader adapter): same k-NN ids as on the CPU', async () => {
+  const gpu = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [...BROWSER_ARGS, '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'],
+  });
+  try {
+    const page = await (await gpu.newContext({ serviceWorkers: 'block' })).newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    page.on('pageerror', (e) => console.log(`  page error: ${e.message}`));
+    const t0 = Date.now();
+    await page.goto(app('?dataset=swatches-text&q=a%20red%20swatch'));
+    await page.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
+      && !document.querySelector('[data-testid=progress]'), null, { timeout: 4 * TIMEOUT });
+    figures.webgpu_text_first_results_ms = Date.now() - t0;
+    figures.webgpu_text_status = await page.getByTestId('text-status').textContent();
+    figures.webgpu_text_query_times = await page.getByTestId('times').textContent();
+    assert(await page.getByTestId('backend').textContent() === 'webgpu', 'backend: webgpu with an adapter');
+    assert(shared.cpuTextIds, 'the CPU text search ran first');
+    assert(JSON.stringify(await ids(page)) === JSON.stringify(shared.cpuTextIds), 'same k-NN ids as on the CPU');
+  } finally {
+    await gpu.close();
+  }
 });
 
 await test('a corrupt feature shard shows an error and the app keeps working', async () => {
