@@ -209,32 +209,41 @@ async fn bench_device(
     }
 }
 
-/// ViT-B/32's text tower in the browser, one thread: a 7-token query (early stop at the end
-/// token) and a 77-token text, f32 weights and the int8 export, on flex (and, with the
-/// `wgpu` feature, on the WebGPU adapter). The peer is onnxruntime-web; see
-/// `clip/bench/wasm.sh`.
-#[wasm_bindgen_test]
-#[ignore = "the ViT-B/32 text-tower benchmark: run by clip/bench/wasm.sh"]
-async fn vit_b32_text_tower_latency() {
+/// ViT-B/32-size text towers with the same random weights, f32 and the int8 export.
+fn vit_b32_towers() -> (TensorMap, TensorMap, ClipConfig) {
     let (f32_weights, config) = random_vit_b32_text_tower();
-    let flex = Device::flex();
     let tower = load_text_tower(
         &f32_weights,
         &config.text_config,
         config.projection_dim,
-        &flex,
+        &Device::flex(),
     )
     .unwrap();
     let int8 = export_text_tower(&tower, Precision::Int8).unwrap();
-    drop(tower);
     console_log!("int8 export: {} bytes", int8.len());
     let int8_weights = TensorMap::from_safetensors(&int8).unwrap();
-    drop(int8);
+    (f32_weights, int8_weights, config)
+}
+
+/// ViT-B/32's text tower in the browser, one thread, on flex: a 7-token query (early stop
+/// at the end token) and a 77-token text, f32 weights and the int8 export. The peer is
+/// onnxruntime-web; see `clip/bench/wasm.sh`.
+#[wasm_bindgen_test]
+#[ignore = "the ViT-B/32 text-tower benchmark: run by clip/bench/wasm.sh"]
+async fn vit_b32_text_tower_latency_flex() {
+    let (f32_weights, int8_weights, config) = vit_b32_towers();
     let towers = [("f32", &f32_weights), ("int8", &int8_weights)];
-    bench_device("flex", &flex, towers, &config).await;
-    #[cfg(feature = "wgpu")]
-    {
-        let webgpu = Device::wgpu_options().init_async().await.unwrap();
-        bench_device("webgpu", &webgpu, towers, &config).await;
-    }
+    bench_device("flex", &Device::flex(), towers, &config).await;
+}
+
+/// The same on the browser's WebGPU adapter (SwiftShader in headless Chromium: a CPU
+/// stand-in, minutes per query; for the record, not for speed).
+#[cfg(feature = "wgpu")]
+#[wasm_bindgen_test]
+#[ignore = "the ViT-B/32 text-tower benchmark on WebGPU: run by clip/bench/wasm.sh webgpu"]
+async fn vit_b32_text_tower_latency_webgpu() {
+    let (f32_weights, int8_weights, config) = vit_b32_towers();
+    let towers = [("f32", &f32_weights), ("int8", &int8_weights)];
+    let webgpu = Device::wgpu_options().init_async().await.unwrap();
+    bench_device("webgpu", &webgpu, towers, &config).await;
 }
