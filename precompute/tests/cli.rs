@@ -763,8 +763,8 @@ fn train_says_why_a_collection_cannot_be_trained_on() {
     synth_collection(dir.path(), 6, 32);
     let table = dir.path().join("captions.csv");
     let out = dir.path().join("model");
-    let train = |table: &Path, batch: &str| {
-        precompute(&[
+    let train = |table: &Path, batch: &str, more: &[&str]| {
+        let mut args = vec![
             "train",
             "--input",
             table.to_str().unwrap(),
@@ -774,7 +774,9 @@ fn train_says_why_a_collection_cannot_be_trained_on() {
             batch,
             "--steps",
             "1",
-        ])
+        ];
+        args.extend_from_slice(more);
+        precompute(&args)
     };
     let empty = dir.path().join("empty.csv");
     fs::write(&empty, "filename,caption\n").unwrap();
@@ -796,23 +798,13 @@ fn train_says_why_a_collection_cannot_be_trained_on() {
         ),
         (&wrong_columns, "4", "has no column \"filename\""),
     ] {
-        let output = train(input, batch);
+        let output = train(input, batch, &[]);
         assert!(!output.status.success());
         assert!(stderr(&output).contains(message), "{}", stderr(&output));
     }
     #[cfg(not(feature = "wgpu"))]
     {
-        let output = precompute(&[
-            "train",
-            "--input",
-            table.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--batch-size",
-            "4",
-            "--device",
-            "wgpu",
-        ]);
+        let output = train(&table, "4", &["--device", "wgpu"]);
         assert!(!output.status.success());
         assert!(
             stderr(&output).contains("this build has no Wgpu backend"),
