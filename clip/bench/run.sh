@@ -18,7 +18,8 @@ echo "== PyTorch"
 uptime
 "$py" "$root/clip/bench/torch_bench.py" time "$dir"
 echo "== burn"
-# The dev profile builds dependencies (burn) at opt-level 3 and reuses the test build;
-# CLIP_BENCH_PROFILE=release rebuilds everything with the release profile.
+# The release profile, as `cargo build --release -p precompute` ships. The dev profile
+# (CLIP_BENCH_PROFILE=dev reuses the test build) keeps debug assertions on in burn and gemm:
+# it measured half the release profile's image throughput.
 cd "$root" && uptime && CLIP_BENCH_DIR="$dir" cargo bench -p clip --bench encode \
-    --profile "${CLIP_BENCH_PROFILE:-dev}" --features "${CLIP_BENCH_FEATURES:-simd,rayon}"
+    --profile "${CLIP_BENCH_PROFILE:-release}" --features "${CLIP_BENCH_FEATURES:-simd,rayon}"

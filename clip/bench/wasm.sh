@@ -18,6 +18,8 @@ cd "$(dirname "$0")/../.."
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=1800
+backend=${1:-flex}
+features=simd
+[ "$backend" = webgpu ] && features=wgpu,simd
 cargo test --profile "${CLIP_WASM_PROFILE:-dev}" --locked --target wasm32-unknown-unknown -p clip --test wasm \
-    --features wgpu,simd \
-    -- --include-ignored "vit_b32_text_tower_latency_${1:-flex}" --nocapture
+    --features "$features" -- --include-ignored "vit_b32_text_tower_latency_$backend" --nocapture

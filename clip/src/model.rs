@@ -171,8 +171,8 @@ pub struct VisionTransformer {
 impl VisionTransformer {
     /// `pixels`: `[batch, 3, image_size, image_size]`, normalised -> `[batch, projection_dim]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Result<Tensor<2>, EncodeError> {
-        let [batch, channels, height, width] = pixels.dims();
-        let [patch_inputs, hidden] = self.patch_embedding.weight.shape().dims();
+        let [_, channels, height, width] = pixels.dims();
+        let [patch_inputs, _] = self.patch_embedding.weight.shape().dims();
         let p = self.patch_size;
         if height != self.image_size || width != self.image_size || channels * p * p != patch_inputs
         {
@@ -185,6 +185,39 @@ impl VisionTransformer {
                 found: [channels, height, width],
             });
         }
+        #[cfg(feature = "rayon")]
+        if pixels.device() == Device::flex() {
+            return Ok(self.forward_in_parts(pixels, 2 * rayon::current_num_threads()));
+        }
+        Ok(self.forward_checked(pixels))
+    }
+
+    /// The batch split into `parts` runs side by side, one part per thread: flex runs its
+    /// elementwise ops (LayerNorm, QuickGELU, residual adds, head permutes) on one thread,
+    /// so one pass over the whole batch leaves the other cores idle between matmuls.
+    #[cfg(feature = "rayon")]
+    fn forward_in_parts(&self, pixels: Tensor<4>, parts: usize) -> Tensor<2> {
+        use rayon::prelude::*;
+        let batch = pixels.dims()[0];
+        let step = batch.div_ceil(parts.max(1));
+        if step >= batch {
+            return self.forward_checked(pixels);
+        }
+        let starts: Vec<usize> = (0..batch).step_by(step).collect();
+        let features: Vec<Tensor<2>> = starts
+            .into_par_iter()
+            .map(|start| {
+                self.forward_checked(pixels.clone().narrow(0, start, step.min(batch - start)))
+            })
+            .collect();
+        Tensor::cat(features, 0)
+    }
+
+    /// [`Self::forward`] once the shape is checked.
+    fn forward_checked(&self, pixels: Tensor<4>) -> Tensor<2> {
+        let [batch, channels, _, _] = pixels.dims();
+        let [patch_inputs, hidden] = self.patch_embedding.weight.shape().dims();
+        let p = self.patch_size;
         let grid = self.image_size / p;
         let patches = pixels
             .reshape([batch, channels, grid, p, grid, p])
@@ -202,7 +235,7 @@ impl VisionTransformer {
             x = block.forward(x, false);
         }
         let class = x.narrow(1, 0, 1).reshape([batch, hidden]);
-        Ok(self.projection.forward(self.ln_post.forward(class)))
+        self.projection.forward(self.ln_post.forward(class))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Text and image features against the PyTorch references, both layouts, on the flex CPU
 //! backend (max abs 1e-4), from the same pre-processed tensor and from raw RGB; the
-//! early-stopping text tower against the full one; the paper's heads from a `.pt` file.
+//! early-stopping text tower against the full one; a batch against its images one by one;
+//! the paper's heads from a `.pt` file.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use clip::{
@@ -80,6 +81,25 @@ fn open_clip_layout_matches_reference() {
     check_text(&fixture, "open_clip");
     check_image_from_pixels(&fixture, &device, "open_clip");
     check_image_from_rgb(&fixture, &device, "open_clip");
+}
+
+/// A batch's image features equal each image's own: with `rayon`, flex splits a batch
+/// into parts run side by side (7 images make uneven parts), and no row may move or change.
+#[test]
+fn image_batch_rows_equal_single_image_runs() {
+    let device = Device::flex();
+    let fixture = hf_fixture(&device);
+    let pixels = reference_pixels(&fixture.reference, &device);
+    let count = pixels.dims()[0];
+    let batch = Tensor::cat(vec![pixels; 7usize.div_ceil(count)], 0).narrow(0, 0, 7);
+    let together = rows(fixture.model.encode_image(batch.clone()).unwrap());
+    let image = |i| batch.clone().narrow(0, i, 1);
+    let alone: Vec<f32> = (0..7)
+        .flat_map(|i| rows(fixture.model.encode_image(image(i)).unwrap()))
+        .collect();
+    assert_eq!(together.len(), alone.len());
+    let diff = max_abs_diff(&together, &alone);
+    assert!(diff <= 1e-5, "batch vs single images: max abs diff {diff}");
 }
 
 /// Stopping the text tower at the last end token gives the full run's features.

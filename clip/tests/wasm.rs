@@ -1,10 +1,11 @@
 //! The text tower compiled for wasm32 in headless Chromium: the embedded Hugging Face
-//! fixture's text features on the flex CPU backend (and, with the `webgpu` feature, on the
+//! fixture's text features on the flex CPU backend (and, with the `wgpu` feature, on the
 //! browser's WebGPU adapter) within 1e-4 of the reference that the native tests also meet.
 //!
 //! Run: `CHROMEDRIVER=/usr/bin/chromedriver
 //! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test
-//! --target wasm32-unknown-unknown -p clip --test wasm`
+//! --target wasm32-unknown-unknown -p clip --test wasm --features simd`; the WebGPU test
+//! with `clip/tests/wasm-webgpu.sh`.
 
 #![cfg(target_family = "wasm")]
 
