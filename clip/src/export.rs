@@ -13,7 +13,7 @@ use burn::tensor::Tensor;
 use safetensors::Dtype;
 
 use crate::encoder::{EncoderError, read_values};
-use crate::loader::{RawTensor, TensorMap, transpose};
+use crate::loader::{LoadError, RawTensor, TensorMap, transpose};
 use crate::model::TextTransformer;
 
 /// Suffix of the per-row scales of an int8 matrix.
@@ -126,6 +126,18 @@ pub fn export_text_tower(
         entries.push(f16_entry(name, vec![len], &values));
     }
     serialize(&entries)
+}
+
+/// Whether a safetensors file holds int8 matrices (with [`INT8_SCALE_SUFFIX`] scales), as
+/// an int8 export does: the browser then runs the tower's int8 kernels
+/// ([`crate::packed::PackedPrecision::Int8`]), else f32 ones.
+pub fn holds_int8(bytes: &[u8]) -> Result<bool, LoadError> {
+    let file = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| LoadError::Safetensors(e.to_string()))?;
+    Ok(file
+        .names()
+        .iter()
+        .any(|name| name.ends_with(INT8_SCALE_SUFFIX)))
 }
 
 /// How [`export_tensors`] stores one tensor.
@@ -270,6 +282,7 @@ mod tests {
         })
         .unwrap();
         let back = TensorMap::from_safetensors(&bytes).unwrap();
+        assert!(holds_int8(&bytes).unwrap());
         assert_eq!(back.names(), ["exact", "half", "quantized", "scalar"]);
         assert_eq!(back.get("exact"), tensors.get("exact"));
         assert_eq!(back.get("scalar").unwrap().values, [2.5]);

@@ -34,6 +34,7 @@ pub mod encoder;
 pub mod export;
 pub mod loader;
 pub mod model;
+pub mod packed;
 pub mod pooling;
 pub mod preprocess;
 pub mod text_clean;

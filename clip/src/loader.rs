@@ -548,6 +548,7 @@ fn load_block(
         mlp_proj: linear(proj, mlp_width, width)?,
         heads,
         activation,
+        packed: None,
     })
 }
 

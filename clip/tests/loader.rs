@@ -1,7 +1,7 @@
 //! One error test per loader failure mode, and the browser export round trip.
 
 use burn::tensor::Device;
-use clip::export::{Precision, export_text_tower};
+use clip::export::{Precision, export_text_tower, holds_int8};
 use clip::{ClipConfig, LoadError, RawTensor, TensorMap, load_clip, load_text_tower};
 
 use crate::common::{fixture, hf_fixture, min_row_cosine, read_map, reference_tokens, rows};
@@ -96,6 +96,7 @@ fn exported_text_tower_round_trips() {
     let width = fixture.config.projection_dim;
     for precision in [Precision::F16, Precision::Int8] {
         let bytes = export_text_tower(&fixture.model.text, precision).unwrap();
+        assert_eq!(holds_int8(&bytes).unwrap(), precision == Precision::Int8);
         let weights = TensorMap::from_safetensors(&bytes).unwrap();
         let tower = load_text_tower(&weights, &fixture.config.text_config, width, &device).unwrap();
         let features = rows(tower.forward(&tokens).unwrap());

@@ -1,17 +1,20 @@
 //! Text and image features against the PyTorch references, both layouts, on the flex CPU
 //! backend (max abs 1e-4), from the same pre-processed tensor and from raw RGB; the
-//! early-stopping text tower against the full one; a batch against its images one by one;
+//! early-stopping text tower against the full one; the tower on the packed CPU kernels; a
+//! batch against its images one by one;
 //! the paper's heads from a `.pt` file.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use clip::export::{Precision, export_text_tower};
+use clip::packed::PackedPrecision;
 use clip::{
-    ClipConfig, Encoder, FeatureHead, HeadConfig, PreprocessConfig, RgbImage, TensorMap, load_clip,
-    load_head,
+    ClipConfig, Encoder, FeatureHead, HeadConfig, PreprocessConfig, RgbImage, TensorMap,
+    TextTransformer, load_clip, load_head, load_text_tower,
 };
 
 use crate::common::{
-    FEATURE_TOLERANCE, Fixture, fixture, hf_fixture, max_abs_diff, open_clip_fixture,
-    reference_pixels, reference_tokens, rows, tensor,
+    FEATURE_TOLERANCE, Fixture, fixture, hf_fixture, max_abs_diff, min_row_cosine,
+    open_clip_fixture, reference_pixels, reference_tokens, rows, tensor,
 };
 
 fn check_text(fixture: &Fixture, label: &str) {
@@ -100,6 +103,39 @@ fn image_batch_rows_equal_single_image_runs() {
     assert_eq!(together.len(), alone.len());
     let diff = max_abs_diff(&together, &alone);
     assert!(diff <= 1e-5, "batch vs single images: max abs diff {diff}");
+}
+
+/// The CPU kernels of `clip::packed` in the text tower: f32 within the reference tolerance;
+/// int8 (from the f32 tower, and from the int8 export as the browser loads it) within 1e-2
+/// cosine.
+#[test]
+fn packed_text_tower_matches_reference() {
+    let device = Device::flex();
+    let fixture = hf_fixture(&device);
+    let tokens = reference_tokens(&fixture.reference);
+    let reference = &tensor(&fixture.reference, "text_features").values;
+    let width = fixture.config.projection_dim;
+    let packed = |mut tower: TextTransformer, precision| {
+        tower.pack_for_cpu(precision).unwrap();
+        rows(tower.forward(&tokens).unwrap())
+    };
+    let f32_packed = packed(fixture.model.text.clone(), PackedPrecision::F32);
+    let diff = max_abs_diff(&f32_packed, reference);
+    assert!(diff <= FEATURE_TOLERANCE, "packed f32: max abs diff {diff}");
+
+    let int8_packed = packed(fixture.model.text.clone(), PackedPrecision::Int8);
+    let cosine = min_row_cosine(&int8_packed, reference, width);
+    eprintln!("packed int8: min cosine to the reference {cosine:.6}");
+    assert!(cosine >= 0.99, "packed int8: min cosine {cosine}");
+    let export = export_text_tower(&fixture.model.text, Precision::Int8).unwrap();
+    let weights = TensorMap::from_safetensors(&export).unwrap();
+    let tower = load_text_tower(&weights, &fixture.config.text_config, width, &device).unwrap();
+    let cosine = min_row_cosine(&packed(tower, PackedPrecision::Int8), reference, width);
+    eprintln!("packed int8 from the int8 export: min cosine to the reference {cosine:.6}");
+    assert!(
+        cosine >= 0.99,
+        "packed int8 from the export: min cosine {cosine}"
+    );
 }
 
 /// Stopping the text tower at the last end token gives the full run's features.

@@ -11,6 +11,7 @@
 
 use burn::tensor::Device;
 use clip::export::{Precision, export_text_tower};
+use clip::packed::PackedPrecision;
 use clip::{
     ClipConfig, TensorMap, TextTransformer, TokenBatch, Tokenizer, load_text_tower, read_rows_async,
 };
@@ -22,16 +23,21 @@ const CONFIG: &str = include_str!("../fixtures/hf/config.json");
 const WEIGHTS: &[u8] = include_bytes!("../fixtures/hf/model.safetensors");
 const REFERENCE: &[u8] = include_bytes!("../fixtures/hf.reference.safetensors");
 
-async fn text_features_match_reference(device: Device) -> f32 {
+/// The fixture's text tower on `device` (packed for the CPU kernels when `packed` says so)
+/// and its text features with the reference's.
+async fn text_features(device: Device, packed: Option<PackedPrecision>) -> (Vec<f32>, Vec<f32>) {
     let config = ClipConfig::from_hf_json(CONFIG).unwrap();
     let weights = TensorMap::from_safetensors(WEIGHTS).unwrap();
-    let tower = load_text_tower(
+    let mut tower = load_text_tower(
         &weights,
         &config.text_config,
         config.projection_dim,
         &device,
     )
     .unwrap();
+    if let Some(precision) = packed {
+        tower.pack_for_cpu(precision).unwrap();
+    }
     let reference = TensorMap::from_safetensors(REFERENCE).unwrap();
     let ids = reference.get("text_ids").unwrap();
     let tokens =
@@ -39,10 +45,18 @@ async fn text_features_match_reference(device: Device) -> f32 {
     let ours = read_rows_async(tower.forward(&tokens).unwrap())
         .await
         .unwrap();
-    let theirs = &reference.get("text_features").unwrap().values;
-    ours.iter()
-        .zip(theirs)
-        .map(|(a, b)| (a - b).abs())
+    (ours, reference.get("text_features").unwrap().values.clone())
+}
+
+async fn text_features_match_reference(device: Device) -> f32 {
+    let (ours, theirs) = text_features(device, None).await;
+    max_abs_diff(&ours, &theirs)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
 
@@ -50,6 +64,26 @@ async fn text_features_match_reference(device: Device) -> f32 {
 async fn flex_text_tower_matches_reference() {
     let diff = text_features_match_reference(Device::flex()).await;
     assert!(diff <= 1e-4, "max abs diff {diff}");
+}
+
+/// The simd128 kernels of `clip::packed`: f32 within the same 1e-4, int8 within 1e-2 cosine.
+#[wasm_bindgen_test]
+async fn packed_text_tower_matches_reference() {
+    let (ours, theirs) = text_features(Device::flex(), Some(PackedPrecision::F32)).await;
+    let diff = max_abs_diff(&ours, &theirs);
+    assert!(diff <= 1e-4, "packed f32: max abs diff {diff}");
+    let (ours, theirs) = text_features(Device::flex(), Some(PackedPrecision::Int8)).await;
+    let width = ClipConfig::from_hf_json(CONFIG).unwrap().projection_dim;
+    let cosine = ours
+        .chunks(width)
+        .zip(theirs.chunks(width))
+        .map(|(a, b)| {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            dot / (norm(a) * norm(b))
+        })
+        .fold(1.0, f32::min);
+    assert!(cosine >= 0.99, "packed int8: min cosine {cosine}");
 }
 
 /// Needs the SwiftShader WebGPU adapter (flags in `clip/webdriver.json`): without an
@@ -177,11 +211,12 @@ async fn median_encode_ms(tower: &TextTransformer, tokens: &TokenBatch) -> f64 {
     times[TIMED_RUNS / 2]
 }
 
-/// Prints one line per (precision, text) on `device`, as `clip/bench/wasm.sh` shows them.
+/// Prints one line per (tower, text) on `device`, as `clip/bench/wasm.sh` shows them; a
+/// tower is its weights, packed for the CPU kernels or not.
 async fn bench_device(
     device_name: &str,
     device: &Device,
-    towers: [(&str, &TensorMap); 2],
+    towers: &[(&str, &TensorMap, Option<PackedPrecision>)],
     config: &ClipConfig,
 ) {
     let tokenizer = Tokenizer::new().unwrap();
@@ -198,9 +233,12 @@ async fn bench_device(
         [context - 1],
         "the text fills the context"
     );
-    for (precision, weights) in towers {
-        let tower =
+    for &(precision, weights, packed) in towers {
+        let mut tower =
             load_text_tower(weights, &config.text_config, config.projection_dim, device).unwrap();
+        if let Some(packed) = packed {
+            tower.pack_for_cpu(packed).unwrap();
+        }
         for (name, tokens) in [("7-token query", &query), ("77-token text", &long)] {
             let ms = median_encode_ms(&tower, tokens).await;
             console_log!(
@@ -227,14 +265,19 @@ fn vit_b32_towers() -> (TensorMap, TensorMap, ClipConfig) {
 }
 
 /// ViT-B/32's text tower in the browser, one thread, on flex: a 7-token query (early stop
-/// at the end token) and a 77-token text, f32 weights and the int8 export. The peer is
+/// at the end token) and a 77-token text: f32 weights through burn's matmul, and packed for
+/// `clip::packed`'s simd128 kernels in f32 and from the int8 export. The peer is
 /// onnxruntime-web; see `clip/bench/wasm.sh`.
 #[wasm_bindgen_test]
 #[ignore = "the ViT-B/32 text-tower benchmark: run by clip/bench/wasm.sh"]
 async fn vit_b32_text_tower_latency_flex() {
     let (f32_weights, int8_weights, config) = vit_b32_towers();
-    let towers = [("f32", &f32_weights), ("int8", &int8_weights)];
-    bench_device("flex", &Device::flex(), towers, &config).await;
+    let towers = [
+        ("f32", &f32_weights, None),
+        ("f32 packed", &f32_weights, Some(PackedPrecision::F32)),
+        ("int8 packed", &int8_weights, Some(PackedPrecision::Int8)),
+    ];
+    bench_device("flex", &Device::flex(), &towers, &config).await;
 }
 
 /// The same on the browser's WebGPU adapter (SwiftShader in headless Chromium: a CPU
@@ -244,7 +287,7 @@ async fn vit_b32_text_tower_latency_flex() {
 #[ignore = "the ViT-B/32 text-tower benchmark on WebGPU: run by clip/bench/wasm.sh webgpu"]
 async fn vit_b32_text_tower_latency_webgpu() {
     let (f32_weights, int8_weights, config) = vit_b32_towers();
-    let towers = [("f32", &f32_weights), ("int8", &int8_weights)];
+    let towers = [("f32", &f32_weights, None), ("int8", &int8_weights, None)];
     let webgpu = Device::wgpu_options().init_async().await.unwrap();
-    bench_device("webgpu", &webgpu, towers, &config).await;
+    bench_device("webgpu", &webgpu, &towers, &config).await;
 }
