@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ViT-B/32's text tower (seeded random weights) in headless Chromium, wasm, one thread:
 # median latency of a 7-token query (early stop at the end token) and of a 77-token text,
-# f32 weights and the int8 export (dequantised on load: int8 saves download, not compute),
-# on burn's flex CPU backend with its wasm simd128 kernels. The peer is onnxruntime-web on
-# the same tower here: 31 / 16 ms (query, fp32 / int8), 175 / 99 ms (77 tokens).
+# on burn's flex CPU backend: f32 weights through burn's matmul (gemm's simd128 kernels),
+# and packed for clip's own simd128 kernels (`clip::packed`, what the app runs) in f32 and
+# from the int8 export. The peer is onnxruntime-web on the same tower here: 31 / 16 ms
+# (query, fp32 / int8), 175 / 99 ms (77 tokens).
 # Timings on a shared machine are noisy.
 #
 #   clip/bench/wasm.sh           # flex (about 3 min)

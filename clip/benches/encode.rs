@@ -1,5 +1,6 @@
 //! ViT-B/32 (random weights from `clip/bench/torch_bench.py make`) on burn's CPU backends:
-//! image throughput at batch 32, one-query text latency (early stop and full context),
+//! image throughput at batch 32, one-query text latency (early stop and full context; on
+//! flex also through clip's packed f32 and int8 kernels),
 //! parity with PyTorch on the same weights, and the browser text-tower export sizes.
 //!
 //! Run through `clip/bench/run.sh` (which also times PyTorch), or directly:
@@ -14,6 +15,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use clip::export::{Precision, export_text_tower};
+use clip::packed::PackedPrecision;
 use clip::{ClipConfig, TensorMap, TokenBatch, Tokenizer, load_clip, load_text_tower, read_rows};
 
 const BATCH: usize = 32;
@@ -122,6 +124,26 @@ fn bench_device(
         full * 1e3,
         full_mean * 1e3
     );
+    if *device == Device::flex() {
+        for precision in [PackedPrecision::F32, PackedPrecision::Int8] {
+            let mut tower = model.text.clone();
+            tower.pack_for_cpu(precision).expect("flex tower packs");
+            let packed = read_rows(tower.forward(&tokens).unwrap()).unwrap();
+            let cosine = min_cosine(
+                &packed,
+                &reference.get("text_features").unwrap().values,
+                config.projection_dim,
+            );
+            let (best, mean) = best_and_mean(20, || {
+                read_rows(tower.forward(&tokens).unwrap()).unwrap();
+            });
+            println!(
+                "{name}: text query, packed {precision:?} kernels: early stop best {:.2} ms (mean {:.2}), min cosine to PyTorch {cosine:.5}",
+                best * 1e3,
+                mean * 1e3
+            );
+        }
+    }
 }
 
 fn main() {

@@ -994,7 +994,8 @@ fn Main(props: &MainProps) -> Html {
         text: text_bridge,
         encoding,
     };
-    let requested_chunks = use_mut_ref(HashSet::<(String, usize)>::new);
+    // Item chunks being fetched, by dataset folder and chunk: each is asked for once at a time.
+    let chunks_in_flight = use_mut_ref(HashSet::<(String, usize)>::new);
     // The page URL's `workers` (how many workers train an ensemble's members; default the
     // browser's cores), read once.
     let page_workers = use_memo((), |_| {
@@ -1057,23 +1058,35 @@ fn Main(props: &MainProps) -> Html {
         });
     }
 
-    // A wanted query (shared URL, element attribute) runs once the dataset is open.
+    // A wanted query (shared URL, element attribute) runs once the dataset is open; an
+    // element's query runs again on each dataset its `dataset` attribute opens.
     {
         let sender = sender.clone();
         let state = state.clone();
         let query_text = query_text.clone();
-        let started = use_mut_ref(|| 0u32);
+        let started = use_mut_ref(|| (0u32, None::<String>));
         // A text query also waits for the text worker's bridge (its load is queued first).
         let linked = state.text_load_seq != 0 || state.text == TextState::Absent;
+        let opened = props
+            .embed
+            .as_ref()
+            .and(state.dataset.as_ref())
+            .map(|d| d.base.clone());
+        // The wanted search is consumed by its first results; a reopen reruns the attribute.
+        let element_query = props.embed.as_ref().and_then(|e| e.query.clone());
         use_effect_with(
-            (state.ready, linked, state.wanted),
-            move |&(ready, linked, wanted)| {
-                if ready
-                    && linked
-                    && *started.borrow() != wanted
-                    && let Some(shared) = &state.url_search
+            (state.ready, linked, state.wanted, opened),
+            move |(ready, linked, wanted, opened)| {
+                let run = (*wanted, opened.clone());
+                if *ready
+                    && *linked
+                    && *started.borrow() != run
+                    && let Some(shared) = state
+                        .url_search
+                        .clone()
+                        .or_else(|| element_query.map(SharedSearch::text))
                 {
-                    *started.borrow_mut() = wanted;
+                    *started.borrow_mut() = run;
                     if let Query::Text(text) = &shared.query {
                         query_text.set(text.clone());
                     }
@@ -1127,7 +1140,7 @@ fn Main(props: &MainProps) -> Html {
         let state = state.clone();
         let shown: Vec<u32> = state.session.shown().to_vec();
         let dataset = state.dataset.clone();
-        let requested = requested_chunks.clone();
+        let requested = chunks_in_flight.clone();
         use_effect_with((shown, dataset), move |(shown, dataset)| {
             let Some(dataset) = dataset.clone() else {
                 return;
@@ -1156,11 +1169,11 @@ fn Main(props: &MainProps) -> Html {
                                 items,
                             });
                         }
-                        Err(f) => {
-                            requested.borrow_mut().remove(&key);
-                            dispatch.dispatch(Msg::Error(f));
-                        }
+                        Err(f) => dispatch.dispatch(Msg::Error(f)),
                     }
+                    // No longer in flight: a later visit to this dataset (whose items were
+                    // cleared on leaving it) fetches the chunk again.
+                    requested.borrow_mut().remove(&key);
                 });
             }
         });

@@ -1,10 +1,12 @@
 //! The text worker: a yew-agent reactor that loads the dataset's CLIP text tower with burn
 //! (WebGPU when the browser has an adapter and the `webgpu` feature is built, else the
-//! flex CPU backend), warms it up, and encodes texts into queries on the index's grid
+//! flex CPU backend with clip's packed kernels), warms it up, and encodes texts into queries on the index's grid
 //! (tokenize, text tower, [`QueryProjection`]). A worker of its own, so the page never
 //! blocks while it runs and the search worker stays small.
 
 use burn::tensor::Device;
+use clip::export::holds_int8;
+use clip::packed::PackedPrecision;
 use clip::{
     TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, load_text_tower, read_rows_async,
 };
@@ -222,8 +224,21 @@ async fn load(
     let tensors =
         TensorMap::from_safetensors(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
     let (device, backend) = pick_device().await;
-    let tower = load_text_tower(&tensors, &config, spec.projection_dim, &device)
+    let mut tower = load_text_tower(&tensors, &config, spec.projection_dim, &device)
         .map_err(|e| failure(what, e, HINT_DAMAGED))?;
+    if backend == Backend::Cpu {
+        // A query's few rows run on clip's packed simd128 kernels, in the precision the
+        // dataset ships (int8 by default: about half the f32 time).
+        let int8 = holds_int8(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+        let precision = if int8 {
+            PackedPrecision::Int8
+        } else {
+            PackedPrecision::F32
+        };
+        tower
+            .pack_for_cpu(precision)
+            .map_err(|e| failure(what, e, "reload the page"))?;
+    }
     let tokenizer = Tokenizer::new().map_err(|e| failure(what, e, "reload the page"))?;
     Ok((
         Encoder {

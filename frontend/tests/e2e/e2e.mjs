@@ -476,6 +476,19 @@ await test('web component: a plain host page embeds two searches with one script
   }, red, { timeout: TIMEOUT });
   await textResults(text);
   assert(await text.getByTestId('query').inputValue() === 'a blue swatch', 'the query box shows the attribute');
+  const blue = await embedIds(text);
+
+  // A new `dataset` attribute opens that dataset and runs the query on it: on one without a
+  // text encoder that is the error panel; back on the text dataset, the same results.
+  await page.evaluate(() => document.querySelector('#text').setAttribute('dataset', '../swatches'));
+  await text.getByTestId('error').filter({ hasText: 'no text encoder' }).waitFor();
+  await page.evaluate(() => document.querySelector('#text').setAttribute('dataset', '../swatches-text'));
+  await textResults(text);
+  await page.waitForFunction((blue) => {
+    const tiles = [...document.querySelector('#text').shadowRoot.querySelectorAll('[data-testid=result]')];
+    return JSON.stringify(tiles.map((t) => Number(t.dataset.id))) === JSON.stringify(blue);
+  }, blue, { timeout: TIMEOUT });
+  assert(await text.getByTestId('error').count() === 0, 'the error panel is gone on the text dataset');
 
   // Label: the k-NN results start relevant; the second half become irrelevant; fine-tune.
   const notBlue = (await embedIds(text)).slice(30);
