@@ -184,8 +184,9 @@ impl TextTransformer {
         self.forward_up_to(tokens, used)
     }
 
-    /// Packs the blocks' linear layers for the CPU kernels of [`crate::packed`]: for the few
-    /// rows of a query they beat burn's matmul, which re-packs every weight on each call. In
+    /// Packs the blocks' linear layers for the CPU kernels of [`crate::packed`]: in wasm, for
+    /// the few rows of a query, they beat burn's matmul, which re-packs every weight on each
+    /// call (natively they do not: see the module). In
     /// `Int8`, the weights are quantised per output as the int8 export stores them. Only on
     /// the flex device; the burn weights stay (for export and other devices).
     pub fn pack_for_cpu(&mut self, precision: PackedPrecision) -> Result<(), EncoderError> {

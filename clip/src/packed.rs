@@ -6,8 +6,9 @@
 //! once, in the order the kernel reads them, and each call streams them exactly once: in f32,
 //! or in int8 with one scale per output (as [`crate::export`] stores them), multiplied
 //! against activations quantised per row to i16 with exact i32 sums. The kernels use wasm
-//! simd128 where it is enabled and a portable loop elsewhere (native tests); both give the
-//! same numbers up to f32 summation order.
+//! simd128 where it is enabled and a portable loop elsewhere, in the same summation order.
+//! The portable loop is for tests and other targets, not for speed: natively, burn's gemm
+//! with AVX was faster (ViT-B/32 query: 31 ms, against 50 ms packed f32 and 139 ms int8).
 
 /// Output columns per packed block: one SIMD accumulator per column and row.
 const COLUMNS: usize = 4;
