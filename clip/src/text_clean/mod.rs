@@ -6,8 +6,8 @@
 //! ports ftfy 6.3.1's `fix_text` step by step (HTML entities, mojibake repair, C1 controls
 //! read as Windows-1252, Latin ligatures, character width, curly quotes, line breaks,
 //! terminal escapes, control characters, NFC), repeated to a fixed point per line as ftfy
-//! does. The mojibake repair (ftfy's `fix_encoding`, in `text_clean/mojibake.rs`) re-decodes text that
-//! was UTF-8 read as a single-byte encoding: `"cafÃ©"` becomes `"café"`.
+//! does. The mojibake repair (ftfy's `fix_encoding`, in `text_clean/mojibake.rs`)
+//! re-decodes text that was UTF-8 read as a single-byte encoding: `"cafÃ©"` becomes `"café"`.
 
 mod ftfy_tables;
 mod html_tables;
