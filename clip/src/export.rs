@@ -140,6 +140,18 @@ pub fn holds_int8(bytes: &[u8]) -> Result<bool, LoadError> {
         .any(|name| name.ends_with(INT8_SCALE_SUFFIX)))
 }
 
+/// The symmetric int8 scale of `values` (absmax / 127; 1 when all are zero): one per
+/// matrix row here, one per output in [`crate::packed`], so both store the same integers.
+pub(crate) fn int8_scale(values: impl IntoIterator<Item = f32>) -> f32 {
+    let absmax = values.into_iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if absmax > 0.0 { absmax / 127.0 } else { 1.0 }
+}
+
+/// `value` in steps of `scale`, as int8.
+pub(crate) fn to_int8(value: f32, scale: f32) -> i8 {
+    (value / scale).round().clamp(-127.0, 127.0) as i8
+}
+
 /// How [`export_tensors`] stores one tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
@@ -224,13 +236,9 @@ fn encode_matrix(
             let mut scales = Vec::with_capacity(rows);
             let mut quantized = Vec::with_capacity(values.len());
             for row in values.chunks(cols) {
-                let absmax = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let scale = if absmax > 0.0 { absmax / 127.0 } else { 1.0 };
+                let scale = int8_scale(row.iter().copied());
                 scales.push(scale);
-                quantized.extend(
-                    row.iter()
-                        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8 as u8),
-                );
+                quantized.extend(row.iter().map(|&v| to_int8(v, scale) as u8));
             }
             vec![
                 Entry {

@@ -1,7 +1,7 @@
 //! The text worker: a yew-agent reactor that loads the dataset's CLIP text tower with burn
 //! (WebGPU when the browser has an adapter and the `webgpu` feature is built, else the
-//! flex CPU backend with clip's packed kernels), warms it up, and encodes texts into queries on the index's grid
-//! (tokenize, text tower, [`QueryProjection`]). A worker of its own, so the page never
+//! flex CPU backend with clip's packed kernels), warms it up, and encodes texts into
+//! queries on the index's grid (tokenize, text tower, [`QueryProjection`]). A worker of its own, so the page never
 //! blocks while it runs and the search worker stays small.
 
 use burn::tensor::Device;
