@@ -24,9 +24,6 @@ pub enum EncoderError {
     /// The device could not return the result.
     #[error("reading features back from the device failed: {0}")]
     Readback(String),
-    /// CPU kernels were asked for on a tower that lives on another device.
-    #[error("the packed CPU kernels need the tower on the flex CPU device")]
-    NotOnCpu,
 }
 
 /// CLIP with its optional per-modality heads and the image preprocessing.

@@ -548,7 +548,6 @@ fn load_block(
         mlp_proj: linear(proj, mlp_width, width)?,
         heads,
         activation,
-        packed: None,
     })
 }
 

@@ -5,8 +5,6 @@
 //! q/k/v projection, MLP with QuickGELU or GELU). Weights come from [`crate::loader`]; the
 //! model has no random initialisation of its own because it is never trained here.
 
-use std::sync::Arc;
-
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::{gelu, relu, sigmoid};
@@ -15,8 +13,6 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::Activation;
-use crate::encoder::{EncoderError, read_values};
-use crate::packed::{PackedLinear, PackedPrecision};
 use crate::pooling::{EncodeError, TokenBatch};
 
 /// A pre-LN transformer block: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
@@ -40,69 +36,6 @@ pub struct ResidualAttentionBlock {
     /// MLP activation.
     #[module(skip)]
     pub activation: Activation,
-    /// The four linear layers packed for the CPU kernels (see
-    /// [`TextTransformer::pack_for_cpu`]); used instead of burn's matmul when set.
-    #[module(skip)]
-    pub packed: Option<Arc<PackedBlock>>,
-}
-
-/// A block's linear layers as [`PackedLinear`]s.
-#[derive(Debug)]
-pub struct PackedBlock {
-    attn_in: PackedLinear,
-    attn_out: PackedLinear,
-    mlp_fc: PackedLinear,
-    mlp_proj: PackedLinear,
-}
-
-impl PackedBlock {
-    fn new(
-        block: &ResidualAttentionBlock,
-        precision: PackedPrecision,
-    ) -> Result<Self, EncoderError> {
-        let pack = |linear: &Linear| -> Result<PackedLinear, EncoderError> {
-            let [inputs, outputs] = linear.weight.shape().dims();
-            let weight = read_values(linear.weight.val())?;
-            let bias = linear
-                .bias
-                .as_ref()
-                .map(|b| read_values(b.val()))
-                .transpose()?;
-            Ok(PackedLinear::new(
-                &weight,
-                bias.as_deref(),
-                inputs,
-                outputs,
-                precision,
-            ))
-        };
-        Ok(Self {
-            attn_in: pack(&block.attn_in)?,
-            attn_out: pack(&block.attn_out)?,
-            mlp_fc: pack(&block.mlp_fc)?,
-            mlp_proj: pack(&block.mlp_proj)?,
-        })
-    }
-}
-
-/// `layer`, or its packed form when there is one, applied to `x` (`[batch, tokens, inputs]`).
-fn linear(layer: &Linear, packed: Option<&PackedLinear>, x: Tensor<3>) -> Tensor<3> {
-    let Some(packed) = packed else {
-        return layer.forward(x);
-    };
-    let [batch, tokens, _] = x.dims();
-    let device = x.device();
-    // Packed layers exist only on the flex device (`pack_for_cpu`), whose f32 reads are
-    // synchronous and cannot fail.
-    let values = x
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("flex f32 tensors read back as f32");
-    let out = packed.forward(&values);
-    Tensor::from_data(
-        TensorData::new(out, [batch, tokens, packed.outputs()]),
-        &device,
-    )
 }
 
 impl ResidualAttentionBlock {
@@ -111,12 +44,7 @@ impl ResidualAttentionBlock {
     pub fn forward(&self, x: Tensor<3>, causal: bool) -> Tensor<3> {
         let [batch, tokens, width] = x.dims();
         let head_dim = width / self.heads;
-        let packed = self.packed.as_deref();
-        let qkv = linear(
-            &self.attn_in,
-            packed.map(|p| &p.attn_in),
-            self.ln_1.forward(x.clone()),
-        );
+        let qkv = self.attn_in.forward(self.ln_1.forward(x.clone()));
         let split = |index: usize| {
             qkv.clone()
                 .narrow(2, index * width, width)
@@ -130,17 +58,13 @@ impl ResidualAttentionBlock {
         let attended = attention(split(0), split(1), split(2), None, None, options)
             .swap_dims(1, 2)
             .reshape([batch, tokens, width]);
-        let x = x + linear(&self.attn_out, packed.map(|p| &p.attn_out), attended);
-        let hidden = linear(
-            &self.mlp_fc,
-            packed.map(|p| &p.mlp_fc),
-            self.ln_2.forward(x.clone()),
-        );
+        let x = x + self.attn_out.forward(attended);
+        let hidden = self.mlp_fc.forward(self.ln_2.forward(x.clone()));
         let hidden = match self.activation {
             Activation::QuickGelu => hidden.clone() * sigmoid(hidden.mul_scalar(1.702)),
             Activation::Gelu => gelu(hidden),
         };
-        x + linear(&self.mlp_proj, packed.map(|p| &p.mlp_proj), hidden)
+        x + self.mlp_proj.forward(hidden)
     }
 }
 
@@ -182,21 +106,6 @@ impl TextTransformer {
     pub fn forward(&self, tokens: &TokenBatch) -> Result<Tensor<2>, EncodeError> {
         let used = tokens.end_positions().iter().max().map_or(1, |p| p + 1);
         self.forward_up_to(tokens, used)
-    }
-
-    /// Packs the blocks' linear layers for the CPU kernels of [`crate::packed`]: in wasm, for
-    /// the few rows of a query, they beat burn's matmul, which re-packs every weight on each
-    /// call (natively they do not: see the module). In
-    /// `Int8`, the weights are quantised per output as the int8 export stores them. Only on
-    /// the flex device; the burn weights stay (for export and other devices).
-    pub fn pack_for_cpu(&mut self, precision: PackedPrecision) -> Result<(), EncoderError> {
-        if self.token_embedding.device() != Device::flex() {
-            return Err(EncoderError::NotOnCpu);
-        }
-        for block in &mut self.blocks {
-            block.packed = Some(Arc::new(PackedBlock::new(block, precision)?));
-        }
-        Ok(())
     }
 
     fn forward_up_to(&self, tokens: &TokenBatch, used: usize) -> Result<Tensor<2>, EncodeError> {

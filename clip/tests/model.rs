@@ -6,10 +6,10 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use clip::export::{Precision, export_text_tower};
-use clip::packed::PackedPrecision;
+use clip::packed::{PackedPrecision, PackedTextTower};
 use clip::{
-    ClipConfig, Encoder, FeatureHead, HeadConfig, PreprocessConfig, RgbImage, TensorMap,
-    TextTransformer, load_clip, load_head, load_text_tower,
+    Activation, ClipConfig, Encoder, FeatureHead, HeadConfig, PreprocessConfig, RgbImage,
+    TensorMap, TextTransformer, TokenBatch, load_clip, load_head, load_text_tower,
 };
 
 use crate::common::{
@@ -105,9 +105,10 @@ fn image_batch_rows_equal_single_image_runs() {
     assert!(diff <= 1e-5, "batch vs single images: max abs diff {diff}");
 }
 
-/// The CPU kernels of `clip::packed` in the text tower: f32 within the reference tolerance;
+/// The text tower on the CPU kernels of `clip::packed`: f32 within the reference tolerance;
 /// int8 (from the f32 tower, and from the int8 export as the browser loads it) within 1e-2
-/// cosine.
+/// cosine. The reference batch mixes text lengths, so the last block's end-rows-only pass
+/// pools every text at its own end token.
 #[test]
 fn packed_text_tower_matches_reference() {
     let device = Device::flex();
@@ -115,26 +116,64 @@ fn packed_text_tower_matches_reference() {
     let tokens = reference_tokens(&fixture.reference);
     let reference = &tensor(&fixture.reference, "text_features").values;
     let width = fixture.config.projection_dim;
-    let packed = |mut tower: TextTransformer, precision| {
-        tower.pack_for_cpu(precision).unwrap();
-        rows(tower.forward(&tokens).unwrap())
+    let epsilon = fixture.config.text_config.layer_norm_eps;
+    let packed = |tower: &TextTransformer, precision| {
+        PackedTextTower::new(tower, epsilon, precision)
+            .unwrap()
+            .forward(&tokens)
+            .unwrap()
     };
-    let f32_packed = packed(fixture.model.text.clone(), PackedPrecision::F32);
+    let f32_packed = packed(&fixture.model.text, PackedPrecision::F32);
     let diff = max_abs_diff(&f32_packed, reference);
+    eprintln!("packed f32: max abs diff {diff}");
     assert!(diff <= FEATURE_TOLERANCE, "packed f32: max abs diff {diff}");
 
-    let int8_packed = packed(fixture.model.text.clone(), PackedPrecision::Int8);
+    let int8_packed = packed(&fixture.model.text, PackedPrecision::Int8);
     let cosine = min_row_cosine(&int8_packed, reference, width);
     eprintln!("packed int8: min cosine to the reference {cosine:.6}");
     assert!(cosine >= 0.99, "packed int8: min cosine {cosine}");
     let export = export_text_tower(&fixture.model.text, Precision::Int8).unwrap();
     let weights = TensorMap::from_safetensors(&export).unwrap();
     let tower = load_text_tower(&weights, &fixture.config.text_config, width, &device).unwrap();
-    let cosine = min_row_cosine(&packed(tower, PackedPrecision::Int8), reference, width);
+    let cosine = min_row_cosine(&packed(&tower, PackedPrecision::Int8), reference, width);
     eprintln!("packed int8 from the int8 export: min cosine to the reference {cosine:.6}");
     assert!(
         cosine >= 0.99,
         "packed int8 from the export: min cosine {cosine}"
+    );
+}
+
+/// The packed tower's exact (erf) GELU against burn's, on the fixture's weights with every
+/// block switched to GELU (no fixture model uses it); and bad token ids get burn's error.
+#[test]
+fn packed_text_tower_gelu_and_errors_match_burn() {
+    let device = Device::flex();
+    let fixture = hf_fixture(&device);
+    let tokens = reference_tokens(&fixture.reference);
+    let mut tower = fixture.model.text.clone();
+    for block in &mut tower.blocks {
+        block.activation = Activation::Gelu;
+    }
+    let packed = PackedTextTower::new(
+        &tower,
+        fixture.config.text_config.layer_norm_eps,
+        PackedPrecision::F32,
+    )
+    .unwrap();
+    let ours = packed.forward(&tokens).unwrap();
+    let burn = rows(tower.forward(&tokens).unwrap());
+    let diff = max_abs_diff(&ours, &burn);
+    assert!(diff <= 1e-5, "packed GELU vs burn: max abs diff {diff}");
+    assert!(
+        max_abs_diff(&burn, &rows(fixture.model.text.forward(&tokens).unwrap())) > 1e-3,
+        "GELU must change the features, or this test compares nothing"
+    );
+
+    let vocab = fixture.config.text_config.vocab_size as u32;
+    let bad = TokenBatch::new(vec![49406, vocab, 49407, 0], 4).unwrap();
+    assert_eq!(
+        packed.forward(&bad).unwrap_err().to_string(),
+        tower.forward(&bad).unwrap_err().to_string()
     );
 }
 

@@ -11,10 +11,8 @@
 
 use burn::tensor::Device;
 use clip::export::{Precision, export_text_tower};
-use clip::packed::PackedPrecision;
-use clip::{
-    ClipConfig, TensorMap, TextTransformer, TokenBatch, Tokenizer, load_text_tower, read_rows_async,
-};
+use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::{ClipConfig, TensorMap, TokenBatch, Tokenizer, load_text_tower, read_rows_async};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -23,28 +21,33 @@ const CONFIG: &str = include_str!("../fixtures/hf/config.json");
 const WEIGHTS: &[u8] = include_bytes!("../fixtures/hf/model.safetensors");
 const REFERENCE: &[u8] = include_bytes!("../fixtures/hf.reference.safetensors");
 
-/// The fixture's text tower on `device` (packed for the CPU kernels when `packed` says so)
-/// and its text features with the reference's.
+/// The fixture's text features on `device` (or on the packed CPU kernels in `packed`) with
+/// the reference's.
 async fn text_features(device: Device, packed: Option<PackedPrecision>) -> (Vec<f32>, Vec<f32>) {
     let config = ClipConfig::from_hf_json(CONFIG).unwrap();
     let weights = TensorMap::from_safetensors(WEIGHTS).unwrap();
-    let mut tower = load_text_tower(
+    let tower = load_text_tower(
         &weights,
         &config.text_config,
         config.projection_dim,
         &device,
     )
     .unwrap();
-    if let Some(precision) = packed {
-        tower.pack_for_cpu(precision).unwrap();
-    }
     let reference = TensorMap::from_safetensors(REFERENCE).unwrap();
     let ids = reference.get("text_ids").unwrap();
     let tokens =
         TokenBatch::new(ids.values.iter().map(|&v| v as u32).collect(), ids.shape[1]).unwrap();
-    let ours = read_rows_async(tower.forward(&tokens).unwrap())
-        .await
-        .unwrap();
+    let ours = match packed {
+        Some(precision) => {
+            PackedTextTower::new(&tower, config.text_config.layer_norm_eps, precision)
+                .unwrap()
+                .forward(&tokens)
+                .unwrap()
+        }
+        None => read_rows_async(tower.forward(&tokens).unwrap())
+            .await
+            .unwrap(),
+    };
     (ours, reference.get("text_features").unwrap().values.clone())
 }
 
@@ -192,19 +195,15 @@ fn random_vit_b32_text_tower() -> (TensorMap, ClipConfig) {
     (map, config)
 }
 
-/// Median milliseconds of one encode (features read back, so WebGPU work is finished).
-async fn median_encode_ms(tower: &TextTransformer, tokens: &TokenBatch) -> f64 {
+/// Median milliseconds of one `encode` (features read back, so WebGPU work is finished).
+async fn median_ms<F: std::future::Future<Output = ()>>(mut encode: impl FnMut() -> F) -> f64 {
     for _ in 0..WARMUP_RUNS {
-        read_rows_async(tower.forward(tokens).unwrap())
-            .await
-            .unwrap();
+        encode().await;
     }
     let mut times = Vec::with_capacity(TIMED_RUNS);
     for _ in 0..TIMED_RUNS {
         let start = now_ms();
-        read_rows_async(tower.forward(tokens).unwrap())
-            .await
-            .unwrap();
+        encode().await;
         times.push(now_ms() - start);
     }
     times.sort_by(f64::total_cmp);
@@ -234,13 +233,28 @@ async fn bench_device(
         "the text fills the context"
     );
     for &(precision, weights, packed) in towers {
-        let mut tower =
+        let tower =
             load_text_tower(weights, &config.text_config, config.projection_dim, device).unwrap();
-        if let Some(packed) = packed {
-            tower.pack_for_cpu(packed).unwrap();
-        }
+        let packed = packed.map(|packed| {
+            PackedTextTower::new(&tower, config.text_config.layer_norm_eps, packed).unwrap()
+        });
         for (name, tokens) in [("7-token query", &query), ("77-token text", &long)] {
-            let ms = median_encode_ms(&tower, tokens).await;
+            let ms = match &packed {
+                Some(packed) => {
+                    median_ms(|| async {
+                        packed.forward(tokens).unwrap();
+                    })
+                    .await
+                }
+                None => {
+                    median_ms(|| async {
+                        read_rows_async(tower.forward(tokens).unwrap())
+                            .await
+                            .unwrap();
+                    })
+                    .await
+                }
+            };
             console_log!(
                 "text tower {device_name} {precision} {name}: median {ms:.1} ms of {TIMED_RUNS}"
             );
@@ -265,8 +279,8 @@ fn vit_b32_towers() -> (TensorMap, TensorMap, ClipConfig) {
 }
 
 /// ViT-B/32's text tower in the browser, one thread, on flex: a 7-token query (early stop
-/// at the end token) and a 77-token text: f32 weights through burn's matmul, and packed for
-/// `clip::packed`'s simd128 kernels in f32 and from the int8 export. The peer is
+/// at the end token) and a 77-token text: f32 weights through burn, and the packed tower
+/// (`clip::packed`'s simd128 kernels) in f32 and from the int8 export. The peer is
 /// onnxruntime-web; see `clip/bench/wasm.sh`.
 #[wasm_bindgen_test]
 #[ignore = "the ViT-B/32 text-tower benchmark: run by clip/bench/wasm.sh"]
@@ -290,4 +304,46 @@ async fn vit_b32_text_tower_latency_webgpu() {
     let towers = [("f32", &f32_weights, None), ("int8", &int8_weights, None)];
     let webgpu = Device::wgpu_options().init_async().await.unwrap();
     bench_device("webgpu", &webgpu, &towers, &config).await;
+}
+
+/// The packed matmul alone on a 77-token text's shapes (ViT-B/32's four linear layers), in
+/// GMAC/s: how much of a text's time is matmul.
+#[wasm_bindgen_test]
+#[ignore = "the packed-kernel benchmark: run by clip/bench/wasm.sh"]
+fn packed_kernel_throughput() {
+    use clip::packed::PackedLinear;
+    let rows = 77;
+    for precision in [PackedPrecision::F32, PackedPrecision::Int8] {
+        let mut total_ms = 0.0;
+        for (inputs, outputs) in [(512, 1536), (512, 512), (512, 2048), (2048, 512)] {
+            let weight: Vec<f32> = (0..inputs * outputs)
+                .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.05)
+                .collect();
+            let x: Vec<f32> = (0..rows * inputs)
+                .map(|i| (i * 104729 % 1000) as f32 / 500.0 - 1.0)
+                .collect();
+            let layer = PackedLinear::new(&weight, None, inputs, outputs, precision);
+            for _ in 0..WARMUP_RUNS {
+                std::hint::black_box(layer.forward(&x));
+            }
+            let mut times: Vec<f64> = (0..TIMED_RUNS)
+                .map(|_| {
+                    let start = now_ms();
+                    std::hint::black_box(layer.forward(&x));
+                    now_ms() - start
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            let ms = times[TIMED_RUNS / 2];
+            total_ms += ms;
+            let gmacs = (rows * inputs * outputs) as f64 / ms / 1e6;
+            console_log!(
+                "packed {precision:?} {rows}x{inputs}x{outputs}: median {ms:.2} ms, {gmacs:.1} GMAC/s"
+            );
+        }
+        console_log!(
+            "packed {precision:?}: one block's linear layers {total_ms:.2} ms, 12 blocks {:.1} ms",
+            total_ms * 12.0
+        );
+    }
 }

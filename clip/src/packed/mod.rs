@@ -1,0 +1,30 @@
+//! The text tower on clip's own CPU kernels, for text queries in the browser.
+//!
+//! A query is a handful of rows (the tokens up to the end token), and a long text 77. For so
+//! few rows burn's general matmul is bound by memory: it re-packs every weight matrix on each
+//! call. Here ([`PackedLinear`]) the weights are laid out once, in the order the kernels
+//! read them, and each call streams them exactly once: in f32, or in int8 with one scale
+//! per output (as [`crate::export`] stores them) against activations quantised per row to
+//! i16, with exact i32 sums. [`PackedTextTower`] runs the whole tower on them in plain Rust
+//! (LayerNorm, causal attention, QuickGELU with a vectorised exp), with no tensor op
+//! dispatch or allocation per op, and skips the rows that cannot reach the pooled feature.
+//!
+//! The kernels use wasm simd128 where it is enabled, and a portable loop elsewhere in the
+//! same summation order (f32 sums come out the same, bit for bit). The portable loop is for
+//! tests and other targets, not for speed: natively, burn's gemm with AVX is faster.
+
+mod kernels;
+mod linear;
+mod tower;
+
+pub use linear::PackedLinear;
+pub use tower::PackedTextTower;
+
+/// The number format of packed weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackedPrecision {
+    /// The weights as they are.
+    F32,
+    /// Symmetric int8 per output (absmax / 127), activations as i16 per row.
+    Int8,
+}
