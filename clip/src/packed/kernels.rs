@@ -139,44 +139,127 @@ fn store_columns(vectors: [core::arch::wasm32::v128; 2]) -> [f32; COLUMNS] {
     out
 }
 
-/// `a . b` over the shorter length: four lanes, each summing every fourth product, then
-/// the lanes and the tail.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// Lanes of the reductions: four vectors, so four independent chains of adds.
+const LANES: usize = 16;
+
+/// `a . b` over the shorter length: each of [`LANES`] lanes sums every 16th product, then
+/// the lanes (in order) and the tail.
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128_load};
+    reduce::<true>(a, b)
+}
+
+/// The sum of `a`, in [`dot`]'s order.
+pub(super) fn sum(a: &[f32]) -> f32 {
+    reduce::<false>(a, a)
+}
+
+/// `a . b` with `PRODUCT`, else the sum of `a`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn reduce<const PRODUCT: bool>(a: &[f32], b: &[f32]) -> f32 {
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128_load};
     let len = a.len().min(b.len());
-    let mut acc = f32x4_splat(0.0);
-    for chunk in 0..len / 4 {
-        // SAFETY: `chunk * 4 + 4 <= len`; wasm loads need no alignment.
-        let (av, bv) = unsafe {
-            (
-                v128_load(a.as_ptr().add(chunk * 4).cast()),
-                v128_load(b.as_ptr().add(chunk * 4).cast()),
-            )
-        };
-        acc = f32x4_add(acc, f32x4_mul(av, bv));
+    let whole = len / LANES * LANES;
+    let mut acc = [f32x4_splat(0.0); LANES / 4];
+    for chunk in (0..whole).step_by(LANES) {
+        for (v, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `chunk + LANES <= len`; wasm loads need no alignment.
+            let av = unsafe { v128_load(a.as_ptr().add(chunk + v * 4).cast()) };
+            let term = if PRODUCT {
+                // SAFETY: as above.
+                f32x4_mul(av, unsafe {
+                    v128_load(b.as_ptr().add(chunk + v * 4).cast())
+                })
+            } else {
+                av
+            };
+            *acc = f32x4_add(*acc, term);
+        }
     }
-    let lanes = f32x4_extract_lane::<0>(acc)
-        + f32x4_extract_lane::<1>(acc)
-        + f32x4_extract_lane::<2>(acc)
-        + f32x4_extract_lane::<3>(acc);
-    lanes + tail_dot(&a[len / 4 * 4..len], &b[len / 4 * 4..len])
+    let mut lanes = [0.0f32; LANES];
+    for (v, acc) in acc.iter().enumerate() {
+        // SAFETY: `lanes` holds `LANES / 4` vectors; wasm stores need no alignment.
+        unsafe { core::arch::wasm32::v128_store(lanes.as_mut_ptr().add(v * 4).cast(), *acc) };
+    }
+    finish::<PRODUCT>(lanes, &a[whole..len], &b[whole..len])
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn reduce<const PRODUCT: bool>(a: &[f32], b: &[f32]) -> f32 {
     let len = a.len().min(b.len());
-    let mut lanes = [0.0f32; 4];
-    for (a, b) in a[..len / 4 * 4].chunks_exact(4).zip(b.chunks_exact(4)) {
+    let whole = len / LANES * LANES;
+    let mut lanes = [0.0f32; LANES];
+    for (a, b) in a[..whole].chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
         for ((lane, a), b) in lanes.iter_mut().zip(a).zip(b) {
-            *lane += a * b;
+            *lane += if PRODUCT { a * b } else { *a };
         }
     }
-    lanes[0] + lanes[1] + lanes[2] + lanes[3] + tail_dot(&a[len / 4 * 4..len], &b[len / 4 * 4..len])
+    finish::<PRODUCT>(lanes, &a[whole..len], &b[whole..len])
 }
 
-fn tail_dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(a, b)| a * b).sum()
+/// The lanes in order, then the tail.
+fn finish<const PRODUCT: bool>(lanes: [f32; LANES], a: &[f32], b: &[f32]) -> f32 {
+    let tail: f32 = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| if PRODUCT { a * b } else { *a })
+        .sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// Quantises `row` to i16 in steps of its absmax / `limit` (1 for an all-zero row) into
+/// `out`, rounding to nearest (ties to even), and returns the step.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(super) fn quantise_row(row: &[f32], limit: f32, out: &mut [i16]) -> f32 {
+    use core::arch::wasm32::{
+        f32x4_abs, f32x4_extract_lane, f32x4_max, f32x4_mul, f32x4_nearest, f32x4_splat,
+        i16x8_narrow_i32x4, i32x4_trunc_sat_f32x4, v128_load, v128_store,
+    };
+    assert!(out.len() >= row.len());
+    let whole = row.len() / 8 * 8;
+    let mut max = f32x4_splat(0.0);
+    for chunk in row[..whole].chunks_exact(4) {
+        // SAFETY: the chunk holds four floats; wasm loads need no alignment.
+        max = f32x4_max(max, f32x4_abs(unsafe { v128_load(chunk.as_ptr().cast()) }));
+    }
+    let absmax = row[whole..].iter().fold(
+        f32x4_extract_lane::<0>(max)
+            .max(f32x4_extract_lane::<1>(max))
+            .max(f32x4_extract_lane::<2>(max))
+            .max(f32x4_extract_lane::<3>(max)),
+        |m, v| m.max(v.abs()),
+    );
+    let step = if absmax > 0.0 { absmax / limit } else { 1.0 };
+    let inverse = f32x4_splat(1.0 / step);
+    for at in (0..whole).step_by(8) {
+        // SAFETY: `at + 8 <= whole <= row.len() <= out.len()`; wasm loads and stores need no
+        // alignment.
+        unsafe {
+            let [low, high] = [at, at + 4].map(|i| {
+                let v = v128_load(row.as_ptr().add(i).cast());
+                i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(v, inverse)))
+            });
+            v128_store(
+                out.as_mut_ptr().add(at).cast(),
+                i16x8_narrow_i32x4(low, high),
+            );
+        }
+    }
+    quantise_tail(&row[whole..], 1.0 / step, &mut out[whole..]);
+    step
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub(super) fn quantise_row(row: &[f32], limit: f32, out: &mut [i16]) -> f32 {
+    let absmax = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let step = if absmax > 0.0 { absmax / limit } else { 1.0 };
+    quantise_tail(row, 1.0 / step, out);
+    step
+}
+
+fn quantise_tail(row: &[f32], inverse: f32, out: &mut [i16]) {
+    for (o, v) in out.iter_mut().zip(row) {
+        *o = (v * inverse).round_ties_even() as i16;
+    }
 }
 
 // e^x as Cephes' expf: x = n ln 2 + r with |r| <= ln 2 / 2 (ln 2 split in two for an exact
@@ -188,6 +271,8 @@ const EXP_MIN: f32 = -87.0;
 const EXP_MAX: f32 = 88.0;
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
 const LN2_HIGH: f32 = 0.693_359_4;
+/// 1.5 * 2^23 + 127 (see the vector exp).
+const EXPONENT_MAGIC: f32 = 12_583_039.0;
 const LN2_LOW: f32 = -2.121_944_4e-4;
 const EXP_POLYNOMIAL: [f32; 6] = [
     1.987_569_1e-4,
@@ -207,7 +292,7 @@ fn exp_scalar(x: f32) -> f32 {
         .iter()
         .fold(EXP_POLYNOMIAL[0], |p, &c| p * r + c);
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) << 23) as u32)
+    y * f32::from_bits((n + EXPONENT_MAGIC).to_bits() << 23)
 }
 
 /// Applies `f(x) = x / (1 + e^(-factor x))` (a sigmoid-weighted `x`; QuickGELU for factor
@@ -222,8 +307,7 @@ pub(super) enum Pointwise {
 pub(super) fn pointwise(values: &mut [f32], op: Pointwise) {
     use core::arch::wasm32::{
         f32x4_add, f32x4_div, f32x4_max, f32x4_min, f32x4_mul, f32x4_nearest, f32x4_splat,
-        f32x4_sub, i32x4_add, i32x4_shl, i32x4_splat, i32x4_trunc_sat_f32x4, v128, v128_load,
-        v128_store,
+        f32x4_sub, i32x4_shl, v128, v128_load, v128_store,
     };
     let exp = |x: v128| {
         let x = f32x4_min(f32x4_max(x, f32x4_splat(EXP_MIN)), f32x4_splat(EXP_MAX));
@@ -241,7 +325,9 @@ pub(super) fn pointwise(values: &mut [f32], op: Pointwise) {
             f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r),
             f32x4_splat(1.0),
         );
-        let bits = i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23);
+        // 2^n: n + 127 lands in the low mantissa bits of n + 127 + 1.5 * 2^23, and the shift
+        // moves it into the exponent (cheaper than V8's i32x4.trunc_sat_f32x4_s sequence).
+        let bits = i32x4_shl(f32x4_add(n, f32x4_splat(EXPONENT_MAGIC)), 23);
         f32x4_mul(y, bits)
     };
     let whole = values.len() / 4 * 4;
@@ -311,11 +397,31 @@ mod tests {
     }
 
     #[test]
-    fn dot_sums_every_product() {
+    fn dot_and_sum_take_every_term() {
         let a: Vec<f32> = (0..11).map(|i| i as f32 * 0.5).collect();
         let b: Vec<f32> = (0..11).map(|i| 1.0 - i as f32 * 0.25).collect();
         let expected: f32 = a.iter().zip(&b).map(|(a, b)| a * b).sum();
         assert!((dot(&a, &b) - expected).abs() <= 1e-5);
-        assert_eq!(dot(&a[..3], &b), tail_dot(&a[..3], &b[..3]));
+        let long: Vec<f32> = (0..37).map(|i| i as f32).collect();
+        assert_eq!(sum(&long), 666.0);
+        assert_eq!(dot(&long, &[2.0; 40]), 1332.0);
+        assert_eq!(dot(&a[..3], &b), a[0] * b[0] + a[1] * b[1] + a[2] * b[2]);
+    }
+}
+
+#[cfg(test)]
+mod quantise_tests {
+    use super::quantise_row;
+
+    #[test]
+    fn quantise_row_scales_to_the_limit_and_rounds_to_even() {
+        let row = [0.5f32, -2.0, 1.25, 0.0, 0.75, -0.25, 2.0, 1.0, -1.5];
+        let mut out = [0i16; 9];
+        let step = quantise_row(&row, 8.0, &mut out);
+        assert_eq!(step, 0.25);
+        assert_eq!(out, [2, -8, 5, 0, 3, -1, 8, 4, -6]);
+        let mut zeros = [7i16; 3];
+        assert_eq!(quantise_row(&[0.0; 3], 8.0, &mut zeros), 1.0);
+        assert_eq!(zeros, [0; 3]);
     }
 }

@@ -1,7 +1,7 @@
 //! [`PackedLinear`]: a linear layer with its weights laid out once for the kernels.
 
 use super::PackedPrecision;
-use super::kernels::{COLUMNS, ROWS, Tile, tile_f32, tile_i16};
+use super::kernels::{COLUMNS, ROWS, Tile, quantise_row, tile_f32, tile_i16};
 use crate::export::{int8_scale, to_int8};
 
 #[derive(Debug, Clone)]
@@ -121,7 +121,7 @@ impl PackedLinear {
         };
         match &self.weights {
             Weights::F32(packed) => {
-                let x = pad(x, rows, self.inputs, width, 0.0, |_, v| v);
+                let x = pad(x, rows, self.inputs, width);
                 for (block, w) in packed.chunks_exact(width * COLUMNS).enumerate() {
                     for first in (0..rows).step_by(ROWS) {
                         let tile = tile_f32(&x[first * width..], width, w, bias(block));
@@ -132,17 +132,17 @@ impl PackedLinear {
             Weights::Int8 { values, scales } => {
                 // The largest |x| that keeps every i32 sum exact: width * 127 * limit < 2^31.
                 let limit = (i32::MAX as f32 / (width.max(1) as f32 * 127.0)).min(16383.0);
-                let mut row_scales: Vec<f32> = x
-                    .chunks(self.inputs.max(1))
-                    .map(|row| {
-                        let absmax = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                        if absmax > 0.0 { absmax / limit } else { 1.0 }
-                    })
-                    .collect();
-                let x = pad(x, rows, self.inputs, width, 0, |row, v| {
-                    (v / row_scales[row]).round() as i16
-                });
-                row_scales.resize(rows.next_multiple_of(ROWS), 1.0);
+                let padded_rows = rows.next_multiple_of(ROWS);
+                let mut row_scales = vec![1.0; padded_rows];
+                let mut quantised = vec![0; padded_rows * width];
+                for ((scale, row), out) in row_scales
+                    .iter_mut()
+                    .zip(x.chunks_exact(self.inputs.max(1)))
+                    .zip(quantised.chunks_exact_mut(width))
+                {
+                    *scale = quantise_row(row, limit, out);
+                }
+                let x = quantised;
                 for (block, w) in values.chunks_exact(width * COLUMNS).enumerate() {
                     let scales = scales[block * COLUMNS..][..COLUMNS]
                         .try_into()
@@ -179,21 +179,12 @@ impl PackedLinear {
     }
 }
 
-/// `x` (`[rows, inputs]`) converted by `convert(row, value)`, with each row padded to
-/// `width` and the rows to a multiple of [`ROWS`] with `zero`: the kernels read whole tiles.
-fn pad<T: Copy>(
-    x: &[f32],
-    rows: usize,
-    inputs: usize,
-    width: usize,
-    zero: T,
-    convert: impl Fn(usize, f32) -> T,
-) -> Vec<T> {
-    let mut padded = vec![zero; rows.next_multiple_of(ROWS) * width];
+/// `x` (`[rows, inputs]`) with each row padded to `width` and the rows to a multiple of
+/// [`ROWS`] with zeros: the kernels read whole tiles.
+fn pad(x: &[f32], rows: usize, inputs: usize, width: usize) -> Vec<f32> {
+    let mut padded = vec![0.0; rows.next_multiple_of(ROWS) * width];
     for (row, values) in x.chunks(inputs.max(1)).enumerate().take(rows) {
-        for (slot, &v) in padded[row * width..].iter_mut().zip(values) {
-            *slot = convert(row, v);
-        }
+        padded[row * width..][..values.len()].copy_from_slice(values);
     }
     padded
 }

@@ -4,7 +4,7 @@ use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 
-use super::kernels::{Pointwise, dot, pointwise};
+use super::kernels::{Pointwise, dot, pointwise, sum};
 use super::{PackedLinear, PackedPrecision};
 use crate::config::Activation;
 use crate::encoder::{EncoderError, read_values};
@@ -186,7 +186,7 @@ impl Norm {
         let width = self.gamma.len();
         let mut out = vec![0.0; x.len()];
         for (row, out) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
-            let mean = row.iter().sum::<f32>() / width as f32;
+            let mean = sum(row) / width as f32;
             for (o, &v) in out.iter_mut().zip(row) {
                 *o = v - mean;
             }
@@ -243,36 +243,63 @@ impl PackedBlock {
     }
 
     /// Multi-head causal attention for the query `rows` of `qkv` (`[texts * used,
-    /// 3 * width]`, q, k, v): `[rows.len(), width]`.
+    /// 3 * width]`, q, k, v; `rows` ascending): `[rows.len(), width]`. Per text and head, the
+    /// scores and the mix of values are two small matmuls on the packed f32 kernels (scores
+    /// past a query's own position are computed and then masked: cheaper than skipping them
+    /// one by one).
     fn attention(&self, qkv: &[f32], used: usize, rows: &[usize], width: usize) -> Vec<f32> {
         let head_width = width / self.heads;
         let scale = 1.0 / (head_width as f32).sqrt();
         let stride = 3 * width;
         let mut out = vec![0.0; rows.len() * width];
-        let mut weights = Vec::with_capacity(used);
-        for (&row, out) in rows.iter().zip(out.chunks_exact_mut(width)) {
-            let first = row - row % used;
+        let mut done = 0;
+        while done < rows.len() {
+            let start = rows[done] - rows[done] % used;
+            let count = rows[done..].partition_point(|&row| row < start + used);
+            let queries = &rows[done..done + count];
+            let keys = queries[count - 1] - start + 1;
             for head in 0..self.heads {
                 let at = head * head_width;
-                let query = &qkv[row * stride + at..][..head_width];
-                let key = |j: usize| &qkv[j * stride + width + at..][..head_width];
-                let value = |j: usize| &qkv[j * stride + 2 * width + at..][..head_width];
-                weights.clear();
-                weights.extend((first..=row).map(|j| dot(query, key(j)) * scale));
-                let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                for w in &mut weights {
-                    *w -= max;
-                }
-                pointwise(&mut weights, Pointwise::Exp);
-                let total: f32 = weights.iter().sum();
-                let out = &mut out[at..][..head_width];
-                for (j, &w) in (first..=row).zip(&weights) {
-                    let w = w / total;
-                    for (o, v) in out.iter_mut().zip(value(j)) {
-                        *o += w * v;
+                let part = |row: usize, part: usize| {
+                    &qkv[row * stride + part * width + at..][..head_width]
+                };
+                let mut keys_t = vec![0.0; head_width * keys];
+                for j in 0..keys {
+                    for (d, &k) in part(start + j, 1).iter().enumerate() {
+                        keys_t[d * keys + j] = k;
                     }
                 }
+                let values: Vec<f32> = (0..keys)
+                    .flat_map(|j| part(start + j, 2).iter().copied())
+                    .collect();
+                let q: Vec<f32> = queries
+                    .iter()
+                    .flat_map(|&row| part(row, 0).iter().copied())
+                    .collect();
+                let mut weights =
+                    PackedLinear::new(&keys_t, None, head_width, keys, PackedPrecision::F32)
+                        .forward(&q);
+                for (weights, &row) in weights.chunks_exact_mut(keys).zip(queries) {
+                    let (visible, masked) = weights.split_at_mut(row - start + 1);
+                    masked.fill(0.0);
+                    let max = visible.iter().fold(f32::NEG_INFINITY, |m, &w| m.max(w));
+                    for w in visible.iter_mut() {
+                        *w = (*w - max) * scale;
+                    }
+                    pointwise(visible, Pointwise::Exp);
+                    let total = sum(visible);
+                    for w in visible.iter_mut() {
+                        *w /= total;
+                    }
+                }
+                let mixed =
+                    PackedLinear::new(&values, None, keys, head_width, PackedPrecision::F32)
+                        .forward(&weights);
+                for (i, mixed) in mixed.chunks_exact(head_width).enumerate() {
+                    out[(done + i) * width + at..][..head_width].copy_from_slice(mixed);
+                }
             }
+            done += count;
         }
         out
     }
