@@ -124,7 +124,7 @@ impl PackedLinear {
                 let x = pad(x, rows, self.inputs, width);
                 for (block, w) in packed.chunks_exact(width * COLUMNS).enumerate() {
                     for first in (0..rows).step_by(ROWS) {
-                        let tile = tile_f32(&x[first * width..], width, w, bias(block));
+                        let tile = tile_f32(&x[first * width..], width, width, w, bias(block));
                         self.store(&mut out, block, first, &tile);
                     }
                 }

@@ -4,7 +4,7 @@ use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 
-use super::kernels::{Pointwise, dot, pointwise, sum};
+use super::kernels::{COLUMNS, Pointwise, ROWS, dot, pointwise, sum, tile_f32};
 use super::{PackedLinear, PackedPrecision};
 use crate::config::Activation;
 use crate::encoder::{EncoderError, read_values};
@@ -243,60 +243,93 @@ impl PackedBlock {
     }
 
     /// Multi-head causal attention for the query `rows` of `qkv` (`[texts * used,
-    /// 3 * width]`, q, k, v; `rows` ascending): `[rows.len(), width]`. Per text and head, the
-    /// scores and the mix of values are two small matmuls on the packed f32 kernels (scores
-    /// past a query's own position are computed and then masked: cheaper than skipping them
-    /// one by one).
+    /// 3 * width]`, q, k, v; `rows` ascending): `[rows.len(), width]`. Per text and head,
+    /// the scores and the mix of values run on the packed f32 tiles, with the keys and values
+    /// packed straight from `qkv`, and each tile of queries stops at its last query's
+    /// position: later keys are masked anyway.
     fn attention(&self, qkv: &[f32], used: usize, rows: &[usize], width: usize) -> Vec<f32> {
         let head_width = width / self.heads;
         let scale = 1.0 / (head_width as f32).sqrt();
         let stride = 3 * width;
+        let zero = [0.0; COLUMNS];
         let mut out = vec![0.0; rows.len() * width];
         let mut done = 0;
         while done < rows.len() {
             let start = rows[done] - rows[done] % used;
             let count = rows[done..].partition_point(|&row| row < start + used);
-            let queries = &rows[done..done + count];
-            let keys = queries[count - 1] - start + 1;
+            let positions: Vec<usize> = rows[done..done + count]
+                .iter()
+                .map(|row| row - start)
+                .collect();
+            let keys = positions[count - 1] + 1;
+            let key_stride = keys.next_multiple_of(COLUMNS);
+            let value_blocks = head_width.div_ceil(COLUMNS);
+            let tiles = count.div_ceil(ROWS);
             for head in 0..self.heads {
                 let at = head * head_width;
                 let part = |row: usize, part: usize| {
-                    &qkv[row * stride + part * width + at..][..head_width]
+                    &qkv[(start + row) * stride + part * width + at..][..head_width]
                 };
-                let mut keys_t = vec![0.0; head_width * keys];
+                // Keys as `[key block][dimension][COLUMNS]`, values as `[dimension block]
+                // [key][COLUMNS]`, queries as padded rows.
+                let mut packed_keys = vec![0.0; key_stride * head_width];
                 for j in 0..keys {
-                    for (d, &k) in part(start + j, 1).iter().enumerate() {
-                        keys_t[d * keys + j] = k;
+                    let (block, column) = (j / COLUMNS, j % COLUMNS);
+                    for (d, &k) in part(j, 1).iter().enumerate() {
+                        packed_keys[(block * head_width + d) * COLUMNS + column] = k;
                     }
                 }
-                let values: Vec<f32> = (0..keys)
-                    .flat_map(|j| part(start + j, 2).iter().copied())
-                    .collect();
-                let q: Vec<f32> = queries
-                    .iter()
-                    .flat_map(|&row| part(row, 0).iter().copied())
-                    .collect();
-                let mut weights =
-                    PackedLinear::new(&keys_t, None, head_width, keys, PackedPrecision::F32)
-                        .forward(&q);
-                for (weights, &row) in weights.chunks_exact_mut(keys).zip(queries) {
-                    let (visible, masked) = weights.split_at_mut(row - start + 1);
+                let mut packed_values = vec![0.0; value_blocks * keys * COLUMNS];
+                for j in 0..keys {
+                    for (d, &v) in part(j, 2).iter().enumerate() {
+                        packed_values[((d / COLUMNS) * keys + j) * COLUMNS + d % COLUMNS] = v;
+                    }
+                }
+                let mut queries = vec![0.0; tiles * ROWS * head_width];
+                for (i, &position) in positions.iter().enumerate() {
+                    queries[i * head_width..][..head_width].copy_from_slice(part(position, 0));
+                }
+                let mut weights = vec![0.0; tiles * ROWS * key_stride];
+                for tile in 0..tiles {
+                    let last = positions[(tile * ROWS + ROWS - 1).min(count - 1)];
+                    let x = &queries[tile * ROWS * head_width..];
+                    for block in 0..=last / COLUMNS {
+                        let w = &packed_keys[block * head_width * COLUMNS..];
+                        let scores = tile_f32(x, head_width, head_width, w, &zero);
+                        for (r, scores) in scores.iter().enumerate() {
+                            weights[(tile * ROWS + r) * key_stride + block * COLUMNS..][..COLUMNS]
+                                .copy_from_slice(scores);
+                        }
+                    }
+                }
+                for (weights, &position) in weights.chunks_exact_mut(key_stride).zip(&positions) {
+                    let (visible, masked) = weights.split_at_mut(position + 1);
                     masked.fill(0.0);
-                    let max = visible.iter().fold(f32::NEG_INFINITY, |m, &w| m.max(w));
+                    let max = visible
+                        .iter()
+                        .fold(f32::NEG_INFINITY, |m, &w| if w > m { w } else { m });
                     for w in visible.iter_mut() {
                         *w = (*w - max) * scale;
                     }
                     pointwise(visible, Pointwise::Exp);
-                    let total = sum(visible);
+                    let inverse = 1.0 / sum(visible);
                     for w in visible.iter_mut() {
-                        *w /= total;
+                        *w *= inverse;
                     }
                 }
-                let mixed =
-                    PackedLinear::new(&values, None, keys, head_width, PackedPrecision::F32)
-                        .forward(&weights);
-                for (i, mixed) in mixed.chunks_exact(head_width).enumerate() {
-                    out[(done + i) * width + at..][..head_width].copy_from_slice(mixed);
+                for tile in 0..tiles {
+                    let depth = positions[(tile * ROWS + ROWS - 1).min(count - 1)] + 1;
+                    let x = &weights[tile * ROWS * key_stride..];
+                    for block in 0..value_blocks {
+                        let w = &packed_values[block * keys * COLUMNS..];
+                        let mixed = tile_f32(x, key_stride, depth, w, &zero);
+                        let columns = COLUMNS.min(head_width - block * COLUMNS);
+                        for (r, mixed) in mixed.iter().enumerate().take(count - tile * ROWS) {
+                            out[(done + tile * ROWS + r) * width + at + block * COLUMNS..]
+                                [..columns]
+                                .copy_from_slice(&mixed[..columns]);
+                        }
+                    }
                 }
             }
             done += count;
