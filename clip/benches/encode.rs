@@ -1,6 +1,6 @@
 //! ViT-B/32 (random weights from `clip/bench/torch_bench.py make`) on burn's CPU backends:
 //! image throughput at batch 32, one-query text latency (early stop and full context; on
-//! flex also through clip's packed f32 and int8 kernels),
+//! flex also clip's packed text tower in f32 and int8, on its portable loops natively),
 //! parity with PyTorch on the same weights, and the browser text-tower export sizes.
 //!
 //! Run through `clip/bench/run.sh` (which also times PyTorch), or directly:

@@ -1,11 +1,15 @@
-//! The inner loops: matmul tiles, dot products and exp, in wasm simd128 where it is enabled
-//! and as portable loops (same operations in the same order) elsewhere.
+//! The inner loops: matmul tiles, reductions, activation quantisation and exp, in wasm
+//! simd128 where it is enabled and as portable loops (the same operations in the same
+//! order) elsewhere.
 //!
 //! Tile shape: [`ROWS`] rows by [`COLUMNS`] outputs, each input broadcast against the
-//! block's packed columns, so every SIMD lane sums one output. In headless Chromium on a
-//! Zen 4 core, 4 x 8 beat 2 x 4 (with horizontal sums), 3 x 8 and 6 x 8, and unrolling the
-//! input loop by two made V8 spill (int8: 100 ms of matmul per 77-token text, against 106,
-//! 110, 132 and 126 ms).
+//! block's packed columns, so every SIMD lane sums one output and the epilogue (scale, bias)
+//! is vector code too. Measured in headless Chromium on a Zen 4 core (`clip/bench/wasm.sh`,
+//! int8 matmul of a 77-token text, ViT-B/32): 4 x 8 with int8 held as i16 100 ms; 2 x 4
+//! with horizontal sums 101 ms (114 ms widening i8 in the loop); 3 x 8 110 ms; 6 x 8 132 ms;
+//! 4 x 8 with the input loop unrolled by two 126 ms (V8 spills). V8 notes: `f32x4.min/max`
+//! and `i32x4.trunc_sat_f32x4_s` are instruction sequences, `pmin/pmax` are one each, and
+//! Rust's `f32::round` is a libm call where `round_ties_even` is `f32.nearest`.
 
 /// Outputs per packed block: two 4-lane vectors.
 pub(super) const COLUMNS: usize = 8;

@@ -6,12 +6,16 @@
 //! read them, and each call streams them exactly once: in f32, or in int8 with one scale
 //! per output (as [`crate::export`] stores them) against activations quantised per row to
 //! i16, with exact i32 sums. [`PackedTextTower`] runs the whole tower on them in plain Rust
-//! (LayerNorm, causal attention, QuickGELU with a vectorised exp), with no tensor op
-//! dispatch or allocation per op, and skips the rows that cannot reach the pooled feature.
+//! (LayerNorm, causal attention on the same tiles, QuickGELU with a vectorised exp), without
+//! burn's op-by-op dispatch, and skips the rows that cannot reach the pooled feature.
 //!
-//! The kernels use wasm simd128 where it is enabled, and a portable loop elsewhere in the
-//! same summation order (f32 sums come out the same, bit for bit). The portable loop is for
-//! tests and other targets, not for speed: natively, burn's gemm with AVX is faster.
+//! ViT-B/32's text tower in headless Chromium, one thread (`clip/bench/wasm.sh`): a 7-token
+//! query in 24 ms (f32) / 11 ms (int8), a 77-token text in 159 / 86 ms; burn's flex backend
+//! takes 42 / 256 ms in f32, and onnxruntime-web 31 / 16 and 175 / 99 ms.
+//!
+//! The kernels use wasm simd128 where it is enabled, and portable loops elsewhere in the
+//! same summation order (f32 sums come out the same, bit for bit). The portable loops are
+//! for tests and other targets, not for speed: natively, burn's gemm with AVX is faster.
 
 mod kernels;
 mod linear;
