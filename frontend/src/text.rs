@@ -240,8 +240,8 @@ async fn load(
         .map_err(|e| failure(what, e, HINT_DAMAGED))?;
     let tower = if backend == Backend::Cpu {
         // The whole tower runs on clip's packed simd128 kernels, in the precision the dataset
-        // ships (int8 by default: about 0.55x the f32 time for a query); burn's copy of the
-        // weights is dropped here.
+        // ships (int8 by default: about half the f32 time); burn's copy of the weights is
+        // dropped here.
         let int8 = holds_int8(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
         let precision = if int8 {
             PackedPrecision::Int8
