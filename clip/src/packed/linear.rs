@@ -95,11 +95,6 @@ impl PackedLinear {
         }
     }
 
-    /// Input width.
-    pub fn inputs(&self) -> usize {
-        self.inputs
-    }
-
     /// Output width.
     pub fn outputs(&self) -> usize {
         self.outputs
