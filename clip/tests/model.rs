@@ -16,6 +16,7 @@ use crate::common::{
     FEATURE_TOLERANCE, Fixture, fixture, hf_fixture, max_abs_diff, min_row_cosine,
     open_clip_fixture, reference_pixels, reference_tokens, rows, tensor,
 };
+use crate::random_tower;
 
 fn check_text(fixture: &Fixture, label: &str) {
     let tokens = reference_tokens(&fixture.reference);
@@ -272,4 +273,65 @@ fn linear_projection_applies_pca() {
     let norm = (0.5f32 * 0.5 + 0.8 * 0.8).sqrt();
     assert!(max_abs_diff(&y, &[0.5 / norm, 0.8 / norm]) <= 1e-6, "{y:?}");
     assert!(clip::LinearProjection::from_pca(&components, &mean, 3, &device).is_err());
+}
+
+/// The packed tower against burn's on random towers of awkward shapes: head widths of 4 and
+/// 10 (not a multiple of the 8-column blocks), no blocks at all, fewer keys than a block,
+/// both activations, and a batch whose texts end at position 0, at the last position and in
+/// between. f32 within 1e-4 of burn; int8 within 1e-2 cosine.
+#[test]
+fn packed_text_tower_matches_burn_on_odd_shapes() {
+    use rand::{Rng, SeedableRng};
+    let device = Device::flex();
+    // (width, heads, layers, mlp, vocab, context, activation)
+    let shapes = [
+        (8, 1, 1, 12, 40, 9, Activation::QuickGelu),
+        (12, 3, 2, 20, 64, 16, Activation::Gelu),
+        (20, 2, 3, 36, 50, 21, Activation::QuickGelu),
+        (8, 2, 0, 16, 30, 5, Activation::QuickGelu),
+    ];
+    for (seed, &(width, heads, layers, mlp, vocab, context, activation)) in
+        shapes.iter().enumerate()
+    {
+        let mut config = ClipConfig::vit_b_32();
+        config.projection_dim = 6;
+        let c = &mut config.text_config;
+        (c.hidden_size, c.num_attention_heads, c.num_hidden_layers) = (width, heads, layers);
+        (c.intermediate_size, c.vocab_size, c.max_position_embeddings) = (mlp, vocab, context);
+        c.hidden_act = activation;
+        let weights = random_tower::text_tower(&config, seed as u64);
+        let tower = load_text_tower(&weights, &config.text_config, 6, &device).unwrap();
+        // Each text's end token is the largest id, at its end position.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(100 + seed as u64);
+        let ids: Vec<u32> = [0, context - 1, context / 2]
+            .into_iter()
+            .flat_map(|end| {
+                let mut row: Vec<u32> = (0..context)
+                    .map(|_| rng.random_range(0..vocab as u32 - 1))
+                    .collect();
+                row[end] = vocab as u32 - 1;
+                row[end + 1..].fill(0);
+                row
+            })
+            .collect();
+        let tokens = TokenBatch::new(ids, context).unwrap();
+        let burn = rows(tower.forward(&tokens).unwrap());
+        let label = format!("width {width}, heads {heads}, layers {layers}");
+        let epsilon = config.text_config.layer_norm_eps;
+        let f32_packed = PackedTextTower::new(&tower, epsilon, PackedPrecision::F32)
+            .unwrap()
+            .forward(&tokens)
+            .unwrap();
+        let diff = max_abs_diff(&f32_packed, &burn);
+        assert!(
+            diff <= 1e-4,
+            "{label}: packed f32 vs burn: max abs diff {diff}"
+        );
+        let int8_packed = PackedTextTower::new(&tower, epsilon, PackedPrecision::Int8)
+            .unwrap()
+            .forward(&tokens)
+            .unwrap();
+        let cosine = min_row_cosine(&int8_packed, &burn, 6);
+        assert!(cosine >= 0.99, "{label}: packed int8 min cosine {cosine}");
+    }
 }

@@ -12,4 +12,5 @@ mod common;
 mod loader;
 mod model;
 mod preprocess;
+mod random_tower;
 mod tokenizer;
