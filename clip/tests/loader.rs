@@ -108,3 +108,62 @@ fn exported_text_tower_round_trips() {
         assert!(cosine >= 0.99, "{precision:?}: min cosine {cosine}");
     }
 }
+
+/// `TensorMap::into_text_tower` (tensors moved, not copied) builds the same tower as
+/// `load_text_tower`, in both layouts, and names a missing or mis-shaped tensor the same way.
+#[test]
+fn text_tower_from_an_owned_map_equals_the_borrowed_load() {
+    let device = Device::flex();
+    for (file, config) in [
+        (
+            "hf/model.safetensors",
+            ClipConfig::from_hf_json(&std::fs::read_to_string(fixture("hf/config.json")).unwrap())
+                .unwrap(),
+        ),
+        ("open_clip.safetensors", open_clip_config()),
+    ] {
+        let weights = read_map(file);
+        let width = config.projection_dim;
+        let tokens = reference_tokens(&read_map(if file.starts_with("hf") {
+            "hf.reference.safetensors"
+        } else {
+            "open_clip.reference.safetensors"
+        }));
+        let borrowed = load_text_tower(&weights, &config.text_config, width, &device).unwrap();
+        let owned = weights
+            .into_text_tower(&config.text_config, width, &device)
+            .unwrap();
+        assert_eq!(
+            rows(owned.forward(&tokens).unwrap()),
+            rows(borrowed.forward(&tokens).unwrap()),
+            "{file}"
+        );
+    }
+
+    let mut weights = read_map("open_clip.safetensors");
+    weights
+        .remove("transformer.resblocks.1.ln_2.weight")
+        .unwrap();
+    let err = weights
+        .into_text_tower(&open_clip_config().text_config, 10, &device)
+        .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::MissingTensor { name } if name == "transformer.resblocks.1.ln_2.weight"),
+        "{err}"
+    );
+    let mut weights = read_map("open_clip.safetensors");
+    weights.insert(
+        "ln_final.bias",
+        RawTensor {
+            shape: vec![3],
+            values: vec![0.0; 3],
+        },
+    );
+    let err = weights
+        .into_text_tower(&open_clip_config().text_config, 10, &device)
+        .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::WrongShape { name, .. } if name == "ln_final.bias"),
+        "{err}"
+    );
+}

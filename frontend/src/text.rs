@@ -7,9 +7,7 @@
 use burn::tensor::Device;
 use clip::export::holds_int8;
 use clip::packed::{PackedPrecision, PackedTextTower};
-use clip::{
-    TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, load_text_tower, read_rows_async,
-};
+use clip::{TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, read_rows_async};
 use dataset::{FileRef, Reduction, TextEncoder};
 use futures::{SinkExt, StreamExt};
 use yew_agent::Registrable;
@@ -233,16 +231,17 @@ async fn load(
     let what = "loading the text encoder";
     let config: TextConfig =
         serde_json::from_value(spec.config.clone()).map_err(|e| failure(what, e, HINT_DAMAGED))?;
-    // Copies of the weights are let go as soon as the next one exists: the file, then the
-    // f32 tensors, then (on the CPU) burn's tower. A ViT-B/32 tower is 253 MB in f32.
+    // The weights are held about once at a time (a ViT-B/32 tower is 253 MB in f32): the
+    // file goes once the f32 tensors exist, the tensors move into burn's tower one by one,
+    // and on the CPU burn's tower goes once it is packed.
     let int8 = holds_int8(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
     let tensors =
         TensorMap::from_safetensors(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
     drop(weights);
     let (device, backend) = pick_device().await;
-    let tower = load_text_tower(&tensors, &config, spec.projection_dim, &device)
+    let tower = tensors
+        .into_text_tower(&config, spec.projection_dim, &device)
         .map_err(|e| failure(what, e, HINT_DAMAGED))?;
-    drop(tensors);
     let tower = if backend == Backend::Cpu {
         // The whole tower runs on clip's packed simd128 kernels, in the precision the dataset
         // ships (int8 by default: about half the f32 time).
