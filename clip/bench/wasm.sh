@@ -3,7 +3,8 @@
 # median latency of a 7-token query (early stop at the end token) and of a 77-token text,
 # on burn's flex CPU backend (f32, gemm's simd128 kernels) and on clip's packed tower
 # (`clip::packed`, what the app runs on the CPU) in f32 and from the int8 export; then the
-# packed matmul alone on a 77-token text's shapes (GMAC/s). The peer is onnxruntime-web on
+# packed matmul alone on a 77-token text's shapes (GMAC/s), and the heap the app's text
+# worker holds while it loads the int8 export. The peer is onnxruntime-web on
 # the same tower here: 31 / 16 ms (query, fp32 / int8), 175 / 99 ms (77 tokens).
 # Timings on a shared machine are noisy.
 #
@@ -27,4 +28,7 @@ run() {
         -p clip --test wasm --features "$features" -- --include-ignored "$1" --nocapture
 }
 run "vit_b32_text_tower_latency_$backend"
-[ "$backend" = webgpu ] || run packed_kernel_throughput
+if [ "$backend" != webgpu ]; then
+    run packed_kernel_throughput
+    run text_worker_load_memory
+fi

@@ -19,6 +19,68 @@ mod random_tower;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// The heap in use and its high-water mark, for the load-memory benchmark.
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static IN_USE: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counting;
+
+    fn grew(bytes: usize) {
+        let now = IN_USE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+
+    // SAFETY: every call goes to `System` unchanged; the counters only observe sizes.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract, passed on.
+            let ptr = unsafe { System.alloc(layout) };
+            if !ptr.is_null() {
+                grew(layout.size());
+            }
+            ptr
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.dealloc(ptr, layout) };
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: the caller's contract, passed on.
+            let new = unsafe { System.realloc(ptr, layout, new_size) };
+            if !new.is_null() {
+                IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+                grew(new_size);
+            }
+            new
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// Bytes in use now.
+    pub fn in_use() -> usize {
+        IN_USE.load(Ordering::Relaxed)
+    }
+
+    /// Starts a new high-water mark from the bytes in use now.
+    pub fn reset_peak() {
+        PEAK.store(in_use(), Ordering::Relaxed);
+    }
+
+    /// The high-water mark since [`reset_peak`].
+    pub fn peak() -> usize {
+        PEAK.load(Ordering::Relaxed)
+    }
+}
+
 const CONFIG: &str = include_str!("../fixtures/hf/config.json");
 const WEIGHTS: &[u8] = include_bytes!("../fixtures/hf/model.safetensors");
 const REFERENCE: &[u8] = include_bytes!("../fixtures/hf.reference.safetensors");
@@ -276,5 +338,60 @@ fn packed_kernel_throughput() {
             "packed {precision:?}: one block's linear layers {total_ms:.2} ms, 12 blocks {:.1} ms",
             total_ms * 12.0
         );
+    }
+}
+
+/// Heap held while the text worker loads ViT-B/32's int8 export on the CPU, and after: as the
+/// app does it (file dropped once parsed, tensors moved into burn's tower, burn's tower
+/// dropped once packed), and as it did before (every copy kept to the end).
+#[wasm_bindgen_test]
+#[ignore = "the text-worker load-memory benchmark: run by clip/bench/wasm.sh"]
+fn text_worker_load_memory() {
+    let config = ClipConfig::vit_b_32();
+    let bytes = {
+        let f32_weights = random_tower::text_tower(&config, 7);
+        let tower = load_text_tower(
+            &f32_weights,
+            &config.text_config,
+            config.projection_dim,
+            &Device::flex(),
+        )
+        .unwrap();
+        export_text_tower(&tower, Precision::Int8).unwrap()
+    };
+    let (text, dim, epsilon) = (
+        &config.text_config,
+        config.projection_dim,
+        config.text_config.layer_norm_eps,
+    );
+    let megabytes = |bytes: usize| bytes as f64 / 1e6;
+    for app in [true, false] {
+        let base = heap::in_use();
+        heap::reset_peak();
+        let file = bytes.clone();
+        let packed = if app {
+            let tensors = TensorMap::from_safetensors(&file).unwrap();
+            drop(file);
+            let tower = tensors.into_text_tower(text, dim, &Device::flex()).unwrap();
+            PackedTextTower::new(&tower, epsilon, PackedPrecision::Int8).unwrap()
+        } else {
+            let tensors = TensorMap::from_safetensors(&file).unwrap();
+            let tower = load_text_tower(&tensors, text, dim, &Device::flex()).unwrap();
+            let packed = PackedTextTower::new(&tower, epsilon, PackedPrecision::Int8).unwrap();
+            drop(file);
+            packed
+        };
+        let sequence = if app {
+            "the app's load"
+        } else {
+            "every copy kept"
+        };
+        console_log!(
+            "text worker load, int8 export of {:.1} MB, {sequence}: peak heap {:.0} MB (the file included), {:.0} MB held after (the packed tower)",
+            megabytes(bytes.len()),
+            megabytes(heap::peak() - base),
+            megabytes(heap::in_use() - base),
+        );
+        drop(packed);
     }
 }
