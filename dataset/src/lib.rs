@@ -99,7 +99,7 @@ pub struct DatasetManifest {
 pub struct TextEncoder {
     /// Where the model came from (a path or hub name), for people.
     pub model: String,
-    /// The text tower weights ([`clip::export`] layout, open_clip names).
+    /// The text tower weights (`clip::export` layout, open_clip names).
     pub weights: FileRef,
     /// The text tower's config: `clip::TextConfig` as JSON.
     pub config: serde_json::Value,

@@ -1,5 +1,5 @@
 //! The typed messages between the app (main thread) and the search worker. Each request
-//! is answered by zero or more [`WorkerReply::Progress`] and then one final reply: the
+//! is answered by zero or more [`ReplyBody::Progress`] and then one final reply: the
 //! result or a [`Failure`]. Replies carry the request's `seq`, so the app drops answers
 //! to requests it has moved past (a new query, another dataset).
 

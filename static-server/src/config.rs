@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 
-/// Everything [`crate::app`] and [`crate::serve`] need. Built by [`Config::new`], which
+/// Everything [`crate::app`](fn@crate::app) and [`crate::serve`] need. Built by [`Config::new`], which
 /// checks the two folders, so a `Config` always names existing directories.
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -7,7 +7,7 @@
 //! (for `SharedArrayBuffer` and wasm threads) and optional CORS for `/data/`. Its
 //! behaviour is the contract that any other static host must meet (see the README).
 //!
-//! [`app`] builds the [`axum::Router`]; [`serve`] runs it on a listener with connection
+//! [`app`](fn@app) builds the [`axum::Router`]; [`serve`] runs it on a listener with connection
 //! and header limits, an access log and graceful shutdown.
 //!
 //! ```no_run

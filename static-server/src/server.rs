@@ -42,7 +42,7 @@ pub enum ServeError {
     },
 }
 
-/// Serves [`crate::app`]`(config)` on `listener` until `shutdown` completes, then stops
+/// Serves [`crate::app`](fn@crate::app)`(config)` on `listener` until `shutdown` completes, then stops
 /// accepting, lets requests in flight finish (within `config.limits.shutdown_grace`)
 /// and returns.
 pub async fn serve(

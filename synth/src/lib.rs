@@ -3,11 +3,11 @@
 //! background"). They make the demo collection and the data the demo CLIP model is
 //! trained on, and their ground truth scores retrieval.
 //!
-//! - [`scene`] and [`generate`]: a [`Scene`] is a [`Description`] (what a caption can say)
+//! - [`scene`](mod@scene) and [`generate`]: a [`Scene`] is a [`Description`] (what a caption can say)
 //!   plus the seeds of its layout jitter and its wording; scene `i` of a seed depends only
 //!   on `(seed, i)`.
-//! - [`render`]: RGB pixels, shapes anti-aliased by 4x4 supersampling.
-//! - [`caption`]: one of several templates and synonyms, chosen by the scene's wording seed.
+//! - [`render`](mod@render): RGB pixels, shapes anti-aliased by 4x4 supersampling.
+//! - [`caption`](mod@caption): one of several templates and synonyms, chosen by the scene's wording seed.
 //!
 //! Everything is integer or exactly rounded f32 arithmetic (no trigonometry), so scenes,
 //! pixels and captions are identical natively and in wasm.

@@ -3,7 +3,7 @@
 //! so `"cafÃ©"` becomes `"café"` and `"â€™"` becomes `"’"`.
 //!
 //! A port of ftfy 6.3.1's `_fix_encoding_one_step_and_explain`, repeated to a fixed point:
-//! text that looks bad ([`mojibake_tables::BADNESS`]) is tried against each single-byte
+//! text that looks bad ([`BADNESS`]) is tried against each single-byte
 //! encoding in ftfy's order; the first whose bytes decode as UTF-8 (after putting back
 //! 0xA0 bytes that became spaces, and marking sequences a sloppy codec lost) wins. Failing
 //! that, runs that look like UTF-8 mojibake are repaired one by one, and C1 controls are
