@@ -265,6 +265,8 @@ impl PackedBlock {
             let key_stride = keys.next_multiple_of(COLUMNS);
             let value_blocks = head_width.div_ceil(COLUMNS);
             let tiles = count.div_ceil(ROWS);
+            // The last (largest) query position in a tile of `ROWS` queries.
+            let last_in = |tile: usize| positions[(tile * ROWS + ROWS - 1).min(count - 1)];
             for head in 0..self.heads {
                 let at = head * head_width;
                 let part = |row: usize, part: usize| {
@@ -291,9 +293,8 @@ impl PackedBlock {
                 }
                 let mut weights = vec![0.0; tiles * ROWS * key_stride];
                 for tile in 0..tiles {
-                    let last = positions[(tile * ROWS + ROWS - 1).min(count - 1)];
                     let x = &queries[tile * ROWS * head_width..];
-                    for block in 0..=last / COLUMNS {
+                    for block in 0..=last_in(tile) / COLUMNS {
                         let w = &packed_keys[block * head_width * COLUMNS..];
                         let scores = tile_f32(x, head_width, head_width, w, &zero);
                         for (r, scores) in scores.iter().enumerate() {
@@ -318,7 +319,7 @@ impl PackedBlock {
                     }
                 }
                 for tile in 0..tiles {
-                    let depth = positions[(tile * ROWS + ROWS - 1).min(count - 1)] + 1;
+                    let depth = last_in(tile) + 1;
                     let x = &weights[tile * ROWS * key_stride..];
                     for block in 0..value_blocks {
                         let w = &packed_values[block * keys * COLUMNS..];
