@@ -32,6 +32,9 @@ pub struct PackedTextTower {
     projection: PackedLinear,
 }
 
+/// Token-embedding rows read back per step when quantising (4 MB at width 512).
+const EMBEDDING_ROWS_PER_READ: usize = 2048;
+
 #[derive(Debug, Clone)]
 enum Embedding {
     /// `[vocab, width]`.
@@ -71,19 +74,23 @@ impl PackedTextTower {
         let epsilon = layer_norm_eps as f32;
         let [vocab, width] = tower.token_embedding.shape().dims::<2>();
         let [context, _] = tower.positional_embedding.shape().dims::<2>();
-        let embedding = read(&tower.token_embedding)?;
         let token_embedding = match precision {
-            PackedPrecision::F32 => Embedding::F32(embedding),
+            PackedPrecision::F32 => Embedding::F32(read(&tower.token_embedding)?),
             PackedPrecision::Int8 => {
-                let scales: Vec<f32> = embedding
-                    .chunks(width.max(1))
-                    .map(|row| int8_scale(row.iter().copied()))
-                    .collect();
-                let values = embedding
-                    .chunks(width.max(1))
-                    .zip(&scales)
-                    .flat_map(|(row, &scale)| row.iter().map(move |&v| to_int8(v, scale)))
-                    .collect();
+                // Read out and quantised a slice of rows at a time: an f32 copy of the
+                // whole table (101 MB for CLIP's vocabulary at width 512) would be the
+                // load's peak.
+                let mut values = Vec::with_capacity(vocab * width);
+                let mut scales = Vec::with_capacity(vocab);
+                for start in (0..vocab).step_by(EMBEDDING_ROWS_PER_READ) {
+                    let rows = EMBEDDING_ROWS_PER_READ.min(vocab - start);
+                    let slice = read_values(tower.token_embedding.val().narrow(0, start, rows))?;
+                    for row in slice.chunks(width.max(1)) {
+                        let scale = int8_scale(row.iter().copied());
+                        scales.push(scale);
+                        values.extend(row.iter().map(|&v| to_int8(v, scale)));
+                    }
+                }
                 Embedding::Int8 { values, scales }
             }
         };
