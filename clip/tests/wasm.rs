@@ -253,18 +253,23 @@ async fn bench_device(
     }
 }
 
-/// ViT-B/32-size text towers with the same random weights, f32 and the int8 export.
-fn vit_b32_towers() -> (TensorMap, TensorMap, ClipConfig) {
-    let config = ClipConfig::vit_b_32();
-    let f32_weights = random_tower::text_tower(&config, 7);
+/// The int8 export (safetensors bytes) of a text tower given by its weights.
+fn int8_export(weights: &TensorMap, config: &ClipConfig) -> Vec<u8> {
     let tower = load_text_tower(
-        &f32_weights,
+        weights,
         &config.text_config,
         config.projection_dim,
         &Device::flex(),
     )
     .unwrap();
-    let int8 = export_text_tower(&tower, Precision::Int8).unwrap();
+    export_text_tower(&tower, Precision::Int8).unwrap()
+}
+
+/// ViT-B/32-size text towers with the same random weights, f32 and the int8 export.
+fn vit_b32_towers() -> (TensorMap, TensorMap, ClipConfig) {
+    let config = ClipConfig::vit_b_32();
+    let f32_weights = random_tower::text_tower(&config, 7);
+    let int8 = int8_export(&f32_weights, &config);
     console_log!("int8 export: {} bytes", int8.len());
     let int8_weights = TensorMap::from_safetensors(&int8).unwrap();
     (f32_weights, int8_weights, config)
@@ -348,17 +353,7 @@ fn packed_kernel_throughput() {
 #[ignore = "the text-worker load-memory benchmark: run by clip/bench/wasm.sh"]
 fn text_worker_load_memory() {
     let config = ClipConfig::vit_b_32();
-    let bytes = {
-        let f32_weights = random_tower::text_tower(&config, 7);
-        let tower = load_text_tower(
-            &f32_weights,
-            &config.text_config,
-            config.projection_dim,
-            &Device::flex(),
-        )
-        .unwrap();
-        export_text_tower(&tower, Precision::Int8).unwrap()
-    };
+    let bytes = int8_export(&random_tower::text_tower(&config, 7), &config);
     let (text, dim, epsilon) = (
         &config.text_config,
         config.projection_dim,
