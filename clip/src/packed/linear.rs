@@ -59,15 +59,7 @@ impl PackedLinear {
             }
         };
         let weights = match precision {
-            PackedPrecision::F32 => {
-                let mut packed = Vec::with_capacity(blocks * padded_inputs * COLUMNS);
-                for block in 0..blocks {
-                    for k in 0..padded_inputs {
-                        packed.extend((0..COLUMNS).map(|c| at(k, block * COLUMNS + c)));
-                    }
-                }
-                Weights::F32(packed)
-            }
+            PackedPrecision::F32 => Weights::F32(pack_f32(padded_inputs, outputs, at)),
             PackedPrecision::Int8 => {
                 let scales: Vec<f32> = (0..blocks * COLUMNS)
                     .map(|n| int8_scale((0..inputs).map(|k| at(k, n))))
@@ -172,6 +164,26 @@ impl PackedLinear {
             out[row * self.outputs + start..][..columns].copy_from_slice(&values[..columns]);
         }
     }
+}
+
+/// The f32 layout the tiles read, `[output block][input][COLUMNS]`, of the weight
+/// `at(input, output)`; outputs past `outputs` are zero.
+pub(super) fn pack_f32(
+    inputs: usize,
+    outputs: usize,
+    at: impl Fn(usize, usize) -> f32,
+) -> Vec<f32> {
+    let blocks = outputs.div_ceil(COLUMNS);
+    let mut packed = Vec::with_capacity(blocks * inputs * COLUMNS);
+    for block in 0..blocks {
+        for k in 0..inputs {
+            packed.extend(
+                (block * COLUMNS..(block + 1) * COLUMNS)
+                    .map(|n| if n < outputs { at(k, n) } else { 0.0 }),
+            );
+        }
+    }
+    packed
 }
 
 /// `x` (`[rows, inputs]`) with each row padded to `width` and the rows to a multiple of

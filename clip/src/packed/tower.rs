@@ -5,6 +5,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 
 use super::kernels::{COLUMNS, Pointwise, ROWS, dot, pointwise, sum, tile_f32};
+use super::linear::pack_f32;
 use super::{PackedLinear, PackedPrecision};
 use crate::config::Activation;
 use crate::encoder::{EncoderError, read_values};
@@ -279,21 +280,10 @@ impl PackedBlock {
                 let part = |row: usize, part: usize| {
                     &qkv[(start + row) * stride + part * width + at..][..head_width]
                 };
-                // Keys as `[key block][dimension][COLUMNS]`, values as `[dimension block]
-                // [key][COLUMNS]`, queries as padded rows.
-                let mut packed_keys = vec![0.0; key_stride * head_width];
-                for j in 0..keys {
-                    let (block, column) = (j / COLUMNS, j % COLUMNS);
-                    for (d, &k) in part(j, 1).iter().enumerate() {
-                        packed_keys[(block * head_width + d) * COLUMNS + column] = k;
-                    }
-                }
-                let mut packed_values = vec![0.0; value_blocks * keys * COLUMNS];
-                for j in 0..keys {
-                    for (d, &v) in part(j, 2).iter().enumerate() {
-                        packed_values[((d / COLUMNS) * keys + j) * COLUMNS + d % COLUMNS] = v;
-                    }
-                }
+                // Keys as the scores' weights (`[dimension, key]`), values as the mix's
+                // (`[key, dimension]`), in the tiles' layout; queries as padded rows.
+                let packed_keys = pack_f32(head_width, keys, |d, j| part(j, 1)[d]);
+                let packed_values = pack_f32(keys, head_width, |j, d| part(j, 2)[d]);
                 let mut queries = vec![0.0; tiles * ROWS * head_width];
                 for (i, &position) in positions.iter().enumerate() {
                     queries[i * head_width..][..head_width].copy_from_slice(part(position, 0));
