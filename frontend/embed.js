@@ -13,7 +13,7 @@
 // workers) in an open shadow root, so the host page's CSS and the app's do not mix.
 //
 // frontend/build.sh writes this file into dist as clip-branches.js, with the placeholders
-// below replaced by the names of the app files trunk wrote.
+// below replaced by the content-hashed names of the app files it wrote.
 const here = new URL('.', import.meta.url);
 const APP_JS = new URL('@APP_JS@', here);
 const APP_WASM = new URL('@APP_WASM@', here);

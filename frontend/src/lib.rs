@@ -18,7 +18,7 @@
 //!
 //! In wasm only: `app` (the Yew UI, also mounted by the `<clip-branches-search>` element),
 //! `worker` (the search worker, a yew-agent reactor),
-//! `text` (the text worker: CLIP text tower with burn),
+//! `text` (the text worker: CLIP text tower with burn, built with the `text-encoder` feature),
 //! `net` (fetch with the Cache API and progress) and `codec` (serde-wasm-bindgen messages).
 
 pub mod index;

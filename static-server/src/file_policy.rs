@@ -13,13 +13,13 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` for everything else, and for every answer that is not a file.
 pub const NO_CACHE: &str = "no-cache";
 
-/// Length of the hex content hash in dataset and trunk file names.
+/// Length of the hex content hash in dataset and app file names.
 const HASH_LEN: usize = 16;
 
 /// Whether a file name carries a content hash, in either of the project's forms:
 /// - dataset files `<stem>.<16 lowercase hex>.<ext>` (`tree-017-top.3f2a9c0d1e2b4a5c.shard`);
-/// - trunk's app files `<stem>-<16 hex>.<ext>` and `<stem>-<16 hex>_bg.wasm`
-///   (`frontend-1a2b3c4d5e6f7a8b.js`).
+/// - the app's files (frontend/build.sh) `<stem>-<16 hex>.<ext>` and `<stem>-<16 hex>_bg.wasm`
+///   (`app-1a2b3c4d5e6f7a8b.js`).
 pub fn is_content_hashed(file_name: &str) -> bool {
     let Some((stem, extension)) = file_name.rsplit_once('.') else {
         return false;
@@ -30,11 +30,11 @@ pub fn is_content_hashed(file_name: &str) -> bool {
     let dataset_form = stem
         .rsplit_once('.')
         .is_some_and(|(name, hash)| !name.is_empty() && is_hash(hash));
-    let trunk_stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    let trunk_form = trunk_stem
+    let app_stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    let app_form = app_stem
         .rsplit_once('-')
         .is_some_and(|(name, hash)| !name.is_empty() && is_hash(hash));
-    dataset_form || trunk_form
+    dataset_form || app_form
 }
 
 fn is_hash(text: &str) -> bool {

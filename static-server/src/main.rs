@@ -19,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Folder of the built frontend (trunk's `dist/`), served at `/`.
+    /// Folder of the built frontend (`frontend/dist`, from frontend/build.sh), served at `/`.
     #[arg(long, value_name = "DIR")]
     dist: PathBuf,
     /// Folder holding the dataset folders, served under `/data/`.

@@ -13,7 +13,8 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-scripts/demo --count "$count" --no-serve
+# --profile dev: precompute as the native tests built it (a release build would add minutes).
+scripts/demo --count "$count" --no-serve --profile dev
 e2e=frontend/tests/e2e
 [ -d "$e2e/node_modules/playwright-core" ] || (cd "$e2e" && npm ci --no-audit --no-fund)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -1,4 +1,4 @@
-//! The app's entry point (trunk's main bundle): mounts the Yew UI.
+//! The app's entry point (the main bundle of frontend/build.sh): mounts the Yew UI.
 
 fn main() {
     #[cfg(target_family = "wasm")]

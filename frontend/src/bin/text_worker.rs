@@ -1,4 +1,4 @@
-//! The text worker's entry point (trunk's text-worker bundle): registers the reactor.
+//! The text worker's entry point (frontend/build.sh's text-worker bundle): registers the reactor.
 
 fn main() {
     #[cfg(target_family = "wasm")]

@@ -1,4 +1,4 @@
-//! The search worker's entry point (trunk's worker bundle): registers the reactor.
+//! The search worker's entry point (frontend/build.sh's worker bundle): registers the reactor.
 
 fn main() {
     #[cfg(target_family = "wasm")]

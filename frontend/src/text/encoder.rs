@@ -1,0 +1,258 @@
+//! The text worker's encoder and its loop: loads the dataset's CLIP text tower (with burn on
+//! WebGPU when the browser has an adapter and the `webgpu` feature is built, else on clip's
+//! packed CPU kernels, read out of burn's flex tower), warms it up, and encodes texts into
+//! queries on the index's grid (tokenize, text tower, [`QueryProjection`]).
+
+use burn::tensor::Device;
+use clip::export::holds_int8;
+use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::{TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, read_rows_async};
+use dataset::{FileRef, Reduction, TextEncoder};
+use futures::{SinkExt, StreamExt};
+
+use super::Scope;
+use crate::items::check_file;
+use crate::net::{self, FileCache, Source};
+use crate::projection::QueryProjection;
+use crate::protocol::{Backend, Failure, Progress, TextBody, TextReply, TextRequest, TextTask};
+
+/// Text a load warms the encoder up with.
+const WARMUP_TEXT: &str = "a photo";
+
+fn failure(what: impl Into<String>, message: impl ToString, hint: &str) -> Failure {
+    Failure {
+        what: what.into(),
+        message: message.to_string(),
+        hint: hint.to_owned(),
+    }
+}
+
+const HINT_DAMAGED: &str =
+    "the dataset's text encoder files are damaged or of another version: rebuild the dataset";
+
+/// A text tower: burn's on WebGPU, clip's packed kernels on the CPU.
+enum Tower {
+    Burn(TextTransformer),
+    Packed(PackedTextTower),
+}
+
+/// A loaded encoder.
+struct Encoder {
+    tokenizer: Tokenizer,
+    tower: Tower,
+    context: usize,
+    projection: QueryProjection,
+}
+
+impl Encoder {
+    async fn encode(&self, text: &str) -> Result<Vec<u8>, Failure> {
+        let what = "encoding the text";
+        let ids = self.tokenizer.tokenize(text, self.context);
+        let tokens =
+            TokenBatch::new(ids, self.context).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+        let row = match &self.tower {
+            Tower::Burn(tower) => {
+                let features = tower
+                    .forward(&tokens)
+                    .map_err(|e| failure(what, e, HINT_DAMAGED))?;
+                read_rows_async(features)
+                    .await
+                    .map_err(|e| failure(what, e, "reload the page"))?
+            }
+            Tower::Packed(tower) => tower
+                .forward(&tokens)
+                .map_err(|e| failure(what, e, HINT_DAMAGED))?,
+        };
+        self.projection
+            .project(&row)
+            .map_err(|e| failure(what, e, HINT_DAMAGED))
+    }
+}
+
+/// Answers the app's requests until the bridge closes.
+pub(super) async fn serve(mut scope: Scope) {
+    let cache = FileCache::open().await;
+    let mut encoder: Option<Encoder> = None;
+    while let Some(TextRequest { seq, task }) = scope.next().await {
+        let body = match task {
+            TextTask::Load {
+                base,
+                encoder: spec,
+            } => {
+                encoder = None;
+                match load(&cache, &base, &spec, seq, &mut scope).await {
+                    Ok((loaded, backend)) => {
+                        let start = net::now_ms();
+                        let warm = loaded.encode(WARMUP_TEXT).await;
+                        let warmup_ms = net::now_ms() - start;
+                        match warm {
+                            Ok(_) => {
+                                encoder = Some(loaded);
+                                TextBody::Loaded { backend, warmup_ms }
+                            }
+                            Err(f) => TextBody::Failed(f),
+                        }
+                    }
+                    Err(f) => TextBody::Failed(f),
+                }
+            }
+            TextTask::Encode { text } => match &encoder {
+                Some(loaded) => {
+                    let start = net::now_ms();
+                    match loaded.encode(&text).await {
+                        Ok(query) => TextBody::Encoded {
+                            query,
+                            encode_ms: net::now_ms() - start,
+                        },
+                        Err(f) => TextBody::Failed(f),
+                    }
+                }
+                None => TextBody::Failed(failure(
+                    "text search",
+                    "the text encoder is not loaded",
+                    "wait for it to load, or reload the page",
+                )),
+            },
+        };
+        if scope.send(TextReply { seq, body }).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// WebGPU when built in and an adapter answers; the flex CPU backend otherwise.
+async fn pick_device() -> (Device, Backend) {
+    #[cfg(feature = "webgpu")]
+    if let Ok(device) = Device::wgpu_options().init_async().await {
+        return (device, Backend::Webgpu);
+    }
+    (Device::flex(), Backend::Cpu)
+}
+
+/// Fetches `file` (Cache API first) and checks it against `dataset.json`.
+async fn fetch_file(cache: &FileCache, base: &str, file: &FileRef) -> Result<Vec<u8>, Failure> {
+    let url = format!("{base}{}", file.name);
+    let what = format!("loading {}", file.name);
+    let (bytes, source) = cache
+        .fetch(&url)
+        .await
+        .map_err(|e| failure(what.clone(), e, "check the connection, then reload"))?;
+    if check_file(file, &bytes).is_ok() {
+        if source == Source::Network {
+            cache.put(&url, &bytes).await;
+        }
+        return Ok(bytes);
+    }
+    if source == Source::Cache {
+        cache.delete(&url).await;
+        let bytes = net::fetch_bytes(&url)
+            .await
+            .map_err(|e| failure(what.clone(), e, "check the connection, then reload"))?;
+        check_file(file, &bytes).map_err(|e| failure(what.clone(), e, HINT_DAMAGED))?;
+        cache.put(&url, &bytes).await;
+        return Ok(bytes);
+    }
+    Err(failure(
+        what,
+        check_file(file, &bytes)
+            .err()
+            .map_or_else(String::new, |e| e.to_string()),
+        HINT_DAMAGED,
+    ))
+}
+
+async fn load(
+    cache: &FileCache,
+    base: &str,
+    spec: &TextEncoder,
+    seq: u32,
+    scope: &mut Scope,
+) -> Result<(Encoder, Backend), Failure> {
+    let reduction_file = match &spec.reduction {
+        Reduction::Pca { file } => Some(file),
+        Reduction::Identity => None,
+        Reduction::Head { .. } => {
+            return Err(failure(
+                "loading the text encoder",
+                "the learned text head (reduction kind head) is not supported in the browser yet",
+                "build the dataset with the PCA reduction",
+            ));
+        }
+    };
+    let mut progress = Progress {
+        what: "text encoder".to_owned(),
+        files_total: 1 + u32::from(reduction_file.is_some()),
+        bytes_total: spec.weights.bytes + reduction_file.map_or(0, |f| f.bytes),
+        ..Progress::default()
+    };
+    let weights = fetch_file(cache, base, &spec.weights).await?;
+    progress.files_done += 1;
+    progress.bytes_done += spec.weights.bytes;
+    // Progress is best effort: a closed bridge ends the loop at the next reply.
+    let _ = scope
+        .send(TextReply {
+            seq,
+            body: TextBody::Progress(progress.clone()),
+        })
+        .await;
+    let projection = match reduction_file {
+        Some(file) => {
+            let bytes = fetch_file(cache, base, file).await?;
+            let what = format!("reading {}", file.name);
+            let tensors = TensorMap::from_safetensors(&bytes)
+                .map_err(|e| failure(what.clone(), e, HINT_DAMAGED))?;
+            let (Some(mean), Some(components)) = (tensors.get("mean"), tensors.get("components"))
+            else {
+                return Err(failure(
+                    what,
+                    "tensors mean and components are missing",
+                    HINT_DAMAGED,
+                ));
+            };
+            let dims = components.shape.first().copied().unwrap_or(0);
+            QueryProjection::pca(mean.values.clone(), components.values.clone(), dims)
+                .map_err(|e| failure(what, e, HINT_DAMAGED))?
+        }
+        None => QueryProjection::Identity {
+            dims: spec.projection_dim,
+        },
+    };
+    let what = "loading the text encoder";
+    let config: TextConfig =
+        serde_json::from_value(spec.config.clone()).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+    // The weights are held about once at a time (a ViT-B/32 tower is 253 MB in f32): the
+    // file goes once the f32 tensors exist, the tensors move into burn's tower one by one,
+    // and on the CPU burn's tower goes once it is packed.
+    let int8 = holds_int8(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+    let tensors =
+        TensorMap::from_safetensors(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+    drop(weights);
+    let (device, backend) = pick_device().await;
+    let tower = tensors
+        .into_text_tower(&config, spec.projection_dim, &device)
+        .map_err(|e| failure(what, e, HINT_DAMAGED))?;
+    let tower = if backend == Backend::Cpu {
+        // The whole tower runs on clip's packed simd128 kernels, in the precision the dataset
+        // ships (int8 by default: about half the f32 time).
+        let precision = if int8 {
+            PackedPrecision::Int8
+        } else {
+            PackedPrecision::F32
+        };
+        let packed = PackedTextTower::new(&tower, config.layer_norm_eps, precision)
+            .map_err(|e| failure(what, e, "reload the page"))?;
+        Tower::Packed(packed)
+    } else {
+        Tower::Burn(tower)
+    };
+    let tokenizer = Tokenizer::new().map_err(|e| failure(what, e, "reload the page"))?;
+    Ok((
+        Encoder {
+            tokenizer,
+            tower,
+            context: config.max_position_embeddings,
+            projection,
+        },
+        backend,
+    ))
+}
