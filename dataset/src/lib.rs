@@ -13,7 +13,7 @@
 //!   thumbs/<hash>.jpg                    thumbnails, named by the blake3 of their own bytes
 //!   text-encoder.<hash>.safetensors      the text tower for the browser (clip::export, f16 or int8)
 //!   reduction.<hash>.safetensors         the map from CLIP space to the index's compact space
-//!   report.json                          IngestReport: counts and skipped items
+//!   report.json                          IngestReport: counts (uncaptioned items too) and skipped items
 //! ```
 //!
 //! This crate only defines the types and their JSON; it does no I/O.
@@ -180,6 +180,11 @@ pub struct SkippedItem {
 pub struct IngestReport {
     /// Items taken into the dataset.
     pub ingested: u64,
+    /// Items taken without a caption (their source gave none, or only a file name that
+    /// describes nothing, such as `IMG_1234`); text search finds them by their image.
+    /// Reports written before this count read as 0.
+    #[serde(default)]
+    pub uncaptioned: u64,
     /// Items skipped, all reasons together.
     pub skipped: u64,
     /// Skipped items per reason.
@@ -313,6 +318,21 @@ mod tests {
     fn reduction_is_tagged() {
         let r = Reduction::Identity;
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"kind":"identity"}"#);
+    }
+
+    #[test]
+    fn report_counts_uncaptioned_items_and_reads_older_reports() {
+        let report = IngestReport {
+            ingested: 3,
+            uncaptioned: 2,
+            ..IngestReport::default()
+        };
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"uncaptioned\":2"), "{json}");
+        assert_eq!(serde_json::from_str::<IngestReport>(&json).unwrap(), report);
+        let older = r#"{"ingested":3,"skipped":0,"skipped_by_reason":{},"skipped_items":[]}"#;
+        let read: IngestReport = serde_json::from_str(older).unwrap();
+        assert_eq!((read.ingested, read.uncaptioned), (3, 0));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use dataset::SkippedItem;
 use image::{ImageEncoder, codecs::png::PngEncoder};
 
 use crate::pickle::{self, Value};
-use crate::source::{Candidate, ImageData, SourceItems};
+use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 use crate::{IngestError, skipped};
 
 /// The class names, by label.
@@ -219,7 +219,7 @@ pub fn read(input: &Path) -> Result<SourceItems, IngestError> {
                 Some(class) => items.candidates.push(Candidate {
                     label: source.clone(),
                     source,
-                    caption: (*class).to_owned(),
+                    caption: SourceCaption::Paired((*class).to_owned()),
                     image: ImageData::Memory {
                         bytes: image.to_png(),
                         ext: "png",

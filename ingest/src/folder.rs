@@ -1,13 +1,14 @@
 //! An image folder, recursive: every file except hidden ones and `.txt` sidecars is a
-//! candidate, in the order of its `/`-separated relative path. A caption comes from the
-//! sidecar `<stem>.txt` beside the image, or else from the file name.
+//! candidate, in the order of its `/`-separated relative path. Captions are optional: one
+//! comes from the sidecar `<stem>.txt` beside the image (which wins, even when it describes
+//! nothing), or else from the file name's descriptive words (none for `IMG_1234`).
 
 use std::fs;
 use std::path::Path;
 
 use crate::IngestError;
 use crate::caption::caption_from_file_name;
-use crate::source::{Candidate, ImageData, SourceItems};
+use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 
 /// Every file under `root` (hidden files and folders left out), as sorted `/`-separated
 /// paths relative to `root`.
@@ -70,7 +71,7 @@ pub fn read(root: &Path, exclude: &Path) -> Result<SourceItems, IngestError> {
         items.candidates.push(Candidate {
             source: file.clone(),
             label: file.clone(),
-            caption,
+            caption: SourceCaption::Optional(caption),
             image: ImageData::File(root.join(file)),
         });
     }
@@ -111,7 +112,7 @@ mod tests {
         let got: Vec<(&str, &str)> = items
             .candidates
             .iter()
-            .map(|c| (c.source.as_str(), c.caption.as_str()))
+            .map(|c| (c.source.as_str(), c.caption.text()))
             .collect();
         assert_eq!(
             got,

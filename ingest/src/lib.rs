@@ -3,7 +3,7 @@
 //! items with web thumbnails, and writes into the output folder:
 //!
 //! - `report.json`: the [`dataset::IngestReport`] (counts per skip reason, every skipped
-//!   item);
+//!   item, how many kept items have no caption);
 //! - `items-NNNN.<hash>.json`: [`dataset::ItemsChunk`]s of the kept items, in id order;
 //! - `thumbs/<16 hex of blake3>.jpg`: the thumbnails (those of an earlier run that no
 //!   kept item names are removed);
@@ -14,6 +14,10 @@
 //! rows, batch records, list lines), so the same input always gives the same ids. Bad
 //! input never stops a run: each skipped item is counted with its reason. Only a failure
 //! to read the input as a whole or to write the output is an [`IngestError`].
+//!
+//! Captions are optional where a source may lack them (a folder's sidecars and file names,
+//! a URL list line without one: see [`source::SourceCaption`]); a caption a table or list
+//! pairs with its image is required, as in the reference's preprocessing.
 //!
 //! ```no_run
 //! let options = ingest::IngestOptions::new("photos".into(), "dataset".into());
@@ -48,7 +52,7 @@ pub use table::CsvColumns;
 pub use urls::DownloadOptions;
 
 use crate::process::{Accepted, process};
-use crate::source::{Candidate, ImageData, SourceItems};
+use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 
 /// Items per metadata chunk by default: small, because a k-NN page of 60 ids touches up to
 /// 60 chunks (about 15 KB each at 128 items).
@@ -252,7 +256,7 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
             }
         }
     }
-    let report = report_of(items.len(), skipped_items);
+    let report = report_of(&items, skipped_items);
     let metadata: Vec<dataset::Item> = items.iter().map(|i| i.item.clone()).collect();
     let chunks = output::write_item_chunks(out, &metadata, options.items_per_chunk)?;
     output::remove_stale_thumbs(out, metadata.iter().map(|item| item.thumb.as_str()))?;
@@ -307,7 +311,7 @@ fn read_source(
                     .map(|row| urls::UrlEntry {
                         label: format!("{name}:{}", row.line),
                         url: row.image,
-                        caption: row.caption,
+                        caption: SourceCaption::Paired(row.caption),
                     })
                     .collect();
                 urls::download(&entries, &downloads, &options.download, progress)
@@ -320,7 +324,7 @@ fn read_source(
                             label: format!("{name}:{} {}", row.line, row.image),
                             image: ImageData::File(folder.join(&row.image)),
                             source: row.image,
-                            caption: row.caption,
+                            caption: SourceCaption::Paired(row.caption),
                         })
                         .collect(),
                     skipped: Vec::new(),
@@ -332,9 +336,10 @@ fn read_source(
     })
 }
 
-fn report_of(ingested: usize, skipped_items: Vec<SkippedItem>) -> IngestReport {
+fn report_of(items: &[IngestedItem], skipped_items: Vec<SkippedItem>) -> IngestReport {
     let mut report = IngestReport {
-        ingested: ingested as u64,
+        ingested: items.len() as u64,
+        uncaptioned: items.iter().filter(|i| i.item.caption.is_empty()).count() as u64,
         skipped: skipped_items.len() as u64,
         ..IngestReport::default()
     };

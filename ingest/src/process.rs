@@ -1,4 +1,5 @@
-//! The per-item stage: caption clean-up, the image filters (empty file, not an image,
+//! The per-item stage: caption clean-up (a paired caption that describes nothing skips the
+//! item, an optional one leaves it uncaptioned), the image filters (empty file, not an image,
 //! unsupported format, huge dimensions read from the header before any decoding, truncated
 //! or undecodable data, too small after the optional bottom crop) and the thumbnail.
 //! [`inspect`] and [`thumbnail_jpeg`] work on bytes; [`process`] adds the file I/O.
@@ -12,7 +13,7 @@ use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
 use crate::output::{write_atomic, write_content_named};
-use crate::source::{Candidate, ImageData};
+use crate::source::{Candidate, ImageData, SourceCaption};
 use crate::{IngestError, skipped};
 
 /// The filters' settings.
@@ -24,8 +25,9 @@ pub struct FilterOptions {
     pub max_pixels: u64,
     /// Rows cut from the bottom of every image (a watermark strip), 0 for none.
     pub bottom_crop: u32,
-    /// Keep items whose caption is empty or junk, with an empty caption, instead of
-    /// skipping them.
+    /// Keep items whose paired caption (CSV, URL list) is empty or junk, with an empty
+    /// caption, instead of skipping them. Optional captions (sidecars, file names) never
+    /// skip an item.
     pub allow_empty_captions: bool,
 }
 
@@ -172,13 +174,14 @@ pub fn process(
     out: &Path,
 ) -> Result<Result<Accepted, SkippedItem>, IngestError> {
     let skip = |(reason, detail): Rejection| skipped(candidate.label.clone(), reason, detail);
-    let caption = match clean_caption(&candidate.caption) {
-        Ok(caption) => caption,
-        Err(_) if filters.allow_empty_captions => String::new(),
-        Err(problem) => {
+    let caption = match (clean_caption(candidate.caption.text()), &candidate.caption) {
+        (Ok(caption), _) => caption,
+        (Err(_), SourceCaption::Optional(_)) => String::new(),
+        (Err(_), SourceCaption::Paired(_)) if filters.allow_empty_captions => String::new(),
+        (Err(problem), SourceCaption::Paired(raw)) => {
             let detail = match problem {
                 CaptionProblem::Empty => "nothing is left after clean-up".to_owned(),
-                CaptionProblem::Junk => format!("'{}' describes nothing", candidate.caption.trim()),
+                CaptionProblem::Junk => format!("'{}' describes nothing", raw.trim()),
             };
             return Ok(Err(skip((problem.reason(), detail))));
         }

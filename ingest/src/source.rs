@@ -33,9 +33,31 @@ pub struct Candidate {
     /// How a report names the item when it is skipped (adds a line number for CSV rows).
     pub label: String,
     /// The caption as the source gives it, before clean-up.
-    pub caption: String,
+    pub caption: SourceCaption,
     /// The image bytes.
     pub image: ImageData,
+}
+
+/// A candidate's caption as its source gives it, before clean-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceCaption {
+    /// The text the source pairs with the image (a CSV cell, a URL list's caption, a
+    /// CIFAR class): when it is empty or describes nothing the item is skipped
+    /// (`empty_caption`, `junk_caption`), as the reference's preprocessing drops bad
+    /// image-text pairs.
+    Paired(String),
+    /// A caption the image may lack (a sidecar `.txt`, a file name): when it describes
+    /// nothing the item is kept without a caption, since CLIP searches the image itself.
+    Optional(String),
+}
+
+impl SourceCaption {
+    /// The text, before clean-up.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Paired(text) | Self::Optional(text) => text,
+        }
+    }
 }
 
 /// A source's candidates in their deterministic order, and what it skipped itself.

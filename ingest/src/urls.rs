@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use dataset::SkippedItem;
 
 use crate::output::write_atomic;
-use crate::source::{Candidate, ImageData, SourceItems};
+use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 use crate::{Progress, skipped};
 
 /// How downloads behave.
@@ -52,8 +52,8 @@ impl Default for DownloadOptions {
 pub struct UrlEntry {
     /// The URL.
     pub url: String,
-    /// The raw caption.
-    pub caption: String,
+    /// The caption: the list's (paired), or else the URL's file name (optional).
+    pub caption: SourceCaption,
     /// How reports name it (`list.txt:3`).
     pub label: String,
 }
@@ -82,9 +82,9 @@ pub fn parse_list(text: &str, name: &str) -> (Vec<UrlEntry>, Vec<SkippedItem>) {
             continue;
         }
         let caption = if caption.trim().is_empty() {
-            caption_from_url(url)
+            SourceCaption::Optional(caption_from_url(url))
         } else {
-            caption
+            SourceCaption::Paired(caption)
         };
         entries.push(UrlEntry {
             url: url.to_owned(),
@@ -293,13 +293,21 @@ mod tests {
 
     #[test]
     fn parses_lists() {
-        let text = "# comment\nhttps://a.example/x/red_car.jpg?s=1\n\nftp://b/c.jpg\nhttp://h:8080/p.png\tA caption\r\n";
+        let text = "# comment\nhttps://a.example/x/red_car.jpg?s=1\n\nftp://b/c.jpg\nhttp://h:8080/p.png\tA caption\r\nhttps://a.example/IMG_1234.jpg\n";
         let (entries, skips) = parse_list(text, "list.txt");
-        assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].caption, "red car");
+        assert_eq!(entries.len(), 3);
+        assert_eq!(
+            entries[0].caption,
+            SourceCaption::Optional("red car".into())
+        );
         assert_eq!(entries[0].label, "list.txt:2");
         assert_eq!(entries[1].url, "http://h:8080/p.png");
-        assert_eq!(entries[1].caption, "A caption");
+        assert_eq!(
+            entries[1].caption,
+            SourceCaption::Paired("A caption".into())
+        );
+        // A camera's file name gives no caption, and keeps the item.
+        assert_eq!(entries[2].caption, SourceCaption::Optional(String::new()));
         assert_eq!(skips.len(), 1);
         assert_eq!(
             (skips[0].source.as_str(), skips[0].reason.as_str()),

@@ -90,8 +90,13 @@ pub struct BuildStats {
     pub index_s: f64,
     pub export_s: f64,
     pub total_s: f64,
+    /// Items with a caption (a collection of photos may have none).
+    pub captioned: usize,
+    /// Caption queries the recall was measured with: the captions of the first 200
+    /// (`RECALL_QUERIES`) captioned items; an item without a caption is no query.
+    pub recall_queries: usize,
     /// Mean overlap of the top 60 by compact u8 features with the top 60 by the full
-    /// features, for caption queries (`None` without captions).
+    /// features, for the caption queries (`None` when no item has a caption).
     pub caption_recall_at_60: Option<f64>,
 }
 
@@ -119,10 +124,13 @@ pub fn run(args: &BuildArgs) -> Result<()> {
         stats.reduce_s,
         stats.index_s,
         stats.export_s,
-        stats
-            .caption_recall_at_60
-            .map(|r| format!("; caption recall@60 of the compact index {r:.3}"))
-            .unwrap_or_default()
+        match stats.caption_recall_at_60 {
+            Some(recall) => format!(
+                "; caption recall@60 of the compact index {recall:.3} ({} queries from the {} captioned items)",
+                stats.recall_queries, stats.captioned
+            ),
+            None => "; no item has a caption, so no caption recall".to_owned(),
+        }
     );
     println!("{}", serde_json::to_string_pretty(&stats)?);
     Ok(())
@@ -248,10 +256,12 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         .iter()
         .map(|i| i.item.caption.as_str())
         .filter(|c| !c.is_empty())
-        .take(RECALL_QUERIES)
         .collect();
+    stats.captioned = captions.len();
+    let captions = &captions[..captions.len().min(RECALL_QUERIES)];
+    stats.recall_queries = captions.len();
     stats.caption_recall_at_60 =
-        caption_recall(&model, &captions, &features, &pca, &quantised, args.dims)?;
+        caption_recall(&model, captions, &features, &pca, &quantised, args.dims)?;
 
     let manifest = DatasetManifest {
         format_version: DATASET_FORMAT_VERSION,

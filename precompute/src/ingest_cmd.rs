@@ -40,7 +40,8 @@ pub struct IngestArgs {
     /// Rows cut from the bottom of every image (e.g. a watermark strip).
     #[arg(long, default_value_t = 0)]
     bottom_crop: u32,
-    /// Keep items whose caption is empty or junk (with an empty caption) instead of skipping them.
+    /// Keep items whose caption given in a table or URL list is empty or junk (with an empty
+    /// caption) instead of skipping them; a sidecar or file-name caption never skips an item.
     #[arg(long)]
     allow_empty_captions: bool,
     /// Longest side of a thumbnail in pixels.
@@ -125,8 +126,13 @@ pub fn ingest(args: &IngestArgs) -> Result<Ingested> {
         .collect();
     let seen = report.ingested + report.skipped;
     eprintln!(
-        "ingested {} items, skipped {}{} into {} in {seconds:.2} s ({:.1} images/s)",
+        "ingested {} items{}, skipped {}{} into {} in {seconds:.2} s ({:.1} images/s)",
         report.ingested,
+        if report.uncaptioned > 0 {
+            format!(" ({} without a caption)", report.uncaptioned)
+        } else {
+            String::new()
+        },
         report.skipped,
         if reasons.is_empty() {
             String::new()

@@ -637,6 +637,13 @@ fn build_makes_a_verified_deterministic_dataset() {
     let first = dir.path().join("first");
     let stats = ok_json(build(&first));
     assert_eq!(stats["images"], 90);
+    assert_eq!(
+        (
+            stats["captioned"].as_u64(),
+            stats["recall_queries"].as_u64()
+        ),
+        (Some(90), Some(90))
+    );
     let recall = stats["caption_recall_at_60"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&recall), "{recall}");
     let out = precompute(&["verify", first.to_str().unwrap()]);
@@ -664,6 +671,56 @@ fn build_makes_a_verified_deterministic_dataset() {
     let second = dir.path().join("second");
     assert!(build(&second).status.success());
     assert_eq!(dataset_listing(&first), dataset_listing(&second));
+}
+
+/// `precompute build` on a camera's folder (`IMG_0001.png` ..., no sidecar captions): every
+/// image is built without a caption, and the caption recall is left out, saying why.
+#[test]
+fn build_takes_a_camera_folder_without_captions() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    for i in 0..90u32 {
+        fs::remove_file(source.join(format!("img{i:03}.txt"))).unwrap();
+        fs::rename(
+            source.join(format!("img{i:03}.png")),
+            source.join(format!("IMG_{:04}.png", i + 1)),
+        )
+        .unwrap();
+    }
+    let out = dir.path().join("camera");
+    let output = precompute(&[
+        "build",
+        "--input",
+        source.to_str().unwrap(),
+        "--model",
+        fixture_path("hf").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dims",
+        "8",
+    ]);
+    let log = stderr(&output);
+    let stats = ok_json(output);
+    assert_eq!(stats["images"], 90);
+    assert_eq!(stats["captioned"], 0);
+    assert!(stats["caption_recall_at_60"].is_null(), "{stats}");
+    assert!(
+        log.contains("ingested 90 items (90 without a caption), skipped 0"),
+        "{log}"
+    );
+    assert!(
+        log.contains("no item has a caption, so no caption recall"),
+        "{log}"
+    );
+    let report: Value =
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["uncaptioned"], 90);
+    let out = precompute(&["verify", out.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// A build split over two machines (`--part`, then `merge`, then the build again) gives

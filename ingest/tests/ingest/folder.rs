@@ -1,4 +1,4 @@
-//! An image folder with every kind of bad file.
+//! An image folder with every kind of bad file, and a camera's folder without captions.
 
 use super::*;
 
@@ -73,13 +73,15 @@ fn bad_files_are_counted_and_the_rest_ingested() {
     assert_eq!(
         kept(&ingested),
         [
+            ("IMG_1234.jpg", ""),
             ("a_red_gradient.jpg", "a red gradient"),
             ("b-green.png", "b green"),
             ("sub/c.jpg", "a blue & teal sky"),
         ]
     );
+    assert_eq!(ingested.report.uncaptioned, 1);
     assert_eq!(
-        (ingested.items[0].item.width, ingested.items[0].item.height),
+        (ingested.items[1].item.width, ingested.items[1].item.height),
         (80, 60)
     );
     assert_eq!(
@@ -87,7 +89,6 @@ fn bad_files_are_counted_and_the_rest_ingested() {
         BTreeMap::from([
             ("duplicate", 1),
             ("empty_file", 1),
-            ("junk_caption", 1),
             ("not_an_image", 1),
             ("too_large", 1),
             ("too_small", 1),
@@ -151,13 +152,12 @@ fn a_rerun_over_less_input_removes_stale_chunks_and_thumbnails() {
 }
 
 #[test]
-fn bottom_crop_and_empty_captions_options() {
+fn bottom_crop_option() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     bad_folder(&input);
     let mut options = IngestOptions::new(input, dir.path().join("out"));
     options.filters.bottom_crop = 30;
-    options.filters.allow_empty_captions = true;
     options.thumb_size = 32;
     let ingested = run(&options);
     // 80x60 JPEGs keep 30 rows (short side 30 < 32): too small now; the 64x64 PNG keeps 34.
@@ -168,7 +168,96 @@ fn bottom_crop_and_empty_captions_options() {
         .collect();
     assert_eq!(kept, ["b-green.png"]);
     assert_eq!(ingested.items[0].entry.bottom_crop, 30);
-    assert_eq!(reasons(&ingested.report).get("junk_caption"), None);
     let thumb = image::open(dir.path().join("out").join(&ingested.items[0].item.thumb)).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (32, 17));
+}
+
+/// A photo library as a camera and a phone name it: no captions, names that describe
+/// nothing, one sidecar, one descriptive name and a few hostile files.
+#[test]
+fn a_camera_named_folder_without_captions_ingests_every_good_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photos");
+    fs::create_dir_all(input.join("2023")).unwrap();
+    let mut uncaptioned: Vec<String> = (1..=40).map(|i| format!("IMG_{i:04}.png")).collect();
+    uncaptioned.extend(
+        [
+            "2023/DSC01234.png",
+            "2023/DSCF1234.png",
+            "2023/P1010001.png",
+            "2023/PXL_20240101_123456789.png",
+            "2023/IMG_20230501_123456.png",
+            "2023/2023-05-01 12.34.56.png",
+            "2023/Screenshot 2023-05-01 at 12.34.56.png",
+            "2023/WhatsApp Image 2023-05-01 at 12.34.56.png",
+            "2023/IMG_1234 (2).png",
+            "2023/0042.png",
+            "2023/d41d8cd98f00b204e9800998ecf8427e.png",
+            "2023/550e8400-e29b-41d4-a716-446655440000.png",
+        ]
+        .map(String::from),
+    );
+    let captioned = [
+        ("IMG_0100.png", "a sidecar caption"),
+        ("beach_holiday_IMG_0200.png", "beach holiday"),
+    ];
+    let good: Vec<&str> = uncaptioned
+        .iter()
+        .map(String::as_str)
+        .chain(captioned.iter().map(|(name, _)| *name))
+        .collect();
+    for (seed, name) in good.iter().enumerate() {
+        fs::write(input.join(name), png(seed as u32)).unwrap();
+    }
+    fs::write(input.join("IMG_0100.txt"), "a sidecar caption\n").unwrap();
+    let truncated = jpeg(200);
+    let hostile: [(&str, Vec<u8>); 5] = [
+        ("IMG_0900.jpg", Vec::new()),
+        ("IMG_0901.jpg", truncated[..truncated.len() / 2].to_vec()),
+        ("IMG_0902.jpg", b"<html>not an image</html>".to_vec()),
+        ("IMG_0903.png", png_header(100_000, 100_000)),
+        ("IMG_0904.png", png(0)),
+    ];
+    for (name, bytes) in &hostile {
+        fs::write(input.join(name), bytes).unwrap();
+    }
+
+    let out = dir.path().join("out");
+    let ingested = run(&IngestOptions::new(input, out.clone()));
+    check_output(&out, &ingested);
+    let mut expected: Vec<(&str, &str)> = uncaptioned.iter().map(|n| (n.as_str(), "")).collect();
+    expected.extend(captioned);
+    expected.sort();
+    assert_eq!(kept(&ingested), expected);
+    assert_eq!(
+        reasons(&ingested.report),
+        BTreeMap::from([
+            ("duplicate", 1),
+            ("empty_file", 1),
+            ("not_an_image", 1),
+            ("too_large", 1),
+            ("truncated", 1),
+        ])
+    );
+    let skipped: Vec<(&str, &str)> = ingested
+        .report
+        .skipped_items
+        .iter()
+        .map(|s| (s.source.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("IMG_0900.jpg", "empty_file"),
+            ("IMG_0901.jpg", "truncated"),
+            ("IMG_0902.jpg", "not_an_image"),
+            ("IMG_0903.png", "too_large"),
+            ("IMG_0904.png", "duplicate"),
+        ]
+    );
+    assert_eq!(ingested.report.ingested, good.len() as u64);
+    assert_eq!(ingested.report.uncaptioned, uncaptioned.len() as u64);
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["uncaptioned"], uncaptioned.len());
 }

@@ -76,3 +76,49 @@ fn a_missing_column_is_an_error_naming_it() {
     assert!(error.to_string().contains("t.csv"), "{error}");
     assert!(!dir.path().join("out/report.json").exists());
 }
+
+/// A table pairs each image with its caption: a row whose caption describes nothing is a
+/// bad pair and is dropped, unlike a folder's file names (`--allow-empty-captions` keeps it).
+#[test]
+fn a_table_still_drops_junk_captions() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, seed) in [
+        ("IMG_0001.jpg", 1),
+        ("b.jpg", 2),
+        ("c.jpg", 3),
+        ("d.jpg", 4),
+    ] {
+        fs::write(dir.path().join(name), jpeg(seed)).unwrap();
+    }
+    fs::write(
+        dir.path().join("list.csv"),
+        "filename,caption\n\
+         IMG_0001.jpg,IMG_0001\n\
+         b.jpg,untitled\n\
+         c.jpg,a red gradient\n\
+         d.jpg,DSC01234\n",
+    )
+    .unwrap();
+    let mut options = IngestOptions::new(dir.path().join("list.csv"), dir.path().join("out"));
+    let ingested = run(&options);
+    assert_eq!(kept(&ingested), [("c.jpg", "a red gradient")]);
+    assert_eq!(
+        reasons(&ingested.report),
+        BTreeMap::from([("junk_caption", 3)])
+    );
+    assert_eq!(ingested.report.uncaptioned, 0);
+
+    options.filters.allow_empty_captions = true;
+    let ingested = run(&options);
+    assert_eq!(
+        kept(&ingested),
+        [
+            ("IMG_0001.jpg", ""),
+            ("b.jpg", ""),
+            ("c.jpg", "a red gradient"),
+            ("d.jpg", "")
+        ]
+    );
+    assert_eq!(ingested.report.skipped, 0);
+    assert_eq!(ingested.report.uncaptioned, 3);
+}
