@@ -1482,7 +1482,8 @@ fn Main(props: &MainProps) -> Html {
             <Tile key={id} id={id} label={session.labels.get(id)}
                 focused={session.focus == Some(first_shown + k)}
                 thumb={item.map(|i| AttrValue::from(format!("{base}{}", i.thumb)))}
-                caption={item.map(|i| AttrValue::from(i.caption.clone()))}
+                // An uncaptioned photo (a camera-named file) is shown as "image N".
+                caption={item.filter(|i| !i.caption.is_empty()).map(|i| AttrValue::from(i.caption.clone()))}
                 on_click={on_click.clone()} on_like={on_like.clone()} />
         }
     });
