@@ -239,14 +239,8 @@ fn a_camera_named_folder_without_captions_ingests_every_good_image() {
             ("truncated", 1),
         ])
     );
-    let skipped: Vec<(&str, &str)> = ingested
-        .report
-        .skipped_items
-        .iter()
-        .map(|s| (s.source.as_str(), s.reason.as_str()))
-        .collect();
     assert_eq!(
-        skipped,
+        skips(&ingested.report),
         [
             ("IMG_0900.jpg", "empty_file"),
             ("IMG_0901.jpg", "truncated"),

@@ -53,6 +53,15 @@ fn reasons(report: &IngestReport) -> BTreeMap<&str, u64> {
         .collect()
 }
 
+/// Each skipped item's source and reason, in the report's order.
+fn skips(report: &IngestReport) -> Vec<(&str, &str)> {
+    report
+        .skipped_items
+        .iter()
+        .map(|s| (s.source.as_str(), s.reason.as_str()))
+        .collect()
+}
+
 /// Checks what a run wrote against what it returned: report, chunks, thumbnails, list.
 /// (source, caption) of every kept item, in id order.
 fn kept(ingested: &Ingested) -> Vec<(&str, &str)> {

@@ -30,14 +30,8 @@ fn bad_rows_and_missing_files_are_skipped_with_line_numbers() {
             ("img/b.png", "a green square")
         ]
     );
-    let skips: Vec<(&str, &str)> = ingested
-        .report
-        .skipped_items
-        .iter()
-        .map(|s| (s.source.as_str(), s.reason.as_str()))
-        .collect();
     assert_eq!(
-        skips,
+        skips(&ingested.report),
         [
             ("list.csv:4", "bad_csv_row"),
             ("list.csv:3 img/gone.jpg", "missing_file"),
