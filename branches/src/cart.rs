@@ -75,11 +75,19 @@ impl DecisionTree {
     /// Whether the tree calls `row` relevant. A row shorter than a tested dim, or a
     /// malformed tree (see [`Self::validate`]), gives `false`.
     pub fn predict(&self, row: &[u8]) -> bool {
+        self.decide(row).0
+    }
+
+    /// [`Self::predict`] with the decision's margin: the smallest distance between the
+    /// row's value and a threshold on its path (how far the row is from flipping a test);
+    /// `f32::INFINITY` for a tree that is one leaf. Ranks rows a tree accepts alike.
+    pub fn decide(&self, row: &[u8]) -> (bool, f32) {
         let mut node = 0usize;
+        let mut margin = f32::INFINITY;
         // Children come after parents, so a walk visits at most `nodes.len()` nodes.
         for _ in 0..self.nodes.len() {
             match self.nodes.get(node) {
-                Some(TreeNode::Leaf { positive }) => return *positive,
+                Some(TreeNode::Leaf { positive }) => return (*positive, margin),
                 Some(&TreeNode::Split {
                     dim,
                     threshold,
@@ -87,18 +95,16 @@ impl DecisionTree {
                     right,
                 }) => {
                     let Some(&value) = row.get(usize::from(dim)) else {
-                        return false;
+                        return (false, 0.0);
                     };
-                    node = if f32::from(value) <= threshold {
-                        left
-                    } else {
-                        right
-                    } as usize;
+                    let value = f32::from(value);
+                    margin = margin.min((value - threshold).abs());
+                    node = if value <= threshold { left } else { right } as usize;
                 }
-                None => return false,
+                None => return (false, 0.0),
             }
         }
-        false
+        (false, 0.0)
     }
 
     /// Checks that the tree is well formed for rows of `dims` values: a root exists,
@@ -168,6 +174,18 @@ impl RandomForest {
     /// Number of trees calling `row` relevant.
     pub fn votes(&self, row: &[u8]) -> u32 {
         self.trees.iter().filter(|t| t.predict(row)).count() as u32
+    }
+
+    /// [`Self::votes`] with the summed margins ([`DecisionTree::decide`]) of the trees
+    /// that vote for `row`.
+    pub fn votes_and_margin(&self, row: &[u8]) -> (u32, f32) {
+        self.trees
+            .iter()
+            .map(|t| t.decide(row))
+            .filter(|&(positive, _)| positive)
+            .fold((0, 0.0), |(votes, sum), (_, margin)| {
+                (votes + 1, sum + margin)
+            })
     }
 
     /// Whether more than half of the trees call `row` relevant.

@@ -1,9 +1,8 @@
 //! Search by classification (spec section 5): a request is turned into a training set, a
-//! model is trained, and every image of the index the model accepts is returned, ranked
-//! by (hits desc, id asc). Boxes are answered by the index's box queries; the baselines
-//! scan every row.
+//! model is trained, and every image of the index the model accepts is returned, likeliest
+//! first (see [`SearchEngine::search`]). Boxes are answered by the index's box queries;
+//! the baselines scan every row.
 
-use std::cmp::Reverse;
 use std::ops::Range;
 
 use rand::{RngCore, SeedableRng};
@@ -132,7 +131,7 @@ impl SearchRequest {
 /// The answer to a [`SearchRequest`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchResponse {
-    /// Every accepted image id, ranked by (hits desc, id asc).
+    /// Every accepted image id, likeliest first (see [`SearchEngine::search`]).
     pub results: Vec<u32>,
     /// Number of accepted images.
     pub count: u32,
@@ -362,17 +361,30 @@ impl<I: BoxIndex> SearchEngine<I> {
         })
     }
 
-    /// Every image `model` accepts, ranked by (hits desc, id asc). A box's hits are the
-    /// boxes holding the image (whose post-tree agrees); a forest's are its votes.
+    /// Every image `model` accepts, likeliest first: by hits (the boxes holding the image
+    /// whose post-tree agrees, or a forest's votes), then by how deep inside its boxes the
+    /// image lies ([`depth`], summed over them) or how far it is from flipping a tree's
+    /// tests ([`DecisionTree::decide`]), then by id. The first page a user labels next is
+    /// thus the model's surest images, not the lowest ids of one box.
     pub fn search(&self, model: &Model) -> Result<Vec<u32>, Error> {
         model.validate(&self.index)?;
         match model {
             Model::DBranches { boxes } => self.search_boxes(boxes, 1),
             Model::Ensemble { models, boxes } => self.search_boxes(boxes, models / 2 + 1),
-            Model::DecisionTree { tree } => self.scan(|row| u32::from(tree.predict(row)), 1),
-            Model::RandomForest { forest } => {
-                self.scan(|row| forest.votes(row), forest.trees().len() as u32 / 2 + 1)
-            }
+            Model::DecisionTree { tree } => self.scan(
+                |row| match tree.decide(row) {
+                    (true, margin) => (1, f64::from(margin)),
+                    (false, _) => (0, 0.0),
+                },
+                1,
+            ),
+            Model::RandomForest { forest } => self.scan(
+                |row| {
+                    let (votes, margin) = forest.votes_and_margin(row);
+                    (votes, f64::from(margin))
+                },
+                forest.trees().len() as u32 / 2 + 1,
+            ),
         }
     }
 
@@ -399,6 +411,7 @@ impl<I: BoxIndex> SearchEngine<I> {
     fn search_boxes(&self, boxes: &[BoxRule], min_hits: u32) -> Result<Vec<u32>, Error> {
         let len = self.index.len();
         let mut hits = vec![0u16; len as usize];
+        let mut depths = vec![0f64; len as usize];
         let mut touched = Vec::new();
         let mut found = Vec::new();
         for rule in boxes {
@@ -413,8 +426,9 @@ impl<I: BoxIndex> SearchEngine<I> {
                 let Some(count) = hits.get_mut(id as usize) else {
                     return Err(Error::EmittedIdOutOfRange { tree, id, len });
                 };
+                let row = checked_row(&self.index, id)?;
                 if let Some(post_tree) = &rule.post_tree
-                    && !post_tree.predict(checked_row(&self.index, id)?)
+                    && !post_tree.predict(row)
                 {
                     continue;
                 }
@@ -422,30 +436,53 @@ impl<I: BoxIndex> SearchEngine<I> {
                     touched.push(id);
                 }
                 *count = count.saturating_add(1);
+                depths[id as usize] += depth(rule, row);
             }
         }
-        Ok(rank(touched, |id| u32::from(hits[id as usize]), min_hits))
+        let scored = touched
+            .into_iter()
+            .map(|id| (id, u32::from(hits[id as usize]), depths[id as usize]))
+            .collect();
+        Ok(rank(scored, min_hits))
     }
 
-    /// A full scan: every id whose row gets at least `min_hits` votes.
-    fn scan(&self, votes: impl Fn(&[u8]) -> u32, min_hits: u32) -> Result<Vec<u32>, Error> {
+    /// A full scan: every id whose row gets at least `min_hits` votes, ranked by its
+    /// (votes, score).
+    fn scan(&self, score: impl Fn(&[u8]) -> (u32, f64), min_hits: u32) -> Result<Vec<u32>, Error> {
         let mut scored = Vec::new();
         for id in 0..self.index.len() {
-            let v = votes(checked_row(&self.index, id)?);
-            if v >= min_hits {
-                scored.push((Reverse(v), id));
+            let (votes, margin) = score(checked_row(&self.index, id)?);
+            if votes >= min_hits {
+                scored.push((id, votes, margin));
             }
         }
-        scored.sort_unstable();
-        Ok(scored.into_iter().map(|(_, id)| id).collect())
+        Ok(rank(scored, min_hits))
     }
 }
 
-/// `ids` with at least `min_hits` hits, ranked by (hits desc, id asc).
-fn rank(mut ids: Vec<u32>, hits: impl Fn(u32) -> u32, min_hits: u32) -> Vec<u32> {
-    ids.retain(|&id| hits(id) >= min_hits);
-    ids.sort_unstable_by_key(|&id| (Reverse(hits(id)), id));
-    ids
+/// How deep `row` lies inside the box of `rule`, in `(0, 1]`: 1 at its centre, falling
+/// towards `1 / (width + 1)` on its faces, by the dim where the row is nearest a face
+/// (relative to the box's width there). Exact in `f64`, so native and wasm rank alike.
+fn depth(rule: &BoxRule, row: &[u8]) -> f64 {
+    let nearest_face = rule
+        .dims
+        .iter()
+        .zip(rule.lo.iter().zip(&rule.hi))
+        .map(|(&d, (&lo, &hi))| {
+            let value = f64::from(row[usize::from(d)]);
+            let offset = (2.0 * value - f64::from(lo) - f64::from(hi)).abs();
+            offset / (f64::from(hi) - f64::from(lo) + 1.0)
+        })
+        .fold(0.0, f64::max);
+    1.0 - nearest_face
+}
+
+/// The ids of `(id, hits, score)` with at least `min_hits` hits, ranked by (hits desc,
+/// score desc, id asc).
+fn rank(mut scored: Vec<(u32, u32, f64)>, min_hits: u32) -> Vec<u32> {
+    scored.retain(|&(_, hits, _)| hits >= min_hits);
+    scored.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)).then(a.0.cmp(&b.0)));
+    scored.into_iter().map(|(id, _, _)| id).collect()
 }
 
 /// A trained box as a rule on the `u8` grid, or `None` when it is empty there. With a
@@ -479,10 +516,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranks_by_hits_then_id() {
-        let hits = |id: u32| [0, 2, 1, 2, 1][id as usize];
-        assert_eq!(rank(vec![4, 3, 2, 1, 0], hits, 1), [1, 3, 2, 4]);
-        assert_eq!(rank(vec![4, 3, 2, 1, 0], hits, 2), [1, 3]);
+    fn ranks_by_hits_then_score_then_id() {
+        let scored = vec![
+            (5, 1, 0.5),
+            (4, 1, 0.9),
+            (3, 2, 0.1),
+            (2, 1, 0.5),
+            (1, 2, 0.1),
+            (0, 0, 0.0),
+        ];
+        assert_eq!(rank(scored.clone(), 1), [1, 3, 4, 2, 5]);
+        assert_eq!(rank(scored, 2), [1, 3]);
+    }
+
+    #[test]
+    fn depth_is_one_at_the_centre_and_small_on_a_face() {
+        let rule = BoxRule {
+            subset: 0,
+            dims: vec![0, 2],
+            lo: vec![10, 0],
+            hi: vec![20, 255],
+            post_tree: None,
+        };
+        assert_eq!(depth(&rule, &[15, 99, 127]), 1.0 - 1.0 / 256.0);
+        assert!(depth(&rule, &[10, 0, 127]) < 0.1);
+        assert!(depth(&rule, &[14, 0, 127]) > depth(&rule, &[12, 0, 127]));
+        assert!(depth(&rule, &[15, 0, 0]) > 0.0);
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub enum ReplyBody {
         /// Where the time went.
         times: StageTimes,
     },
-    /// Every image the model accepts, ranked (hits desc, id asc).
+    /// Every image the model accepts, likeliest first (`branches::SearchEngine::search`).
     Results {
         /// All accepted ids (no cap).
         ids: Vec<u32>,

@@ -1,5 +1,8 @@
-//! `precompute synth`: a synthetic captioned collection (see the `synth` crate) as PNG files
-//! and a `captions.csv` (`filename,caption`) that `precompute ingest` and `train` read.
+//! `precompute synth`: a synthetic captioned collection (see the `synth` crate) as PNG files,
+//! a `captions.csv` (`filename,caption`, every caption naming every attribute) that
+//! `precompute ingest` reads, and a `training.csv` for `precompute train` that adds, per
+//! scene, captions naming only some attributes ("green hearts"), as queries do, and a
+//! `scenes.csv` of each scene's description: the ground truth of benchmarks and tests.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,10 @@ use crate::output::write_atomic;
 
 /// The table `precompute synth` writes, beside the `images/` folder.
 pub const CAPTIONS_FILE: &str = "captions.csv";
+/// The table of training text: each scene's full caption, then its partial captions.
+pub const TRAINING_FILE: &str = "training.csv";
+/// The table of ground truth: each scene's description, one column per attribute.
+pub const SCENES_FILE: &str = "scenes.csv";
 /// The folder of images inside the output folder.
 pub const IMAGES_DIR: &str = "images";
 
@@ -35,6 +42,10 @@ pub struct SynthArgs {
     /// Seed of the collection.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Captions naming a subset of the attributes, per scene, in `training.csv` (beside
+    /// the full caption).
+    #[arg(long, default_value_t = 2)]
+    pub partial_captions: u64,
 }
 
 /// Runs the subcommand.
@@ -46,30 +57,79 @@ pub fn run(args: &SynthArgs) -> Result<()> {
         .first
         .checked_add(args.count)
         .context("--first + --count overflows")?;
-    let rows: Vec<(String, String)> = (args.first..last)
+    let scenes: Vec<(String, synth::Scene)> = (args.first..last)
         .into_par_iter()
         .map(|index| write_scene(&images, args.seed, index, args.size))
         .collect::<Result<_>>()?;
-    let mut table = csv::Writer::from_writer(Vec::new());
-    table.write_record(["filename", "caption"])?;
-    for (filename, caption) in &rows {
-        table.write_record([filename, caption])?;
-    }
-    let table = table
-        .into_inner()
-        .context("cannot build the captions table")?;
-    write_atomic(&args.out.join(CAPTIONS_FILE), &table)?;
+    let training = table(scenes.iter().flat_map(|(filename, scene)| {
+        let partial =
+            (0..args.partial_captions).map(|variant| synth::partial_caption(scene, variant));
+        std::iter::once(synth::caption(scene))
+            .chain(partial)
+            .map(move |caption| (filename.as_str(), caption))
+    }))?;
+    write_atomic(&args.out.join(TRAINING_FILE), &training)?;
+    write_atomic(&args.out.join(SCENES_FILE), &scenes_table(&scenes)?)?;
+    // Written last: its presence marks the collection complete.
+    let captions = table(
+        scenes
+            .iter()
+            .map(|(filename, scene)| (filename.as_str(), synth::caption(scene))),
+    )?;
+    write_atomic(&args.out.join(CAPTIONS_FILE), &captions)?;
     eprintln!(
-        "wrote {} scenes ({} px) and {}",
-        rows.len(),
+        "wrote {} scenes ({} px), {} and {}",
+        scenes.len(),
         args.size,
-        args.out.join(CAPTIONS_FILE).display()
+        args.out.join(CAPTIONS_FILE).display(),
+        args.out.join(TRAINING_FILE).display()
     );
     Ok(())
 }
 
-/// Renders scene `index`, writes its PNG, and returns its table row.
-fn write_scene(images: &Path, seed: u64, index: u64, size: u32) -> Result<(String, String)> {
+/// The ground truth: `filename,shape,colour,count,size,position,texture,background`, the
+/// shape and colours as captions name them ("heart", "green"), the rest lower case.
+fn scenes_table(scenes: &[(String, synth::Scene)]) -> Result<Vec<u8>> {
+    let mut table = csv::Writer::from_writer(Vec::new());
+    table.write_record([
+        "filename",
+        "shape",
+        "colour",
+        "count",
+        "size",
+        "position",
+        "texture",
+        "background",
+    ])?;
+    let lower = |value: &dyn std::fmt::Debug| format!("{value:?}").to_lowercase();
+    for (filename, scene) in scenes {
+        let d = &scene.description;
+        table.write_record([
+            filename.clone(),
+            synth::caption::shape_word(d.shape, false).to_owned(),
+            synth::caption::colour_word(d.colour).to_owned(),
+            d.count.get().to_string(),
+            lower(&d.size),
+            lower(&d.position),
+            lower(&d.background.texture),
+            synth::caption::colour_word(d.background.colour).to_owned(),
+        ])?;
+    }
+    table.into_inner().context("cannot build the scenes table")
+}
+
+/// A `filename,caption` CSV table of `rows`.
+fn table<'a>(rows: impl Iterator<Item = (&'a str, String)>) -> Result<Vec<u8>> {
+    let mut table = csv::Writer::from_writer(Vec::new());
+    table.write_record(["filename", "caption"])?;
+    for (filename, caption) in rows {
+        table.write_record([filename, &caption])?;
+    }
+    table.into_inner().context("cannot build a captions table")
+}
+
+/// Renders scene `index`, writes its PNG, and returns its file name and scene.
+fn write_scene(images: &Path, seed: u64, index: u64, size: u32) -> Result<(String, synth::Scene)> {
     let scene = synth::scene(seed, index);
     let pixels = synth::render(&scene, size)?;
     let mut png = Vec::new();
@@ -81,5 +141,5 @@ fn write_scene(images: &Path, seed: u64, index: u64, size: u32) -> Result<(Strin
     // complete, and a rerun rewrites every image.
     let path = images.join(&name);
     fs::write(&path, &png).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok((format!("{IMAGES_DIR}/{name}"), synth::caption(&scene)))
+    Ok((format!("{IMAGES_DIR}/{name}"), scene))
 }

@@ -6,6 +6,7 @@
 //! atomically every `--checkpoint-every` steps; a run started on a folder that holds one
 //! continues from the latest, so a killed run loses at most that many steps.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -177,13 +178,16 @@ pub fn read_model(folder: &Path) -> Result<(ClipConfig, TensorMap)> {
     Ok((config, weights))
 }
 
-/// The captioned items of a table, their images decoded and sized for the model once.
+/// The captioned items of a table, their images decoded and sized for the model once (an
+/// image on several rows, with several captions, once).
 struct Collection {
     /// Rows in the table, captioned or not.
     rows: usize,
     /// Captions of the usable items.
     captions: Vec<String>,
-    /// `side * side * 3` RGB bytes per usable item, in caption order.
+    /// The index in `pixels` of each caption's image.
+    image_of: Vec<usize>,
+    /// `side * side * 3` RGB bytes per distinct image.
     pixels: Vec<Vec<u8>>,
     /// Image side after resize and crop.
     side: usize,
@@ -204,14 +208,23 @@ impl Collection {
         let (file_column, caption_column) =
             (column(&args.file_column)?, column(&args.caption_column)?);
         let mut rows = 0;
-        let mut entries = Vec::new();
+        let mut captions = Vec::new();
+        let mut image_of = Vec::new();
+        let mut paths: Vec<PathBuf> = Vec::new();
+        let mut path_index: HashMap<PathBuf, usize> = HashMap::new();
         for record in table.records() {
             let record = record.with_context(|| format!("in {}", args.input.display()))?;
             rows += 1;
             let caption = record.get(caption_column).unwrap_or("").trim();
             let file = record.get(file_column).unwrap_or("").trim();
             if !caption.is_empty() && !file.is_empty() {
-                entries.push((base.join(file), caption.to_owned()));
+                let path = base.join(file);
+                let index = *path_index.entry(path.clone()).or_insert_with(|| {
+                    paths.push(path);
+                    paths.len() - 1
+                });
+                captions.push(caption.to_owned());
+                image_of.push(index);
             }
         }
         let side = config.vision_config.image_size;
@@ -219,9 +232,9 @@ impl Collection {
             image_size: side,
             ..Default::default()
         };
-        let pixels = entries
+        let pixels = paths
             .par_iter()
-            .map(|(path, _)| {
+            .map(|path| {
                 let image = image::open(path)
                     .with_context(|| format!("cannot decode {}", path.display()))?
                     .to_rgb8();
@@ -232,14 +245,17 @@ impl Collection {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             rows,
-            captions: entries.into_iter().map(|(_, caption)| caption).collect(),
+            captions,
+            image_of,
             pixels,
             side,
         })
     }
 
+    /// The image of caption `index`.
     fn image(&self, index: usize) -> Result<RgbImage<'_>> {
-        Ok(RgbImage::new(self.side, self.side, &self.pixels[index])?)
+        let pixels = &self.pixels[self.image_of[index]];
+        Ok(RgbImage::new(self.side, self.side, pixels)?)
     }
 }
 

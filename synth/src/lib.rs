@@ -7,7 +7,9 @@
 //!   plus the seeds of its layout jitter and its wording; scene `i` of a seed depends only
 //!   on `(seed, i)`.
 //! - [`render`](mod@render): RGB pixels, shapes anti-aliased by 4x4 supersampling.
-//! - [`caption`](mod@caption): one of several templates and synonyms, chosen by the scene's wording seed.
+//! - [`caption`](mod@caption): one of several templates and synonyms, chosen by the scene's wording seed;
+//!   [`partial_caption`] names a subset of the attributes, as queries do (training text).
+//! - [`concept`]: what a user searches for ("green hearts") and which scenes belong to it.
 //!
 //! Everything is integer or exactly rounded f32 arithmetic (no trigonometry), so scenes,
 //! pixels and captions are identical natively and in wasm.
@@ -20,10 +22,12 @@
 //! ```
 
 pub mod caption;
+pub mod concept;
 pub mod render;
 pub mod scene;
 
-pub use caption::caption;
+pub use caption::{caption, partial_caption};
+pub use concept::{Concept, ConceptKind};
 pub use render::{MAX_SIZE, MIN_SIZE, RenderError, render};
 pub use scene::{
     Background, Colour, Count, Description, Position, Scene, Shape, Size, Texture, generate, scene,
