@@ -334,14 +334,20 @@ pub fn load_clip(
     })
 }
 
-/// Builds the paper's head stored under `name` (`"image_head"` or `"text_head"`).
+/// Builds the paper's head stored under `name` (`"image_head"` or `"text_head"`), from a
+/// full-model checkpoint (keys beside the backbone's) or a heads-only file (keys at the top,
+/// as `precompute train-head` writes).
 pub fn load_head(
     weights: &TensorMap,
     name: &str,
     config: &HeadConfig,
     device: &Device,
 ) -> Result<MlpHead, LoadError> {
-    let (_, prefix) = weights.detect_layout()?;
+    let prefix = if weights.get(&format!("{name}.0.weight")).is_some() {
+        String::new()
+    } else {
+        weights.detect_layout()?.1
+    };
     let source = Source {
         weights: Weights::Borrowed(weights),
         prefix,

@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use branches::{MemoryIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
-use clip::{Encoder, RgbImage, TokenBatch, Tokenizer, read_rows};
+use clip::{Encoder, FeatureHead, RgbImage, TokenBatch, Tokenizer, read_rows};
 use index_shards::quantize::quantize_row;
 use index_shards::{Features, TreeSetConfig, knn_exact};
 use rayon::prelude::*;
@@ -31,6 +31,8 @@ use synth::{Concept, ConceptKind};
 
 use crate::build_cmd::reduce_and_quantise;
 use crate::train_cmd::read_model;
+use crate::train_head_cmd::read_heads;
+use train::head::HEAD_NAMES;
 
 /// Measure text-to-image retrieval and simulated feedback rounds on synthetic scenes.
 #[derive(Args)]
@@ -62,6 +64,10 @@ pub struct EvalArgs {
     /// model's own joint space.
     #[arg(long, value_enum, default_value_t = EvalReduction::Pca)]
     pub reduction: EvalReduction,
+    /// Heads (`precompute train-head`'s `head.safetensors`) applied to both modalities'
+    /// features; their output is the compact space (no PCA).
+    #[arg(long)]
+    pub head: Option<PathBuf>,
     /// Searchers fine-tuned in the feedback rounds (db, ens, dtree, rf), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "ens,db,dtree,rf", value_parser = parse_searcher)]
     pub searchers: Vec<Searcher>,
@@ -168,12 +174,23 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
     }
     let (config, weights) = read_model(&args.model)?;
     let device = Device::flex();
-    let encoder = Encoder::new(clip::load_clip(&weights, &config, &device)?, device);
+    let mut encoder = Encoder::new(clip::load_clip(&weights, &config, &device)?, device.clone());
+    let mut dims = config.projection_dim;
+    if let Some(path) = &args.head {
+        let (heads, head) = read_heads(path, dims)?;
+        let load = |name| -> Result<Option<FeatureHead>> {
+            Ok(Some(FeatureHead::Mlp(clip::load_head(
+                &heads, name, &head, &device,
+            )?)))
+        };
+        encoder.image_head = load(HEAD_NAMES[0])?;
+        encoder.text_head = load(HEAD_NAMES[1])?;
+        dims = head.output;
+    }
     let tokenizer = Tokenizer::new().context("cannot read the embedded CLIP vocabulary")?;
     let context = config.text_config.max_position_embeddings;
     let side = config.vision_config.image_size;
     let scenes = synth::generate(args.seed, args.first..args.first + args.count);
-    let dims = config.projection_dim;
 
     let mut images = Vec::with_capacity(scenes.len() * dims);
     for chunk in scenes.chunks(256) {
@@ -188,11 +205,11 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
         images.extend(read_rows(encoder.image_features(&batch)?)?);
     }
     let (pca, rows) = match args.reduction {
-        EvalReduction::Pca => {
+        EvalReduction::Pca if args.head.is_none() => {
             let (pca, rows) = reduce_and_quantise(&images, dims, dims)?;
             (Some(pca), rows)
         }
-        EvalReduction::Projection => (None, images.chunks(dims).flat_map(quantize_row).collect()),
+        _ => (None, images.chunks(dims).flat_map(quantize_row).collect()),
     };
     let encode_texts = |texts: &[String]| -> Result<Vec<Vec<u8>>> {
         let mut rows = Vec::with_capacity(texts.len());

@@ -16,6 +16,7 @@
 //! - [`build_cmd`]: the whole pipeline, collection to dataset folder, in one command;
 //! - [`synth_cmd`]: a synthetic captioned collection (PNG files and `captions.csv`);
 //! - [`train_cmd`]: contrastive training of a CLIP model on a captioned collection;
+//! - [`train_head_cmd`]: the paper's compact heads on a frozen model's features;
 //! - [`eval_cmd`]: retrieval quality of a model on held-out synthetic scenes;
 //! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
 
@@ -39,4 +40,5 @@ pub mod search_cmd;
 pub mod synth_cmd;
 pub mod tokenize_cmd;
 pub mod train_cmd;
+pub mod train_head_cmd;
 pub mod verify_cmd;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use precompute::{
     bench_cmd, build_cmd, catalog_cmd, encode_cmd, eval_cmd, extract_cmd, index_cmd, ingest_cmd,
-    knn_cmd, reduce_cmd, search_cmd, synth_cmd, tokenize_cmd, train_cmd, verify_cmd,
+    knn_cmd, reduce_cmd, search_cmd, synth_cmd, tokenize_cmd, train_cmd, train_head_cmd,
+    verify_cmd,
 };
 
 /// Build clip-branches datasets and query them offline.
@@ -34,6 +35,7 @@ enum Command {
     Reduce(reduce_cmd::ReduceArgs),
     Synth(synth_cmd::SynthArgs),
     Train(train_cmd::TrainArgs),
+    TrainHead(train_head_cmd::TrainHeadArgs),
     Eval(eval_cmd::EvalArgs),
 }
 
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Reduce(args) => reduce_cmd::run(&args),
         Command::Synth(args) => synth_cmd::run(&args),
         Command::Train(args) => train_cmd::run(&args),
+        Command::TrainHead(args) => train_head_cmd::run(&args),
         Command::Eval(args) => eval_cmd::run(&args),
     };
     match outcome {

@@ -87,7 +87,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         None => (train::weights::demo_config(), None),
     };
-    let collection = Collection::read(args, &config)?;
+    let collection = Collection::read(
+        &args.input,
+        &args.file_column,
+        &args.caption_column,
+        config.vision_config.image_size,
+    )?;
     check_collection(collection.rows, collection.captions.len(), args.batch_size)?;
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -180,40 +185,46 @@ pub fn read_model(folder: &Path) -> Result<(ClipConfig, TensorMap)> {
 
 /// The captioned items of a table, their images decoded and sized for the model once (an
 /// image on several rows, with several captions, once).
-struct Collection {
+pub(crate) struct Collection {
     /// Rows in the table, captioned or not.
-    rows: usize,
+    pub(crate) rows: usize,
     /// Captions of the usable items.
-    captions: Vec<String>,
+    pub(crate) captions: Vec<String>,
     /// The index in `pixels` of each caption's image.
-    image_of: Vec<usize>,
+    pub(crate) image_of: Vec<usize>,
     /// `side * side * 3` RGB bytes per distinct image.
-    pixels: Vec<Vec<u8>>,
+    pub(crate) pixels: Vec<Vec<u8>>,
     /// Image side after resize and crop.
     side: usize,
 }
 
 impl Collection {
-    fn read(args: &TrainArgs, config: &ClipConfig) -> Result<Self> {
-        let base = args.input.parent().unwrap_or(Path::new("."));
-        let mut table = csv::Reader::from_path(&args.input)
-            .with_context(|| format!("cannot read {}", args.input.display()))?;
+    /// Reads table `input` (image paths relative to its folder in `file_column`, captions
+    /// in `caption_column`) and decodes its images at `side` pixels.
+    pub(crate) fn read(
+        input: &Path,
+        file_column: &str,
+        caption_column: &str,
+        side: usize,
+    ) -> Result<Self> {
+        let base = input.parent().unwrap_or(Path::new("."));
+        let mut table = csv::Reader::from_path(input)
+            .with_context(|| format!("cannot read {}", input.display()))?;
         let headers = table.headers()?.clone();
         let column = |name: &str| {
             headers
                 .iter()
                 .position(|h| h == name)
-                .with_context(|| format!("{} has no column {name:?}", args.input.display()))
+                .with_context(|| format!("{} has no column {name:?}", input.display()))
         };
-        let (file_column, caption_column) =
-            (column(&args.file_column)?, column(&args.caption_column)?);
+        let (file_column, caption_column) = (column(file_column)?, column(caption_column)?);
         let mut rows = 0;
         let mut captions = Vec::new();
         let mut image_of = Vec::new();
         let mut paths: Vec<PathBuf> = Vec::new();
         let mut path_index: HashMap<PathBuf, usize> = HashMap::new();
         for record in table.records() {
-            let record = record.with_context(|| format!("in {}", args.input.display()))?;
+            let record = record.with_context(|| format!("in {}", input.display()))?;
             rows += 1;
             let caption = record.get(caption_column).unwrap_or("").trim();
             let file = record.get(file_column).unwrap_or("").trim();
@@ -227,7 +238,6 @@ impl Collection {
                 image_of.push(index);
             }
         }
-        let side = config.vision_config.image_size;
         let preprocess = PreprocessConfig {
             image_size: side,
             ..Default::default()
@@ -252,10 +262,14 @@ impl Collection {
         })
     }
 
+    /// Distinct image `index`.
+    pub(crate) fn distinct_image(&self, index: usize) -> Result<RgbImage<'_>> {
+        Ok(RgbImage::new(self.side, self.side, &self.pixels[index])?)
+    }
+
     /// The image of caption `index`.
     fn image(&self, index: usize) -> Result<RgbImage<'_>> {
-        let pixels = &self.pixels[self.image_of[index]];
-        Ok(RgbImage::new(self.side, self.side, pixels)?)
+        self.distinct_image(self.image_of[index])
     }
 }
 
@@ -268,7 +282,7 @@ fn checkpoint_paths(out: &Path, step: u64) -> (PathBuf, PathBuf) {
 
 /// Writes the optimizer state, then the weights (whose presence marks a complete
 /// checkpoint), then removes older checkpoints.
-fn write_checkpoint(out: &Path, checkpoint: &Checkpoint) -> Result<()> {
+pub(crate) fn write_checkpoint(out: &Path, checkpoint: &Checkpoint) -> Result<()> {
     let (weights, optimizer) = checkpoint_paths(out, checkpoint.step);
     write_atomic(&optimizer, &checkpoint.optimizer)?;
     write_atomic(&weights, &checkpoint.weights)?;
@@ -301,7 +315,7 @@ fn checkpoint_steps(out: &Path) -> Result<Vec<u64>> {
 }
 
 /// The latest complete checkpoint in `out`, if any.
-fn latest_checkpoint(out: &Path) -> Result<Option<Checkpoint>> {
+pub(crate) fn latest_checkpoint(out: &Path) -> Result<Option<Checkpoint>> {
     if !out.exists() {
         return Ok(None);
     }

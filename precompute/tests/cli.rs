@@ -922,6 +922,85 @@ fn train_says_why_a_collection_cannot_be_trained_on() {
 }
 
 #[test]
+fn train_head_fits_heads_that_eval_and_the_loader_take_and_refuses_bad_collections() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_collection(dir.path(), 40, 64);
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/model");
+    let out = dir.path().join("heads");
+    let train_head = |table: &Path, batch: &str| {
+        precompute(&[
+            "train-head",
+            "--input",
+            table.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--hidden",
+            "16",
+            "--steps",
+            "4",
+            "--batch-size",
+            batch,
+            "--checkpoint-every",
+            "2",
+        ])
+    };
+    let captionless = dir.path().join("captionless.csv");
+    fs::write(&captionless, "filename,caption\nimages/000000.png,\n").unwrap();
+    let table = dir.path().join("training.csv");
+    for (input, batch, message) in [
+        (&captionless, "4", "none of the 1 items has a caption"),
+        // 40 scenes, 2 held out, 3 captions each: 114 training captions.
+        (
+            &table,
+            "200",
+            "only 114 captioned items, fewer than one batch of 200",
+        ),
+    ] {
+        let output = train_head(input, batch);
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+    }
+    let output = train_head(&table, "16");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("held-out text->image recall@10 over 6 captions of 2 images"),
+        "{}",
+        stderr(&output)
+    );
+    let heads = out.join("head.safetensors");
+    let (weights, config) = precompute::train_head_cmd::read_heads(&heads, 32).unwrap();
+    assert_eq!((config.hidden, config.output), (16, 32));
+    for name in ["image_head", "text_head"] {
+        clip::load_head(&weights, name, &config, &burn::tensor::Device::flex()).unwrap();
+    }
+    // A head for other features names the tensor.
+    let error = precompute::train_head_cmd::read_heads(&heads, 512).unwrap_err();
+    assert!(
+        format!("{error:#}").contains("image_head.0.weight takes 32-wide features"),
+        "{error:#}"
+    );
+    // The benchmark runs in the heads' space.
+    let report = ok_json(precompute(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--head",
+        heads.to_str().unwrap(),
+        "--count",
+        "200",
+        "--page",
+        "10",
+        "--rounds",
+        "1",
+        "--searchers",
+        "db",
+    ]));
+    assert_eq!(report["gallery"], 200);
+}
+
+#[test]
 fn train_writes_a_loadable_model_and_resumes_from_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     synth_collection(dir.path(), 8, 64);

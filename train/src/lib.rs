@@ -6,6 +6,8 @@
 //!   map (so [`clip::load_clip`] builds, resumes and ships every model).
 //! - [`loss`]: the symmetric InfoNCE loss with a learned logit scale and the KoLeo
 //!   regulariser that spreads features uniformly.
+//! - [`head`]: [`HeadTrainer`], the paper's compact per-modality heads trained on frozen
+//!   CLIP features (InfoNCE + KoLeo), saved under the paper's names.
 //! - [`trainer`]: [`Trainer`], one AdamW step at a time on an autodiff device, with
 //!   checkpoints (weights and optimizer state as bytes) that a resumed run continues from;
 //!   [`batch_indices`] decides which items make each step's batch.
@@ -27,10 +29,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod head;
 pub mod loss;
 pub mod trainer;
 pub mod weights;
 
+pub use head::{HeadTrainer, init_head_weights};
 pub use trainer::{
     Checkpoint, StepReport, TrainConfig, TrainError, Trainer, batch_indices, check_collection,
     compact_weights,

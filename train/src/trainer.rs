@@ -130,7 +130,7 @@ impl TrainConfig {
         self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
     }
 
-    fn validate(&self) -> Result<(), TrainError> {
+    pub(crate) fn validate(&self) -> Result<(), TrainError> {
         let invalid = |field, reason: &str| {
             Err(TrainError::Setting {
                 field,
@@ -392,7 +392,7 @@ pub fn compact_weights(weights: &TensorMap) -> Result<Vec<u8>, TrainError> {
 }
 
 /// Gives every parameter its position in module order as id.
-fn number_params(model: ClipModel) -> ClipModel {
+pub(crate) fn number_params<M: Module>(model: M) -> M {
     struct Numbering(u64);
     impl ModuleMapper for Numbering {
         fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
@@ -404,7 +404,7 @@ fn number_params(model: ClipModel) -> ClipModel {
     model.map(&mut Numbering(0))
 }
 
-fn scalar(tensor: Tensor<1>) -> Result<f32, TrainError> {
+pub(crate) fn scalar(tensor: Tensor<1>) -> Result<f32, TrainError> {
     tensor
         .try_into_data()
         .map_err(|e| TrainError::Readback(format!("{e:?}")))?

@@ -242,7 +242,7 @@ pub fn init_weights(config: &ClipConfig, seed: u64) -> TensorMap {
 
 /// Irwin-Hall: the sum of 12 uniforms minus 6 has mean 0, variance 1 and a bell shape
 /// (bounded at ±6), from integer draws only, so it is the same on every target.
-fn standard_normal(rng: &mut ChaCha8Rng) -> f32 {
+pub(crate) fn standard_normal(rng: &mut ChaCha8Rng) -> f32 {
     const STEPS: u32 = 1 << 16;
     let sum: u32 = (0..12).map(|_| below(rng, STEPS)).sum();
     sum as f32 / STEPS as f32 - 6.0
@@ -346,7 +346,11 @@ fn put_block(
 }
 
 /// A burn Linear as PyTorch's `<name>.weight` (`[out, in]`) and `<name>.bias`.
-fn put_linear(map: &mut TensorMap, name: &str, linear: &Linear) -> Result<(), TrainError> {
+pub(crate) fn put_linear(
+    map: &mut TensorMap,
+    name: &str,
+    linear: &Linear,
+) -> Result<(), TrainError> {
     let [d_in, d_out] = linear.weight.shape().dims::<2>();
     map.insert(
         format!("{name}.weight"),
@@ -369,7 +373,7 @@ fn put_norm(map: &mut TensorMap, name: &str, norm: &LayerNorm) -> Result<(), Tra
     Ok(())
 }
 
-fn put_param<const D: usize>(
+pub(crate) fn put_param<const D: usize>(
     map: &mut TensorMap,
     name: &str,
     param: &Param<Tensor<D>>,
@@ -385,7 +389,7 @@ fn put_param<const D: usize>(
     Ok(())
 }
 
-fn values<const D: usize>(param: &Param<Tensor<D>>) -> Result<Vec<f32>, TrainError> {
+pub(crate) fn values<const D: usize>(param: &Param<Tensor<D>>) -> Result<Vec<f32>, TrainError> {
     param
         .val()
         .try_into_data()

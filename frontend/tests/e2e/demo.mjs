@@ -1,14 +1,34 @@
-// The demo end to end in headless Chromium: the app served with the dataset that
-// `scripts/demo` built answers a text query with matching scenes, a feedback round
-// returns more of them, and a screenshot of the app is written.
-// Usage: node frontend/tests/e2e/demo.mjs BASE_URL [SCREENSHOT.png] (tests/demo/run.sh runs it;
-// it lives here to share playwright-core with the frontend e2e tests)
+// The demo end to end in headless Chromium: on the dataset `scripts/demo` built, a few
+// typed concepts ("red stars", "hearts", ...) as a user searches them: the text query's
+// first page, then one feedback round (the ensemble) with the shown page labelled from the
+// scenes' ground truth (`scenes.csv` from `precompute synth`, never caption words). Each
+// concept's figures must match the native benchmark's on the same collection (`precompute
+// eval --first 0`): the browser runs the int8 text tower, the benchmark the f32 one.
+// Writes a screenshot of the app.
+// Usage: node frontend/tests/e2e/demo.mjs BASE_URL SCENES.csv EVAL.json [SCREENSHOT.png]
+// (tests/demo/run.sh runs it; it lives here to share playwright-core with the e2e tests)
+import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
-const [base, screenshot] = process.argv.slice(2);
-if (!base) throw new Error('usage: node demo.mjs BASE_URL [SCREENSHOT.png]');
+const [base, scenesFile, evalFile, screenshot] = process.argv.slice(2);
+if (!evalFile) throw new Error('usage: node demo.mjs BASE_URL SCENES.csv EVAL.json [SCREENSHOT.png]');
 const TIMEOUT = 120_000;
-const QUERY = 'red stars';
+const CONCEPTS = [
+  { query: 'red stars', colour: 'red', shape: 'star' },
+  { query: 'green hearts', colour: 'green', shape: 'heart' },
+  { query: 'blue crosses', colour: 'blue', shape: 'cross' },
+  { query: 'hearts', shape: 'heart' },
+];
+// The int8 text tower's query may differ from the f32 one by a few images of a page.
+const TOLERANCE = 0.1;
+
+// Ground truth by source file: filename,shape,colour,count,size,position,texture,background.
+const truth = new Map();
+for (const line of (await readFile(scenesFile, 'utf8')).trim().split('\n').slice(1)) {
+  const [filename, shape, colour] = line.split(',');
+  truth.set(filename, { shape, colour });
+}
+const native = JSON.parse(await readFile(evalFile, 'utf8'));
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -16,74 +36,82 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync'],
 });
 let failed = false;
+const fail = (message) => { console.log(`FAIL: ${message}`); failed = true; };
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
-  await page.goto(base);
-  await page.waitForFunction(() => /ready/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''));
-  const backend = await page.getByTestId('backend').textContent();
-  const ids = () => page.locator('[data-testid=result]').evaluateAll((els) => els.map((e) => e.dataset.id).join(','));
-  const browsing = await ids();
-  await page.getByTestId('query').fill(QUERY);
-  await page.getByTestId('search').click();
-  await page.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
-    && !document.querySelector('[data-testid=progress]'));
-  await page.waitForFunction((before) => [...document.querySelectorAll('[data-testid=result]')]
-    .map((e) => e.dataset.id).join(',') !== before, browsing);
-  // Captions straight from the dataset's item chunks (by id), not from the page.
   const catalog = await (await fetch(new URL('data/catalog.json', base))).json();
   const folder = new URL(`data/${catalog.datasets[0].path}/`, base);
   const manifest = await (await fetch(new URL('dataset.json', folder))).json();
   const chunks = new Map();
-  const captionOf = async (id) => {
+  const sourceOf = async (id) => {
     const k = Math.floor(id / manifest.items_per_chunk);
     if (!chunks.has(k)) chunks.set(k, await (await fetch(new URL(manifest.items[k].name, folder))).json());
     const chunk = chunks.get(k);
-    return chunk.items[id - chunk.first_id].caption;
+    return chunk.items[id - chunk.first_id].source;
   };
-  const captions = async () => {
-    const shown = await page.locator('[data-testid=result]').evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
-    return Promise.all(shown.map(captionOf));
+  const members = new Set();
+  const isMember = async (concept, id) => {
+    const scene = truth.get(await sourceOf(id));
+    if (!scene) throw new Error(`image ${id} is not in ${scenesFile}`);
+    return (!concept.colour || scene.colour === concept.colour) && (!concept.shape || scene.shape === concept.shape);
   };
-  const matches = (list) => list.filter((c) => /\bred\b/.test(c) && /\bstars?\b/.test(c)).length;
-  const first = await captions();
-  // A random scene is a red star with chance 1/48 (8 colours, 6 shapes).
-  const knnHits = matches(first.slice(0, 10));
-  const knnPrecision = matches(first) / Math.max(first.length, 1);
-  console.log(`backend ${backend}; "${QUERY}": ${knnHits} of the first 10 captions name red stars, `
-    + `precision of the first page ${knnPrecision.toFixed(2)}`);
-  if (knnPrecision < 0.1) { console.log('FAIL: the text query does not find its scenes (5x chance needed)'); failed = true; }
 
-  // One feedback round: mark the matching results relevant, the others irrelevant.
-  const tiles = page.locator('[data-testid=result]');
-  const n = await tiles.count();
-  for (let i = 0; i < n; i++) {
-    const tile = tiles.nth(i);
-    const title = await captionOf(Number(await tile.getAttribute('data-id')));
-    const wanted = /\bred\b/.test(title) && /\bstars?\b/.test(title) ? 'relevant' : 'irrelevant';
-    for (let click = 0; click < 3 && (await tile.getAttribute('data-label')) !== wanted; click++) {
-      await tile.click();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  const shownIds = () => page.locator('[data-testid=result]').evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+  let backend;
+  for (const concept of CONCEPTS) {
+    const expected = native.concepts.find((c) => c.query === concept.query);
+    if (!expected) { fail(`the native benchmark has no concept "${concept.query}"`); continue; }
+    members.clear();
+    for (let id = 0; id < manifest.count; id++) if (await isMember(concept, id)) members.add(id);
+
+    await page.goto(base);
+    await page.waitForFunction(() => /ready/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''));
+    backend = await page.getByTestId('backend').textContent();
+    const browsing = (await shownIds()).join(',');
+    await page.getByTestId('query').fill(concept.query);
+    await page.getByTestId('search').click();
+    await page.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
+      && !document.querySelector('[data-testid=progress]'));
+    await page.waitForFunction((before) => [...document.querySelectorAll('[data-testid=result]')]
+      .map((e) => e.dataset.id).join(',') !== before, browsing);
+    const first = await shownIds();
+    const precision = first.filter((id) => members.has(id)).length / Math.max(first.length, 1);
+
+    // One round: label the shown page from ground truth, fine-tune with the ensemble.
+    const tiles = page.locator('[data-testid=result]');
+    const n = await tiles.count();
+    for (let i = 0; i < n; i++) {
+      const tile = tiles.nth(i);
+      const wanted = members.has(Number(await tile.getAttribute('data-id'))) ? 'relevant' : 'irrelevant';
+      for (let click = 0; click < 3 && (await tile.getAttribute('data-label')) !== wanted; click++) await tile.click();
     }
+    await page.getByTestId('searcher').selectOption({ label: 'DBranches ensemble' });
+    await page.getByTestId('finetune').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=progress]')
+      && Number(document.querySelector('[data-testid=count]')?.textContent) > 0);
+    const count = Number(await page.getByTestId('count').textContent());
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
+    const results = JSON.parse(await readFile(await download.path(), 'utf8')).filter((r) => r.rank != null).map((r) => r.id);
+    const found = results.filter((id) => members.has(id)).length;
+    const f1 = found === 0 ? 0 : (2 * found) / (results.length + members.size);
+    const nativeF1 = expected.feedback_f1[0][0];
+    console.log(`backend ${backend}; "${concept.query}" (${members.size} members): text precision `
+      + `${precision.toFixed(3)} (native ${expected.text_precision.toFixed(3)}), ensemble round 1: `
+      + `${count} results, F1 ${f1.toFixed(3)} (native ${nativeF1.toFixed(3)})`);
+    if (members.size !== expected.members) fail(`"${concept.query}": ${members.size} members, native ${expected.members}`);
+    if (results.length !== count) fail(`"${concept.query}": exported ${results.length} results of ${count}`);
+    if (Math.abs(precision - expected.text_precision) > TOLERANCE) fail(`"${concept.query}": text precision off the native benchmark's`);
+    if (Math.abs(f1 - nativeF1) > TOLERANCE) fail(`"${concept.query}": F1 off the native benchmark's`);
   }
-  await page.getByTestId('finetune').click();
-  await page.waitForFunction(() => !document.querySelector('[data-testid=progress]')
-    && Number(document.querySelector('[data-testid=count]')?.textContent) > 0);
-  const count = Number(await page.getByTestId('count').textContent());
-  const rules = await page.getByTestId('rules').textContent();
-  const after = await captions();
-  const precision = matches(after) / Math.max(after.length, 1);
-  console.log(`fine-tune: ${count} results, precision of the first page ${precision.toFixed(2)}`);
-  if (!(count > 0) || rules.length === 0) { console.log('FAIL: no results or rules after fine-tune'); failed = true; }
-  if (!(precision > knnPrecision)) { console.log('FAIL: the feedback round did not raise precision'); failed = true; }
   if (screenshot) {
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=result] img')].slice(0, 18)
       .every((img) => img.complete && img.naturalWidth > 0));
     await page.screenshot({ path: screenshot });
   }
 } catch (e) {
-  console.log(`FAIL: ${e.message}`);
-  failed = true;
+  fail(e.message);
 } finally {
   await browser.close();
 }
