@@ -24,12 +24,14 @@ use index_shards::{Features, ShardConfig, TreeSetConfig, knn_exact};
 use reduce::Pca;
 use serde::Serialize;
 
+use crate::compact::CompactMap;
 use crate::dataset::read_float_rows;
 use crate::device::DeviceKind;
 use crate::extract_cmd::{self, ExtractPlan, Extractor, Part};
 use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
 use crate::output::{write_atomic, write_content_named};
+use crate::train_head_cmd::{has_heads, head_config, read_heads};
 
 /// Build a complete dataset folder from a collection and a CLIP model.
 #[derive(Args)]
@@ -48,9 +50,17 @@ pub struct BuildArgs {
     /// One sentence about the dataset, shown in the catalog.
     #[arg(long, default_value = "")]
     description: String,
-    /// Dims of the compact features the index holds.
+    /// Dims of the compact features the index holds (PCA; heads give their own width).
     #[arg(long, default_value_t = 32)]
     dims: usize,
+    /// How features become compact rows: `pca` fitted on the collection, or `head`, the
+    /// paper's learned heads (`--head`, or the model checkpoint's own `image_head.*` and
+    /// `text_head.*`). Default: `head` when the checkpoint holds heads or `--head` is given.
+    #[arg(long, value_enum)]
+    reduction: Option<BuildReduction>,
+    /// A heads file (`precompute train-head`'s `head.safetensors`).
+    #[arg(long)]
+    head: Option<PathBuf>,
     /// Precision of the browser's text encoder.
     #[arg(long, value_enum, default_value_t = TextPrecision::Int8)]
     text_precision: TextPrecision,
@@ -71,6 +81,15 @@ pub struct BuildArgs {
     /// The backend that runs the model.
     #[arg(long, value_enum, default_value_t)]
     device: DeviceKind,
+}
+
+/// `build --reduction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BuildReduction {
+    /// PCA fitted on the collection's image features.
+    Pca,
+    /// The paper's learned heads.
+    Head,
 }
 
 /// The text tower's storage precision in the dataset.
@@ -151,6 +170,19 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     let files = ModelFiles::open(&args.model, args.config.as_deref())?;
     let model = files.load(&device)?;
     let projection_dim = files.config.projection_dim;
+    let heads = match (args.reduction, &args.head) {
+        (Some(BuildReduction::Pca), _) => None,
+        (_, Some(path)) => Some(read_heads(path, projection_dim)?),
+        (_, None) if has_heads(&files.weights) => {
+            let config = head_config(&files.weights, projection_dim)
+                .with_context(|| format!("the heads of {}", files.weights_path.display()))?;
+            Some((files.weights.clone(), config))
+        }
+        (Some(BuildReduction::Head), None) => bail!(
+            "--reduction head needs --head FILE (precompute train-head writes one) or a checkpoint with image_head.* and text_head.*"
+        ),
+        (None, None) => None,
+    };
     if args.dims == 0 || args.dims > projection_dim {
         bail!(
             "--dims {} must be between 1 and the model's {projection_dim}",
@@ -218,13 +250,21 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
 
     // Reduce and quantise.
     let stage = Instant::now();
-    let (pca, quantised) = reduce_and_quantise(&features, projection_dim, args.dims)?;
+    let (compact, quantised) = match heads {
+        Some((weights, config)) => {
+            let compact = CompactMap::heads(&weights, config, &device)?;
+            let rows = compact.images(&features)?;
+            (compact, rows)
+        }
+        None => CompactMap::fit_pca(&features, projection_dim, args.dims)?,
+    };
+    let dims = compact.dims();
     stats.reduce_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
     let index = crate::index_cmd::write_index_folder(
         &quantised,
-        args.dims,
+        dims,
         &TreeSetConfig::default(),
         &ShardConfig::default(),
         &out,
@@ -233,7 +273,16 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
 
     let stage = Instant::now();
     let mut keep: HashSet<String> = index.files.iter().map(|f| f.name.clone()).collect();
-    let reduction = write_hashed(&out, "reduction", "safetensors", &pca.to_safetensors())?;
+    let (reduction_file, reduction) = match &compact {
+        CompactMap::Pca(pca) => {
+            let file = write_hashed(&out, "reduction", "safetensors", &pca.to_safetensors())?;
+            (file.clone(), Reduction::Pca { file })
+        }
+        CompactMap::Heads { text_file, .. } => {
+            let file = write_hashed(&out, "text-head", "safetensors", text_file)?;
+            (file.clone(), Reduction::Head { file })
+        }
+    };
     let precision = match args.text_precision {
         TextPrecision::F16 => Precision::F16,
         TextPrecision::Int8 => Precision::Int8,
@@ -241,7 +290,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     let tower =
         export_text_tower(&model.text, precision).context("cannot export the text tower")?;
     let weights = write_hashed(&out, "text-encoder", "safetensors", &tower)?;
-    keep.extend([reduction.name.clone(), weights.name.clone()]);
+    keep.extend([reduction_file.name.clone(), weights.name.clone()]);
     let full_features = if args.full_features {
         let full = write_full_features(&out, &features, projection_dim)?;
         keep.extend(full.files.iter().map(|f| f.name.clone()));
@@ -261,7 +310,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     let captions = &captions[..captions.len().min(RECALL_QUERIES)];
     stats.recall_queries = captions.len();
     stats.caption_recall_at_60 =
-        caption_recall(&model, captions, &features, &pca, &quantised, args.dims)?;
+        caption_recall(&model, captions, &features, &compact, &quantised, dims)?;
 
     let manifest = DatasetManifest {
         format_version: DATASET_FORMAT_VERSION,
@@ -271,7 +320,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         }),
         description: args.description.clone(),
         count: n as u64,
-        dims: args.dims,
+        dims,
         index: INDEX_MANIFEST_FILE.into(),
         items: ingested.chunks.clone(),
         items_per_chunk: ingested.items_per_chunk,
@@ -280,7 +329,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
             weights,
             config: serde_json::to_value(&files.config.text_config)?,
             projection_dim,
-            reduction: Reduction::Pca { file: reduction },
+            reduction,
         }),
         full_features,
     };
@@ -381,7 +430,7 @@ fn caption_recall(
     model: &clip::ClipModel,
     captions: &[&str],
     features: &[f32],
-    pca: &Pca,
+    compact: &CompactMap,
     quantised: &[u8],
     dims: usize,
 ) -> Result<Option<f64>> {
@@ -391,7 +440,8 @@ fn caption_recall(
     }
     let tokenizer = Tokenizer::new().context("cannot read the embedded CLIP vocabulary")?;
     let context = model.text.context_length();
-    let full_dims = pca.dims_in();
+    let rows = quantised.len() / dims;
+    let full_dims = features.len() / rows.max(1);
     let normalised: Vec<f32> = features
         .chunks_exact(full_dims)
         .flat_map(|row| {
@@ -405,7 +455,11 @@ fn caption_recall(
     for batch in captions.chunks(32) {
         let tokens = TokenBatch::new(tokenizer.tokenize_batch(batch, context), context)?;
         let texts = read_rows(model.encode_text(&tokens)?)?;
-        for text in texts.chunks_exact(full_dims) {
+        let queries = compact.queries(&texts)?;
+        for (text, query) in texts
+            .chunks_exact(full_dims)
+            .zip(queries.chunks_exact(dims))
+        {
             let norm = l2_norm(text);
             let mut scored: Vec<(f32, usize)> = normalised
                 .chunks_exact(full_dims)
@@ -414,8 +468,7 @@ fn caption_recall(
                 .collect();
             scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let exact: HashSet<usize> = scored.iter().take(k).map(|s| s.1).collect();
-            let query = quantize_row(&pca.apply(text)?);
-            let found = knn_exact(index, &query, k)?;
+            let found = knn_exact(index, query, k)?;
             let hits = found
                 .iter()
                 .filter(|nb| exact.contains(&(nb.id as usize)))

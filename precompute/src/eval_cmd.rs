@@ -21,18 +21,18 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use branches::{MemoryIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
 use burn::tensor::Device;
+use burn::tensor::{Tensor, TensorData};
 use clap::{Args, ValueEnum};
-use clip::{Encoder, FeatureHead, RgbImage, TokenBatch, Tokenizer, read_rows};
+use clip::{Encoder, RgbImage, TokenBatch, Tokenizer, read_rows};
 use index_shards::quantize::quantize_row;
 use index_shards::{Features, TreeSetConfig, knn_exact};
 use rayon::prelude::*;
 use serde::Serialize;
 use synth::{Concept, ConceptKind};
 
-use crate::build_cmd::reduce_and_quantise;
+use crate::compact::CompactMap;
 use crate::train_cmd::read_model;
 use crate::train_head_cmd::read_heads;
-use train::head::HEAD_NAMES;
 
 /// Measure text-to-image retrieval and simulated feedback rounds on synthetic scenes.
 #[derive(Args)]
@@ -174,54 +174,58 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
     }
     let (config, weights) = read_model(&args.model)?;
     let device = Device::flex();
-    let mut encoder = Encoder::new(clip::load_clip(&weights, &config, &device)?, device.clone());
-    let mut dims = config.projection_dim;
-    if let Some(path) = &args.head {
-        let (heads, head) = read_heads(path, dims)?;
-        let load = |name| -> Result<Option<FeatureHead>> {
-            Ok(Some(FeatureHead::Mlp(clip::load_head(
-                &heads, name, &head, &device,
-            )?)))
-        };
-        encoder.image_head = load(HEAD_NAMES[0])?;
-        encoder.text_head = load(HEAD_NAMES[1])?;
-        dims = head.output;
-    }
+    let encoder = Encoder::new(clip::load_clip(&weights, &config, &device)?, device.clone());
+    let width = config.projection_dim;
     let tokenizer = Tokenizer::new().context("cannot read the embedded CLIP vocabulary")?;
     let context = config.text_config.max_position_embeddings;
     let side = config.vision_config.image_size;
     let scenes = synth::generate(args.seed, args.first..args.first + args.count);
 
-    let mut images = Vec::with_capacity(scenes.len() * dims);
+    // The model's features before any head or normalisation, as `build` stores them.
+    let mut images = Vec::with_capacity(scenes.len() * width);
     for chunk in scenes.chunks(256) {
-        let pixels: Vec<Vec<u8>> = chunk
+        let pixels: Vec<f32> = chunk
             .par_iter()
-            .map(|scene| synth::render(scene, side as u32))
-            .collect::<Result<_, _>>()?;
-        let batch: Vec<RgbImage<'_>> = pixels
-            .iter()
-            .map(|p| RgbImage::new(side, side, p))
-            .collect::<Result<_, _>>()?;
-        images.extend(read_rows(encoder.image_features(&batch)?)?);
+            .map(|scene| -> Result<Vec<f32>> {
+                let rgb = synth::render(scene, side as u32)?;
+                Ok(encoder
+                    .preprocess
+                    .preprocess(&RgbImage::new(side, side, &rgb)?)?)
+            })
+            .collect::<Result<Vec<_>>>()?
+            .concat();
+        let batch = Tensor::<4>::from_data(
+            TensorData::new(pixels, [chunk.len(), 3, side, side]),
+            &device,
+        );
+        images.extend(read_rows(encoder.model.encode_image(batch)?)?);
     }
-    let (pca, rows) = match args.reduction {
-        EvalReduction::Pca if args.head.is_none() => {
-            let (pca, rows) = reduce_and_quantise(&images, dims, dims)?;
-            (Some(pca), rows)
+    let (compact, rows) = match (&args.head, args.reduction) {
+        (Some(path), _) => {
+            let (heads, config) = read_heads(path, width)?;
+            let compact = CompactMap::heads(&heads, config, &device)?;
+            let rows = compact.images(&images)?;
+            (Some(compact), rows)
         }
-        _ => (None, images.chunks(dims).flat_map(quantize_row).collect()),
+        (None, EvalReduction::Pca) => {
+            let (compact, rows) = CompactMap::fit_pca(&images, width, width)?;
+            (Some(compact), rows)
+        }
+        (None, EvalReduction::Projection) => {
+            (None, images.chunks(width).flat_map(quantize_row).collect())
+        }
     };
+    let dims = compact.as_ref().map_or(width, CompactMap::dims);
     let encode_texts = |texts: &[String]| -> Result<Vec<Vec<u8>>> {
         let mut rows = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(256) {
             let tokens = TokenBatch::new(tokenizer.tokenize_batch(chunk, context), context)?;
-            let features = read_rows(encoder.text_features(&tokens)?)?;
-            for text in features.chunks(dims) {
-                rows.push(match &pca {
-                    Some(pca) => quantize_row(&pca.apply(text)?),
-                    None => quantize_row(text),
-                });
-            }
+            let features = read_rows(encoder.model.encode_text(&tokens)?)?;
+            let queries = match &compact {
+                Some(compact) => compact.queries(&features)?,
+                None => features.chunks(width).flat_map(quantize_row).collect(),
+            };
+            rows.extend(queries.chunks(dims).map(<[u8]>::to_vec));
         }
         Ok(rows)
     };

@@ -17,12 +17,14 @@
 //! - [`synth_cmd`]: a synthetic captioned collection (PNG files and `captions.csv`);
 //! - [`train_cmd`]: contrastive training of a CLIP model on a captioned collection;
 //! - [`train_head_cmd`]: the paper's compact heads on a frozen model's features;
+//! - [`compact`]: features to compact rows and queries (PCA or the paper's heads);
 //! - [`eval_cmd`]: retrieval quality of a model on held-out synthetic scenes;
 //! - [`npy`]: reading and writing `.npy` matrices; [`output`]: atomic file writes.
 
 pub mod bench_cmd;
 pub mod build_cmd;
 pub mod catalog_cmd;
+pub mod compact;
 pub mod dataset;
 pub mod device;
 pub mod encode_cmd;

@@ -221,13 +221,29 @@ pub fn read_heads(path: &std::path::Path, input: usize) -> Result<(clip::TensorM
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let weights = clip::TensorMap::from_safetensors(&bytes)
         .with_context(|| format!("invalid heads file {}", path.display()))?;
+    let config =
+        head_config(&weights, input).with_context(|| format!("heads file {}", path.display()))?;
+    Ok((weights, config))
+}
+
+/// Whether `weights` hold the paper's heads (beside a backbone or alone).
+pub fn has_heads(weights: &clip::TensorMap) -> bool {
+    weights
+        .names()
+        .iter()
+        .any(|n| n.ends_with("image_head.0.weight"))
+}
+
+/// The widths of the heads in `weights`, checked: they must take `input`-wide features,
+/// and every tensor must have the shape the widths imply (a wrong one is named).
+pub fn head_config(weights: &clip::TensorMap, input: usize) -> Result<HeadConfig> {
     let shape = |name: &str| -> Result<Vec<usize>> {
         let found = weights
             .names()
             .into_iter()
             .filter(|n| n.ends_with(name))
             .min_by_key(|n| n.len())
-            .with_context(|| format!("{} has no tensor {name}", path.display()))?;
+            .with_context(|| format!("no tensor {name}"))?;
         Ok(weights
             .get(found)
             .map(|t| t.shape.clone())
@@ -236,28 +252,21 @@ pub fn read_heads(path: &std::path::Path, input: usize) -> Result<(clip::TensorM
     let first = shape("image_head.0.weight")?;
     let last = shape("image_head.6.weight")?;
     let (&[hidden, file_input], &[output, _]) = (first.as_slice(), last.as_slice()) else {
-        bail!(
-            "{}: image_head.0.weight or image_head.6.weight is not a matrix",
-            path.display()
-        );
+        bail!("image_head.0.weight or image_head.6.weight is not a matrix");
     };
     if file_input != input {
-        bail!(
-            "{}: image_head.0.weight takes {file_input}-wide features, the model gives {input}",
-            path.display()
-        );
+        bail!("image_head.0.weight takes {file_input}-wide features, the model gives {input}");
     }
     let config = HeadConfig {
         input,
         hidden,
         output,
     };
-    // Build both once here, so a tensor of the wrong shape is named before any work.
     for name in HEAD_NAMES {
-        clip::load_head(&weights, name, &config, &Device::flex())
-            .with_context(|| format!("{}: {name} does not fit", path.display()))?;
+        clip::load_head(weights, name, &config, &Device::flex())
+            .with_context(|| format!("{name} does not fit"))?;
     }
-    Ok((weights, config))
+    Ok(config)
 }
 
 /// The frozen model's features (before any head, unnormalised, as `clip::Encoder` feeds a
