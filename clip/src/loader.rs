@@ -382,6 +382,47 @@ pub fn load_head(
     })
 }
 
+/// [`load_head`] with the widths read from the file: `{name}.0.weight` gives the hidden
+/// width and must take `input`-wide features, `{name}.6.weight` the output width.
+pub fn load_head_sized(
+    weights: &TensorMap,
+    name: &str,
+    input: usize,
+    device: &Device,
+) -> Result<(MlpHead, HeadConfig), LoadError> {
+    let shape = |part: &str| {
+        let key = format!("{name}.{part}.weight");
+        let found = weights
+            .tensors
+            .iter()
+            .filter(|(k, _)| k.ends_with(&key))
+            .min_by_key(|(k, _)| k.len())
+            .map(|(_, t)| t.shape.clone());
+        found.ok_or(LoadError::MissingTensor { name: key })
+    };
+    let (first, last) = (shape("0")?, shape("6")?);
+    let (&[hidden, found_input], &[output, _]) = (first.as_slice(), last.as_slice()) else {
+        return Err(LoadError::WrongShape {
+            name: format!("{name}.0.weight"),
+            expected: vec![0, input],
+            found: first,
+        });
+    };
+    if found_input != input {
+        return Err(LoadError::WrongShape {
+            name: format!("{name}.0.weight"),
+            expected: vec![hidden, input],
+            found: first,
+        });
+    }
+    let config = HeadConfig {
+        input,
+        hidden,
+        output,
+    };
+    Ok((load_head(weights, name, &config, device)?, config))
+}
+
 /// Builds the text tower alone (as the browser needs it), e.g. from an
 /// [`crate::export`]ed file; `projection_dim` is the joint embedding width.
 /// [`TensorMap::into_text_tower`] does the same without copying the tensors.

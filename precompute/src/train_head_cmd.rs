@@ -237,35 +237,10 @@ pub fn has_heads(weights: &clip::TensorMap) -> bool {
 /// The widths of the heads in `weights`, checked: they must take `input`-wide features,
 /// and every tensor must have the shape the widths imply (a wrong one is named).
 pub fn head_config(weights: &clip::TensorMap, input: usize) -> Result<HeadConfig> {
-    let shape = |name: &str| -> Result<Vec<usize>> {
-        let found = weights
-            .names()
-            .into_iter()
-            .filter(|n| n.ends_with(name))
-            .min_by_key(|n| n.len())
-            .with_context(|| format!("no tensor {name}"))?;
-        Ok(weights
-            .get(found)
-            .map(|t| t.shape.clone())
-            .unwrap_or_default())
-    };
-    let first = shape("image_head.0.weight")?;
-    let last = shape("image_head.6.weight")?;
-    let (&[hidden, file_input], &[output, _]) = (first.as_slice(), last.as_slice()) else {
-        bail!("image_head.0.weight or image_head.6.weight is not a matrix");
-    };
-    if file_input != input {
-        bail!("image_head.0.weight takes {file_input}-wide features, the model gives {input}");
-    }
-    let config = HeadConfig {
-        input,
-        hidden,
-        output,
-    };
-    for name in HEAD_NAMES {
-        clip::load_head(weights, name, &config, &Device::flex())
-            .with_context(|| format!("{name} does not fit"))?;
-    }
+    let (_, config) = clip::load_head_sized(weights, HEAD_NAMES[0], input, &Device::flex())
+        .with_context(|| format!("{} does not fit", HEAD_NAMES[0]))?;
+    clip::load_head(weights, HEAD_NAMES[1], &config, &Device::flex())
+        .with_context(|| format!("{} does not fit", HEAD_NAMES[1]))?;
     Ok(config)
 }
 

@@ -978,7 +978,8 @@ fn train_head_fits_heads_that_eval_and_the_loader_take_and_refuses_bad_collectio
     // A head for other features names the tensor.
     let error = precompute::train_head_cmd::read_heads(&heads, 512).unwrap_err();
     assert!(
-        format!("{error:#}").contains("image_head.0.weight takes 32-wide features"),
+        format!("{error:#}")
+            .contains("tensor image_head.0.weight has shape [16, 32], expected [16, 512]"),
         "{error:#}"
     );
     // A dataset built with the heads: the index in their space, the text head shipped.

@@ -27,7 +27,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 # The native benchmark on the same collection, for the browser's figures to match.
-target/debug/precompute eval --model demo/model --first 0 --count "$count" --rounds 1 \
-    --searchers ens >target/demo/eval.json
+target/debug/precompute eval --model demo/model --head demo/model/head.safetensors --first 0 \
+    --count "$count" --rounds 1 --searchers ens >target/demo/eval.json
 node "$e2e/demo.mjs" "http://127.0.0.1:$port/" target/demo/scenes/scenes.csv target/demo/eval.json \
     $screenshot

@@ -3,10 +3,13 @@
 //! packed CPU kernels, read out of burn's flex tower), warms it up, and encodes texts into
 //! queries on the index's grid (tokenize, text tower, [`QueryProjection`]).
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use clip::export::holds_int8;
 use clip::packed::{PackedPrecision, PackedTextTower};
-use clip::{TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, read_rows_async};
+use clip::{
+    MlpHead, TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, load_head_sized,
+    read_rows_async,
+};
 use dataset::{FileRef, Reduction, TextEncoder};
 use futures::{SinkExt, StreamExt};
 
@@ -41,6 +44,8 @@ struct Encoder {
     tokenizer: Tokenizer,
     tower: Tower,
     context: usize,
+    /// The paper's text head (`reduction.kind = head`), on the tower's device.
+    head: Option<(MlpHead, Device)>,
     projection: QueryProjection,
 }
 
@@ -62,6 +67,16 @@ impl Encoder {
             Tower::Packed(tower) => tower
                 .forward(&tokens)
                 .map_err(|e| failure(what, e, HINT_DAMAGED))?,
+        };
+        let row = match &self.head {
+            Some((head, device)) => {
+                let width = row.len();
+                let input = Tensor::<2>::from_data(TensorData::new(row, [1, width]), device);
+                read_rows_async(head.forward(input))
+                    .await
+                    .map_err(|e| failure(what, e, "reload the page"))?
+            }
+            None => row,
         };
         self.projection
             .project(&row)
@@ -168,16 +183,10 @@ async fn load(
     seq: u32,
     scope: &mut Scope,
 ) -> Result<(Encoder, Backend), Failure> {
-    let reduction_file = match &spec.reduction {
-        Reduction::Pca { file } => Some(file),
-        Reduction::Identity => None,
-        Reduction::Head { .. } => {
-            return Err(failure(
-                "loading the text encoder",
-                "the learned text head (reduction kind head) is not supported in the browser yet",
-                "build the dataset with the PCA reduction",
-            ));
-        }
+    let (reduction_file, head_file) = match &spec.reduction {
+        Reduction::Pca { file } => (Some(file), None),
+        Reduction::Identity => (None, None),
+        Reduction::Head { file } => (Some(file), Some(file)),
     };
     let mut progress = Progress {
         what: "text encoder".to_owned(),
@@ -195,7 +204,17 @@ async fn load(
             body: TextBody::Progress(progress.clone()),
         })
         .await;
+    let mut head_tensors = None;
     let projection = match reduction_file {
+        Some(file) if head_file.is_some() => {
+            let bytes = fetch_file(cache, base, file).await?;
+            let what = format!("reading {}", file.name);
+            head_tensors = Some(
+                TensorMap::from_safetensors(&bytes).map_err(|e| failure(what, e, HINT_DAMAGED))?,
+            );
+            // The head's output width is known once it is read; Identity of it is set below.
+            QueryProjection::Identity { dims: 0 }
+        }
         Some(file) => {
             let bytes = fetch_file(cache, base, file).await?;
             let what = format!("reading {}", file.name);
@@ -228,6 +247,19 @@ async fn load(
         TensorMap::from_safetensors(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
     drop(weights);
     let (device, backend) = pick_device().await;
+    let (head, projection) = match head_tensors {
+        Some(tensors) => {
+            let (head, head_config) =
+                load_head_sized(&tensors, "text_head", spec.projection_dim, &device)
+                    .map_err(|e| failure("loading the text head", e, HINT_DAMAGED))?;
+            let dims = head_config.output;
+            (
+                Some((head, device.clone())),
+                QueryProjection::Identity { dims },
+            )
+        }
+        None => (None, projection),
+    };
     let tower = tensors
         .into_text_tower(&config, spec.projection_dim, &device)
         .map_err(|e| failure(what, e, HINT_DAMAGED))?;
@@ -251,6 +283,7 @@ async fn load(
             tokenizer,
             tower,
             context: config.max_position_embeddings,
+            head,
             projection,
         },
         backend,
