@@ -8,13 +8,11 @@
 //! PyTorch's `nn.Sequential` stores them), so [`clip::load_head`] reads a trained head
 //! like the paper's own; checkpoints add AdamW's state and the logit scale.
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::relu;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
-use clip::export::{Storage, export_tensors};
+use burn::tensor::{Device, Tensor, TensorData};
 use clip::loader::transpose;
 use clip::model::l2_normalise;
 use clip::{HeadConfig, RawTensor, TensorMap};
@@ -22,7 +20,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::loss::{contrastive_loss, koleo};
-use crate::trainer::{Checkpoint, StepReport, TrainConfig, TrainError, number_params, scalar};
+use crate::trainer::{
+    Checkpoint, StepReport, TrainConfig, TrainError, adamw, checkpoint_of, number_params,
+    restore_optimizer, scalar,
+};
 use crate::weights::{put_linear, put_param, standard_normal, values};
 
 /// The names of the two heads in a weights file.
@@ -255,12 +256,7 @@ impl HeadTrainer {
             text: TrainableHead::from_tensors(weights, HEAD_NAMES[1], config, &device)?,
             logit_scale: Param::from_data(TensorData::new(vec![scale], [1]), &device),
         });
-        let optimizer = AdamWConfig::new()
-            .with_weight_decay(settings.weight_decay)
-            .with_beta_2(0.98)
-            .with_epsilon(1e-6)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(settings.max_grad_norm)))
-            .init();
+        let optimizer = adamw(&settings);
         Ok(Self {
             model,
             config: *config,
@@ -280,12 +276,7 @@ impl HeadTrainer {
     ) -> Result<Self, TrainError> {
         let weights = TensorMap::from_safetensors(&checkpoint.weights)?;
         let mut trainer = Self::from_weights(&weights, config, settings, device)?;
-        let state = Bytes::from_bytes_vec(checkpoint.optimizer.clone());
-        trainer.optimizer = trainer
-            .optimizer
-            .clone()
-            .from_bytes(state)
-            .map_err(|e| TrainError::OptimizerState(format!("{e:?}")))?;
+        trainer.optimizer = restore_optimizer(&trainer.optimizer, checkpoint)?;
         trainer.step = checkpoint.step;
         Ok(trainer)
     }
@@ -352,16 +343,7 @@ impl HeadTrainer {
 
     /// A checkpoint of the current state (f32 weights, AdamW's state).
     pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
-        let weights = export_tensors(&self.weights()?, |_, _| Storage::F32)?;
-        let optimizer = self
-            .optimizer
-            .into_bytes()
-            .map_err(|e| TrainError::OptimizerState(format!("{e:?}")))?;
-        Ok(Checkpoint {
-            step: self.step,
-            weights,
-            optimizer: optimizer.to_vec(),
-        })
+        checkpoint_of(self.step, &self.weights()?, &self.optimizer)
     }
 }
 

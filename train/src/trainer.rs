@@ -263,12 +263,7 @@ impl Trainer {
         settings.validate()?;
         let device = device.autodiff();
         let model = number_params(clip::load_clip(weights, config, &device)?);
-        let optimizer = AdamWConfig::new()
-            .with_weight_decay(settings.weight_decay)
-            .with_beta_2(0.98)
-            .with_epsilon(1e-6)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(settings.max_grad_norm)))
-            .init();
+        let optimizer = adamw(&settings);
         Ok(Self {
             model,
             config: config.clone(),
@@ -288,12 +283,7 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         let weights = TensorMap::from_safetensors(&checkpoint.weights)?;
         let mut trainer = Self::from_weights(&weights, config, settings, device)?;
-        let state = Bytes::from_bytes_vec(checkpoint.optimizer.clone());
-        trainer.optimizer = trainer
-            .optimizer
-            .clone()
-            .from_bytes(state)
-            .map_err(|e| TrainError::OptimizerState(format!("{e:?}")))?;
+        trainer.optimizer = restore_optimizer(&trainer.optimizer, checkpoint)?;
         trainer.step = checkpoint.step;
         Ok(trainer)
     }
@@ -365,16 +355,7 @@ impl Trainer {
 
     /// A checkpoint of the current state.
     pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
-        let weights = export_tensors(&self.weights()?, |_, _| Storage::F32)?;
-        let optimizer = self
-            .optimizer
-            .into_bytes()
-            .map_err(|e| TrainError::OptimizerState(format!("{e:?}")))?;
-        Ok(Checkpoint {
-            step: self.step,
-            weights,
-            optimizer: optimizer.to_vec(),
-        })
+        checkpoint_of(self.step, &self.weights()?, &self.optimizer)
     }
 }
 
@@ -389,6 +370,45 @@ pub fn compact_weights(weights: &TensorMap) -> Result<Vec<u8>, TrainError> {
             Storage::Compact(Precision::F16)
         }
     })?)
+}
+
+/// AdamW as every trainer here runs it (CLIP's betas and epsilon, clipped gradients).
+pub(crate) fn adamw(settings: &TrainConfig) -> ModuleOptimizer {
+    AdamWConfig::new()
+        .with_weight_decay(settings.weight_decay)
+        .with_beta_2(0.98)
+        .with_epsilon(1e-6)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(settings.max_grad_norm)))
+        .init()
+}
+
+/// `optimizer` with the state saved in `checkpoint`.
+pub(crate) fn restore_optimizer(
+    optimizer: &ModuleOptimizer,
+    checkpoint: &Checkpoint,
+) -> Result<ModuleOptimizer, TrainError> {
+    let state = Bytes::from_bytes_vec(checkpoint.optimizer.clone());
+    optimizer
+        .clone()
+        .from_bytes(state)
+        .map_err(|e| TrainError::OptimizerState(format!("{e:?}")))
+}
+
+/// A checkpoint of `weights` (f32) and `optimizer`'s state after `step` steps.
+pub(crate) fn checkpoint_of(
+    step: u64,
+    weights: &TensorMap,
+    optimizer: &ModuleOptimizer,
+) -> Result<Checkpoint, TrainError> {
+    let weights = export_tensors(weights, |_, _| Storage::F32)?;
+    let optimizer = optimizer
+        .into_bytes()
+        .map_err(|e| TrainError::OptimizerState(format!("{e:?}")))?;
+    Ok(Checkpoint {
+        step,
+        weights,
+        optimizer: optimizer.to_vec(),
+    })
 }
 
 /// Gives every parameter its position in module order as id.
