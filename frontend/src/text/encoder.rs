@@ -183,10 +183,9 @@ async fn load(
     seq: u32,
     scope: &mut Scope,
 ) -> Result<(Encoder, Backend), Failure> {
-    let (reduction_file, head_file) = match &spec.reduction {
-        Reduction::Pca { file } => (Some(file), None),
-        Reduction::Identity => (None, None),
-        Reduction::Head { file } => (Some(file), Some(file)),
+    let reduction_file = match &spec.reduction {
+        Reduction::Pca { file } | Reduction::Head { file } => Some(file),
+        Reduction::Identity => None,
     };
     let mut progress = Progress {
         what: "text encoder".to_owned(),
@@ -204,37 +203,15 @@ async fn load(
             body: TextBody::Progress(progress.clone()),
         })
         .await;
-    let mut head_tensors = None;
-    let projection = match reduction_file {
-        Some(file) if head_file.is_some() => {
-            let bytes = fetch_file(cache, base, file).await?;
-            let what = format!("reading {}", file.name);
-            head_tensors = Some(
-                TensorMap::from_safetensors(&bytes).map_err(|e| failure(what, e, HINT_DAMAGED))?,
-            );
-            // The head's output width is known once it is read; Identity of it is set below.
-            QueryProjection::Identity { dims: 0 }
-        }
+    let reduction = match reduction_file {
         Some(file) => {
             let bytes = fetch_file(cache, base, file).await?;
             let what = format!("reading {}", file.name);
             let tensors = TensorMap::from_safetensors(&bytes)
                 .map_err(|e| failure(what.clone(), e, HINT_DAMAGED))?;
-            let (Some(mean), Some(components)) = (tensors.get("mean"), tensors.get("components"))
-            else {
-                return Err(failure(
-                    what,
-                    "tensors mean and components are missing",
-                    HINT_DAMAGED,
-                ));
-            };
-            let dims = components.shape.first().copied().unwrap_or(0);
-            QueryProjection::pca(mean.values.clone(), components.values.clone(), dims)
-                .map_err(|e| failure(what, e, HINT_DAMAGED))?
+            Some((tensors, what))
         }
-        None => QueryProjection::Identity {
-            dims: spec.projection_dim,
-        },
+        None => None,
     };
     let what = "loading the text encoder";
     let config: TextConfig =
@@ -247,8 +224,8 @@ async fn load(
         TensorMap::from_safetensors(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
     drop(weights);
     let (device, backend) = pick_device().await;
-    let (head, projection) = match head_tensors {
-        Some(tensors) => {
+    let (head, projection) = match (&spec.reduction, reduction) {
+        (Reduction::Head { .. }, Some((tensors, _))) => {
             let (head, head_config) =
                 load_head_sized(&tensors, "text_head", spec.projection_dim, &device)
                     .map_err(|e| failure("loading the text head", e, HINT_DAMAGED))?;
@@ -258,7 +235,27 @@ async fn load(
                 QueryProjection::Identity { dims },
             )
         }
-        None => (None, projection),
+        (_, Some((tensors, what))) => {
+            let (Some(mean), Some(components)) = (tensors.get("mean"), tensors.get("components"))
+            else {
+                return Err(failure(
+                    what,
+                    "tensors mean and components are missing",
+                    HINT_DAMAGED,
+                ));
+            };
+            let dims = components.shape.first().copied().unwrap_or(0);
+            let projection =
+                QueryProjection::pca(mean.values.clone(), components.values.clone(), dims)
+                    .map_err(|e| failure(what, e, HINT_DAMAGED))?;
+            (None, projection)
+        }
+        (_, None) => (
+            None,
+            QueryProjection::Identity {
+                dims: spec.projection_dim,
+            },
+        ),
     };
     let tower = tensors
         .into_text_tower(&config, spec.projection_dim, &device)
