@@ -24,7 +24,7 @@ use index_shards::{Features, ShardConfig, TreeSetConfig, knn_exact};
 use reduce::Pca;
 use serde::Serialize;
 
-use crate::compact::CompactMap;
+use crate::compact::{AxesChoice, CompactMap};
 use crate::dataset::read_float_rows;
 use crate::device::DeviceKind;
 use crate::extract_cmd::{self, ExtractPlan, Extractor, Part};
@@ -61,6 +61,12 @@ pub struct BuildArgs {
     /// A heads file (`precompute train-head`'s `head.safetensors`).
     #[arg(long)]
     head: Option<PathBuf>,
+    /// The compact space's axes: `independent` turns the PCA or the heads to the
+    /// collection's most non-Gaussian directions (distances, and so text search, are
+    /// unchanged; boxes over a few dims then meet one factor of the collection per axis),
+    /// `native` keeps the PCA's components or the head's outputs.
+    #[arg(long, value_enum, default_value_t)]
+    axes: AxesChoice,
     /// Precision of the browser's text encoder.
     #[arg(long, value_enum, default_value_t = TextPrecision::Int8)]
     text_precision: TextPrecision,
@@ -252,11 +258,11 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     let stage = Instant::now();
     let (compact, quantised) = match heads {
         Some((weights, config)) => {
-            let compact = CompactMap::heads(&weights, config, &device)?;
+            let compact = CompactMap::heads(&weights, config, &device, args.axes, &features)?;
             let rows = compact.images(&features)?;
             (compact, rows)
         }
-        None => CompactMap::fit_pca(&features, projection_dim, args.dims)?,
+        None => CompactMap::fit_pca(&features, projection_dim, args.dims, args.axes)?,
     };
     let dims = compact.dims();
     stats.reduce_s = stage.elapsed().as_secs_f64();
@@ -352,8 +358,15 @@ pub fn reduce_and_quantise(
     features: &[f32],
     dims_in: usize,
     dims: usize,
+    axes: AxesChoice,
 ) -> Result<(Pca, Vec<u8>)> {
     let pca = Pca::fit(features, dims_in, dims).context("cannot fit the PCA")?;
+    let pca = match axes {
+        AxesChoice::Independent => pca
+            .rotated_independent(features)
+            .context("cannot turn the PCA to independent axes")?,
+        AxesChoice::Native => pca,
+    };
     let compact = pca.apply_rows(features)?;
     let quantised = compact.chunks_exact(dims).flat_map(quantize_row).collect();
     Ok((pca, quantised))

@@ -13,7 +13,8 @@
 //!   F1 over the whole gallery after each round, per searcher. Median and worst concept.
 //!
 //! Everything runs on the `u8` grid the app uses: image rows reduced as `precompute build`
-//! reduces them (PCA fitted on the gallery, or `--reduction projection`) and quantised, the
+//! reduces them (PCA fitted on the gallery or the heads, turned to independent axes unless
+//! `--axes native`; or `--reduction projection`) and quantised, the
 //! text query likewise, exact k-NN ([`knn_exact`]) and the search engine.
 
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use synth::{Concept, ConceptKind};
 
-use crate::compact::CompactMap;
+use crate::compact::{AxesChoice, CompactMap};
 use crate::train_cmd::read_model;
 use crate::train_head_cmd::read_heads;
 
@@ -68,6 +69,10 @@ pub struct EvalArgs {
     /// features; their output is the compact space (no PCA).
     #[arg(long)]
     pub head: Option<PathBuf>,
+    /// The axes of the PCA or the heads, as `precompute build --axes` sets them (not used
+    /// with `--reduction projection`).
+    #[arg(long, value_enum, default_value_t)]
+    pub axes: AxesChoice,
     /// Searchers fine-tuned in the feedback rounds (db, ens, dtree, rf), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "ens,db,dtree,rf", value_parser = parse_searcher)]
     pub searchers: Vec<Searcher>,
@@ -203,12 +208,12 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
     let (compact, rows) = match (&args.head, args.reduction) {
         (Some(path), _) => {
             let (heads, config) = read_heads(path, width)?;
-            let compact = CompactMap::heads(&heads, config, &device)?;
+            let compact = CompactMap::heads(&heads, config, &device, args.axes, &images)?;
             let rows = compact.images(&images)?;
             (Some(compact), rows)
         }
         (None, EvalReduction::Pca) => {
-            let (compact, rows) = CompactMap::fit_pca(&images, width, width)?;
+            let (compact, rows) = CompactMap::fit_pca(&images, width, width, args.axes)?;
             (Some(compact), rows)
         }
         (None, EvalReduction::Projection) => {

@@ -1,5 +1,5 @@
 //! `precompute reduce`: CLIP features (`.npy`, f32) to the index's compact quantised rows,
-//! by the PCA `build` uses; writes the fitted map and the u8 rows for `precompute index`.
+//! by the PCA `build` uses (turned to independent axes unless `--axes native`); writes the fitted map and the u8 rows for `precompute index`.
 
 use std::path::PathBuf;
 
@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::build_cmd::reduce_and_quantise;
+use crate::compact::AxesChoice;
 use crate::dataset::read_float_rows;
 use crate::npy::{self, Matrix};
 use crate::output::write_atomic;
@@ -20,6 +21,9 @@ pub struct ReduceArgs {
     /// Dims of the compact rows.
     #[arg(long, default_value_t = 32)]
     dims: usize,
+    /// The axes: as `precompute build --axes`.
+    #[arg(long, value_enum, default_value_t)]
+    axes: AxesChoice,
     /// The fitted PCA (safetensors: mean, components, variances).
     #[arg(long)]
     pca: PathBuf,
@@ -31,7 +35,7 @@ pub struct ReduceArgs {
 /// Runs the subcommand.
 pub fn run(args: &ReduceArgs) -> Result<()> {
     let (features, dims_in) = read_float_rows(&args.features)?;
-    let (pca, quantised) = reduce_and_quantise(&features, dims_in, args.dims)?;
+    let (pca, quantised) = reduce_and_quantise(&features, dims_in, args.dims, args.axes)?;
     write_atomic(&args.pca, &pca.to_safetensors())?;
     let rows = quantised.len() / args.dims;
     let matrix = Matrix::U8 {

@@ -1095,7 +1095,7 @@ fn train_writes_a_loadable_model_and_resumes_from_its_checkpoint() {
 
 /// The committed demo model on 1000 held-out scenes, pages of 20, in the PCA space `build`
 /// makes (measured: recall@10 1.0, colour+shape text precision median 0.600, ensemble F1
-/// median 0.70 after one round and 0.94 after two; see demo/README.md for the 20,000-scene
+/// median 0.74 after one round and 0.92 after two, on independent axes; see demo/README.md for the 20,000-scene
 /// figures), with a margin.
 #[test]
 fn the_demo_model_finds_typed_concepts_and_feedback_raises_f1() {
