@@ -41,9 +41,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
     })
 }
 
-/// Writes `bytes` under a content-derived `path` unless a file of that size is there.
+/// Writes `bytes` under a content-derived `path` unless a regular file there already
+/// holds exactly these bytes. The bytes are compared, not just the size: a file of the
+/// right size with a flipped byte would otherwise survive every rerun and be served as
+/// immutable.
 pub fn write_content_named(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
-    if fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+    // `symlink_metadata`: a link or a FIFO under the name is replaced, never read.
+    let same_size =
+        fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+    if same_size && fs::read(path).is_ok_and(|found| found == bytes) {
         return Ok(());
     }
     write_atomic(path, bytes)
@@ -210,6 +216,16 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_content_named_file_with_other_bytes_of_the_same_size_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items-0000.0123456789abcdef.json");
+        write_content_named(&path, b"the right bytes").unwrap();
+        fs::write(&path, b"the wrong bytes").unwrap();
+        write_content_named(&path, b"the right bytes").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"the right bytes");
     }
 
     #[test]

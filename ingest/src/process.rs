@@ -12,7 +12,7 @@ use dataset::SkippedItem;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
-use crate::output::{write_atomic, write_content_named};
+use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
 use crate::{IngestError, skipped};
 
@@ -230,9 +230,7 @@ pub fn process(
                 .join(".work")
                 .join(work_folder)
                 .join(format!("{}.{ext}", &content_hash.to_hex()[..16]));
-            if !path.is_file() {
-                write_atomic(&path, bytes)?;
-            }
+            write_content_named(&path, bytes)?;
             std::path::absolute(&path).map_err(|source| IngestError::Read { path, source })?
         }
     };
