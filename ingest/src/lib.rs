@@ -210,6 +210,7 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
             path: folder.clone(),
             source,
         })?;
+        output::remove_abandoned_temporaries(&folder)?;
     }
     let kind = match options.kind {
         Some(kind) => kind,

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::IngestError;
 
+/// What separates a temporary file's target name from its writer: `.NAME.tmp-PID-N`.
+const TEMPORARY_MARK: &str = ".tmp-";
+
 /// Writes `bytes` to `path` through a temporary file in the same folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
     // Unique per process and call: threads may write the same content-named file at once.
@@ -21,7 +24,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let temp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
+        ".{name}{TEMPORARY_MARK}{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
@@ -39,6 +42,54 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
             source,
         }
     })
+}
+
+/// Removes the temporary files that [`write_atomic`] left in `dir` when its process was
+/// killed (`.NAME.tmp-PID-N` whose process no longer runs; a folder that does not exist
+/// has none); returns how many. Nothing else is touched, nor a temporary of a run still
+/// going (seen in `/proc`; where there is no `/proc`, only this process counts as running).
+pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize, IngestError> {
+    let read = |source| IngestError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(read(error)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(read)?;
+        let abandoned = entry
+            .file_name()
+            .to_str()
+            .and_then(temporary_writer)
+            .is_some_and(|pid| !is_running(pid));
+        if abandoned && entry.file_type().map_err(read)?.is_file() {
+            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
+                path: entry.path(),
+                source,
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The process id in the name of one of [`write_atomic`]'s temporary files.
+fn temporary_writer(file_name: &str) -> Option<u32> {
+    let (target, writer) = file_name.strip_prefix('.')?.rsplit_once(TEMPORARY_MARK)?;
+    let (pid, call) = writer.split_once('-')?;
+    let is_number = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if target.is_empty() || !is_number(call) {
+        return None;
+    }
+    pid.parse().ok().filter(|_| is_number(pid))
+}
+
+fn is_running(pid: u32) -> bool {
+    pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// Writes `bytes` under a content-derived `path` unless a regular file there already
@@ -226,6 +277,25 @@ mod tests {
         fs::write(&path, b"the wrong bytes").unwrap();
         write_content_named(&path, b"the right bytes").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"the right bytes");
+    }
+
+    #[test]
+    fn only_temporary_names_of_write_atomic_are_taken_for_temporaries() {
+        assert_eq!(temporary_writer(".manifest.json.tmp-123-4"), Some(123));
+        assert_eq!(temporary_writer(".a.tmp-b.tmp-7-0"), Some(7));
+        for other in [
+            "manifest.json.tmp-123-4",
+            "..tmp-123-4",
+            ".notes.tmp",
+            ".a.tmp-123",
+            ".a.tmp-123-",
+            ".a.tmp--4",
+            ".a.tmp-12x-4",
+            ".a.tmp-+1-4",
+            ".a.tmp-99999999999-4",
+        ] {
+            assert_eq!(temporary_writer(other), None, "{other}");
+        }
     }
 
     #[test]
