@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::IngestError;
 use crate::caption::caption_from_file_name;
+use crate::local_file::read_regular_file;
 use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 
 /// Every file under `root` (hidden files and folders left out), as sorted `/`-separated
@@ -59,6 +60,10 @@ pub fn walk(root: &Path) -> Result<Vec<String>, IngestError> {
     Ok(files)
 }
 
+/// Largest sidecar caption read; a larger one, or one that is no regular file, counts as
+/// missing (captions are cut to 1000 characters anyway).
+const MAX_SIDECAR_BYTES: u64 = 64 << 10;
+
 /// The candidates of the folder `root`, leaving out the files under `exclude` (the output
 /// folder, when it lies inside the input: its thumbnails are no input).
 pub fn read(root: &Path, exclude: &Path) -> Result<SourceItems, IngestError> {
@@ -75,7 +80,7 @@ pub fn read(root: &Path, exclude: &Path) -> Result<SourceItems, IngestError> {
             continue;
         }
         let sidecar = root.join(file).with_file_name(format!("{stem}.txt"));
-        let caption = match fs::read(&sidecar) {
+        let caption = match read_regular_file(&sidecar, MAX_SIDECAR_BYTES) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(_) => caption_from_file_name(stem),
         };

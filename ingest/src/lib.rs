@@ -29,6 +29,7 @@
 pub mod caption;
 pub mod cifar;
 pub mod folder;
+pub mod local_file;
 pub mod output;
 pub mod pickle;
 pub mod process;
@@ -69,6 +70,14 @@ pub enum IngestError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// An input file (a table, a list, a CIFAR batch) is no regular file or cannot be read.
+    #[error("cannot read {path}: {source}")]
+    InputFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: local_file::LocalFileError,
     },
     /// An output file cannot be written.
     #[error("cannot write {path}: {source}")]
@@ -283,7 +292,7 @@ fn read_source(
     let input = &options.input;
     let downloads = options.out.join(".work/downloads");
     let read = |path: &Path| {
-        fs::read(path).map_err(|source| IngestError::Read {
+        local_file::read_regular_file(path, u64::MAX).map_err(|source| IngestError::InputFile {
             path: path.to_owned(),
             source,
         })

@@ -4,7 +4,6 @@
 //! or undecodable data, too small after the optional bottom crop) and the thumbnail.
 //! [`inspect`] and [`thumbnail_jpeg`] work on bytes; [`process`] adds the file I/O.
 
-use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +11,7 @@ use dataset::SkippedItem;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
+use crate::local_file::{LocalFileError, MAX_IMAGE_FILE_BYTES, read_regular_file};
 use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
 use crate::{IngestError, skipped};
@@ -188,16 +188,19 @@ pub fn process(
     };
     let read;
     let bytes: &[u8] = match &candidate.image {
-        ImageData::File(path) => match fs::read(path) {
+        ImageData::File(path) => match read_regular_file(path, MAX_IMAGE_FILE_BYTES) {
             Ok(bytes) => {
                 read = bytes;
                 &read
             }
             Err(error) => {
-                let reason = if error.kind() == std::io::ErrorKind::NotFound {
-                    "missing_file"
-                } else {
-                    "unreadable"
+                let reason = match &error {
+                    LocalFileError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                        "missing_file"
+                    }
+                    LocalFileError::NotRegular { .. } => "not_a_file",
+                    LocalFileError::TooLarge { .. } => "too_large",
+                    _ => "unreadable",
                 };
                 return Ok(Err(skip((reason, format!("{}: {error}", path.display())))));
             }
