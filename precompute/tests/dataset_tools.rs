@@ -154,6 +154,37 @@ fn verify_names_a_flipped_shard_byte() {
     assert!(stdout.contains(name), "{}", text(&result));
 }
 
+/// The probe: a byte flipped in a shard, a thumbnail and an item chunk (sizes
+/// unchanged) survived a rerun of `ingest` and `index`, which exit 0, and was then served
+/// as immutable. A rerun must repair them.
+#[test]
+fn a_rerun_repairs_flipped_bytes_in_content_named_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let first_with = |folder: &Path, prefix: &str| {
+        fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+            .unwrap()
+    };
+    for file in [
+        first_with(&out, "features-"),
+        first_with(&out, "tree-"),
+        first_with(&out, "items-"),
+        first_with(&out.join("thumbs"), ""),
+    ] {
+        let mut bytes = fs::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        fs::write(&file, bytes).unwrap();
+    }
+    assert!(!verify(&out).status.success());
+    build_dataset(dir.path(), "gradients");
+    let result = verify(&out);
+    assert!(result.status.success(), "{}", text(&result));
+}
+
 #[test]
 fn verify_names_a_missing_thumbnail_and_a_wrong_size() {
     let dir = tempfile::tempdir().unwrap();
