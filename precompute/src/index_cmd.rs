@@ -76,7 +76,8 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 }
 
 /// Builds the trees of quantised `features` (rows of `dims`) and writes their shards and
-/// manifest into `out`, skipping shards already there and removing stale ones.
+/// manifest into `out`, skipping shards already there and removing stale ones (and the
+/// temporary files of a killed run).
 pub fn write_index_folder(
     features: &[u8],
     dims: usize,
@@ -103,6 +104,7 @@ pub fn write_index_folder(
     ));
 
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    ingest::output::remove_abandoned_temporaries(out)?;
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} writing shards: {pos} files, {msg} [{elapsed}]")
             .expect("valid template"),

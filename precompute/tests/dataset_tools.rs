@@ -185,6 +185,36 @@ fn a_rerun_repairs_flipped_bytes_in_content_named_files() {
     assert!(result.status.success(), "{}", text(&result));
 }
 
+/// A build killed in the index or export stage leaves `.NAME.tmp-PID-N` files in the
+/// dataset folder; `index` (the stage alone, as `build` runs it) removes them.
+#[test]
+fn index_removes_the_temporaries_of_a_killed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    // No process has a pid over Linux's largest pid_max (2^22).
+    let abandoned = [
+        ".manifest.json.tmp-4194305-0",
+        ".text-encoder.0123456789abcdef.safetensors.tmp-4194305-7",
+    ];
+    for name in abandoned.iter().chain(&[".keep.tmp"]) {
+        fs::write(out.join(name), b"partial").unwrap();
+    }
+    let index = precompute(&[
+        "index",
+        "--features",
+        path(&dir.path().join("features.npy")),
+        "--out",
+        path(&out),
+        "--leaf-size",
+        "4",
+    ]);
+    assert!(index.status.success(), "{}", text(&index));
+    for name in abandoned {
+        assert!(!out.join(name).exists(), "{name} was left");
+    }
+    assert!(out.join(".keep.tmp").exists());
+}
+
 #[test]
 fn verify_names_a_missing_thumbnail_and_a_wrong_size() {
     let dir = tempfile::tempdir().unwrap();
