@@ -671,6 +671,25 @@ fn build_makes_a_verified_deterministic_dataset() {
     let second = dir.path().join("second");
     assert!(build(&second).status.success());
     assert_eq!(dataset_listing(&first), dataset_listing(&second));
+
+    // A text config that does not fit the weights would fail in every visitor's browser.
+    let mut manifest = manifest;
+    let layers = manifest["text"]["config"]["num_hidden_layers"]
+        .as_u64()
+        .unwrap();
+    manifest["text"]["config"]["num_hidden_layers"] = (layers + 1).into();
+    fs::write(
+        second.join("dataset.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let out = precompute(&["verify", second.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("text-encoder.") && stdout.contains("does not fit the weights"),
+        "{stdout}"
+    );
 }
 
 /// `precompute build` on a camera's folder (`IMG_0001.png` ..., no sidecar captions): every

@@ -305,3 +305,115 @@ fn ingest_into_an_unwritable_output_fails_clearly() {
         text(&result)
     );
 }
+
+/// The probe: verify followed `../` and absolute names from `dataset.json` and
+/// thumbnails linked out of the folder, which a static host does not serve, and hung on a
+/// FIFO. Each is now a fault naming the file.
+#[cfg(target_os = "linux")]
+#[test]
+fn verify_checks_only_what_a_static_host_serves() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let dataset_path = out.join("dataset.json");
+    let mut manifest =
+        DatasetManifest::from_json(&fs::read_to_string(&dataset_path).unwrap()).unwrap();
+    // The same bytes outside the folder, named by `..`, and the index by an absolute path.
+    let chunk = manifest.items[0].name.clone();
+    fs::copy(out.join(&chunk), dir.path().join(&chunk)).unwrap();
+    manifest.items[0].name = format!("../{chunk}");
+    manifest.index = path(&out.join("manifest.json")).to_owned();
+    fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    assert!(
+        stdout.contains(&format!("\"../{chunk}\" has a dot segment")),
+        "{}",
+        text(&result)
+    );
+    assert!(stdout.contains("is absolute"), "{}", text(&result));
+
+    // A thumbnail linked out of the folder, another that is a FIFO.
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let mut thumbs: Vec<PathBuf> = fs::read_dir(out.join("thumbs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    thumbs.sort();
+    let outside = dir.path().join("outside.jpg");
+    fs::rename(&thumbs[0], &outside).unwrap();
+    symlink(&outside, &thumbs[0]).unwrap();
+    fs::remove_file(&thumbs[1]).unwrap();
+    let made = Command::new("mkfifo").arg(&thumbs[1]).status().unwrap();
+    assert!(made.success());
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", text(&result));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&name(&thumbs[0])) && l.contains("outside the folder")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&name(&thumbs[1])) && l.contains("not a regular file")),
+        "{stdout}"
+    );
+}
+
+/// The probe: verify said "no faults" for folders a client cannot use: no
+/// `dataset.json` (a build killed before it), an index of 0 images or of 0 trees.
+#[test]
+fn verify_faults_folders_a_client_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    fs::remove_file(out.join("dataset.json")).unwrap();
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    assert!(
+        stdout.contains("dataset.json: cannot read"),
+        "{}",
+        text(&result)
+    );
+    let index_only = precompute(&["verify", "--index-only", path(&out)]);
+    assert!(index_only.status.success(), "{}", text(&index_only));
+
+    let index = |features: &Matrix, subsets: &str, name: &str| {
+        let features_path = dir.path().join(format!("{name}.npy"));
+        fs::write(&features_path, npy::write(features)).unwrap();
+        let out = dir.path().join(name);
+        let indexed = precompute(&[
+            "index",
+            "--features",
+            path(&features_path),
+            "--out",
+            path(&out),
+            "--subsets",
+            subsets,
+        ]);
+        assert!(indexed.status.success(), "{}", text(&indexed));
+        let result = precompute(&["verify", "--index-only", path(&out)]);
+        assert!(!result.status.success(), "{name}: {}", text(&result));
+        String::from_utf8_lossy(&result.stdout).into_owned()
+    };
+    let empty = Matrix::U8 {
+        rows: 0,
+        cols: 8,
+        data: Vec::new(),
+    };
+    assert!(index(&empty, "4:2", "empty").contains("0 images"));
+    let rows = Matrix::U8 {
+        rows: 10,
+        cols: 8,
+        data: (0..80).map(|i| (i * 37 % 256) as u8).collect(),
+    };
+    assert!(index(&rows, "4:0", "no-trees").contains("no tree"));
+}
