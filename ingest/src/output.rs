@@ -106,8 +106,9 @@ pub fn write_content_named(path: &Path, bytes: &[u8]) -> Result<(), IngestError>
     write_atomic(path, bytes)
 }
 
-/// Writes `items` as `items-NNNN.<hash>.json` chunks of `per_chunk` items into `out`,
-/// removes chunks of earlier runs that the new list does not name, and returns the refs.
+/// Writes `items` as `items-NNNN.<hash>.json` chunks of `per_chunk` items into `out` and
+/// returns the refs. Chunks of earlier runs stay, for readers of the `dataset.json` that
+/// names them, until [`remove_stale_chunks`].
 pub fn write_item_chunks(
     out: &Path,
     items: &[Item],
@@ -133,11 +134,11 @@ pub fn write_item_chunks(
             blake3: hash.to_string(),
         });
     }
-    remove_stale_chunks(out, &refs)?;
     Ok(refs)
 }
 
-fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> {
+/// Removes the item chunks in `out` that `keep` does not name (an earlier run's).
+pub fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> {
     let read = |source| IngestError::Read {
         path: out.to_owned(),
         source,
@@ -262,6 +263,7 @@ mod tests {
         let second = write_item_chunks(dir.path(), &items[..3], 2).unwrap();
         assert_eq!(second[0], first[0]);
         assert_ne!(second[1], first[1]);
+        remove_stale_chunks(dir.path(), &second).unwrap();
         let names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -692,6 +692,58 @@ fn build_makes_a_verified_deterministic_dataset() {
     );
 }
 
+/// The probe: a rebuild killed in its ingest stage had already deleted the old
+/// item chunks and thumbnails, so the served folder failed to verify until a rerun. A
+/// rebuild stopped after ingest (here by `--part`) leaves the old dataset whole; a
+/// finished one replaces it and removes the old files.
+#[test]
+fn an_unfinished_rebuild_leaves_the_served_dataset_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let out = dir.path().join("served");
+    let build = |extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            "--input",
+            source.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--dims",
+            "8",
+        ];
+        args.extend_from_slice(extra);
+        precompute(&args)
+    };
+    let verify = || precompute(&["verify", out.to_str().unwrap()]);
+    assert!(build(&[]).status.success());
+    for i in 0..30 {
+        fs::remove_file(source.join(format!("img{i:03}.png"))).unwrap();
+    }
+    let unfinished = build(&["--part", "0/2"]);
+    assert!(unfinished.status.success(), "{}", stderr(&unfinished));
+    let verified = verify();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+
+    assert!(build(&[]).status.success());
+    let verified = verify();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(out.join("dataset.json")).unwrap()).unwrap();
+    assert_eq!(manifest["count"], 60);
+    assert_eq!(fs::read_dir(out.join("thumbs")).unwrap().count(), 60);
+}
+
 /// `precompute build` on a camera's folder (`IMG_0001.png` ..., no sidecar captions): every
 /// image is built without a caption, and the caption recall is left out, saying why.
 #[test]
