@@ -67,10 +67,7 @@ pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize, IngestError> {
             .and_then(temporary_writer)
             .is_some_and(|pid| !is_running(pid));
         if abandoned && entry.file_type().map_err(read)?.is_file() {
-            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
-                path: entry.path(),
-                source,
-            })?;
+            remove_output_file(&entry.path())?;
             removed += 1;
         }
     }
@@ -148,10 +145,7 @@ pub fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestErr
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_chunk = name.starts_with("items-") && name.ends_with(".json");
         if is_chunk && !keep.iter().any(|r| r.name == name) {
-            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
-                path: entry.path(),
-                source,
-            })?;
+            remove_output_file(&entry.path())?;
         }
     }
     Ok(())
@@ -178,14 +172,18 @@ pub fn remove_stale_thumbs<'a>(
             entry.file_name().to_string_lossy()
         );
         if !keep.contains(name.as_str()) {
-            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
-                path: entry.path(),
-                source,
-            })?;
+            remove_output_file(&entry.path())?;
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+fn remove_output_file(path: &Path) -> Result<(), IngestError> {
+    fs::remove_file(path).map_err(|source| IngestError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Version of [`IngestList`]'s layout.
