@@ -4,13 +4,13 @@
 //! pickled dict with `data`, an (n, 3072) `uint8` array, and `labels`). Pixels are stored
 //! as three 32x32 planes, red then green then blue.
 
-use std::fs;
 use std::io::Read;
 use std::path::Path;
 
 use dataset::SkippedItem;
 use image::{ImageEncoder, codecs::png::PngEncoder};
 
+use crate::local_file::{open_regular_file, read_regular_file};
 use crate::pickle::{self, Value};
 use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 use crate::{IngestError, skipped};
@@ -242,6 +242,10 @@ fn read_batches(input: &Path) -> Result<Vec<Batch>, IngestError> {
         path: input.to_owned(),
         source,
     };
+    let input_file = |source| IngestError::InputFile {
+        path: input.to_owned(),
+        source,
+    };
     let name = input
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -252,7 +256,8 @@ fn read_batches(input: &Path) -> Result<Vec<Batch>, IngestError> {
             let file_name = file.rsplit('/').next().unwrap_or(&file);
             if let Some(format) = batch_format(file_name) {
                 let path = input.join(&file);
-                let bytes = fs::read(&path).map_err(|source| IngestError::Read { path, source })?;
+                let bytes = read_regular_file(&path, u64::MAX)
+                    .map_err(|source| IngestError::InputFile { path, source })?;
                 batches.push(Batch {
                     name: file,
                     format,
@@ -262,7 +267,7 @@ fn read_batches(input: &Path) -> Result<Vec<Batch>, IngestError> {
         }
         Ok(batches)
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        let file = fs::File::open(input).map_err(io)?;
+        let file = open_regular_file(input).map_err(input_file)?;
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
         let mut batches = Vec::new();
         for entry in archive.entries().map_err(io)? {
@@ -283,7 +288,7 @@ fn read_batches(input: &Path) -> Result<Vec<Batch>, IngestError> {
     } else {
         match batch_format(&name) {
             Some(format) => Ok(vec![Batch {
-                bytes: fs::read(input).map_err(io)?,
+                bytes: read_regular_file(input, u64::MAX).map_err(input_file)?,
                 name,
                 format,
             }]),

@@ -3,29 +3,38 @@
 //! comes from the sidecar `<stem>.txt` beside the image (which wins, even when it describes
 //! nothing), or else from the file name's descriptive words (none for `IMG_1234`).
 
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::Path;
 
 use crate::IngestError;
 use crate::caption::caption_from_file_name;
+use crate::local_file::read_regular_file;
 use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 
 /// Every file under `root` (hidden files and folders left out), as sorted `/`-separated
 /// paths relative to `root`.
+///
+/// Symbolic links are followed, but each real folder is walked once: the folders of the
+/// tree itself first, then those only links reach, each under the first link (in name
+/// order) that reaches it. A link back to an ancestor (`self -> .`, `up -> ..`) or to a
+/// folder already walked adds nothing, so link loops end.
 pub fn walk(root: &Path) -> Result<Vec<String>, IngestError> {
     let mut files = Vec::new();
+    let mut walked = HashSet::new();
     let mut folders = vec![String::new()];
-    while let Some(relative) = folders.pop() {
+    let mut linked_folders = BTreeSet::new();
+    while let Some(relative) = folders.pop().or_else(|| linked_folders.pop_first()) {
         let dir = root.join(&relative);
-        let entries = fs::read_dir(&dir).map_err(|source| IngestError::Read {
+        let read = |source| IngestError::Read {
             path: dir.clone(),
             source,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| IngestError::Read {
-                path: dir.clone(),
-                source,
-            })?;
+        };
+        if !walked.insert(dir.canonicalize().map_err(read)?) {
+            continue;
+        }
+        for entry in fs::read_dir(&dir).map_err(read)? {
+            let entry = entry.map_err(read)?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
                 continue;
@@ -35,18 +44,25 @@ pub fn walk(root: &Path) -> Result<Vec<String>, IngestError> {
             } else {
                 format!("{relative}/{name}")
             };
-            // `metadata` follows symbolic links, so a linked folder is walked like a folder.
+            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+            // `metadata` follows links; a dangling or looping link is a candidate whose
+            // read fails and is reported.
             match entry.path().metadata() {
+                Ok(meta) if meta.is_dir() && is_link => {
+                    linked_folders.insert(path);
+                }
                 Ok(meta) if meta.is_dir() => folders.push(path),
-                Ok(_) => files.push(path),
-                // A dangling link: a candidate whose read fails and is reported.
-                Err(_) => files.push(path),
+                _ => files.push(path),
             }
         }
     }
     files.sort();
     Ok(files)
 }
+
+/// Largest sidecar caption read; a larger one, or one that is no regular file, counts as
+/// missing (captions are cut to 1000 characters anyway).
+const MAX_SIDECAR_BYTES: u64 = 64 << 10;
 
 /// The candidates of the folder `root`, leaving out the files under `exclude` (the output
 /// folder, when it lies inside the input: its thumbnails are no input).
@@ -64,7 +80,7 @@ pub fn read(root: &Path, exclude: &Path) -> Result<SourceItems, IngestError> {
             continue;
         }
         let sidecar = root.join(file).with_file_name(format!("{stem}.txt"));
-        let caption = match fs::read(&sidecar) {
+        let caption = match read_regular_file(&sidecar, MAX_SIDECAR_BYTES) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(_) => caption_from_file_name(stem),
         };
@@ -121,6 +137,39 @@ mod tests {
                 ("b/c/z.png", "z"),
                 ("b/x.jpg", "a sidecar caption")
             ]
+        );
+    }
+
+    /// The probe: `self -> .` and `sub/up -> ..` made the walk grow without end.
+    /// A link to a folder of the tree adds nothing; a folder only a link reaches is
+    /// walked once, under the first such link.
+    #[cfg(unix)]
+    #[test]
+    fn link_loops_end_and_each_real_folder_is_walked_once() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("in");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(dir.path().join("shared/deeper")).unwrap();
+        fs::write(root.join("img.png"), b"x").unwrap();
+        fs::write(root.join("sub/b.png"), b"x").unwrap();
+        fs::write(dir.path().join("shared/deeper/c.png"), b"x").unwrap();
+        symlink(".", root.join("self")).unwrap();
+        symlink("..", root.join("sub/up")).unwrap();
+        symlink("sub", root.join("a-link-to-sub")).unwrap();
+        symlink(dir.path().join("shared"), root.join("shared-1")).unwrap();
+        symlink(dir.path().join("shared"), root.join("shared-2")).unwrap();
+        symlink("../shared-2", root.join("sub/back-to-shared")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sender.send(walk(&root).unwrap()));
+        let files = receiver
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the walk ends");
+        assert_eq!(
+            files,
+            ["img.png", "loop", "shared-1/deeper/c.png", "sub/b.png"]
         );
     }
 

@@ -5,10 +5,13 @@
 //! - `report.json`: the [`dataset::IngestReport`] (counts per skip reason, every skipped
 //!   item, how many kept items have no caption);
 //! - `items-NNNN.<hash>.json`: [`dataset::ItemsChunk`]s of the kept items, in id order;
-//! - `thumbs/<16 hex of blake3>.jpg`: the thumbnails (those of an earlier run that no
-//!   kept item names are removed);
+//! - `thumbs/<16 hex of blake3>.jpg`: the thumbnails;
 //! - `.work/ingested.json`: the [`IngestList`] the encoder reads (the image path of each
 //!   id), plus `.work/downloads/` (URL cache) and `.work/cifar/` (CIFAR records as PNG).
+//!
+//! The chunks and thumbnails of an earlier run stay until [`remove_stale_output`]: a
+//! rebuild of a served folder removes them only once the new `dataset.json` is in place,
+//! so readers of the old one find every file it names meanwhile.
 //!
 //! Ids are positions among the kept items, in the source's order (sorted paths, file
 //! rows, batch records, list lines), so the same input always gives the same ids. Bad
@@ -29,6 +32,7 @@
 pub mod caption;
 pub mod cifar;
 pub mod folder;
+pub mod local_file;
 pub mod output;
 pub mod pickle;
 pub mod process;
@@ -69,6 +73,14 @@ pub enum IngestError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// An input file (a table, a list, a CIFAR batch) is no regular file or cannot be read.
+    #[error("cannot read {path}: {source}")]
+    InputFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: local_file::LocalFileError,
     },
     /// An output file cannot be written.
     #[error("cannot write {path}: {source}")]
@@ -210,6 +222,7 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
             path: folder.clone(),
             source,
         })?;
+        output::remove_abandoned_temporaries(&folder)?;
     }
     let kind = match options.kind {
         Some(kind) => kind,
@@ -259,7 +272,6 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
     let report = report_of(&items, skipped_items);
     let metadata: Vec<dataset::Item> = items.iter().map(|i| i.item.clone()).collect();
     let chunks = output::write_item_chunks(out, &metadata, options.items_per_chunk)?;
-    output::remove_stale_thumbs(out, metadata.iter().map(|item| item.thumb.as_str()))?;
     let list = IngestList {
         format_version: output::INGEST_LIST_VERSION,
         items: items.iter().map(|i| i.entry.clone()).collect(),
@@ -274,6 +286,13 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
     })
 }
 
+/// Removes the item chunks and thumbnails in `ingested`'s output folder `out` that it does
+/// not name (an earlier run's); returns how many thumbnails went.
+pub fn remove_stale_output(out: &Path, ingested: &Ingested) -> Result<usize, IngestError> {
+    output::remove_stale_chunks(out, &ingested.chunks)?;
+    output::remove_stale_thumbs(out, ingested.items.iter().map(|i| i.item.thumb.as_str()))
+}
+
 fn read_source(
     kind: InputKind,
     options: &IngestOptions,
@@ -282,7 +301,7 @@ fn read_source(
     let input = &options.input;
     let downloads = options.out.join(".work/downloads");
     let read = |path: &Path| {
-        fs::read(path).map_err(|source| IngestError::Read {
+        local_file::read_regular_file(path, u64::MAX).map_err(|source| IngestError::InputFile {
             path: path.to_owned(),
             source,
         })

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::IngestError;
 
+/// What separates a temporary file's target name from its writer: `.NAME.tmp-PID-N`.
+const TEMPORARY_MARK: &str = ".tmp-";
+
 /// Writes `bytes` to `path` through a temporary file in the same folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
     // Unique per process and call: threads may write the same content-named file at once.
@@ -21,7 +24,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let temp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
+        ".{name}{TEMPORARY_MARK}{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
@@ -41,16 +44,68 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
     })
 }
 
-/// Writes `bytes` under a content-derived `path` unless a file of that size is there.
+/// Removes the temporary files that [`write_atomic`] left in `dir` when its process was
+/// killed (`.NAME.tmp-PID-N` whose process no longer runs; a folder that does not exist
+/// has none); returns how many. Nothing else is touched, nor a temporary of a run still
+/// going (seen in `/proc`; where there is no `/proc`, only this process counts as running).
+pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize, IngestError> {
+    let read = |source| IngestError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(read(error)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(read)?;
+        let abandoned = entry
+            .file_name()
+            .to_str()
+            .and_then(temporary_writer)
+            .is_some_and(|pid| !is_running(pid));
+        if abandoned && entry.file_type().map_err(read)?.is_file() {
+            remove_output_file(&entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The process id in the name of one of [`write_atomic`]'s temporary files.
+fn temporary_writer(file_name: &str) -> Option<u32> {
+    let (target, writer) = file_name.strip_prefix('.')?.rsplit_once(TEMPORARY_MARK)?;
+    let (pid, call) = writer.split_once('-')?;
+    let is_number = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if target.is_empty() || !is_number(call) {
+        return None;
+    }
+    pid.parse().ok().filter(|_| is_number(pid))
+}
+
+fn is_running(pid: u32) -> bool {
+    pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Writes `bytes` under a content-derived `path` unless a regular file there already
+/// holds exactly these bytes. The bytes are compared, not just the size: a file of the
+/// right size with a flipped byte would otherwise survive every rerun and be served as
+/// immutable.
 pub fn write_content_named(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
-    if fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+    // `symlink_metadata`: a link or a FIFO under the name is replaced, never read.
+    let same_size =
+        fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+    if same_size && fs::read(path).is_ok_and(|found| found == bytes) {
         return Ok(());
     }
     write_atomic(path, bytes)
 }
 
-/// Writes `items` as `items-NNNN.<hash>.json` chunks of `per_chunk` items into `out`,
-/// removes chunks of earlier runs that the new list does not name, and returns the refs.
+/// Writes `items` as `items-NNNN.<hash>.json` chunks of `per_chunk` items into `out` and
+/// returns the refs. Chunks of earlier runs stay, for readers of the `dataset.json` that
+/// names them, until [`remove_stale_chunks`].
 pub fn write_item_chunks(
     out: &Path,
     items: &[Item],
@@ -76,11 +131,11 @@ pub fn write_item_chunks(
             blake3: hash.to_string(),
         });
     }
-    remove_stale_chunks(out, &refs)?;
     Ok(refs)
 }
 
-fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> {
+/// Removes the item chunks in `out` that `keep` does not name (an earlier run's).
+pub fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> {
     let read = |source| IngestError::Read {
         path: out.to_owned(),
         source,
@@ -90,10 +145,7 @@ fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> 
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_chunk = name.starts_with("items-") && name.ends_with(".json");
         if is_chunk && !keep.iter().any(|r| r.name == name) {
-            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
-                path: entry.path(),
-                source,
-            })?;
+            remove_output_file(&entry.path())?;
         }
     }
     Ok(())
@@ -120,14 +172,18 @@ pub fn remove_stale_thumbs<'a>(
             entry.file_name().to_string_lossy()
         );
         if !keep.contains(name.as_str()) {
-            fs::remove_file(entry.path()).map_err(|source| IngestError::Write {
-                path: entry.path(),
-                source,
-            })?;
+            remove_output_file(&entry.path())?;
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+fn remove_output_file(path: &Path) -> Result<(), IngestError> {
+    fs::remove_file(path).map_err(|source| IngestError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Version of [`IngestList`]'s layout.
@@ -205,11 +261,41 @@ mod tests {
         let second = write_item_chunks(dir.path(), &items[..3], 2).unwrap();
         assert_eq!(second[0], first[0]);
         assert_ne!(second[1], first[1]);
+        remove_stale_chunks(dir.path(), &second).unwrap();
         let names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_content_named_file_with_other_bytes_of_the_same_size_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items-0000.0123456789abcdef.json");
+        write_content_named(&path, b"the right bytes").unwrap();
+        fs::write(&path, b"the wrong bytes").unwrap();
+        write_content_named(&path, b"the right bytes").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"the right bytes");
+    }
+
+    #[test]
+    fn only_temporary_names_of_write_atomic_are_taken_for_temporaries() {
+        assert_eq!(temporary_writer(".manifest.json.tmp-123-4"), Some(123));
+        assert_eq!(temporary_writer(".a.tmp-b.tmp-7-0"), Some(7));
+        for other in [
+            "manifest.json.tmp-123-4",
+            "..tmp-123-4",
+            ".notes.tmp",
+            ".a.tmp-123",
+            ".a.tmp-123-",
+            ".a.tmp--4",
+            ".a.tmp-12x-4",
+            ".a.tmp-+1-4",
+            ".a.tmp-99999999999-4",
+        ] {
+            assert_eq!(temporary_writer(other), None, "{other}");
+        }
     }
 
     #[test]

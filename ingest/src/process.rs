@@ -4,7 +4,6 @@
 //! or undecodable data, too small after the optional bottom crop) and the thumbnail.
 //! [`inspect`] and [`thumbnail_jpeg`] work on bytes; [`process`] adds the file I/O.
 
-use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +11,8 @@ use dataset::SkippedItem;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
-use crate::output::{write_atomic, write_content_named};
+use crate::local_file::{LocalFileError, MAX_IMAGE_FILE_BYTES, read_regular_file};
+use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
 use crate::{IngestError, skipped};
 
@@ -188,16 +188,19 @@ pub fn process(
     };
     let read;
     let bytes: &[u8] = match &candidate.image {
-        ImageData::File(path) => match fs::read(path) {
+        ImageData::File(path) => match read_regular_file(path, MAX_IMAGE_FILE_BYTES) {
             Ok(bytes) => {
                 read = bytes;
                 &read
             }
             Err(error) => {
-                let reason = if error.kind() == std::io::ErrorKind::NotFound {
-                    "missing_file"
-                } else {
-                    "unreadable"
+                let reason = match &error {
+                    LocalFileError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                        "missing_file"
+                    }
+                    LocalFileError::NotRegular { .. } => "not_a_file",
+                    LocalFileError::TooLarge { .. } => "too_large",
+                    _ => "unreadable",
                 };
                 return Ok(Err(skip((reason, format!("{}: {error}", path.display())))));
             }
@@ -230,9 +233,7 @@ pub fn process(
                 .join(".work")
                 .join(work_folder)
                 .join(format!("{}.{ext}", &content_hash.to_hex()[..16]));
-            if !path.is_file() {
-                write_atomic(&path, bytes)?;
-            }
+            write_content_named(&path, bytes)?;
             std::path::absolute(&path).map_err(|source| IngestError::Read { path, source })?
         }
     };

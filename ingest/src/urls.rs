@@ -42,7 +42,7 @@ impl Default for DownloadOptions {
             retries: 3,
             backoff: Duration::from_millis(500),
             per_host_interval: Duration::from_millis(100),
-            max_bytes: 64 << 20,
+            max_bytes: crate::local_file::MAX_IMAGE_FILE_BYTES,
         }
     }
 }

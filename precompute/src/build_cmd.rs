@@ -1,6 +1,7 @@
 //! `precompute build`: a collection to a dataset folder that a browser can search, in one
 //! command: ingest -> thumbnails -> extract -> reduce -> quantise -> index shards ->
-//! text-encoder export -> `dataset.json` (written last).
+//! text-encoder export -> `manifest.json` and `dataset.json` (written last, so a rebuild
+//! into a served folder keeps it whole: the old files go only after).
 //!
 //! Reruns are cheap: ingest reuses thumbnails and downloads, extract resumes from its
 //! chunks (and skips entirely when the images and model are unchanged), and the index
@@ -268,7 +269,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     stats.reduce_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
-    let index = crate::index_cmd::write_index_folder(
+    let index = crate::index_cmd::write_index_shards(
         &quantised,
         dims,
         &TreeSetConfig::default(),
@@ -339,11 +340,17 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         }),
         full_features,
     };
-    remove_stale(&out, &keep)?;
+    // Readers of the folder see the old dataset or the new one, whole: the entry files
+    // are replaced after every file they name is written, and the old files removed after.
+    crate::index_cmd::write_index_manifest(&out, &index)?;
     write_atomic(
         &out.join(DATASET_FILE),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
+    ingest::remove_stale_output(&out, &ingested)
+        .with_context(|| format!("cannot remove stale files from {}", out.display()))?;
+    crate::index_cmd::remove_stale_shards(&out, &index)?;
+    remove_stale(&out, &keep)?;
     stats.total_s = started.elapsed().as_secs_f64();
     write_atomic(
         &out.join(".work").join("build-stats.json"),

@@ -233,6 +233,9 @@ pub fn extract(
 ) -> Result<()> {
     fs::create_dir_all(out.join("chunks"))
         .with_context(|| format!("cannot create {}", out.join("chunks").display()))?;
+    for folder in [out.to_owned(), out.join("chunks")] {
+        ingest::output::remove_abandoned_temporaries(&folder)?;
+    }
     check_plan(out, plan)?;
     let todo: Vec<usize> = (0..plan.chunks())
         .filter(|k| k % part.count == part.index)

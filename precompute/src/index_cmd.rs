@@ -71,13 +71,20 @@ pub fn run(args: &IndexArgs) -> Result<()> {
     let shards = ShardConfig {
         max_shard_bytes: args.max_shard_bytes,
     };
-    write_index_folder(&features, dims, &config, &shards, &args.out)?;
+    let manifest = write_index_shards(&features, dims, &config, &shards, &args.out)?;
+    write_index_manifest(&args.out, &manifest)?;
+    let removed = remove_stale_shards(&args.out, &manifest)?;
+    if removed > 0 {
+        eprintln!("removed {removed} stale shards");
+    }
     Ok(())
 }
 
-/// Builds the trees of quantised `features` (rows of `dims`) and writes their shards and
-/// manifest into `out`, skipping shards already there and removing stale ones.
-pub fn write_index_folder(
+/// Builds the trees of quantised `features` (rows of `dims`) and writes their shards into
+/// `out`, skipping shards already there (and removing the temporary files of a killed
+/// run); returns the manifest, which [`write_index_manifest`] writes. The shards of an
+/// earlier index stay until [`remove_stale_shards`], for readers of its manifest.
+pub fn write_index_shards(
     features: &[u8],
     dims: usize,
     config: &TreeSetConfig,
@@ -103,6 +110,7 @@ pub fn write_index_folder(
     ));
 
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    ingest::output::remove_abandoned_temporaries(out)?;
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} writing shards: {pos} files, {msg} [{elapsed}]")
             .expect("valid template"),
@@ -113,13 +121,11 @@ pub fn write_index_folder(
         &trees,
         shards,
         |name, bytes| {
-            let path = out.join(name);
-            // Content-hashed names: an existing file of that name already holds these bytes.
+            // The manifest is the entry file: written by the caller, after every shard.
             if name == MANIFEST_NAME {
-                write_atomic(&path, bytes)?;
-            } else {
-                write_content_named(&path, bytes)?;
+                return Ok(());
             }
+            write_content_named(&out.join(name), bytes)?;
             written += bytes.len() as u64;
             bar.inc(1);
             bar.set_message(format!("{:.1} MiB", written as f64 / f64::from(1 << 20)));
@@ -128,27 +134,26 @@ pub fn write_index_folder(
     )
     .context("cannot write the index")?;
     bar.finish();
-    let removed = remove_stale_shards(out, manifest.files.iter().map(|f| f.name.as_str()))?;
     let shard_bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
     eprintln!(
-        "wrote {} ({} shard files, {:.1} MiB, {:.0} bytes per image{}) in {:.2?}",
-        out.join(MANIFEST_NAME).display(),
+        "wrote {} shard files to {} ({:.1} MiB, {:.0} bytes per image) in {:.2?}",
         manifest.files.len(),
+        out.display(),
         shard_bytes as f64 / f64::from(1 << 20),
         shard_bytes as f64 / n.max(1) as f64,
-        if removed > 0 {
-            format!(", {removed} stale shards removed")
-        } else {
-            String::new()
-        },
         started.elapsed()
     );
     Ok(manifest)
 }
 
-/// Deletes `.shard` files of `dir` that the new manifest does not name; returns how many.
-fn remove_stale_shards<'a>(dir: &Path, keep: impl Iterator<Item = &'a str>) -> Result<usize> {
-    let keep: HashSet<&str> = keep.collect();
+/// Writes `manifest` as `out/manifest.json`, replacing the one readers may be using.
+pub fn write_index_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
+    write_atomic(&out.join(MANIFEST_NAME), &manifest.to_json())
+}
+
+/// Deletes `.shard` files of `dir` that `manifest` does not name; returns how many.
+pub fn remove_stale_shards(dir: &Path, manifest: &Manifest) -> Result<usize> {
+    let keep: HashSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
     let mut removed = 0;
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry?;

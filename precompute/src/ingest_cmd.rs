@@ -107,12 +107,17 @@ impl IngestArgs {
     }
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand: ingests, then removes what an earlier run left that this one
+/// does not name.
 pub fn run(args: &IngestArgs) -> Result<()> {
-    ingest(args).map(drop)
+    let ingested = ingest(args)?;
+    ingest::remove_stale_output(&args.out, &ingested)
+        .with_context(|| format!("cannot remove stale files from {}", args.out.display()))?;
+    Ok(())
 }
 
-/// Ingests the collection, prints a summary and returns the kept items.
+/// Ingests the collection, prints a summary and returns the kept items (the files of an
+/// earlier run stay: see [`ingest::remove_stale_output`]).
 pub fn ingest(args: &IngestArgs) -> Result<Ingested> {
     let started = Instant::now();
     let ingested = ingest::run(&args.options(), &BarProgress::default())

@@ -1,18 +1,23 @@
 //! `precompute verify DIR`: checks a dataset folder as a client would read it and lists
-//! every fault, one line each, naming the file: `dataset.json` (if present), the index
-//! manifest and every shard (size, blake3 and archive validation by
-//! `index_shards::LoadedIndex`), every file `dataset.json` names (size and blake3), every
-//! item chunk (parses, ids and counts agree) and every thumbnail the items name (exists,
-//! and its bytes match its content-hashed name).
+//! every fault, one line each, naming the file: `dataset.json`, the index manifest and
+//! every shard (size, blake3 and archive validation by `index_shards::LoadedIndex`), every
+//! file `dataset.json` names (size and blake3), every item chunk (parses, ids and counts
+//! agree), every thumbnail the items name (exists, and its bytes match its
+//! content-hashed name), and whether the text encoder's config fits its weights.
+//!
+//! Every file is checked as a static host serves it: a name must be relative and stay in
+//! the folder (no `..`, no absolute path, no hidden segment), resolve (links followed)
+//! inside the folder, and be a regular file; reads are bounded (by the size the manifest
+//! gives, or a cap), so a link to `/dev/zero` or a FIFO is a fault, not a hang.
 
-use std::collections::BTreeSet;
-use std::fs;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
-use dataset::{DATASET_FILE, DatasetManifest, FileRef, ItemsChunk, Reduction};
+use dataset::{DATASET_FILE, DatasetManifest, FileRef, ItemsChunk, Reduction, TextEncoder};
 use index_shards::{LoadedIndex, MANIFEST_NAME};
+use ingest::local_file::read_regular_file;
 use rayon::prelude::*;
 
 /// Check a dataset folder: manifests, shards, hashes, item chunks and thumbnails.
@@ -20,11 +25,24 @@ use rayon::prelude::*;
 pub struct VerifyArgs {
     /// The dataset folder.
     dir: PathBuf,
+    /// The folder is an index alone (`precompute index`'s output): no `dataset.json`.
+    #[arg(long)]
+    index_only: bool,
 }
+
+/// Largest `dataset.json`, index manifest or item chunk read whole.
+const MAX_METADATA_BYTES: u64 = 64 << 20;
+/// Largest thumbnail read (they are JPEGs of 256 pixels a side by default).
+const MAX_THUMB_BYTES: u64 = ingest::local_file::MAX_IMAGE_FILE_BYTES;
 
 /// Runs the subcommand: prints each fault on stdout and fails if there is any.
 pub fn run(args: &VerifyArgs) -> Result<()> {
-    let faults = faults(&args.dir);
+    let expected = if args.index_only {
+        Expected::IndexOnly
+    } else {
+        Expected::Dataset
+    };
+    let faults = faults(&args.dir, expected);
     for fault in &faults {
         println!("{fault}");
     }
@@ -40,66 +58,141 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     Ok(())
 }
 
+/// What a folder should hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// A dataset the app opens: `dataset.json` and what it names.
+    Dataset,
+    /// An index alone: its manifest and shards.
+    IndexOnly,
+}
+
 /// Every fault of the dataset folder `dir`, one line each (empty: the folder is valid).
-pub fn faults(dir: &Path) -> Vec<String> {
+pub fn faults(dir: &Path, expected: Expected) -> Vec<String> {
     let mut faults = Vec::new();
-    let dataset_path = dir.join(DATASET_FILE);
-    let dataset = if dataset_path.exists() {
-        match read(&dataset_path).and_then(|bytes| {
-            let text = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
-            DatasetManifest::from_json(&text).map_err(|e| e.to_string())
-        }) {
+    let folder = match ServedFolder::new(dir) {
+        Ok(folder) => folder,
+        Err(error) => return vec![format!("{}: {error}", dir.display())],
+    };
+    let dataset = match expected {
+        Expected::IndexOnly => None,
+        Expected::Dataset => match folder
+            .read(DATASET_FILE, MAX_METADATA_BYTES)
+            .and_then(|bytes| {
+                let text = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+                DatasetManifest::from_json(&text).map_err(|e| e.to_string())
+            }) {
             Ok(manifest) => Some(manifest),
             Err(error) => {
-                faults.push(format!("{}: {error}", dataset_path.display()));
+                faults.push(format!("{}: {error}", dir.join(DATASET_FILE).display()));
                 None
             }
-        }
-    } else {
-        None
+        },
     };
     let index_file = dataset
         .as_ref()
         .map_or(MANIFEST_NAME.to_owned(), |d| d.index.clone());
     let index_path = dir.join(&index_file);
-    // A dataset always has an index; a folder without dataset.json is checked as an index.
+    if let Some(index) = check_index(&folder, &index_file, &mut faults)
+        && let Some(dataset) = &dataset
     {
-        if let Some(index) = check_index(dir, &index_path, &mut faults)
-            && let Some(dataset) = &dataset
-        {
-            if index.len() as u64 != dataset.count {
-                faults.push(format!(
-                    "{}: {} images, {} says {}",
-                    index_path.display(),
-                    index.len(),
-                    DATASET_FILE,
-                    dataset.count
-                ));
-            }
-            if index.dims() != dataset.dims {
-                faults.push(format!(
-                    "{}: {} dims, {} says {}",
-                    index_path.display(),
-                    index.dims(),
-                    DATASET_FILE,
-                    dataset.dims
-                ));
-            }
+        if index.len() as u64 != dataset.count {
+            faults.push(format!(
+                "{}: {} images, {} says {}",
+                index_path.display(),
+                index.len(),
+                DATASET_FILE,
+                dataset.count
+            ));
+        }
+        if index.dims() != dataset.dims {
+            faults.push(format!(
+                "{}: {} dims, {} says {}",
+                index_path.display(),
+                index.dims(),
+                DATASET_FILE,
+                dataset.dims
+            ));
         }
     }
     if let Some(dataset) = &dataset {
-        check_dataset_files(dir, dataset, &mut faults);
+        check_dataset_files(&folder, dataset, &mut faults);
     }
     faults
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    fs::read(path).map_err(|e| format!("cannot read: {e}"))
+/// A dataset folder as a static host serves it.
+struct ServedFolder {
+    /// The folder as named (for messages).
+    dir: PathBuf,
+    /// Its real path: every file served must resolve inside it.
+    root: PathBuf,
 }
 
-/// Loads the index manifest and every shard; `None` when the manifest cannot be read.
-fn check_index(dir: &Path, path: &Path, faults: &mut Vec<String>) -> Option<LoadedIndex> {
-    let mut index = match read(path)
+impl ServedFolder {
+    fn new(dir: &Path) -> Result<Self, String> {
+        let root = dir
+            .canonicalize()
+            .map_err(|e| format!("cannot open the folder: {e}"))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            root,
+        })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The bytes a static host serves as `name`, at most `max_bytes` of them; a message
+    /// when it serves none (a bad name, a link out of the folder, no regular file, too
+    /// large).
+    fn read(&self, name: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
+        if let Some(fault) = served_name_fault(name) {
+            return Err(format!("the name {name:?} {fault}"));
+        }
+        let real = self
+            .path(name)
+            .canonicalize()
+            .map_err(|e| format!("cannot read: {e}"))?;
+        if !real.starts_with(&self.root) {
+            return Err(format!(
+                "resolves to {}, outside the folder (a static host serves nothing there)",
+                real.display()
+            ));
+        }
+        read_regular_file(&real, max_bytes).map_err(|e| format!("cannot read: {e}"))
+    }
+}
+
+/// Why `name` is no name a static host serves inside the folder, if it is not.
+fn served_name_fault(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("is empty");
+    }
+    if name.starts_with('/') || Path::new(name).is_absolute() {
+        return Some("is absolute");
+    }
+    if name.contains('\\') || name.chars().any(char::is_control) {
+        return Some("holds a backslash or a control character");
+    }
+    for segment in name.split('/') {
+        match segment {
+            "" => return Some("has an empty segment"),
+            "." | ".." => return Some("has a dot segment and may leave the folder"),
+            hidden if hidden.starts_with('.') => return Some("names a hidden file"),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Loads the index manifest and every shard; `None` when the manifest cannot be read or a
+/// shard is faulty. A client cannot search an index of no image or no tree.
+fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> Option<LoadedIndex> {
+    let path = folder.path(name);
+    let mut index = match folder
+        .read(name, MAX_METADATA_BYTES)
         .and_then(|bytes| LoadedIndex::from_manifest_json(&bytes).map_err(|e| e.to_string()))
     {
         Ok(index) => index,
@@ -108,14 +201,30 @@ fn check_index(dir: &Path, path: &Path, faults: &mut Vec<String>) -> Option<Load
             return None;
         }
     };
+    if index.is_empty() {
+        faults.push(format!("{}: 0 images", path.display()));
+    }
+    if index.subsets().is_empty() {
+        faults.push(format!(
+            "{}: no tree (every --subsets group has 0 trees)",
+            path.display()
+        ));
+    }
+    let sizes: HashMap<String, u64> = index
+        .manifest()
+        .files
+        .iter()
+        .map(|file| (file.name.clone(), file.bytes))
+        .collect();
     let names: Vec<String> = index.missing_files().map(str::to_owned).collect();
     let mut complete = true;
     for name in names {
-        let shard = dir.join(&name);
-        let added =
-            read(&shard).and_then(|bytes| index.add_file(&name, &bytes).map_err(|e| e.to_string()));
+        let max_bytes = sizes.get(&name).copied().unwrap_or(0);
+        let added = folder
+            .read(&name, max_bytes)
+            .and_then(|bytes| index.add_file(&name, &bytes).map_err(|e| e.to_string()));
         if let Err(error) = added {
-            faults.push(format!("{}: {error}", shard.display()));
+            faults.push(format!("{}: {error}", folder.path(&name).display()));
             complete = false;
         }
     }
@@ -123,9 +232,9 @@ fn check_index(dir: &Path, path: &Path, faults: &mut Vec<String>) -> Option<Load
 }
 
 /// Checks one file that `dataset.json` names; returns its bytes when they match.
-fn check_ref(dir: &Path, file: &FileRef, faults: &mut Vec<String>) -> Option<Vec<u8>> {
-    let path = dir.join(&file.name);
-    let bytes = match read(&path) {
+fn check_ref(folder: &ServedFolder, file: &FileRef, faults: &mut Vec<String>) -> Option<Vec<u8>> {
+    let path = folder.path(&file.name);
+    let bytes = match folder.read(&file.name, file.bytes) {
         Ok(bytes) => bytes,
         Err(error) => {
             faults.push(format!("{}: {error}", path.display()));
@@ -153,19 +262,26 @@ fn check_ref(dir: &Path, file: &FileRef, faults: &mut Vec<String>) -> Option<Vec
     Some(bytes)
 }
 
-fn check_dataset_files(dir: &Path, dataset: &DatasetManifest, faults: &mut Vec<String>) {
+fn check_dataset_files(folder: &ServedFolder, dataset: &DatasetManifest, faults: &mut Vec<String>) {
     if let Some(text) = &dataset.text {
-        check_ref(dir, &text.weights, faults);
+        if let Some(weights) = check_ref(folder, &text.weights, faults)
+            && let Err(error) = text_tower_fits(text, &weights)
+        {
+            faults.push(format!(
+                "{}: the text config does not fit the weights: {error}",
+                folder.path(&text.weights.name).display()
+            ));
+        }
         match &text.reduction {
             Reduction::Pca { file } | Reduction::Head { file } => {
-                check_ref(dir, file, faults);
+                check_ref(folder, file, faults);
             }
             Reduction::Identity => {}
         }
     }
     if let Some(full) = &dataset.full_features {
         for file in &full.files {
-            check_ref(dir, file, faults);
+            check_ref(folder, file, faults);
         }
     }
     let per = u64::from(dataset.items_per_chunk);
@@ -175,10 +291,10 @@ fn check_dataset_files(dir: &Path, dataset: &DatasetManifest, faults: &mut Vec<S
     }
     let mut thumbs = BTreeSet::new();
     for (k, file) in dataset.items.iter().enumerate() {
-        let Some(bytes) = check_ref(dir, file, faults) else {
+        let Some(bytes) = check_ref(folder, file, faults) else {
             continue;
         };
-        let path = dir.join(&file.name);
+        let path = folder.path(&file.name);
         let chunk: ItemsChunk = match serde_json::from_slice(&bytes) {
             Ok(chunk) => chunk,
             Err(error) => {
@@ -215,15 +331,15 @@ fn check_dataset_files(dir: &Path, dataset: &DatasetManifest, faults: &mut Vec<S
     let thumbs: Vec<String> = thumbs.into_iter().collect();
     let thumb_faults: Vec<String> = thumbs
         .par_iter()
-        .filter_map(|thumb| check_thumb(dir, thumb))
+        .filter_map(|thumb| check_thumb(folder, thumb))
         .collect();
     faults.extend(thumb_faults);
 }
 
 /// A thumbnail must exist and hold the bytes its name hashes (`thumbs/<16 hex>.jpg`).
-fn check_thumb(dir: &Path, thumb: &str) -> Option<String> {
-    let path = dir.join(thumb);
-    let bytes = match read(&path) {
+fn check_thumb(folder: &ServedFolder, thumb: &str) -> Option<String> {
+    let path = folder.path(thumb);
+    let bytes = match folder.read(thumb, MAX_THUMB_BYTES) {
         Ok(bytes) => bytes,
         Err(error) => return Some(format!("{}: {error}", path.display())),
     };
@@ -236,4 +352,54 @@ fn check_thumb(dir: &Path, thumb: &str) -> Option<String> {
             &hash[..16]
         )
     })
+}
+
+/// Builds the text tower from `weights` with the config `dataset.json` gives, as the
+/// app does: a config that does not fit (other widths, layers or vocabulary) fails here
+/// rather than in every visitor's browser.
+fn text_tower_fits(text: &TextEncoder, weights: &[u8]) -> Result<(), String> {
+    let config: clip::TextConfig =
+        serde_json::from_value(text.config.clone()).map_err(|e| e.to_string())?;
+    let tensors = clip::TensorMap::from_safetensors(weights).map_err(|e| e.to_string())?;
+    tensors
+        .into_text_tower(&config, text.projection_dim, &burn::tensor::Device::flex())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_relative_names_inside_the_folder_are_served() {
+        for served in ["dataset.json", "thumbs/0123456789abcdef.jpg", "a..b.shard"] {
+            assert_eq!(served_name_fault(served), None, "{served}");
+        }
+        for (name, fault) in [
+            ("", "is empty"),
+            ("/etc/passwd", "is absolute"),
+            (
+                "../outside.json",
+                "has a dot segment and may leave the folder",
+            ),
+            (
+                "thumbs/../../x.jpg",
+                "has a dot segment and may leave the folder",
+            ),
+            (
+                "./dataset.json",
+                "has a dot segment and may leave the folder",
+            ),
+            ("thumbs//x.jpg", "has an empty segment"),
+            (".work/ingested.json", "names a hidden file"),
+            (
+                "thumbs\\..\\x.jpg",
+                "holds a backslash or a control character",
+            ),
+            ("x\n.json", "holds a backslash or a control character"),
+        ] {
+            assert_eq!(served_name_fault(name), Some(fault), "{name:?}");
+        }
+    }
 }

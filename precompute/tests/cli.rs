@@ -594,6 +594,24 @@ fn colour_squares(dir: &Path) -> PathBuf {
     source
 }
 
+/// `precompute build` of `source` (such as [`colour_squares`]) with `model` into `out` at
+/// 8 dims, with `extra` flags.
+fn build_colours(source: &Path, model: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "build",
+        "--input",
+        source.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dims",
+        "8",
+    ];
+    args.extend_from_slice(extra);
+    precompute(&args)
+}
+
 /// Every file of a dataset folder and its thumbnails, with its blake3, sorted.
 fn dataset_listing(root: &Path) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = ["", "thumbs"]
@@ -619,20 +637,12 @@ fn build_makes_a_verified_deterministic_dataset() {
     let source = colour_squares(dir.path());
     let model = fixture_path("hf");
     let build = |out: &Path| {
-        precompute(&[
-            "build",
-            "--input",
-            source.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--dims",
-            "8",
-            "--full-features",
-            "--name",
-            "colours",
-        ])
+        build_colours(
+            &source,
+            &model,
+            out,
+            &["--full-features", "--name", "colours"],
+        )
     };
     let first = dir.path().join("first");
     let stats = ok_json(build(&first));
@@ -671,6 +681,63 @@ fn build_makes_a_verified_deterministic_dataset() {
     let second = dir.path().join("second");
     assert!(build(&second).status.success());
     assert_eq!(dataset_listing(&first), dataset_listing(&second));
+
+    // A text config that does not fit the weights would fail in every visitor's browser.
+    let mut manifest = manifest;
+    let layers = manifest["text"]["config"]["num_hidden_layers"]
+        .as_u64()
+        .unwrap();
+    manifest["text"]["config"]["num_hidden_layers"] = (layers + 1).into();
+    fs::write(
+        second.join("dataset.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let out = precompute(&["verify", second.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("text-encoder.") && stdout.contains("does not fit the weights"),
+        "{stdout}"
+    );
+}
+
+/// The probe: a rebuild killed in its ingest stage had already deleted the old
+/// item chunks and thumbnails, so the served folder failed to verify until a rerun. A
+/// rebuild stopped after ingest (here by `--part`) leaves the old dataset whole; a
+/// finished one replaces it and removes the old files.
+#[test]
+fn an_unfinished_rebuild_leaves_the_served_dataset_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let out = dir.path().join("served");
+    let build = |extra: &[&str]| build_colours(&source, &model, &out, extra);
+    let verify = || precompute(&["verify", out.to_str().unwrap()]);
+    assert!(build(&[]).status.success());
+    for i in 0..30 {
+        fs::remove_file(source.join(format!("img{i:03}.png"))).unwrap();
+    }
+    let unfinished = build(&["--part", "0/2"]);
+    assert!(unfinished.status.success(), "{}", stderr(&unfinished));
+    let verified = verify();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+
+    assert!(build(&[]).status.success());
+    let verified = verify();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(out.join("dataset.json")).unwrap()).unwrap();
+    assert_eq!(manifest["count"], 60);
+    assert_eq!(fs::read_dir(out.join("thumbs")).unwrap().count(), 60);
 }
 
 /// `precompute build` on a camera's folder (`IMG_0001.png` ..., no sidecar captions): every
@@ -688,17 +755,7 @@ fn build_takes_a_camera_folder_without_captions() {
         .unwrap();
     }
     let out = dir.path().join("camera");
-    let output = precompute(&[
-        "build",
-        "--input",
-        source.to_str().unwrap(),
-        "--model",
-        fixture_path("hf").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--dims",
-        "8",
-    ]);
+    let output = build_colours(&source, &fixture_path("hf"), &out, &[]);
     let log = stderr(&output);
     let stats = ok_json(output);
     assert_eq!(stats["images"], 90);
@@ -731,23 +788,9 @@ fn build_split_into_parts_gives_the_same_dataset() {
     let source = colour_squares(dir.path());
     let model = fixture_path("hf");
     let build = |out: &Path, part: Option<&str>| {
-        let mut args = vec![
-            "build",
-            "--input",
-            source.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--dims",
-            "8",
-            "--chunk",
-            "32",
-            "--name",
-            "colours",
-        ];
-        args.extend(part.iter().flat_map(|p| ["--part", *p]));
-        precompute(&args)
+        let mut extra = vec!["--chunk", "32", "--name", "colours"];
+        extra.extend(part.iter().flat_map(|p| ["--part", *p]));
+        build_colours(&source, &model, out, &extra)
     };
     let whole = dir.path().join("whole");
     assert!(build(&whole, None).status.success());

@@ -154,6 +154,67 @@ fn verify_names_a_flipped_shard_byte() {
     assert!(stdout.contains(name), "{}", text(&result));
 }
 
+/// The probe: a byte flipped in a shard, a thumbnail and an item chunk (sizes
+/// unchanged) survived a rerun of `ingest` and `index`, which exit 0, and was then served
+/// as immutable. A rerun must repair them.
+#[test]
+fn a_rerun_repairs_flipped_bytes_in_content_named_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let first_with = |folder: &Path, prefix: &str| {
+        fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+            .unwrap()
+    };
+    for file in [
+        first_with(&out, "features-"),
+        first_with(&out, "tree-"),
+        first_with(&out, "items-"),
+        first_with(&out.join("thumbs"), ""),
+    ] {
+        let mut bytes = fs::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        fs::write(&file, bytes).unwrap();
+    }
+    assert!(!verify(&out).status.success());
+    build_dataset(dir.path(), "gradients");
+    let result = verify(&out);
+    assert!(result.status.success(), "{}", text(&result));
+}
+
+/// A build killed in the index or export stage leaves `.NAME.tmp-PID-N` files in the
+/// dataset folder; `index` (the stage alone, as `build` runs it) removes them.
+#[test]
+fn index_removes_the_temporaries_of_a_killed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    // No process has a pid over Linux's largest pid_max (2^22).
+    let abandoned = [
+        ".manifest.json.tmp-4194305-0",
+        ".text-encoder.0123456789abcdef.safetensors.tmp-4194305-7",
+    ];
+    for name in abandoned.iter().chain(&[".keep.tmp"]) {
+        fs::write(out.join(name), b"partial").unwrap();
+    }
+    let index = precompute(&[
+        "index",
+        "--features",
+        path(&dir.path().join("features.npy")),
+        "--out",
+        path(&out),
+        "--leaf-size",
+        "4",
+    ]);
+    assert!(index.status.success(), "{}", text(&index));
+    for name in abandoned {
+        assert!(!out.join(name).exists(), "{name} was left");
+    }
+    assert!(out.join(".keep.tmp").exists());
+}
+
 #[test]
 fn verify_names_a_missing_thumbnail_and_a_wrong_size() {
     let dir = tempfile::tempdir().unwrap();
@@ -243,4 +304,116 @@ fn ingest_into_an_unwritable_output_fails_clearly() {
         "{}",
         text(&result)
     );
+}
+
+/// The probe: verify followed `../` and absolute names from `dataset.json` and
+/// thumbnails linked out of the folder, which a static host does not serve, and hung on a
+/// FIFO. Each is now a fault naming the file.
+#[cfg(target_os = "linux")]
+#[test]
+fn verify_checks_only_what_a_static_host_serves() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let dataset_path = out.join("dataset.json");
+    let mut manifest =
+        DatasetManifest::from_json(&fs::read_to_string(&dataset_path).unwrap()).unwrap();
+    // The same bytes outside the folder, named by `..`, and the index by an absolute path.
+    let chunk = manifest.items[0].name.clone();
+    fs::copy(out.join(&chunk), dir.path().join(&chunk)).unwrap();
+    manifest.items[0].name = format!("../{chunk}");
+    manifest.index = path(&out.join("manifest.json")).to_owned();
+    fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    assert!(
+        stdout.contains(&format!("\"../{chunk}\" has a dot segment")),
+        "{}",
+        text(&result)
+    );
+    assert!(stdout.contains("is absolute"), "{}", text(&result));
+
+    // A thumbnail linked out of the folder, another that is a FIFO.
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let mut thumbs: Vec<PathBuf> = fs::read_dir(out.join("thumbs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    thumbs.sort();
+    let outside = dir.path().join("outside.jpg");
+    fs::rename(&thumbs[0], &outside).unwrap();
+    symlink(&outside, &thumbs[0]).unwrap();
+    fs::remove_file(&thumbs[1]).unwrap();
+    let made = Command::new("mkfifo").arg(&thumbs[1]).status().unwrap();
+    assert!(made.success());
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", text(&result));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&name(&thumbs[0])) && l.contains("outside the folder")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&name(&thumbs[1])) && l.contains("not a regular file")),
+        "{stdout}"
+    );
+}
+
+/// The probe: verify said "no faults" for folders a client cannot use: no
+/// `dataset.json` (a build killed before it), an index of 0 images or of 0 trees.
+#[test]
+fn verify_faults_folders_a_client_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    fs::remove_file(out.join("dataset.json")).unwrap();
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    assert!(
+        stdout.contains("dataset.json: cannot read"),
+        "{}",
+        text(&result)
+    );
+    let index_only = precompute(&["verify", "--index-only", path(&out)]);
+    assert!(index_only.status.success(), "{}", text(&index_only));
+
+    let index = |features: &Matrix, subsets: &str, name: &str| {
+        let features_path = dir.path().join(format!("{name}.npy"));
+        fs::write(&features_path, npy::write(features)).unwrap();
+        let out = dir.path().join(name);
+        let indexed = precompute(&[
+            "index",
+            "--features",
+            path(&features_path),
+            "--out",
+            path(&out),
+            "--subsets",
+            subsets,
+        ]);
+        assert!(indexed.status.success(), "{}", text(&indexed));
+        let result = precompute(&["verify", "--index-only", path(&out)]);
+        assert!(!result.status.success(), "{name}: {}", text(&result));
+        String::from_utf8_lossy(&result.stdout).into_owned()
+    };
+    let empty = Matrix::U8 {
+        rows: 0,
+        cols: 8,
+        data: Vec::new(),
+    };
+    assert!(index(&empty, "4:2", "empty").contains("0 images"));
+    let rows = Matrix::U8 {
+        rows: 10,
+        cols: 8,
+        data: (0..80).map(|i| (i * 37 % 256) as u8).collect(),
+    };
+    assert!(index(&rows, "4:0", "no-trees").contains("no tree"));
 }

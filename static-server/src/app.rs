@@ -24,7 +24,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -131,8 +131,14 @@ impl Service<Request> for StaticHost {
             content_type: content_type_for(file_name),
         });
         let cross_origin_isolation = self.services.cross_origin_isolation;
-        // A refused path never reaches a file system call.
-        let files = check_request_path(path).map(|()| match data_path(request.uri()) {
+        // A refused request never reaches a file system call.
+        let files = match host_header_fault(&request) {
+            Some(fault) => Err((StatusCode::BAD_REQUEST, fault.to_owned())),
+            None => {
+                check_request_path(path).map_err(|refusal| (refusal.status(), refusal.to_string()))
+            }
+        }
+        .map(|()| match data_path(request.uri()) {
             Some(inside_data) => {
                 *request.uri_mut() = inside_data;
                 self.services.data.clone()
@@ -142,9 +148,9 @@ impl Service<Request> for StaticHost {
         Box::pin(async move {
             let mut response = match files {
                 Ok(files) => handle_range_requests(files, request).await,
-                Err(refusal) => {
-                    tracing::debug!(path = request.uri().path(), %refusal, "refused request path");
-                    (refusal.status(), refusal.to_string()).into_response()
+                Err((status, refusal)) => {
+                    tracing::debug!(path = request.uri().path(), %refusal, "refused request");
+                    (status, refusal).into_response()
                 }
             };
             add_response_headers(&mut response, file_headers, cross_origin_isolation);
@@ -153,6 +159,19 @@ impl Service<Request> for StaticHost {
             }
             Ok(response)
         })
+    }
+}
+
+/// What makes the `Host` header fields of `request` a bad request (RFC 9112 §3.2): none
+/// in an HTTP/1.1 request, or more than one in any.
+fn host_header_fault(request: &Request) -> Option<&'static str> {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Some("more than one Host header"),
+        (None, _) if request.version() == Version::HTTP_11 => {
+            Some("an HTTP/1.1 request needs a Host header")
+        }
+        _ => None,
     }
 }
 

@@ -6,6 +6,12 @@
 //! - `ServeDir` would answer a range of a precompressed variant, with
 //!   `Content-Encoding`; a browser cannot decode a slice of a gzip stream. A range
 //!   request is therefore always answered from the identity bytes.
+//! - `ServeDir` answers 416 to a range unit other than `bytes`, even `Bytes`; RFC 9110
+//!   §14.1 makes unit names case-insensitive and §14.2 says to ignore an unknown one, so
+//!   `Bytes` is read as `bytes` and any other unit dropped (the whole file is sent).
+//! - `ServeDir` answers 416 to `bytes=-N` with `N` over the file's length; RFC 9110
+//!   §14.1.3 says the whole file is the suffix then, so that range is asked again as
+//!   `bytes=0-`.
 
 use std::convert::Infallible;
 
@@ -16,7 +22,7 @@ use axum::response::Response;
 use tower::{Service, ServiceExt};
 
 /// Answers `request` with `files`, preparing range requests for `ServeDir` and
-/// enforcing `If-Range` (which may take a second call).
+/// enforcing `If-Range` (each of which may take a second call).
 pub(crate) async fn handle_range_requests<S>(files: S, mut request: Request) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone,
@@ -27,30 +33,81 @@ where
             Err(infallible) => match infallible {},
         }
     };
-    if !request.headers().contains_key(header::RANGE) {
-        return run(files, request).await;
-    }
-    request.headers_mut().remove(header::ACCEPT_ENCODING);
-    let Some(if_range) = request.headers().get(header::IF_RANGE).cloned() else {
+    let Some(range) = request.headers().get(header::RANGE) else {
         return run(files, request).await;
     };
-    // File requests carry no body (only GET and HEAD reach the files), so the request
-    // can be rebuilt without its range should the validator not match.
-    let mut full_request = Request::new(Body::empty());
-    *full_request.method_mut() = request.method().clone();
-    *full_request.uri_mut() = request.uri().clone();
-    *full_request.version_mut() = request.version();
-    *full_request.headers_mut() = request.headers().clone();
-    full_request.headers_mut().remove(header::RANGE);
-    full_request.headers_mut().remove(header::IF_RANGE);
+    let Some(range) = in_lowercase_bytes_unit(range) else {
+        request.headers_mut().remove(header::RANGE);
+        return run(files, request).await;
+    };
+    let suffix = is_suffix_range(&range);
+    request.headers_mut().insert(header::RANGE, range);
+    request.headers_mut().remove(header::ACCEPT_ENCODING);
+    let whole_file_as_a_range = suffix.then(|| {
+        let mut whole = copy_without_body(&request);
+        whole
+            .headers_mut()
+            .insert(header::RANGE, HeaderValue::from_static("bytes=0-"));
+        whole
+    });
+    let if_range_and_full_request = request.headers().get(header::IF_RANGE).map(|if_range| {
+        let mut full = copy_without_body(&request);
+        full.headers_mut().remove(header::RANGE);
+        full.headers_mut().remove(header::IF_RANGE);
+        (if_range.clone(), full)
+    });
 
-    let response = run(files.clone(), request).await;
-    if response.status() != StatusCode::PARTIAL_CONTENT
-        || if_range_matches(&if_range, response.headers())
+    let mut response = run(files.clone(), request).await;
+    if response.status() == StatusCode::RANGE_NOT_SATISFIABLE
+        && let Some(whole) = whole_file_as_a_range
     {
-        return response;
+        response = run(files.clone(), whole).await;
     }
-    run(files, full_request).await
+    match if_range_and_full_request {
+        Some((if_range, full_request))
+            if response.status() == StatusCode::PARTIAL_CONTENT
+                && !if_range_matches(&if_range, response.headers()) =>
+        {
+            run(files, full_request).await
+        }
+        _ => response,
+    }
+}
+
+/// `range` spelt as `ServeDir` reads it (`bytes=...`; unit names are case-insensitive,
+/// RFC 9110 §14.1), or `None` for another unit.
+fn in_lowercase_bytes_unit(range: &HeaderValue) -> Option<HeaderValue> {
+    const UNIT: &[u8] = b"bytes=";
+    let bytes = range.as_bytes();
+    let unit = bytes.get(..UNIT.len())?;
+    if unit == UNIT {
+        Some(range.clone())
+    } else if unit.eq_ignore_ascii_case(UNIT) {
+        HeaderValue::from_bytes(&[UNIT, &bytes[UNIT.len()..]].concat()).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether `range` asks for one suffix of at least one byte (`bytes=-N`, `N > 0`).
+fn is_suffix_range(range: &HeaderValue) -> bool {
+    range
+        .as_bytes()
+        .strip_prefix(b"bytes=-")
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .and_then(|digits| digits.parse::<u64>().ok())
+        .is_some_and(|length| length > 0)
+}
+
+/// `request` without its body, to ask again: file requests carry none (only GET and
+/// HEAD reach the files).
+fn copy_without_body(request: &Request) -> Request {
+    let mut copy = Request::new(Body::empty());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
 }
 
 /// Whether an `If-Range` validator matches the representation described by

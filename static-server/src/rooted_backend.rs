@@ -281,14 +281,40 @@ impl Backend for RootedBackend {
     type MetadataFuture = std::future::Ready<io::Result<std::fs::Metadata>>;
 
     fn open(&self, path: PathBuf) -> Self::OpenFuture {
-        std::future::ready(match self.take_opened(&path) {
-            Some(file) => Ok(file),
-            None => self.open_regular(&path),
-        })
+        std::future::ready(
+            match self.take_opened(&path) {
+                Some(file) => Ok(file),
+                None => self.open_regular(&path),
+            }
+            .map_err(as_not_found_when_no_file_has_the_name),
+        )
     }
 
     fn metadata(&self, path: PathBuf) -> Self::MetadataFuture {
-        std::future::ready(self.metadata_inside(&path))
+        std::future::ready(
+            self.metadata_inside(&path)
+                .map_err(as_not_found_when_no_file_has_the_name),
+        )
+    }
+}
+
+/// `ServeDir` answers 404 only for `NotFound` and 500 for every other error. A symlink
+/// loop, a file used as a folder (`a.json/x`) or a name too long also mean that no file
+/// has that name: a client's mistake, not the server's.
+fn as_not_found_when_no_file_has_the_name(error: io::Error) -> io::Error {
+    #[cfg(target_os = "linux")]
+    let symlink_loop = error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error());
+    #[cfg(not(target_os = "linux"))]
+    let symlink_loop = false;
+    let no_file = symlink_loop
+        || matches!(
+            error.kind(),
+            io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
+        );
+    if no_file {
+        io::Error::new(io::ErrorKind::NotFound, error)
+    } else {
+        error
     }
 }
 

@@ -134,7 +134,7 @@ fn the_same_input_gives_the_same_bytes() {
 }
 
 #[test]
-fn a_rerun_over_less_input_removes_stale_chunks_and_thumbnails() {
+fn a_rerun_over_less_input_keeps_the_old_files_until_told_to_remove_them() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     bad_folder(&input);
@@ -144,11 +144,43 @@ fn a_rerun_over_less_input_removes_stale_chunks_and_thumbnails() {
     let second = run(&IngestOptions::new(input, out.clone()));
     assert_eq!(second.items.len(), first.items.len() - 1);
     check_output(&out, &second);
+    // Until the caller says the new output is in place, readers of the old one still
+    // find every file it names.
+    for chunk in &first.chunks {
+        assert!(out.join(&chunk.name).is_file(), "{}", chunk.name);
+    }
+    for item in &first.items {
+        assert!(out.join(&item.item.thumb).is_file(), "{}", item.item.thumb);
+    }
+    assert_eq!(ingest::remove_stale_output(&out, &second).unwrap(), 1);
+    check_output(&out, &second);
     assert_eq!(
         fs::read_dir(out.join("thumbs")).unwrap().count(),
         second.items.len()
     );
     assert!(!out.join(&first.chunks[0].name).exists());
+}
+
+/// A byte flipped in an item chunk and in a thumbnail (sizes unchanged) is repaired by a
+/// rerun: content-named files are compared with what the run makes, not trusted by size.
+#[test]
+fn a_rerun_repairs_corrupted_chunks_and_thumbnails() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    bad_folder(&input);
+    let out = dir.path().join("out");
+    let first = run(&IngestOptions::new(input.clone(), out.clone()));
+    let flip_a_byte = |path: &Path| {
+        let mut bytes = fs::read(path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        fs::write(path, bytes).unwrap();
+    };
+    flip_a_byte(&out.join(&first.chunks[0].name));
+    flip_a_byte(&out.join(&first.items[0].item.thumb));
+    let second = run(&IngestOptions::new(input, out.clone()));
+    assert_eq!(second.chunks, first.chunks);
+    check_output(&out, &second);
 }
 
 #[test]

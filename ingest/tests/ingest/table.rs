@@ -116,3 +116,70 @@ fn a_table_still_drops_junk_captions() {
     assert_eq!(ingested.report.skipped, 0);
     assert_eq!(ingested.report.uncaptioned, 3);
 }
+
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
+/// The issue's probe: `/dev/zero` in a table was read until memory ran out, a FIFO
+/// blocked the run, a 3 GiB `.png` was read whole. Each is skipped without being read.
+#[cfg(target_os = "linux")]
+#[test]
+fn devices_fifos_and_huge_files_in_a_table_are_skipped_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.jpg"), jpeg(1)).unwrap();
+    mkfifo(&dir.path().join("pipe.png"));
+    // Sparse: 65 MiB on paper, nothing on disk.
+    let huge = fs::File::create(dir.path().join("huge.png")).unwrap();
+    huge.set_len(65 << 20).unwrap();
+    fs::write(
+        dir.path().join("list.csv"),
+        "filename,caption\n\
+         /dev/zero,endless zeros\n\
+         pipe.png,a pipe\n\
+         huge.png,a huge file\n\
+         a.jpg,a red gradient\n",
+    )
+    .unwrap();
+    let ingested = run(&IngestOptions::new(
+        dir.path().join("list.csv"),
+        dir.path().join("out"),
+    ));
+    assert_eq!(kept(&ingested), [("a.jpg", "a red gradient")]);
+    assert_eq!(
+        skips(&ingested.report),
+        [
+            ("list.csv:2 /dev/zero", "not_a_file"),
+            ("list.csv:3 pipe.png", "not_a_file"),
+            ("list.csv:4 huge.png", "too_large"),
+        ]
+    );
+}
+
+/// A table that is a FIFO or a device is refused as a whole, naming it, without reading.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_table_that_is_no_regular_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("list.csv");
+    mkfifo(&fifo);
+    let mut options = IngestOptions::new(fifo, dir.path().join("out"));
+    let error = ingest::run(&options, &NoProgress).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("list.csv: not a regular file but a FIFO"),
+        "{error}"
+    );
+    options.input = "/dev/zero".into();
+    options.kind = Some(InputKind::Csv);
+    let error = ingest::run(&options, &NoProgress).unwrap_err();
+    assert!(
+        error.to_string().contains("/dev/zero: not a regular file"),
+        "{error}"
+    );
+}

@@ -39,3 +39,37 @@ fn a_failed_write_leaves_no_partial_file() {
     assert_eq!(strays, Vec::<String>::new());
     assert!(out.join("report.json").is_dir());
 }
+
+/// A killed run leaves `.NAME.tmp-PID-N` files; the next run into that folder removes
+/// them, and nothing else that merely looks alike.
+#[test]
+fn a_rerun_removes_the_temporaries_of_a_killed_run_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    fs::write(input.join("a.jpg"), jpeg(1)).unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(out.join(".work")).unwrap();
+    // No process has a pid over Linux's largest pid_max (2^22).
+    let abandoned = [
+        ".items-0000.0123456789abcdef.json.tmp-4194305-0",
+        ".work/.ingested.json.tmp-4194305-12",
+    ];
+    let running = format!(".report.json.tmp-{}-0", std::process::id());
+    let others = [
+        "notes.tmp-4194305-0",
+        ".notes.tmp",
+        ".notes.tmp-4194305",
+        ".notes.tmp-x-1",
+    ];
+    for name in abandoned.iter().chain(&others).chain([&running.as_str()]) {
+        fs::write(out.join(name), b"partial").unwrap();
+    }
+    run(&IngestOptions::new(input, out.clone()));
+    for name in abandoned {
+        assert!(!out.join(name).exists(), "{name} was left");
+    }
+    for name in others.iter().chain([&running.as_str()]) {
+        assert!(out.join(name).exists(), "{name} was removed");
+    }
+}

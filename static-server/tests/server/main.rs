@@ -6,6 +6,7 @@ mod cors;
 mod headers;
 mod limits;
 mod ranges;
+mod requests;
 mod shutdown;
 mod spa;
 mod support;

@@ -1,5 +1,5 @@
-//! HTTP Range requests: 206 slices, 416s, multi-range, If-Range, and identity bytes for
-//! ranges even when a precompressed variant exists.
+//! HTTP Range requests: 206 slices, 416s, multi-range, other units, If-Range, and identity
+//! bytes for ranges even when a precompressed variant exists.
 
 use crate::support::{SHARD, SHARD_LEN, TestServer, data_file, read};
 
@@ -20,6 +20,11 @@ async fn single_ranges_answer_206_with_the_exact_slice() {
             len - 5,
             len - 1,
         ),
+        // So is a suffix longer than the file (§14.1.3).
+        (format!("bytes=-{len}"), 0, len - 1),
+        (format!("bytes=-{}", len + 1000), 0, len - 1),
+        // Unit names are case-insensitive (§14.1).
+        ("BYTES=0-9".to_owned(), 0, 9),
     ];
     for (range, first, last) in cases {
         let response = server.get(SHARD, &[("Range", &range)]).await;
@@ -56,6 +61,17 @@ async fn unsatisfiable_ranges_answer_416_with_the_length() {
             "{range}"
         );
         assert!(response.body.is_empty(), "{range}");
+    }
+}
+
+#[tokio::test]
+async fn ranges_in_other_units_are_ignored() {
+    let server = TestServer::start().await;
+    for range in ["items=0-1", "none", "by=0-1"] {
+        let response = server.get(SHARD, &[("Range", range)]).await;
+        assert_eq!(response.status, 200, "{range}");
+        assert_eq!(response.body.len(), SHARD_LEN, "{range}");
+        assert_eq!(response.maybe_header("content-range"), None, "{range}");
     }
 }
 

@@ -82,6 +82,32 @@ async fn symlinks_inside_the_root_are_served() {
     assert_eq!(response.body, b"{\"name\":\"ds\"}");
 }
 
+/// A name no file has is a 404, however the file system says so: a symlink loop
+/// (relative, absolute, or through two links), a file used as a folder, a name too long.
+#[cfg(unix)]
+#[tokio::test]
+async fn names_that_no_file_has_are_not_found() {
+    use std::os::unix::fs::symlink;
+    let server = TestServer::start().await;
+    let ds = server.fixture.path("data/ds");
+    symlink("self.json", ds.join("self.json")).unwrap();
+    symlink(ds.join("absolute-self.json"), ds.join("absolute-self.json")).unwrap();
+    symlink("pong.json", ds.join("ping.json")).unwrap();
+    symlink("ping.json", ds.join("pong.json")).unwrap();
+    let too_long = format!("/data/ds/{}.json", "a".repeat(300));
+    for path in [
+        "/data/ds/self.json",
+        "/data/ds/absolute-self.json",
+        "/data/ds/ping.json",
+        "/data/ds/self.json/x.json",
+        "/data/ds/manifest.json/x.json",
+        too_long.as_str(),
+    ] {
+        let response = server.get(path, &[]).await;
+        assert_eq!(response.status, 404, "{path}: {}", response.text());
+    }
+}
+
 #[tokio::test]
 async fn percent_encoded_ordinary_characters_still_work() {
     let server = TestServer::start().await;
