@@ -205,8 +205,19 @@ fn write_hashed(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<FileR
     Ok(file_ref(name, bytes))
 }
 
-/// Adds the fixture text encoder and a PCA to the dataset folder `dir`.
-fn add_text_encoder(dir: &Path) -> Result<()> {
+/// The reduction of a fixture text encoder.
+#[derive(Clone, Copy, PartialEq)]
+enum FixtureReduction {
+    /// A random PCA: a working text search.
+    Pca,
+    /// A text head whose file does not match its blake3 in `dataset.json`.
+    CorruptHead,
+    /// A text head whose file is not in the folder.
+    MissingHead,
+}
+
+/// Adds the fixture text encoder and its reduction to the dataset folder `dir`.
+fn add_text_encoder(dir: &Path, kind: FixtureReduction) -> Result<()> {
     let weights = write_hashed(
         dir,
         "text-encoder",
@@ -227,7 +238,25 @@ fn add_text_encoder(dir: &Path) -> Result<()> {
             seeded_values(11, manifest.dims * FIXTURE_EMBED_DIM),
         ),
     ]);
-    let reduction = write_hashed(dir, "reduction", "safetensors", &pca)?;
+    let reduction = match kind {
+        FixtureReduction::Pca => Reduction::Pca {
+            file: write_hashed(dir, "reduction", "safetensors", &pca)?,
+        },
+        FixtureReduction::CorruptHead | FixtureReduction::MissingHead => {
+            // Any bytes do: the app must refuse the file before reading it.
+            let file = write_hashed(dir, "text-head", "safetensors", &pca)?;
+            let path = dir.join(&file.name);
+            if kind == FixtureReduction::MissingHead {
+                fs::remove_file(path)?;
+            } else {
+                let mut bytes = fs::read(&path)?;
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x5a;
+                fs::write(path, bytes)?;
+            }
+            Reduction::Head { file }
+        }
+    };
     manifest.text = Some(TextEncoder {
         model: "clip/fixtures/open_clip (random test weights)".to_owned(),
         weights,
@@ -237,7 +266,7 @@ fn add_text_encoder(dir: &Path) -> Result<()> {
             "hidden_act": "gelu", "layer_norm_eps": 1e-5
         }),
         projection_dim: FIXTURE_EMBED_DIM,
-        reduction: Reduction::Pca { file: reduction },
+        reduction,
     });
     fs::write(path, serde_json::to_vec_pretty(&manifest)?)?;
     Ok(())
@@ -286,19 +315,28 @@ fn main() -> Result<()> {
             ("swatches-text", &[]),
             ("broken-features", &["features"]),
             ("broken-leaves", &["tree-"]),
+            ("corrupt-head", &[]),
+            ("missing-head", &[]),
         ]
     } else {
         &[("swatches-text", &[])]
     };
     for &(name, prefixes) in copies {
         copy_dataset(&out.join("swatches"), &out.join(name), prefixes)?;
-        if name == "swatches-text" {
-            add_text_encoder(&out.join(name))?;
+        let reduction = match name {
+            "swatches-text" => Some(FixtureReduction::Pca),
+            "corrupt-head" => Some(FixtureReduction::CorruptHead),
+            "missing-head" => Some(FixtureReduction::MissingHead),
+            _ => None,
+        };
+        if let Some(reduction) = reduction {
+            add_text_encoder(&out.join(name), reduction)?;
         }
         catalog.datasets.push(CatalogEntry {
             name: name.to_owned(),
-            description: match prefixes {
-                [] => format!("{} and a test text encoder", main.description),
+            description: match (name, prefixes) {
+                ("swatches-text", _) => format!("{} and a test text encoder", main.description),
+                (_, []) => format!("{} (damaged text head, for tests)", main.description),
                 _ => format!("{} (damaged copy for tests)", main.description),
             },
             path: name.to_owned(),

@@ -17,8 +17,9 @@ done
 scripts/demo --count "$count" --no-serve --profile dev
 e2e=frontend/tests/e2e
 [ -d "$e2e/node_modules/playwright-core" ] || (cd "$e2e" && npm ci --no-audit --no-fund)
+target_dir=${CARGO_TARGET_DIR:-target}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-target/release/static-server --dist frontend/dist --data target/demo/data --addr "127.0.0.1:$port" \
+"$target_dir/release/static-server" --dist frontend/dist --data target/demo/data --addr "127.0.0.1:$port" \
     >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
@@ -27,7 +28,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 # The native benchmark on the same collection, for the browser's figures to match.
-target/debug/precompute eval --model demo/model --head demo/model/head.safetensors --first 0 \
+"$target_dir/debug/precompute" eval --model demo/model --head demo/model/head.safetensors --first 0 \
     --count "$count" --rounds 1 --searchers ens >target/demo/eval.json
 node "$e2e/demo.mjs" "http://127.0.0.1:$port/" target/demo/scenes/scenes.csv target/demo/eval.json \
     $screenshot

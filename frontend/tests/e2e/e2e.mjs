@@ -401,6 +401,25 @@ await test('text search on WebGPU (SwiftShader adapter): same k-NN ids as on the
   }
 });
 
+await test('a corrupt or missing text head: the error panel names it, text search stays off, more like this works', async () => {
+  for (const dataset of ['corrupt-head', 'missing-head']) {
+    const { context, page } = await freshPage();
+    await page.goto(app(`?dataset=${dataset}`));
+    await gridReady(page);
+    await page.getByTestId('error').filter({ hasText: /text-head\.[0-9a-f]+\.safetensors/ }).waitFor({ timeout: TIMEOUT });
+    const error = await page.getByTestId('error').textContent();
+    assert(dataset === 'missing-head' || /blake3|hash/.test(error), `${dataset}: the error says why: ${error}`);
+    await page.getByTestId('query').fill('a red swatch');
+    await page.getByTestId('search').click();
+    await page.getByTestId('error').filter({ hasText: 'text encoder failed to load' }).waitFor();
+    await tiles(page).first().locator('[data-testid=more-like-this]').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid=progress]')
+      && document.querySelectorAll('[data-testid=result]').length === 60);
+    assert(await count(page) === 60, `${dataset}: more like this count ${await count(page)}`);
+    await context.close();
+  }
+});
+
 await test('a corrupt feature shard shows an error and the app keeps working', async () => {
   const { context, page } = await freshPage();
   await page.goto(app('?dataset=broken-features'));

@@ -24,7 +24,7 @@ cargo build -q --release -p static-server
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # --cors for embed.test (e2e.mjs maps it to 127.0.0.1): the web component test embeds the
 # app in a page of that origin.
-target/release/static-server --dist frontend/dist --data "$work/data" --addr "127.0.0.1:$port" \
+"${CARGO_TARGET_DIR:-target}/release/static-server" --dist frontend/dist --data "$work/data" --addr "127.0.0.1:$port" \
     --cors "http://embed.test:$port" --cors-app >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
