@@ -237,6 +237,7 @@ fn add_text_encoder(dir: &Path, kind: FixtureReduction) -> Result<()> {
             vec![manifest.dims, FIXTURE_EMBED_DIM],
             seeded_values(11, manifest.dims * FIXTURE_EMBED_DIM),
         ),
+        ("variances", vec![manifest.dims], vec![1.0; manifest.dims]),
     ]);
     let reduction = match kind {
         FixtureReduction::Pca => Reduction::Pca {

@@ -1,24 +1,20 @@
 //! From a CLIP text feature to a query on the index's `u8` grid, as `dataset::Reduction`
-//! describes: PCA (`y = (x / |x| - mean) @ componentsᵀ`) or identity, then L2 and
-//! `index_shards::quantize_row`, exactly as the image features were indexed.
+//! describes: the dataset's PCA file applied by [`reduce::Pca::apply`] (the very code
+//! `precompute build` reduced the image features with, in f64, so the browser's query
+//! bytes are precompute's), or the feature as it is (L2-normalised), then
+//! `index_shards::quantize_row`.
 
 use index_shards::quantize::{l2_normalize, quantize_row};
+use reduce::{Pca, ReduceError};
 
 /// Why a projection could not be built or applied.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
 pub enum ProjectionError {
-    /// `components` is not `dims x mean.len()`.
-    #[error("PCA components hold {components} values, expected {dims} x {input}")]
-    Shape {
-        /// Values in `components`.
-        components: usize,
-        /// Output dims.
-        dims: usize,
-        /// Input dims (`mean`'s length).
-        input: usize,
-    },
-    /// A feature of another width than the projection's input.
+    /// The PCA file is unreadable, or a feature does not fit it.
+    #[error(transparent)]
+    Pca(#[from] ReduceError),
+    /// A feature of another width than the identity's.
     #[error("text feature has {got} dims, the projection takes {expected}")]
     FeatureDims {
         /// The feature's width.
@@ -31,13 +27,8 @@ pub enum ProjectionError {
 /// The map from CLIP space to the index's compact space.
 #[derive(Clone, Debug, PartialEq)]
 pub enum QueryProjection {
-    /// PCA fitted on L2-normalised image features.
-    Pca {
-        /// Subtracted before projecting (`input` values).
-        mean: Vec<f32>,
-        /// Row-major `dims x input`.
-        components: Vec<f32>,
-    },
+    /// The PCA `precompute build` fitted on the image features.
+    Pca(Pca),
     /// Features used as they are.
     Identity {
         /// Feature width.
@@ -46,51 +37,32 @@ pub enum QueryProjection {
 }
 
 impl QueryProjection {
-    /// A PCA projection onto `dims` components.
+    /// The PCA of a dataset's `reduction` file (safetensors `mean`, `components`,
+    /// `variances`, as [`Pca::to_safetensors`] writes it).
     ///
     /// # Errors
-    /// [`ProjectionError::Shape`] if `components` is not `dims x mean.len()`.
-    pub fn pca(mean: Vec<f32>, components: Vec<f32>, dims: usize) -> Result<Self, ProjectionError> {
-        if mean.is_empty() || dims == 0 || components.len() != dims * mean.len() {
-            return Err(ProjectionError::Shape {
-                components: components.len(),
-                dims,
-                input: mean.len(),
-            });
-        }
-        Ok(Self::Pca { mean, components })
-    }
-
-    fn input(&self) -> usize {
-        match self {
-            Self::Pca { mean, .. } => mean.len(),
-            Self::Identity { dims } => *dims,
-        }
+    /// [`ProjectionError::Pca`] for a file that is not such a PCA.
+    pub fn pca_file(bytes: &[u8]) -> Result<Self, ProjectionError> {
+        Ok(Self::Pca(Pca::from_safetensors(bytes)?))
     }
 
     /// The query of CLIP feature `feature`.
     ///
     /// # Errors
-    /// [`ProjectionError::FeatureDims`] for a feature of the wrong width.
+    /// A feature of the wrong width.
     pub fn project(&self, feature: &[f32]) -> Result<Vec<u8>, ProjectionError> {
-        if feature.len() != self.input() {
-            return Err(ProjectionError::FeatureDims {
-                got: feature.len(),
-                expected: self.input(),
-            });
-        }
-        let mut x = feature.to_vec();
-        l2_normalize(&mut x);
         let reduced = match self {
-            Self::Identity { .. } => x,
-            Self::Pca { mean, components } => {
-                for (v, m) in x.iter_mut().zip(mean) {
-                    *v -= m;
+            Self::Pca(pca) => pca.apply(feature)?,
+            Self::Identity { dims } => {
+                if feature.len() != *dims {
+                    return Err(ProjectionError::FeatureDims {
+                        got: feature.len(),
+                        expected: *dims,
+                    });
                 }
-                components
-                    .chunks_exact(mean.len())
-                    .map(|row| row.iter().zip(&x).map(|(c, v)| c * v).sum())
-                    .collect()
+                let mut x = feature.to_vec();
+                l2_normalize(&mut x);
+                x
             }
         };
         Ok(quantize_row(&reduced))
@@ -102,14 +74,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pca_centres_projects_and_quantises() {
-        // Two components picking input dims 0 and 2 of a 3-d space.
-        let pca = QueryProjection::pca(vec![0.0, 0.0, 0.5], vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0], 2)
-            .unwrap();
-        // x = (3, 0, 4) / 5 = (0.6, 0, 0.8); minus mean -> (0.6, 0, 0.3); L2 -> (0.894, 0.447).
-        let q = pca.project(&[3.0, 0.0, 4.0]).unwrap();
-        assert_eq!(q, quantize_row(&[0.6, 0.3]));
-        assert_eq!(q, [242, 185]);
+    fn pca_queries_are_the_bytes_precompute_indexes() {
+        // The PCA as precompute fits and ships it; the query equals its rows on the grid.
+        let rows: Vec<f32> = (0..400)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let pca = Pca::fit(&rows, 4, 3).unwrap();
+        let projection = QueryProjection::pca_file(&pca.to_safetensors()).unwrap();
+        for row in rows.chunks_exact(4).take(50) {
+            let query = projection.project(row).unwrap();
+            assert_eq!(query, quantize_row(&pca.apply(row).unwrap()));
+        }
     }
 
     #[test]
@@ -121,10 +96,20 @@ mod tests {
     }
 
     #[test]
-    fn wrong_shapes_are_errors() {
+    fn bad_files_and_wrong_widths_are_errors() {
         assert!(matches!(
-            QueryProjection::pca(vec![0.0; 3], vec![0.0; 5], 2),
-            Err(ProjectionError::Shape { components: 5, .. })
+            QueryProjection::pca_file(b"junk"),
+            Err(ProjectionError::Pca(ReduceError::File(_)))
+        ));
+        let rows: Vec<f32> = (0..40).map(|i| i as f32).collect();
+        let pca =
+            QueryProjection::pca_file(&Pca::fit(&rows, 4, 2).unwrap().to_safetensors()).unwrap();
+        assert!(matches!(
+            pca.project(&[1.0]),
+            Err(ProjectionError::Pca(ReduceError::Ragged {
+                len: 1,
+                dims: 4
+            }))
         ));
         let id = QueryProjection::Identity { dims: 4 };
         assert_eq!(

@@ -204,13 +204,10 @@ async fn load(
         })
         .await;
     let reduction = match reduction_file {
-        Some(file) => {
-            let bytes = fetch_file(cache, base, file).await?;
-            let what = format!("reading {}", file.name);
-            let tensors = TensorMap::from_safetensors(&bytes)
-                .map_err(|e| failure(what.clone(), e, HINT_DAMAGED))?;
-            Some((tensors, what))
-        }
+        Some(file) => Some((
+            fetch_file(cache, base, file).await?,
+            format!("reading {}", file.name),
+        )),
         None => None,
     };
     let what = "loading the text encoder";
@@ -225,7 +222,9 @@ async fn load(
     drop(weights);
     let (device, backend) = pick_device().await;
     let (head, projection) = match (&spec.reduction, reduction) {
-        (Reduction::Head { .. }, Some((tensors, _))) => {
+        (Reduction::Head { .. }, Some((bytes, what))) => {
+            let tensors =
+                TensorMap::from_safetensors(&bytes).map_err(|e| failure(what, e, HINT_DAMAGED))?;
             let (head, head_config) =
                 load_head_sized(&tensors, "text_head", spec.projection_dim, &device)
                     .map_err(|e| failure("loading the text head", e, HINT_DAMAGED))?;
@@ -235,19 +234,9 @@ async fn load(
                 QueryProjection::Identity { dims },
             )
         }
-        (_, Some((tensors, what))) => {
-            let (Some(mean), Some(components)) = (tensors.get("mean"), tensors.get("components"))
-            else {
-                return Err(failure(
-                    what,
-                    "tensors mean and components are missing",
-                    HINT_DAMAGED,
-                ));
-            };
-            let dims = components.shape.first().copied().unwrap_or(0);
+        (_, Some((bytes, what))) => {
             let projection =
-                QueryProjection::pca(mean.values.clone(), components.values.clone(), dims)
-                    .map_err(|e| failure(what, e, HINT_DAMAGED))?;
+                QueryProjection::pca_file(&bytes).map_err(|e| failure(what, e, HINT_DAMAGED))?;
             (None, projection)
         }
         (_, None) => (
