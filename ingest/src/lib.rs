@@ -31,6 +31,7 @@
 
 pub mod caption;
 pub mod cifar;
+pub mod decode;
 pub mod folder;
 pub mod local_file;
 pub mod output;
