@@ -11,7 +11,7 @@ use dataset::SkippedItem;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
-use crate::decode::UprightDecoder;
+use crate::decode::{Target, UprightDecoder};
 use crate::local_file::{LocalFileError, MAX_IMAGE_FILE_BYTES, read_regular_file};
 use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
@@ -49,7 +49,8 @@ pub type Rejection = (&'static str, String);
 /// An image that passed the filters.
 #[derive(Debug)]
 pub struct Inspected {
-    /// The decoded image, upright (its EXIF orientation applied), bottom crop applied.
+    /// The decoded image, upright (its EXIF orientation applied), bottom crop applied; a
+    /// big JPEG at a reduced scale.
     pub image: DynamicImage,
     /// Original width, upright.
     pub width: u32,
@@ -57,8 +58,13 @@ pub struct Inspected {
     pub height: u32,
 }
 
-/// Applies the image filters to `bytes`.
-pub fn inspect(bytes: &[u8], filters: &FilterOptions) -> Result<Inspected, Rejection> {
+/// Applies the image filters to `bytes` and decodes them for a thumbnail of `thumb_size`
+/// (a big JPEG at a reduced scale whose long side still reaches it).
+pub fn inspect(
+    bytes: &[u8],
+    filters: &FilterOptions,
+    thumb_size: u32,
+) -> Result<Inspected, Rejection> {
     if bytes.is_empty() {
         return Err(("empty_file", "the file holds 0 bytes".into()));
     }
@@ -103,10 +109,12 @@ pub fn inspect(bytes: &[u8], filters: &FilterOptions) -> Result<Inspected, Rejec
     let mut limits = Limits::default();
     // 8 bytes per pixel covers 16-bit RGBA, the widest layout the decoders produce.
     limits.max_alloc = Some(filters.max_pixels.saturating_mul(8));
-    let mut image = decoder.decode(limits).map_err(rejection)?;
-    if filters.bottom_crop > 0 {
-        image = image.crop_imm(0, 0, width, kept_height);
-    }
+    let target = Target {
+        min_short_side: 0,
+        min_long_side: thumb_size,
+        bottom_crop: filters.bottom_crop,
+    };
+    let image = decoder.decode(limits, &target).map_err(rejection)?;
     Ok(Inspected {
         image,
         width,
@@ -204,7 +212,7 @@ pub fn process(
         },
         ImageData::Memory { bytes, .. } => bytes,
     };
-    let inspected = match inspect(bytes, filters) {
+    let inspected = match inspect(bytes, filters, thumb_size) {
         Ok(inspected) => inspected,
         Err(rejection) => return Ok(Err(skip(rejection))),
     };
@@ -272,7 +280,7 @@ mod tests {
     }
 
     fn reason(bytes: &[u8], filters: &FilterOptions) -> &'static str {
-        inspect(bytes, filters).unwrap_err().0
+        inspect(bytes, filters, 256).unwrap_err().0
     }
 
     #[test]
@@ -297,9 +305,9 @@ mod tests {
             ..FilterOptions::default()
         };
         assert_eq!(reason(&png(64, 64), &cropped), "too_small");
-        let ok = inspect(&png(64, 80), &cropped).unwrap();
+        let ok = inspect(&png(64, 80), &cropped, 256).unwrap();
         assert_eq!((ok.width, ok.height, ok.image.height()), (64, 80, 40));
-        assert!(inspect(&full, &f).is_ok());
+        assert!(inspect(&full, &f, 256).is_ok());
     }
 
     /// `jpeg` with an EXIF block saying `orientation` (1-8) after its start marker: an APP1
@@ -362,7 +370,7 @@ mod tests {
             bytes
         };
         let thumb = |bytes: &[u8]| {
-            let inspected = inspect(bytes, &FilterOptions::default()).unwrap();
+            let inspected = inspect(bytes, &FilterOptions::default(), 48).unwrap();
             let jpeg = thumbnail_jpeg(&inspected.image, 48).unwrap();
             let thumb = image::load_from_memory(&jpeg).unwrap().into_rgb8();
             ((inspected.width, inspected.height), thumb)

@@ -20,6 +20,7 @@ use train::{Checkpoint, TrainConfig, Trainer, batch_indices, check_collection, c
 use crate::device::DeviceKind;
 use crate::images::DecodedImage;
 use crate::output::write_atomic;
+use ingest::decode::Target;
 
 /// Train (or fine-tune) a CLIP model with the symmetric contrastive loss.
 #[derive(Args)]
@@ -246,7 +247,12 @@ impl Collection {
         let pixels = paths
             .par_iter()
             .map(|path| {
-                let image = DecodedImage::open(path)?;
+                let target = Target {
+                    min_short_side: u32::try_from(side).unwrap_or(u32::MAX),
+                    min_long_side: 0,
+                    bottom_crop: 0,
+                };
+                let image = DecodedImage::open(path, &target)?;
                 Ok(preprocess.resize_and_crop(&image.as_rgb()?)?)
             })
             .collect::<Result<Vec<_>>>()?;
