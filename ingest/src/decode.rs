@@ -26,11 +26,9 @@
 
 use std::io::Cursor;
 
-use image::error::{DecodingError, ImageFormatHint};
 use image::metadata::Orientation;
 use image::{
-    DynamicImage, GrayImage, ImageDecoder, ImageError, ImageFormat, ImageReader, ImageResult,
-    Limits, RgbImage,
+    DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, ImageResult, Limits, RgbImage,
 };
 
 /// What a caller makes of the decoded picture: the sides it resizes from at the least, and
@@ -128,7 +126,7 @@ impl<'a> UprightDecoder<'a> {
         };
         let scaled_jpeg = match eighths {
             8 => None,
-            _ => decode_jpeg_scaled(self.bytes, eighths, &mut limits)?,
+            _ => decode_jpeg_scaled(self.bytes, eighths, &limits),
         };
         let mut image = match scaled_jpeg {
             Some(image) => image,
@@ -150,51 +148,36 @@ impl<'a> UprightDecoder<'a> {
     }
 }
 
-/// `bytes`, a JPEG, decoded at `eighths`/8 of each side; `None` for a pixel layout the
-/// scaled decoder does not give as RGB or grey (CMYK, 16-bit), left to the full decode.
-fn decode_jpeg_scaled(
-    bytes: &[u8],
-    eighths: u32,
-    limits: &mut Limits,
-) -> ImageResult<Option<DynamicImage>> {
-    let error = |e: jpeg_decoder::Error| {
-        ImageError::Decoding(DecodingError::new(
-            ImageFormatHint::Exact(ImageFormat::Jpeg),
-            e,
-        ))
-    };
+/// `bytes`, a JPEG, decoded at `eighths`/8 of each side within `limits`; `None` leaves it
+/// to the full decode: a pixel layout the scaled decoder does not give as RGB or grey
+/// (CMYK, 16-bit), or data it refuses (`jpeg-decoder` is stricter than `zune-jpeg`, which
+/// decodes a stray `FF` in the scan data, so the full decoder judges such files).
+fn decode_jpeg_scaled(bytes: &[u8], eighths: u32, limits: &Limits) -> Option<DynamicImage> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(error)?;
-    let info = decoder.info().expect("read_info read the header");
+    decoder.read_info().ok()?;
+    let info = decoder.info()?;
     let channels = match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => 3,
         jpeg_decoder::PixelFormat::L8 => 1,
-        _ => return Ok(None),
+        _ => return None,
     };
     // The stored sides: the decoder picks the fewest eighths reaching either, so both are
     // asked at exactly `eighths`.
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    let requested = |side: u32| u16::try_from(scaled(side, eighths)).unwrap_or(u16::MAX);
-    let (out_width, out_height) = decoder
-        .scale(requested(width), requested(height))
-        .map_err(error)?;
-    let (out_width, out_height) = (u32::from(out_width), u32::from(out_height));
-    limits.reserve(u64::from(out_width) * u64::from(out_height) * channels)?;
-    let pixels = decoder.decode().map_err(error)?;
-    let malformed = || {
-        error(jpeg_decoder::Error::Format(
-            "the scaled pixels do not fill the image".into(),
-        ))
-    };
-    Ok(Some(if channels == 3 {
-        DynamicImage::ImageRgb8(
-            RgbImage::from_raw(out_width, out_height, pixels).ok_or_else(malformed)?,
-        )
+    let requested = |side: u16| u16::try_from(scaled(u32::from(side), eighths)).ok();
+    let (width, height) = decoder
+        .scale(requested(info.width)?, requested(info.height)?)
+        .ok()?;
+    let (width, height) = (u32::from(width), u32::from(height));
+    limits
+        .clone()
+        .reserve(u64::from(width) * u64::from(height) * channels)
+        .ok()?;
+    let pixels = decoder.decode().ok()?;
+    Some(if channels == 3 {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels)?)
     } else {
-        DynamicImage::ImageLuma8(
-            GrayImage::from_raw(out_width, out_height, pixels).ok_or_else(malformed)?,
-        )
-    }))
+        DynamicImage::ImageLuma8(GrayImage::from_raw(width, height, pixels)?)
+    })
 }
 
 #[cfg(test)]
@@ -280,5 +263,27 @@ mod tests {
                 "{target:?}: mean {mean}, max {max}"
             );
         }
+    }
+
+    #[test]
+    fn jpegs_the_scaled_decoder_refuses_are_decoded_whole() {
+        let mut bytes = big_jpeg();
+        // A stray marker byte in the scan data: the full decoder decodes on, the scaled one
+        // gives up.
+        let middle = bytes.len() / 2;
+        bytes[middle] = 0xff;
+        let mut scaled = jpeg_decoder::Decoder::new(bytes.as_slice());
+        assert_eq!(scaled.scale(300, 225).unwrap(), (300, 225));
+        assert!(scaled.decode().is_err());
+        let target = Target {
+            min_short_side: 0,
+            min_long_side: 256,
+            bottom_crop: 0,
+        };
+        let image = UprightDecoder::new(&bytes)
+            .unwrap()
+            .decode(Limits::default(), &target)
+            .unwrap();
+        assert_eq!((image.width(), image.height()), (2400, 1800));
     }
 }
