@@ -13,7 +13,7 @@ use image::{ImageEncoder, codecs::png::PngEncoder};
 use crate::local_file::{open_regular_file, read_regular_file};
 use crate::pickle::{self, Value};
 use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
-use crate::{IngestError, skipped};
+use crate::{IngestError, NoProgress, skipped};
 
 /// The class names, by label.
 pub const CLASSES: [&str; 10] = [
@@ -252,7 +252,7 @@ fn read_batches(input: &Path) -> Result<Vec<Batch>, IngestError> {
         .unwrap_or_default();
     if input.is_dir() {
         let mut batches = Vec::new();
-        for file in crate::folder::walk(input)? {
+        for file in crate::folder::walk(input, &NoProgress)? {
             let file_name = file.rsplit('/').next().unwrap_or(&file);
             if let Some(format) = batch_format(file_name) {
                 let path = input.join(&file);

@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::IngestError;
 use crate::caption::caption_from_file_name;
 use crate::local_file::read_regular_file;
+use crate::progress::Progress;
 use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 
 /// Every file under `root` (hidden files and folders left out), as sorted `/`-separated
@@ -19,7 +20,10 @@ use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 /// tree itself first, then those only links reach, each under the first link (in name
 /// order) that reaches it. A link back to an ancestor (`self -> .`, `up -> ..`) or to a
 /// folder already walked adds nothing, so link loops end.
-pub fn walk(root: &Path) -> Result<Vec<String>, IngestError> {
+///
+/// Each file found is a step of the uncounted `walking` stage of `progress`.
+pub fn walk(root: &Path, progress: &dyn Progress) -> Result<Vec<String>, IngestError> {
+    progress.begin_uncounted("walking");
     let mut files = Vec::new();
     let mut walked = HashSet::new();
     let mut folders = vec![String::new()];
@@ -52,10 +56,14 @@ pub fn walk(root: &Path) -> Result<Vec<String>, IngestError> {
                     linked_folders.insert(path);
                 }
                 Ok(meta) if meta.is_dir() => folders.push(path),
-                _ => files.push(path),
+                _ => {
+                    files.push(path);
+                    progress.advance(1);
+                }
             }
         }
     }
+    progress.end();
     files.sort();
     Ok(files)
 }
@@ -64,14 +72,14 @@ pub fn walk(root: &Path) -> Result<Vec<String>, IngestError> {
 /// missing (captions are cut to 1000 characters anyway).
 const MAX_SIDECAR_BYTES: u64 = 64 << 10;
 
-/// The candidates of the folder `root`, leaving out the files under `exclude` (the output
-/// folder, when it lies inside the input: its thumbnails are no input).
-pub fn read(root: &Path, exclude: &Path) -> Result<SourceItems, IngestError> {
-    let files = walk(root)?;
+/// The candidates among `files`, the [`walk`] of the folder `root`, leaving out the files
+/// under `exclude` (the output folder, when it lies inside the input: its thumbnails are
+/// no input).
+pub fn candidates(root: &Path, files: &[String], exclude: &Path) -> SourceItems {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
     let (root_abs, exclude) = (absolute(root), absolute(exclude));
     let mut items = SourceItems::default();
-    for file in &files {
+    for file in files {
         if root_abs.join(file).starts_with(&exclude) {
             continue;
         }
@@ -91,7 +99,7 @@ pub fn read(root: &Path, exclude: &Path) -> Result<SourceItems, IngestError> {
             image: ImageData::File(root.join(file)),
         });
     }
-    Ok(items)
+    items
 }
 
 /// `("a.b", "jpg")` for `a.b.jpg`; `("name", "")` without an extension.
@@ -124,7 +132,8 @@ mod tests {
         fs::write(root.join("b/x.txt"), "a sidecar caption").unwrap();
         fs::create_dir_all(root.join("out/thumbs")).unwrap();
         fs::write(root.join("out/thumbs/t.jpg"), b"x").unwrap();
-        let items = read(root, &root.join("out")).unwrap();
+        let files = walk(root, &crate::NoProgress).unwrap();
+        let items = candidates(root, &files, &root.join("out"));
         let got: Vec<(&str, &str)> = items
             .candidates
             .iter()
@@ -163,7 +172,7 @@ mod tests {
         symlink("loop", root.join("loop")).unwrap();
 
         let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || sender.send(walk(&root).unwrap()));
+        std::thread::spawn(move || sender.send(walk(&root, &crate::NoProgress).unwrap()));
         let files = receiver
             .recv_timeout(std::time::Duration::from_secs(20))
             .expect("the walk ends");
@@ -175,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_missing_folder_is_an_error_naming_it() {
-        let error = read(Path::new("/no/such/folder"), Path::new("/out")).unwrap_err();
+        let error = walk(Path::new("/no/such/folder"), &crate::NoProgress).unwrap_err();
         assert!(error.to_string().contains("/no/such/folder"), "{error}");
     }
 }

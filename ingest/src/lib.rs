@@ -31,6 +31,7 @@
 
 pub mod caption;
 pub mod cifar;
+pub mod decode;
 pub mod folder;
 pub mod local_file;
 pub mod output;
@@ -224,11 +225,7 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
         })?;
         output::remove_abandoned_temporaries(&folder)?;
     }
-    let kind = match options.kind {
-        Some(kind) => kind,
-        None => InputKind::detect(&options.input)?,
-    };
-    let source = read_source(kind, options, progress)?;
+    let source = read_source(options, progress)?;
 
     progress.begin("thumbnails", source.candidates.len() as u64);
     let outcomes: Vec<Result<Result<Accepted, SkippedItem>, IngestError>> = source
@@ -294,11 +291,21 @@ pub fn remove_stale_output(out: &Path, ingested: &Ingested) -> Result<usize, Ing
 }
 
 fn read_source(
-    kind: InputKind,
     options: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<SourceItems, IngestError> {
     let input = &options.input;
+    // A folder is walked once, with progress: its files tell a CIFAR folder from an image
+    // folder, and are an image folder's candidates.
+    let walked = match options.kind {
+        None | Some(InputKind::Folder) if input.is_dir() => Some(folder::walk(input, progress)?),
+        _ => None,
+    };
+    let kind = match (options.kind, &walked) {
+        (Some(kind), _) => kind,
+        (None, Some(files)) => InputKind::of_folder(files),
+        (None, None) => InputKind::detect(input)?,
+    };
     let downloads = options.out.join(".work/downloads");
     let read = |path: &Path| {
         local_file::read_regular_file(path, u64::MAX).map_err(|source| IngestError::InputFile {
@@ -311,7 +318,14 @@ fn read_source(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(match kind {
-        InputKind::Folder => folder::read(input, &options.out)?,
+        InputKind::Folder => {
+            let files = match walked {
+                Some(files) => files,
+                // Not a folder: the walk's error names it.
+                None => folder::walk(input, progress)?,
+            };
+            folder::candidates(input, &files, &options.out)
+        }
         InputKind::Cifar10 => cifar::read(input)?,
         InputKind::Urls => {
             let text = read(input)?;

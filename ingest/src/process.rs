@@ -11,6 +11,7 @@ use dataset::SkippedItem;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
+use crate::decode::{Target, UprightDecoder};
 use crate::local_file::{LocalFileError, MAX_IMAGE_FILE_BYTES, read_regular_file};
 use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
@@ -48,28 +49,32 @@ pub type Rejection = (&'static str, String);
 /// An image that passed the filters.
 #[derive(Debug)]
 pub struct Inspected {
-    /// The decoded image, bottom crop applied.
+    /// The decoded image, upright (its EXIF orientation applied), bottom crop applied; a
+    /// big JPEG at a reduced scale.
     pub image: DynamicImage,
-    /// Original width.
+    /// Original width, upright.
     pub width: u32,
-    /// Original height.
+    /// Original height, upright.
     pub height: u32,
 }
 
-/// Applies the image filters to `bytes`.
-pub fn inspect(bytes: &[u8], filters: &FilterOptions) -> Result<Inspected, Rejection> {
+/// Applies the image filters to `bytes` and decodes them for a thumbnail of `thumb_size`
+/// (a big JPEG at a reduced scale whose long side still reaches it).
+pub fn inspect(
+    bytes: &[u8],
+    filters: &FilterOptions,
+    thumb_size: u32,
+) -> Result<Inspected, Rejection> {
     if bytes.is_empty() {
         return Err(("empty_file", "the file holds 0 bytes".into()));
     }
-    let reader = || {
-        ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| ("unreadable", e.to_string()))
-    };
-    let format = reader()?
+    let format = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ("unreadable", e.to_string()))?
         .format()
         .ok_or(("not_an_image", "no known image signature".to_owned()))?;
-    let (width, height) = reader()?.into_dimensions().map_err(rejection)?;
+    let decoder = UprightDecoder::new(bytes).map_err(rejection)?;
+    let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     if pixels > filters.max_pixels {
         return Err((
@@ -101,15 +106,15 @@ pub fn inspect(bytes: &[u8], filters: &FilterOptions) -> Result<Inspected, Rejec
             "the JPEG data ends before its end marker".into(),
         ));
     }
-    let mut reader = reader()?;
     let mut limits = Limits::default();
     // 8 bytes per pixel covers 16-bit RGBA, the widest layout the decoders produce.
     limits.max_alloc = Some(filters.max_pixels.saturating_mul(8));
-    reader.limits(limits);
-    let mut image = reader.decode().map_err(rejection)?;
-    if filters.bottom_crop > 0 {
-        image = image.crop_imm(0, 0, width, kept_height);
-    }
+    let target = Target {
+        min_short_side: 0,
+        min_long_side: thumb_size,
+        bottom_crop: filters.bottom_crop,
+    };
+    let image = decoder.decode(limits, &target).map_err(rejection)?;
     Ok(Inspected {
         image,
         width,
@@ -207,7 +212,7 @@ pub fn process(
         },
         ImageData::Memory { bytes, .. } => bytes,
     };
-    let inspected = match inspect(bytes, filters) {
+    let inspected = match inspect(bytes, filters, thumb_size) {
         Ok(inspected) => inspected,
         Err(rejection) => return Ok(Err(skip(rejection))),
     };
@@ -275,7 +280,7 @@ mod tests {
     }
 
     fn reason(bytes: &[u8], filters: &FilterOptions) -> &'static str {
-        inspect(bytes, filters).unwrap_err().0
+        inspect(bytes, filters, 256).unwrap_err().0
     }
 
     #[test]
@@ -300,9 +305,106 @@ mod tests {
             ..FilterOptions::default()
         };
         assert_eq!(reason(&png(64, 64), &cropped), "too_small");
-        let ok = inspect(&png(64, 80), &cropped).unwrap();
+        let ok = inspect(&png(64, 80), &cropped, 256).unwrap();
         assert_eq!((ok.width, ok.height, ok.image.height()), (64, 80, 40));
-        assert!(inspect(&full, &f).is_ok());
+        assert!(inspect(&full, &f, 256).is_ok());
+    }
+
+    /// `jpeg` with an EXIF block saying `orientation` (1-8) after its start marker: an APP1
+    /// segment of 34 bytes, "Exif", a big-endian TIFF header and one IFD entry, tag 0x0112
+    /// (a SHORT).
+    fn with_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
+        let app1 = [
+            0xff,
+            0xe1,
+            0,
+            34,
+            b'E',
+            b'x',
+            b'i',
+            b'f',
+            0,
+            0,
+            b'M',
+            b'M',
+            0,
+            42,
+            0,
+            0,
+            0,
+            8,
+            0,
+            1,
+            0x01,
+            0x12,
+            0,
+            3,
+            0,
+            0,
+            0,
+            1,
+            0,
+            orientation,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        [&jpeg[..2], &app1, &jpeg[2..]].concat()
+    }
+
+    #[test]
+    fn exif_orientations_are_turned_upright_before_the_thumbnail() {
+        use image::imageops::{flip_horizontal, flip_vertical, rotate90, rotate180, rotate270};
+        // A smooth gradient, the same under no turn or flip, that JPEG keeps closely.
+        let upright = image::RgbImage::from_fn(96, 64, |x, y| {
+            image::Rgb([(x * 2) as u8, (y * 3) as u8, (128 + x - y / 2) as u8])
+        });
+        let encode = |image: &image::RgbImage| {
+            let mut bytes = Vec::new();
+            image
+                .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+                .unwrap();
+            bytes
+        };
+        let thumb = |bytes: &[u8]| {
+            let inspected = inspect(bytes, &FilterOptions::default(), 48).unwrap();
+            let jpeg = thumbnail_jpeg(&inspected.image, 48).unwrap();
+            let thumb = image::load_from_memory(&jpeg).unwrap().into_rgb8();
+            ((inspected.width, inspected.height), thumb)
+        };
+        let (size, expected) = thumb(&encode(&upright));
+        assert_eq!(size, (96, 64));
+        // How each orientation is stored: the inverse of the turn EXIF says to apply.
+        let stored: [(u8, image::RgbImage); 7] = [
+            (2, flip_horizontal(&upright)),
+            (3, rotate180(&upright)),
+            (4, flip_vertical(&upright)),
+            (5, flip_horizontal(&rotate90(&upright))),
+            (6, rotate270(&upright)),
+            (7, flip_horizontal(&rotate270(&upright))),
+            (8, rotate90(&upright)),
+        ];
+        for (orientation, pixels) in stored {
+            let (size, thumbnail) = thumb(&with_orientation(&encode(&pixels), orientation));
+            assert_eq!(size, (96, 64), "orientation {orientation}");
+            assert_eq!(thumbnail.dimensions(), expected.dimensions());
+            let differences: Vec<u32> = thumbnail
+                .as_raw()
+                .iter()
+                .zip(expected.as_raw())
+                .map(|(a, b)| u32::from(a.abs_diff(*b)))
+                .collect();
+            let mean = differences.iter().sum::<u32>() as f64 / differences.len() as f64;
+            let max = differences.iter().max().unwrap();
+            // JPEG's 8x8 blocks fall elsewhere on a turned picture: small differences only.
+            assert!(
+                mean < 2.0 && *max < 24,
+                "orientation {orientation}: mean {mean}, max {max}"
+            );
+        }
     }
 
     #[test]

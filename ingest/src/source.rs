@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use dataset::SkippedItem;
 
-use crate::IngestError;
+use crate::{IngestError, NoProgress};
 
 /// Where a candidate's image bytes are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +83,19 @@ pub enum InputKind {
 }
 
 impl InputKind {
+    /// The kind of a folder holding `files` (its [`crate::folder::walk`]): CIFAR-10 when a
+    /// batch file is among them, else an image folder.
+    pub fn of_folder(files: &[String]) -> Self {
+        let has_batches = files
+            .iter()
+            .any(|f| crate::cifar::batch_format(f.rsplit('/').next().unwrap_or(f)).is_some());
+        if has_batches {
+            Self::Cifar10
+        } else {
+            Self::Folder
+        }
+    }
+
     /// Tells the kind of `input` from what it is: a folder holding CIFAR batches, another
     /// folder, or a file by its extension.
     pub fn detect(input: &Path) -> Result<Self, IngestError> {
@@ -91,15 +104,7 @@ impl InputKind {
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
         if input.is_dir() {
-            let files = crate::folder::walk(input)?;
-            let has_batches = files
-                .iter()
-                .any(|f| crate::cifar::batch_format(f.rsplit('/').next().unwrap_or(f)).is_some());
-            return Ok(if has_batches {
-                Self::Cifar10
-            } else {
-                Self::Folder
-            });
+            return Ok(Self::of_folder(&crate::folder::walk(input, &NoProgress)?));
         }
         if !input.exists() {
             return Err(IngestError::Read {

@@ -29,10 +29,12 @@ use crate::compact::{AxesChoice, CompactMap};
 use crate::dataset::read_float_rows;
 use crate::device::DeviceKind;
 use crate::extract_cmd::{self, ExtractPlan, Extractor, Part};
+use crate::feature_cache::FeatureCache;
 use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
 use crate::output::{write_atomic, write_content_named};
 use crate::train_head_cmd::{has_heads, head_config, read_heads};
+use ingest::IngestedItem;
 
 /// Build a complete dataset folder from a collection and a CLIP model.
 #[derive(Args)]
@@ -118,6 +120,8 @@ pub struct BuildStats {
     pub total_s: f64,
     /// Items with a caption (a collection of photos may have none).
     pub captioned: usize,
+    /// Images whose features were extracted; the others' came from the feature cache.
+    pub features_extracted: usize,
     /// Caption queries the recall was measured with: the captions of the first 200
     /// (`RECALL_QUERIES`) captioned items; an item without a caption is no query.
     pub recall_queries: usize,
@@ -210,49 +214,88 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         );
     }
 
-    // Extract: the plan names the images by content, so unchanged inputs reuse the chunks.
+    // Extract: the features of images seen before come from the cache (a whole build
+    // only: a part extracts its share of every image); the plan names the rest by content,
+    // so unchanged inputs reuse its chunks.
     let stage = Instant::now();
     let work = extract_folder(&out);
-    let paths: Vec<PathBuf> = ingested
+    let weights_blake3 = file_blake3(&files.weights_path)?;
+    let bottom_crop = ingested.items[0].entry.bottom_crop as usize;
+    let cache = FeatureCache::new(
+        &out.join(".work").join("features"),
+        &weights_blake3,
+        bottom_crop,
+        projection_dim,
+    );
+    let mut rows: Vec<Option<Vec<f32>>> = match args.part {
+        Some(_) => vec![None; n],
+        None => ingested
+            .items
+            .iter()
+            .map(|i| cache.get(&i.entry.blake3))
+            .collect(),
+    };
+    let missing: Vec<&IngestedItem> = ingested
         .items
         .iter()
-        .map(|i| i.entry.path.clone())
+        .zip(&rows)
+        .filter(|(_, row)| row.is_none())
+        .map(|(item, _)| item)
         .collect();
-    let mut list = String::new();
-    for item in &ingested.items {
-        list.push_str(&item.entry.blake3);
-        list.push('\n');
+    stats.features_extracted = missing.len();
+    if !missing.is_empty() {
+        let paths: Vec<PathBuf> = missing.iter().map(|i| i.entry.path.clone()).collect();
+        let mut list = String::new();
+        for item in &missing {
+            list.push_str(&item.entry.blake3);
+            list.push('\n');
+        }
+        let plan = ExtractPlan {
+            list_blake3: blake3::hash(list.as_bytes()).to_hex().to_string(),
+            images: missing.len(),
+            chunk: args.chunk.max(1),
+            dims: projection_dim,
+            weights_blake3,
+            bottom_crop,
+        };
+        if work.join("extract.json").is_file() && !plan_matches(&work, &plan) {
+            fs::remove_dir_all(&work)
+                .with_context(|| format!("cannot clear stale features in {}", work.display()))?;
+        }
+        let extractor = Extractor::new(&model, &device, bottom_crop, args.batch);
+        let whole = Part { index: 0, count: 1 };
+        extract_cmd::extract(&extractor, &paths, &plan, args.part.unwrap_or(whole), &work)?;
+        let complete = extract_cmd::finish(&work)?.is_some();
+        if args.part.is_some() {
+            return Ok(None);
+        }
+        if !complete {
+            bail!("extract left chunks missing in {}", work.display());
+        }
+        let (extracted, dims_read) = read_float_rows(&work.join("features.npy"))?;
+        if dims_read != projection_dim {
+            bail!(
+                "{}: rows of {dims_read}, the model gives {projection_dim}",
+                work.display()
+            );
+        }
+        let mut extracted = extracted.chunks_exact(projection_dim);
+        for (item, row) in ingested.items.iter().zip(&mut rows) {
+            if row.is_none() {
+                let features = extracted.next().context("the extracted rows run out")?;
+                cache.put(&item.entry.blake3, features)?;
+                *row = Some(features.to_vec());
+            }
+        }
     }
-    let bottom_crop = ingested.items[0].entry.bottom_crop as usize;
-    let plan = ExtractPlan {
-        list_blake3: blake3::hash(list.as_bytes()).to_hex().to_string(),
-        images: n,
-        chunk: args.chunk.max(1),
-        dims: projection_dim,
-        weights_blake3: file_blake3(&files.weights_path)?,
-        bottom_crop,
-    };
-    if work.join("extract.json").is_file() && !plan_matches(&work, &plan) {
-        fs::remove_dir_all(&work)
-            .with_context(|| format!("cannot clear stale features in {}", work.display()))?;
-    }
-    let extractor = Extractor::new(&model, &device, bottom_crop, args.batch);
-    let whole = Part { index: 0, count: 1 };
-    extract_cmd::extract(&extractor, &paths, &plan, args.part.unwrap_or(whole), &work)?;
-    let complete = extract_cmd::finish(&work)?.is_some();
-    if args.part.is_some() {
-        return Ok(None);
-    }
-    if !complete {
-        bail!("extract left chunks missing in {}", work.display());
-    }
-    let (features, dims_read) = read_float_rows(&work.join("features.npy"))?;
-    if dims_read != projection_dim {
-        bail!(
-            "{}: rows of {dims_read}, the model gives {projection_dim}",
-            work.display()
-        );
-    }
+    let features: Vec<f32> = rows.into_iter().flatten().flatten().collect();
+    cache.keep_only(
+        &ingested
+            .items
+            .iter()
+            .map(|i| i.entry.blake3.as_str())
+            .collect(),
+    )?;
     stats.extract_s = stage.elapsed().as_secs_f64();
 
     // Reduce and quantise.

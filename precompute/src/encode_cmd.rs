@@ -11,7 +11,7 @@ use clip::{ClipModel, PreprocessConfig, TokenBatch, Tokenizer, read_rows};
 use serde::Serialize;
 
 use crate::device::DeviceKind;
-use crate::images::DecodedImage;
+use crate::images::clip_input;
 use crate::model_files::ModelFiles;
 use crate::npy;
 
@@ -73,15 +73,7 @@ pub fn encode(args: &EncodeArgs) -> Result<Encoded> {
     };
     let mut pixels = Vec::new();
     for path in &args.images {
-        let decoded = DecodedImage::open(path)?;
-        let rgb = decoded
-            .as_rgb()
-            .with_context(|| path.display().to_string())?;
-        pixels.extend(
-            preprocess
-                .preprocess(&rgb)
-                .with_context(|| format!("cannot preprocess {}", path.display()))?,
-        );
+        pixels.extend(clip_input(path, &preprocess)?);
     }
     let image = encode_pixels(&model, &device, pixels, args.images.len(), width)?;
     let tensor = match &args.tensor {

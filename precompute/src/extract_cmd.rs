@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceKind;
-use crate::images::DecodedImage;
+use crate::images::clip_input;
 use crate::model_files::ModelFiles;
 use crate::npy::{self, Matrix};
 use crate::output::write_atomic;
@@ -195,13 +195,7 @@ impl<'a> Extractor<'a> {
     fn pixels(&self, paths: &[PathBuf]) -> Result<Vec<f32>> {
         let per_image: Vec<Vec<f32>> = paths
             .par_iter()
-            .map(|path| {
-                let image = DecodedImage::open(path)?;
-                let rgb = image.as_rgb().with_context(|| path.display().to_string())?;
-                self.preprocess
-                    .preprocess(&rgb)
-                    .with_context(|| format!("cannot preprocess {}", path.display()))
-            })
+            .map(|path| clip_input(path, &self.preprocess))
             .collect::<Result<_>>()?;
         Ok(per_image.concat())
     }

@@ -30,6 +30,7 @@ pub mod device;
 pub mod encode_cmd;
 pub mod eval_cmd;
 pub mod extract_cmd;
+pub mod feature_cache;
 pub mod images;
 pub mod index_cmd;
 pub mod ingest_cmd;

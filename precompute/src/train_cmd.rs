@@ -18,7 +18,9 @@ use rayon::prelude::*;
 use train::{Checkpoint, TrainConfig, Trainer, batch_indices, check_collection, compact_weights};
 
 use crate::device::DeviceKind;
+use crate::images::DecodedImage;
 use crate::output::write_atomic;
+use ingest::decode::Target;
 
 /// Train (or fine-tune) a CLIP model with the symmetric contrastive loss.
 #[derive(Args)]
@@ -245,12 +247,13 @@ impl Collection {
         let pixels = paths
             .par_iter()
             .map(|path| {
-                let image = image::open(path)
-                    .with_context(|| format!("cannot decode {}", path.display()))?
-                    .to_rgb8();
-                let (width, height) = (image.width() as usize, image.height() as usize);
-                let rgb = RgbImage::new(width, height, image.as_raw())?;
-                Ok(preprocess.resize_and_crop(&rgb)?)
+                let target = Target {
+                    min_short_side: u32::try_from(side).unwrap_or(u32::MAX),
+                    min_long_side: 0,
+                    bottom_crop: 0,
+                };
+                let image = DecodedImage::open(path, &target)?;
+                Ok(preprocess.resize_and_crop(&image.as_rgb()?)?)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {

@@ -780,6 +780,44 @@ fn build_takes_a_camera_folder_without_captions() {
     );
 }
 
+/// Features are cached by image content and model: a rebuild after adding 10 images
+/// extracts only those 10, one after removing images extracts none, and each gives the
+/// dataset a clean build of the same folder gives, byte for byte.
+#[test]
+fn build_after_adding_images_extracts_only_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let later = dir.path().join("later");
+    fs::create_dir(&later).unwrap();
+    let names: Vec<String> = (40..50u32)
+        .flat_map(|i| [format!("img{i:03}.png"), format!("img{i:03}.txt")])
+        .collect();
+    for name in &names {
+        fs::rename(source.join(name), later.join(name)).unwrap();
+    }
+    let out = dir.path().join("served");
+    // Named alike: the name is in dataset.json.
+    let build = |out: &Path| build_colours(&source, &model, out, &["--name", "photos"]);
+    let extracted = |output: Output| ok_json(output)["features_extracted"].as_u64();
+    assert_eq!(extracted(build(&out)), Some(80));
+    for name in &names {
+        fs::rename(later.join(name), source.join(name)).unwrap();
+    }
+    assert_eq!(extracted(build(&out)), Some(10));
+    let clean = dir.path().join("clean");
+    assert_eq!(extracted(build(&clean)), Some(90));
+    assert_eq!(dataset_listing(&out), dataset_listing(&clean));
+
+    for i in 0..5 {
+        fs::remove_file(source.join(format!("img{i:03}.png"))).unwrap();
+    }
+    assert_eq!(extracted(build(&out)), Some(0));
+    let clean = dir.path().join("clean-after-removal");
+    assert_eq!(extracted(build(&clean)), Some(85));
+    assert_eq!(dataset_listing(&out), dataset_listing(&clean));
+}
+
 /// A build split over two machines (`--part`, then `merge`, then the build again) gives
 /// the same dataset as one build.
 #[test]

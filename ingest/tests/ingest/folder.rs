@@ -287,3 +287,54 @@ fn a_camera_named_folder_without_captions_ingests_every_good_image() {
         serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["uncaptioned"], uncaptioned.len());
 }
+
+/// A stage a run reported: its name, its total (`None` when uncounted), the steps it
+/// advanced and whether it ended.
+type Stage = (String, Option<u64>, u64, bool);
+
+/// The stages a run reports.
+#[derive(Default)]
+struct RecordedStages(std::sync::Mutex<Vec<Stage>>);
+
+impl ingest::Progress for RecordedStages {
+    fn begin(&self, stage: &str, total: u64) {
+        let mut stages = self.0.lock().unwrap();
+        stages.push((stage.to_owned(), Some(total), 0, false));
+    }
+    fn begin_uncounted(&self, stage: &str) {
+        let mut stages = self.0.lock().unwrap();
+        stages.push((stage.to_owned(), None, 0, false));
+    }
+    fn advance(&self, steps: u64) {
+        self.0.lock().unwrap().last_mut().unwrap().2 += steps;
+    }
+    fn end(&self) {
+        self.0.lock().unwrap().last_mut().unwrap().3 = true;
+    }
+}
+
+#[test]
+fn the_folder_walk_counts_its_files_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photos");
+    fs::create_dir_all(input.join("2023/05")).unwrap();
+    for (seed, name) in ["a.png", "2023/b.png", "2023/05/c.png", "2023/05/d.png"]
+        .iter()
+        .enumerate()
+    {
+        fs::write(input.join(name), png(seed as u32)).unwrap();
+    }
+    fs::write(input.join("2023/b.txt"), "a sidecar caption").unwrap();
+    let progress = RecordedStages::default();
+    ingest::run(
+        &IngestOptions::new(input, dir.path().join("out")),
+        &progress,
+    )
+    .unwrap();
+    let stages = progress.0.into_inner().unwrap();
+    let expected = [
+        ("walking".to_owned(), None, 5, true),
+        ("thumbnails".to_owned(), Some(4), 4, true),
+    ];
+    assert_eq!(stages, expected);
+}

@@ -1,0 +1,289 @@
+//! Decoding an image the way it is shown and at the size it is needed.
+//!
+//! - The EXIF orientation a camera writes instead of turning the pixels (a photo taken
+//!   sideways is stored sideways, orientation 6 or 8) is applied right after decoding, so
+//!   the thumbnail and CLIP's preprocessing both see the picture upright.
+//! - A JPEG much larger than the caller needs (a 12 MP photo for a 256 px thumbnail or a
+//!   224 px CLIP input) is decoded at 1/2, 1/4 or 1/8 scale by the JPEG's own DCT scaling,
+//!   never below the [`Target`]'s sides: a fraction of the work of a full decode, and
+//!   close to it once resized (the 1/8 scale is each 8x8 block's mean).
+//!
+//! [`UprightDecoder`] tells the upright size from the header, before anything is decoded.
+//!
+//! ```
+//! # let bytes = {
+//! #     let mut png = Vec::new();
+//! #     image::DynamicImage::new_rgb8(4, 3)
+//! #         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+//! #         .unwrap();
+//! #     png
+//! # };
+//! use ingest::decode::{Target, UprightDecoder};
+//! let image = UprightDecoder::new(&bytes)?.decode(image::Limits::default(), &Target::FULL_SIZE)?;
+//! assert_eq!((image.width(), image.height()), (4, 3));
+//! # Ok::<(), image::ImageError>(())
+//! ```
+
+use std::io::Cursor;
+
+use image::metadata::Orientation;
+use image::{
+    DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, ImageResult, Limits, RgbImage,
+};
+
+/// What a caller makes of the decoded picture: the sides it resizes from at the least, and
+/// the rows it cuts off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Least short side (after the bottom crop) the caller resizes from: CLIP's input size.
+    pub min_short_side: u32,
+    /// Least long side the caller resizes from: the thumbnail size.
+    pub min_long_side: u32,
+    /// Rows cut from the bottom of the upright picture (a watermark strip), counted at its
+    /// full size; cut in proportion when it is decoded smaller.
+    pub bottom_crop: u32,
+}
+
+impl Target {
+    /// Every pixel, nothing cut.
+    pub const FULL_SIZE: Target = Target {
+        min_short_side: u32::MAX,
+        min_long_side: u32::MAX,
+        bottom_crop: 0,
+    };
+
+    /// The eighths (1, 2, 4 or 8) of each side a JPEG of upright `width` x `height` is
+    /// decoded at: the fewest that keep both sides at or above the target's.
+    fn jpeg_eighths(&self, width: u32, height: u32) -> u32 {
+        let kept_height = height.saturating_sub(self.bottom_crop);
+        [1, 2, 4]
+            .into_iter()
+            .find(|&eighths| {
+                let (w, h) = (scaled(width, eighths), scaled(kept_height, eighths));
+                w.min(h) >= self.min_short_side && w.max(h) >= self.min_long_side
+            })
+            .unwrap_or(8)
+    }
+}
+
+/// `side` at `eighths`/8, rounded up as the JPEG decoder's DCT scaling does.
+fn scaled(side: u32, eighths: u32) -> u32 {
+    (side * eighths).div_ceil(8)
+}
+
+/// An image's decoder, its header read, and the orientation it is shown in.
+pub struct UprightDecoder<'a> {
+    bytes: &'a [u8],
+    decoder: Box<dyn ImageDecoder + 'a>,
+    is_jpeg: bool,
+    orientation: Orientation,
+}
+
+impl<'a> UprightDecoder<'a> {
+    /// Reads the header of `bytes` (format told from the content). An EXIF block that
+    /// cannot be read leaves the image as stored: the pixels are still good.
+    pub fn new(bytes: &'a [u8]) -> ImageResult<Self> {
+        let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+        let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
+        let mut decoder = reader.into_decoder()?;
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        Ok(Self {
+            bytes,
+            decoder: Box::new(decoder),
+            is_jpeg,
+            orientation,
+        })
+    }
+
+    /// Width and height as shown, the stored ones swapped for a quarter turn.
+    pub fn dimensions(&self) -> (u32, u32) {
+        let (width, height) = self.decoder.dimensions();
+        if self.turns_a_quarter() {
+            (height, width)
+        } else {
+            (width, height)
+        }
+    }
+
+    fn turns_a_quarter(&self) -> bool {
+        matches!(
+            self.orientation,
+            Orientation::Rotate90
+                | Orientation::Rotate270
+                | Orientation::Rotate90FlipH
+                | Orientation::Rotate270FlipH
+        )
+    }
+
+    /// Decodes the pixels within `limits`, a big JPEG at a reduced scale that still covers
+    /// `target`, turns them upright and cuts the target's bottom rows.
+    pub fn decode(mut self, mut limits: Limits, target: &Target) -> ImageResult<DynamicImage> {
+        let (width, height) = self.dimensions();
+        let eighths = if self.is_jpeg {
+            target.jpeg_eighths(width, height)
+        } else {
+            8
+        };
+        let scaled_jpeg = match eighths {
+            8 => None,
+            _ => decode_jpeg_scaled(self.bytes, eighths, &limits),
+        };
+        let mut image = match scaled_jpeg {
+            Some(image) => image,
+            None => {
+                limits.reserve(self.decoder.total_bytes())?;
+                self.decoder.set_limits(limits)?;
+                DynamicImage::from_decoder(self.decoder)?
+            }
+        };
+        image.apply_orientation(self.orientation);
+        if target.bottom_crop > 0 {
+            // Rounded to the nearest row of the scaled picture.
+            let kept = u64::from(height.saturating_sub(target.bottom_crop));
+            let kept_rows = (kept * u64::from(image.height()) * 2 + u64::from(height))
+                / (2 * u64::from(height));
+            image = image.crop_imm(0, 0, image.width(), kept_rows as u32);
+        }
+        Ok(image)
+    }
+}
+
+/// `bytes`, a JPEG, decoded at `eighths`/8 of each side within `limits`; `None` leaves it
+/// to the full decode: a pixel layout the scaled decoder does not give as RGB or grey
+/// (CMYK, 16-bit), or data it refuses (`jpeg-decoder` is stricter than `zune-jpeg`, which
+/// decodes a stray `FF` in the scan data, so the full decoder judges such files).
+fn decode_jpeg_scaled(bytes: &[u8], eighths: u32, limits: &Limits) -> Option<DynamicImage> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().ok()?;
+    let info = decoder.info()?;
+    let channels = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => 3,
+        jpeg_decoder::PixelFormat::L8 => 1,
+        _ => return None,
+    };
+    // The stored sides: the decoder picks the fewest eighths reaching either, so both are
+    // asked at exactly `eighths`.
+    let requested = |side: u16| u16::try_from(scaled(u32::from(side), eighths)).ok();
+    let (width, height) = decoder
+        .scale(requested(info.width)?, requested(info.height)?)
+        .ok()?;
+    let (width, height) = (u32::from(width), u32::from(height));
+    limits
+        .clone()
+        .reserve(u64::from(width) * u64::from(height) * channels)
+        .ok()?;
+    let pixels = decoder.decode().ok()?;
+    Some(if channels == 3 {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels)?)
+    } else {
+        DynamicImage::ImageLuma8(GrayImage::from_raw(width, height, pixels)?)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2400 x 1800 photo-like picture (smooth shading, edges, fine stripes) as a JPEG.
+    fn big_jpeg() -> Vec<u8> {
+        let picture = RgbImage::from_fn(2400, 1800, |x, y| {
+            let (fx, fy) = (x as f32, y as f32);
+            let shade = 128.0 + 90.0 * (fx / 170.0).sin() * (fy / 230.0).cos();
+            let disc = if (fx - 1500.0).hypot(fy - 700.0) < 400.0 {
+                60.0
+            } else {
+                0.0
+            };
+            let stripes = 20.0 * (fx / 3.0 + fy / 5.0).sin();
+            image::Rgb([
+                (shade + disc) as u8,
+                (shade * 0.7 + stripes + 30.0) as u8,
+                (220.0 - shade * 0.5 - disc) as u8,
+            ])
+        });
+        let mut bytes = Vec::new();
+        picture
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+            .unwrap();
+        bytes
+    }
+
+    /// Mean and largest absolute difference of two same-sized pictures, per channel value.
+    fn differences(a: &RgbImage, b: &RgbImage) -> (f64, u8) {
+        assert_eq!(a.dimensions(), b.dimensions());
+        let diffs: Vec<u8> = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| x.abs_diff(*y))
+            .collect();
+        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        (mean, diffs.into_iter().max().unwrap_or(0))
+    }
+
+    #[test]
+    fn big_jpegs_are_decoded_scaled_close_to_the_full_decode() {
+        let bytes = big_jpeg();
+        let decode = |target: &Target| {
+            UprightDecoder::new(&bytes)
+                .unwrap()
+                .decode(Limits::default(), target)
+                .unwrap()
+        };
+        let full = decode(&Target::FULL_SIZE);
+        assert_eq!((full.width(), full.height()), (2400, 1800));
+        let thumbnail = Target {
+            min_short_side: 0,
+            min_long_side: 256,
+            bottom_crop: 0,
+        };
+        // 1,710 rows kept: 214 at 1/8 scale, too few for 224, so 1/4.
+        let clip = Target {
+            min_short_side: 224,
+            min_long_side: 0,
+            bottom_crop: 90,
+        };
+        for (target, scaled_size, resized) in [
+            (thumbnail, (300, 225), (256, 192)),
+            (clip, (600, 428), (314, 224)),
+        ] {
+            let scaled = decode(&target);
+            assert_eq!((scaled.width(), scaled.height()), scaled_size);
+            let full = full.crop_imm(0, 0, 2400, 1800 - target.bottom_crop);
+            let resize = |image: &DynamicImage| {
+                image
+                    .resize_exact(resized.0, resized.1, image::imageops::FilterType::Triangle)
+                    .into_rgb8()
+            };
+            let (mean, max) = differences(&resize(&scaled), &resize(&full));
+            // The stated tolerance (measured: mean 1.0 and 0.7, max 7 and 10): what the
+            // decoders' rounding and chroma upsampling leave, below what a viewer notices.
+            assert!(
+                mean < 1.5 && max <= 16,
+                "{target:?}: mean {mean}, max {max}"
+            );
+        }
+    }
+
+    #[test]
+    fn jpegs_the_scaled_decoder_refuses_are_decoded_whole() {
+        let mut bytes = big_jpeg();
+        // A stray marker byte in the scan data: the full decoder decodes on, the scaled one
+        // gives up.
+        let middle = bytes.len() / 2;
+        bytes[middle] = 0xff;
+        let mut scaled = jpeg_decoder::Decoder::new(bytes.as_slice());
+        assert_eq!(scaled.scale(300, 225).unwrap(), (300, 225));
+        assert!(scaled.decode().is_err());
+        let target = Target {
+            min_short_side: 0,
+            min_long_side: 256,
+            bottom_crop: 0,
+        };
+        let image = UprightDecoder::new(&bytes)
+            .unwrap()
+            .decode(Limits::default(), &target)
+            .unwrap();
+        assert_eq!((image.width(), image.height()), (2400, 1800));
+    }
+}
