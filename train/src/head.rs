@@ -379,6 +379,7 @@ mod tests {
 
     #[test]
     fn training_lowers_the_loss_and_the_heads_load_as_the_papers() {
+        let _turn = crate::one_training_at_a_time();
         let settings = TrainConfig {
             batch_size: 16,
             learning_rate: 1e-2,
@@ -412,6 +413,7 @@ mod tests {
 
     #[test]
     fn a_resumed_run_equals_an_unbroken_one() {
+        let _turn = crate::one_training_at_a_time();
         let settings = TrainConfig {
             batch_size: 16,
             total_steps: 6,

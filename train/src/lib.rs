@@ -39,3 +39,15 @@ pub use trainer::{
     Checkpoint, StepReport, TrainConfig, TrainError, Trainer, batch_indices, check_collection,
     compact_weights,
 };
+
+/// Held by every test that takes optimisation steps: burn's autodiff graph is shared by the
+/// threads of a process, and its clean-up after one thread's backward pass can drop the
+/// steps of another thread's graph under way ("graph tape has already been consumed",
+/// seen under load). The tools train one model per process; the test threads take turns.
+#[cfg(test)]
+pub(crate) fn one_training_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TRAINING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

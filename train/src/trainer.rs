@@ -476,6 +476,7 @@ mod tests {
 
     #[test]
     fn steps_on_a_batch_lower_the_loss() {
+        let _turn = crate::one_training_at_a_time();
         let config = tiny_config();
         let (pixels, tokens) = batch(&config, 8);
         let mut trainer = Trainer::new(&config, settings(), Device::flex()).unwrap();
@@ -490,6 +491,7 @@ mod tests {
 
     #[test]
     fn a_resumed_run_continues_exactly() {
+        let _turn = crate::one_training_at_a_time();
         let config = tiny_config();
         let (pixels, tokens) = batch(&config, 8);
         let mut trainer = Trainer::new(&config, settings(), Device::flex()).unwrap();
@@ -528,6 +530,7 @@ mod tests {
 
     #[test]
     fn koleo_is_reported_only_when_weighted() {
+        let _turn = crate::one_training_at_a_time();
         let config = tiny_config();
         let (pixels, tokens) = batch(&config, 4);
         let mut plain = Trainer::new(&config, settings(), Device::flex()).unwrap();
