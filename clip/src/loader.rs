@@ -273,6 +273,16 @@ impl TensorMap {
         self.tensors.get(name)
     }
 
+    /// The tensor whose name ends with `suffix` under the shortest prefix (a checkpoint's
+    /// heads beside a backbone, or alone), with its name.
+    pub fn find_by_suffix(&self, suffix: &str) -> Option<(&str, &RawTensor)> {
+        self.tensors
+            .iter()
+            .filter(|(name, _)| name.ends_with(suffix))
+            .min_by_key(|(name, _)| name.len())
+            .map(|(name, tensor)| (name.as_str(), tensor))
+    }
+
     /// Tensor names, sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.tensors.keys().map(String::as_str).collect();
@@ -392,12 +402,7 @@ pub fn load_head_sized(
 ) -> Result<(MlpHead, HeadConfig), LoadError> {
     let shape = |part: &str| {
         let key = format!("{name}.{part}.weight");
-        let found = weights
-            .tensors
-            .iter()
-            .filter(|(k, _)| k.ends_with(&key))
-            .min_by_key(|(k, _)| k.len())
-            .map(|(_, t)| t.shape.clone());
+        let found = weights.find_by_suffix(&key).map(|(_, t)| t.shape.clone());
         found.ok_or(LoadError::MissingTensor { name: key })
     };
     let (first, last) = (shape("0")?, shape("6")?);

@@ -12,7 +12,7 @@ use clap::ValueEnum;
 use clip::export::{Precision, Storage, export_tensors};
 use clip::{HeadConfig, MlpHead, RawTensor, TensorMap, read_rows};
 use index_shards::quantize::quantize_row;
-use reduce::{MAX_FIT_ROWS, Pca, independent_axes};
+use reduce::{Pca, fit_sample, independent_axes};
 use train::head::HEAD_NAMES;
 
 use crate::build_cmd::reduce_and_quantise;
@@ -67,8 +67,8 @@ impl CompactMap {
 
     /// The heads of `weights` (under the paper's names) with widths `config`, on `device`;
     /// with [`AxesChoice::Independent`], both turned (their output layers) to the
-    /// independent axes of the image head's outputs on `features` (a strided sample of at
-    /// most [`MAX_FIT_ROWS`]). The text head is shipped in f16; it is built from those
+    /// independent axes of the image head's outputs on `features` (the rows [`fit_sample`]
+    /// picks). The text head is shipped in f16; it is built from those
     /// shipped bytes.
     pub fn heads(
         weights: &TensorMap,
@@ -82,11 +82,7 @@ impl CompactMap {
             AxesChoice::Native => weights,
             AxesChoice::Independent => {
                 let image = clip::load_head(weights, HEAD_NAMES[0], &config, device)?;
-                let rows = features.len() / config.input;
-                let stride = rows.div_ceil(MAX_FIT_ROWS).max(1);
-                let sample: Vec<f32> = features
-                    .chunks_exact(config.input)
-                    .step_by(stride)
+                let sample: Vec<f32> = fit_sample(features, config.input)
                     .flatten()
                     .copied()
                     .collect();
@@ -211,15 +207,9 @@ fn turn_output_layers(
     for head in HEAD_NAMES {
         for (part, width) in [("weight", config.hidden), ("bias", 1)] {
             let suffix = format!("{head}.6.{part}");
-            let Some(name) = weights
-                .names()
-                .into_iter()
-                .filter(|n| n.ends_with(&suffix))
-                .min_by_key(|n| n.len())
-            else {
+            let Some((name, tensor)) = weights.find_by_suffix(&suffix) else {
                 bail!("the heads have no tensor {suffix}");
             };
-            let tensor = weights.get(name).expect("listed by names()");
             if tensor.values.len() != k * width {
                 bail!(
                     "{name} has shape {:?}, expected [{k}, {width}]",

@@ -45,13 +45,7 @@ impl DecodedImage {
 /// The model input of the image file `path` by `preprocess`: `[3, size, size]` floats. The
 /// image is decoded only as large as the input needs, its bottom crop cut while decoding.
 pub fn clip_input(path: &Path, preprocess: &PreprocessConfig) -> Result<Vec<f32>> {
-    let side = |pixels: usize| u32::try_from(pixels).unwrap_or(u32::MAX);
-    let target = Target {
-        min_short_side: side(preprocess.image_size),
-        min_long_side: 0,
-        bottom_crop: side(preprocess.bottom_crop),
-    };
-    let image = DecodedImage::open(path, &target)?;
+    let image = DecodedImage::open(path, &clip_target(preprocess))?;
     let rgb = image.as_rgb().with_context(|| path.display().to_string())?;
     PreprocessConfig {
         bottom_crop: 0,
@@ -59,6 +53,17 @@ pub fn clip_input(path: &Path, preprocess: &PreprocessConfig) -> Result<Vec<f32>
     }
     .preprocess(&rgb)
     .with_context(|| format!("cannot preprocess {}", path.display()))
+}
+
+/// What CLIP's preprocessing by `preprocess` needs of a picture: a short side of its input
+/// size after its bottom crop.
+pub fn clip_target(preprocess: &PreprocessConfig) -> Target {
+    let side = |pixels: usize| u32::try_from(pixels).unwrap_or(u32::MAX);
+    Target {
+        min_short_side: side(preprocess.image_size),
+        min_long_side: 0,
+        bottom_crop: side(preprocess.bottom_crop),
+    }
 }
 
 #[cfg(test)]

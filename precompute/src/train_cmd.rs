@@ -18,9 +18,8 @@ use rayon::prelude::*;
 use train::{Checkpoint, TrainConfig, Trainer, batch_indices, check_collection, compact_weights};
 
 use crate::device::DeviceKind;
-use crate::images::DecodedImage;
+use crate::images::{DecodedImage, clip_target};
 use crate::output::write_atomic;
-use ingest::decode::Target;
 
 /// Train (or fine-tune) a CLIP model with the symmetric contrastive loss.
 #[derive(Args)]
@@ -244,14 +243,10 @@ impl Collection {
             image_size: side,
             ..Default::default()
         };
+        let target = clip_target(&preprocess);
         let pixels = paths
             .par_iter()
             .map(|path| {
-                let target = Target {
-                    min_short_side: u32::try_from(side).unwrap_or(u32::MAX),
-                    min_long_side: 0,
-                    bottom_crop: 0,
-                };
                 let image = DecodedImage::open(path, &target)?;
                 Ok(preprocess.resize_and_crop(&image.as_rgb()?)?)
             })

@@ -9,6 +9,8 @@
 //! No I/O: the fitted map travels as safetensors bytes (`mean`, `components`).
 
 use std::collections::HashMap;
+use std::iter::StepBy;
+use std::slice::ChunksExact;
 
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -45,6 +47,13 @@ pub struct Pca {
 /// Rows of the fit sample: enough for a stable 512x512 covariance, cheap on 1M rows.
 pub const MAX_FIT_ROWS: usize = 200_000;
 
+/// The rows of `rows` (each `width > 0` values) that a fit uses: every one up to
+/// [`MAX_FIT_ROWS`], beyond that an even stride through them.
+pub fn fit_sample(rows: &[f32], width: usize) -> StepBy<ChunksExact<'_, f32>> {
+    let stride = (rows.len() / width).div_ceil(MAX_FIT_ROWS).max(1);
+    rows.chunks_exact(width).step_by(stride)
+}
+
 impl Pca {
     /// Fits `dims_out` components on rows of `dims_in` values (at most [`MAX_FIT_ROWS`],
     /// evenly strided, are used).
@@ -63,12 +72,7 @@ impl Pca {
                 dims_out,
             });
         }
-        let stride = n.div_ceil(MAX_FIT_ROWS);
-        let sample: Vec<Vec<f64>> = rows
-            .chunks_exact(dims_in)
-            .step_by(stride)
-            .map(normalised_f64)
-            .collect();
+        let sample: Vec<Vec<f64>> = fit_sample(rows, dims_in).map(normalised_f64).collect();
         let count = sample.len() as f64;
         let mut mean = vec![0.0f64; dims_in];
         for row in &sample {
@@ -255,7 +259,19 @@ impl Pca {
     /// variances along the new axes.
     pub fn rotated_independent(&self, rows: &[f32]) -> Result<Self, ReduceError> {
         let (k, dims_in) = (self.dims_out(), self.dims_in());
-        let axes = independent_axes(&self.apply_rows(rows)?, k)?;
+        if !rows.len().is_multiple_of(dims_in) {
+            return Err(ReduceError::Ragged {
+                len: rows.len(),
+                dims: dims_in,
+            });
+        }
+        // Only the rows the fit uses are projected: independent_axes would stride through
+        // a projection of all of them to the same ones.
+        let mut projected = Vec::with_capacity(MAX_FIT_ROWS.min(rows.len() / dims_in) * k);
+        for row in fit_sample(rows, dims_in) {
+            projected.extend(self.apply(row)?);
+        }
+        let axes = independent_axes(&projected, k)?;
         let components = axes
             .rotation
             .chunks_exact(k)
@@ -311,10 +327,7 @@ pub fn independent_axes(rows: &[f32], k: usize) -> Result<Axes, ReduceError> {
             dims_out: k,
         });
     }
-    let stride = n.div_ceil(MAX_FIT_ROWS);
-    let mut sample: Vec<f64> = rows
-        .chunks_exact(k)
-        .step_by(stride)
+    let mut sample: Vec<f64> = fit_sample(rows, k)
         .flat_map(|row| row.iter().map(|&y| f64::from(y)))
         .collect();
     let count = (sample.len() / k) as f64;
