@@ -30,9 +30,10 @@ pub struct BranchSettings {
     /// Cap of `min_pts`, the most candidate values added per side in an expand step
     /// (`min_pts = min(cap, 1.5 * positives)`).
     pub min_pts_cap: u32,
-    /// Stop an unbounded border a random fraction beyond the furthest positive instead
-    /// of at infinity.
-    pub stop_infinite: bool,
+    /// Stop a border with nothing beyond it a random fraction past the furthest positive
+    /// instead of at infinity; `None` = the searcher's default (on for DBranches, off for
+    /// the ensemble, as the reference configures them).
+    pub stop_infinite: Option<bool>,
     /// Consecutive rounds without a valid box before training gives up.
     pub max_retries: u32,
 }
@@ -43,10 +44,43 @@ impl Default for BranchSettings {
             max_boxes: 30,
             subset_fraction: None,
             min_pts_cap: 50,
-            stop_infinite: false,
+            stop_infinite: None,
             max_retries: 5,
         }
     }
+}
+
+impl BranchSettings {
+    /// The single model's covering (DBranches): every subset per box, borders stopped near
+    /// the positives.
+    pub(crate) fn single(&self) -> Covering {
+        self.covering(1.0, true)
+    }
+
+    /// An ensemble member's covering: half the subsets per box, open borders.
+    pub(crate) fn ensemble_member(&self) -> Covering {
+        self.covering(0.5, false)
+    }
+
+    fn covering(&self, subset_fraction: f64, stop_infinite: bool) -> Covering {
+        Covering {
+            max_boxes: self.max_boxes,
+            subset_fraction: self.subset_fraction.unwrap_or(subset_fraction),
+            min_pts_cap: self.min_pts_cap,
+            stop_infinite: self.stop_infinite.unwrap_or(stop_infinite),
+            max_retries: self.max_retries,
+        }
+    }
+}
+
+/// [`BranchSettings`] with the searcher's defaults filled in.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Covering {
+    max_boxes: u32,
+    subset_fraction: f64,
+    min_pts_cap: u32,
+    stop_infinite: bool,
+    max_retries: u32,
 }
 
 /// A box found in training: `f64` borders over the dims of one subset, in its order.
@@ -95,13 +129,12 @@ impl TrainedBox {
 }
 
 /// Trains one model: greedy covering of the positives of `set` with boxes over `subsets`
-/// (each non-empty with dims below `set.dims()`). `subset_fraction` of the subsets,
-/// drawn at random, are evaluated per box.
+/// (each non-empty with dims below `set.dims()`). `settings.subset_fraction` of the
+/// subsets, drawn at random, are evaluated per box.
 pub(crate) fn train_boxes(
     set: &TrainingSet,
     subsets: &[Vec<u16>],
-    settings: &BranchSettings,
-    subset_fraction: f64,
+    settings: &Covering,
     rng: &mut ChaCha8Rng,
 ) -> Vec<TrainedBox> {
     if subsets.is_empty() {
@@ -112,8 +145,8 @@ pub(crate) fn train_boxes(
         min_pts: ((1.5 * positives).floor() as u32).clamp(1, settings.min_pts_cap.max(1)),
         stop_infinite: settings.stop_infinite,
     };
-    let per_box =
-        ((subsets.len() as f64 * subset_fraction).round() as usize).clamp(1, subsets.len());
+    let per_box = ((subsets.len() as f64 * settings.subset_fraction).round() as usize)
+        .clamp(1, subsets.len());
     let mut subset_order: Vec<u32> = (0..subsets.len() as u32).collect();
     let mut remaining: Vec<u32> = (0..set.len() as u32).collect();
     let mut columns = Columns::default();
@@ -192,19 +225,12 @@ pub(crate) fn train_boxes(
 pub(crate) fn train_ensemble(
     set: &TrainingSet,
     subsets: &[Vec<u16>],
-    settings: &BranchSettings,
-    subset_fraction: f64,
+    settings: &Covering,
     seeds: &[u64],
 ) -> Vec<Vec<TrainedBox>> {
     let train_one = |mut model_rng: ChaCha8Rng| {
         let sample = bootstrap_with_a_positive(set, &mut model_rng);
-        train_boxes(
-            &set.select(&sample),
-            subsets,
-            settings,
-            subset_fraction,
-            &mut model_rng,
-        )
+        train_boxes(&set.select(&sample), subsets, settings, &mut model_rng)
     };
     let rngs = seeds.iter().map(|&seed| ChaCha8Rng::seed_from_u64(seed));
     #[cfg(not(target_family = "wasm"))]
@@ -349,15 +375,104 @@ enum Side {
 }
 
 impl Side {
-    /// The border past which nothing is left: infinity, or with `stop_infinite` a random
-    /// fraction of the way from `furthest` (the furthest positive) to the end of the grid.
-    fn unbounded(self, furthest: f64, stop_infinite: bool, rng: &mut ChaCha8Rng) -> f64 {
-        match (self, stop_infinite) {
-            (Side::Lower, false) => f64::NEG_INFINITY,
-            (Side::Upper, false) => f64::INFINITY,
-            (Side::Lower, true) => furthest - unit(rng) * furthest,
-            (Side::Upper, true) => furthest + unit(rng) * (255.0 - furthest),
+    /// +1 for the upper border, -1 for the lower: the direction the border moves outward.
+    fn sign(self) -> f64 {
+        match self {
+            Side::Lower => -1.0,
+            Side::Upper => 1.0,
         }
+    }
+
+    /// The rows of `column` strictly beyond `border` on this side.
+    fn rows_beyond<'a>(self, column: Column<'a>, border: f64) -> &'a [u32] {
+        match self {
+            Side::Lower => column.rows_between(0, first_on_grid(border) - 1),
+            Side::Upper => column.rows_between(last_on_grid(border) + 1, 255),
+        }
+    }
+
+    /// The value of the row of `rows` (ascending by value) furthest out on this side.
+    fn outermost(self, rows: &[u32], col: &[u8]) -> Option<u8> {
+        match self {
+            Side::Lower => rows.first(),
+            Side::Upper => rows.last(),
+        }
+        .map(|&i| col[i as usize])
+    }
+}
+
+/// Fractions of the reference's border placement (`split` in its `functions.pyx`): just
+/// short of a value, and just past one.
+const JUST_SHORT: f64 = 0.9999;
+const JUST_PAST: f64 = 0.0001;
+
+/// `from` moved outward by `fraction` of `distance`, or by a hair when that is zero, so
+/// that a border past a value never falls on it.
+fn outward(side: Side, from: f64, distance: f64, fraction: f64) -> f64 {
+    let step = (distance * fraction).abs();
+    from + side.sign() * if step == 0.0 { 1e-9 } else { step }
+}
+
+/// A border in the create step on a side where no row tied with `p` is left: just past the
+/// nearest positive beyond `p` in this dim (any remaining row), or just past `p` when there
+/// is none, as the reference places it. The expand step then weighs the rows beyond.
+fn past_nearest_positive(side: Side, column: Column<'_>, labels: &[bool], p: usize) -> f64 {
+    let col = column.values;
+    let xp = f64::from(col[p]);
+    let beyond = side.rows_beyond(column, xp);
+    let positive = |i: &&u32| labels[**i as usize];
+    let nearest = match side {
+        Side::Lower => beyond.iter().rev().find(positive),
+        Side::Upper => beyond.iter().find(positive),
+    };
+    match nearest {
+        Some(&i) => {
+            let inner = f64::from(col[i as usize]);
+            outward(side, inner, inner - xp, JUST_PAST)
+        }
+        None => {
+            let extreme = side.outermost(column.sorted, col).map_or(xp, f64::from);
+            outward(side, xp, extreme - xp, JUST_PAST)
+        }
+    }
+}
+
+/// Where a border stops when nothing beyond `from` is weighed (no candidate is left, or
+/// every candidate was taken in). Without `stop_infinite`: at infinity. With it, as the
+/// reference does: in the subset's last dim of the order, a random fraction of the way to
+/// the remaining rows' extreme value; in the others, a random fraction of the distance
+/// past the furthest positive beyond `from` (any remaining row), or just past `from` when
+/// there is none. This keeps a box near the positives instead of open to the grid's end.
+fn open_border(
+    side: Side,
+    from: f64,
+    column: Column<'_>,
+    labels: &[bool],
+    last_dim: bool,
+    settings: &GrowSettings,
+    rng: &mut ChaCha8Rng,
+) -> f64 {
+    if !settings.stop_infinite {
+        return side.sign() * f64::INFINITY;
+    }
+    let col = column.values;
+    let beyond = side.rows_beyond(column, from);
+    let extreme = side.outermost(beyond, col).map_or(from, f64::from);
+    let random = JUST_SHORT * unit(rng);
+    if last_dim {
+        return outward(side, from, extreme - from, random);
+    }
+    let positive = |i: &&u32| labels[**i as usize];
+    let furthest = match side {
+        Side::Lower => beyond.iter().find(positive),
+        Side::Upper => beyond.iter().rev().find(positive),
+    };
+    match furthest {
+        Some(&i) => {
+            let furthest = f64::from(col[i as usize]);
+            outward(side, furthest, furthest - from, random)
+        }
+        None => outward(side, from, extreme - from, JUST_PAST),
     }
 }
 
@@ -416,14 +531,16 @@ fn grow_box(
                 v == xp
             });
         }
-        let short_of = |nearest: u8| f64::from(xp) + (f64::from(nearest) - f64::from(xp)) * 0.9999;
-        let beyond = if nearest_below.is_none() || nearest_above.is_none() {
-            beyond_nearest_positives(column, labels, p, settings, rng)
-        } else {
-            (f64::NEG_INFINITY, f64::INFINITY)
-        };
-        s.lo[d] = nearest_below.map_or(beyond.0, short_of);
-        s.hi[d] = nearest_above.map_or(beyond.1, short_of);
+        let short_of =
+            |nearest: u8| f64::from(xp) + (f64::from(nearest) - f64::from(xp)) * JUST_SHORT;
+        s.lo[d] = nearest_below.map_or_else(
+            || past_nearest_positive(Side::Lower, column, labels, p),
+            short_of,
+        );
+        s.hi[d] = nearest_above.map_or_else(
+            || past_nearest_positive(Side::Upper, column, labels, p),
+            short_of,
+        );
     }
 
     let mut total = Counts::default();
@@ -492,21 +609,12 @@ fn grow_box(
                 }
                 _ => {}
             }
-            let furthest_inside = if settings.stop_infinite {
-                extreme_positive_inside(col, labels, &s.outside, side)
-            } else {
-                None
+            let new = match expand_side(old, &s.values, inside, total, settings.min_pts) {
+                Expanded::To(border) => border,
+                Expanded::Open { from } => {
+                    open_border(side, from, column, labels, step + 1 == k, settings, rng)
+                }
             };
-            let new = expand_side(
-                side,
-                old,
-                &s.values,
-                inside,
-                total,
-                furthest_inside,
-                settings,
-                rng,
-            );
             // Rows between the old and the new border are now inside in this dim; on the
             // grid, the inside range grows to `newly`, exclusive of `before`.
             let (newly, before) = match side {
@@ -538,51 +646,6 @@ fn grow_box(
     (inside.total() > 0).then(|| weighted_gini(inside, total.minus(inside)))
 }
 
-/// The create borders of a side where no row tied with `p` remains, (lower, upper): on
-/// each side, midway between the nearest positive beyond `p` (or `p` itself if there is
-/// none) and the next value of any row beyond it.
-fn beyond_nearest_positives(
-    column: Column<'_>,
-    labels: &[bool],
-    p: usize,
-    settings: &GrowSettings,
-    rng: &mut ChaCha8Rng,
-) -> (f64, f64) {
-    let col = column.values;
-    let xp = i16::from(col[p]);
-    let value = |i: &u32| col[*i as usize];
-    let positive = |i: &&u32| labels[**i as usize];
-    let target_lo = column
-        .rows_between(0, xp - 1)
-        .iter()
-        .rev()
-        .find(positive)
-        .map_or(col[p], value);
-    let target_hi = column
-        .rows_between(xp + 1, 255)
-        .iter()
-        .find(positive)
-        .map_or(col[p], value);
-    let next_lo = column
-        .rows_between(0, i16::from(target_lo) - 1)
-        .last()
-        .map(value);
-    let next_hi = column
-        .rows_between(i16::from(target_hi) + 1, 255)
-        .first()
-        .map(value);
-    let midway = |a: u8, b: u8| (f64::from(a) + f64::from(b)) / 2.0;
-    let lo = match next_lo {
-        Some(v) => midway(target_lo, v),
-        None => Side::Lower.unbounded(f64::from(target_lo), settings.stop_infinite, rng),
-    };
-    let hi = match next_hi {
-        Some(v) => midway(target_hi, v),
-        None => Side::Upper.unbounded(f64::from(target_hi), settings.stop_infinite, rng),
-    };
-    (lo, hi)
-}
-
 /// The smallest grid value at or above a lower border, in `-1..=256`.
 fn first_on_grid(lo: f64) -> i16 {
     lo.ceil().clamp(-1.0, 256.0) as i16
@@ -593,42 +656,35 @@ fn last_on_grid(hi: f64) -> i16 {
     hi.floor().clamp(-1.0, 256.0) as i16
 }
 
-/// The furthest value towards `side` of a positive row inside the box.
-fn extreme_positive_inside(col: &[u8], labels: &[bool], outside: &[u16], side: Side) -> Option<u8> {
-    col.iter()
-        .zip(labels)
-        .zip(outside)
-        .filter(|&((_, &label), &out)| label && out == 0)
-        .map(|((&v, _), _)| v)
-        .reduce(|a, b| match side {
-            Side::Lower => a.min(b),
-            Side::Upper => a.max(b),
-        })
+/// Where the expand step puts one border.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expanded {
+    /// At this value.
+    To(f64),
+    /// Past `from` with nothing beyond weighed: [`open_border`] places it.
+    Open { from: f64 },
 }
 
 /// The new border of one side in the expand step. `values` are the candidate values,
 /// outward from `border`, with their counts; `inside` / `total` count the box and all rows.
-#[allow(clippy::too_many_arguments)]
+/// Candidate values are taken in outward, at most `min_pts` of them, and the border goes
+/// midway past the last one of the strictly best Gini; with no positive among the
+/// candidates, or none better, half-way to the nearest.
 fn expand_side(
-    side: Side,
     border: f64,
     values: &[(u8, Counts)],
     inside: Counts,
     total: Counts,
-    furthest_inside: Option<u8>,
-    settings: &GrowSettings,
-    rng: &mut ChaCha8Rng,
-) -> f64 {
+    min_pts: u32,
+) -> Expanded {
     let Some(&(nearest, _)) = values.first() else {
-        // Nothing beyond: the box may grow without bound and holds no more rows.
-        let furthest = furthest_inside.map_or(border, f64::from);
-        return side.unbounded(furthest, settings.stop_infinite, rng);
+        return Expanded::Open { from: border };
     };
-    let halfway = border + (f64::from(nearest) - border) / 2.0;
+    let halfway = Expanded::To(border + (f64::from(nearest) - border) / 2.0);
     if values.iter().all(|(_, c)| c.pos == 0) {
         return halfway;
     }
-    let limit = values.len().min(settings.min_pts as usize);
+    let limit = values.len().min(min_pts as usize);
     let mut grown = inside;
     let mut best_score = weighted_gini(inside, total.minus(inside));
     let mut best = None;
@@ -643,17 +699,11 @@ fn expand_side(
     match best {
         None => halfway,
         Some(i) if i + 1 < values.len() => {
-            (f64::from(values[i].0) + f64::from(values[i + 1].0)) / 2.0
+            Expanded::To((f64::from(values[i].0) + f64::from(values[i + 1].0)) / 2.0)
         }
-        Some(i) => {
-            let furthest_added = values[..=i]
-                .iter()
-                .rev()
-                .find(|(_, c)| c.pos > 0)
-                .map(|&(v, _)| v);
-            let furthest = furthest_added.or(furthest_inside).map_or(border, f64::from);
-            side.unbounded(furthest, settings.stop_infinite, rng)
-        }
+        Some(i) => Expanded::Open {
+            from: f64::from(values[i].0),
+        },
     }
 }
 
@@ -699,6 +749,15 @@ mod tests {
             &mut scratch,
         );
         (scratch.lo[0], scratch.hi[0], score)
+    }
+
+    /// The single model's covering with borders left open (`stop_infinite` off).
+    fn open_borders() -> Covering {
+        BranchSettings {
+            stop_infinite: Some(false),
+            ..BranchSettings::default()
+        }
+        .single()
     }
 
     fn set(rows: &[Vec<u8>], labels: &[bool]) -> TrainingSet {
@@ -754,9 +813,96 @@ mod tests {
         let (_, hi, score) = grow_1d(&col, &labels, 0, 50, false);
         assert_eq!(hi, f64::INFINITY);
         assert_eq!(score, Some(0.0));
-        // stop_infinite: a random point between the furthest positive and the grid's end.
+        // stop_infinite, in the last dim: a random fraction of the way to the furthest
+        // row's value, which is the last positive itself here.
         let (_, hi, _) = grow_1d(&col, &labels, 0, 50, true);
-        assert!((12.0..=255.0).contains(&hi), "{hi}");
+        assert!((12.0..13.0).contains(&hi), "{hi}");
+    }
+
+    #[test]
+    fn the_searchers_defaults_are_the_references() {
+        let defaults = BranchSettings::default();
+        assert!(defaults.single().stop_infinite);
+        assert_eq!(defaults.single().subset_fraction, 1.0);
+        assert!(!defaults.ensemble_member().stop_infinite);
+        assert_eq!(defaults.ensemble_member().subset_fraction, 0.5);
+        let chosen = BranchSettings {
+            stop_infinite: Some(false),
+            subset_fraction: Some(0.25),
+            ..defaults
+        };
+        assert!(!chosen.single().stop_infinite);
+        assert_eq!(chosen.ensemble_member().subset_fraction, 0.25);
+    }
+
+    /// One column of `values` (all rows remaining).
+    fn columns(values: &[u8]) -> Columns {
+        let set = TrainingSet::from_rows(1, values.to_vec(), vec![false; values.len()]).unwrap();
+        let mut columns = Columns::default();
+        columns.fill(&set, &(0..values.len() as u32).collect::<Vec<_>>());
+        columns
+    }
+
+    #[test]
+    fn create_borders_without_tied_rows_stop_just_past_the_nearest_positive() {
+        // p = 100; positives at 90, 130 and 160; negatives at 95, 120 and 200.
+        let values = [100, 90, 130, 160, 95, 120, 200];
+        let labels = [true, true, true, true, false, false, false];
+        let columns = columns(&values);
+        let column = columns.column(0);
+        let hi = past_nearest_positive(Side::Upper, column, &labels, 0);
+        let lo = past_nearest_positive(Side::Lower, column, &labels, 0);
+        assert!(hi > 130.0 && hi < 130.01, "{hi}");
+        assert!(lo < 90.0 && lo > 89.99, "{lo}");
+        // No positive beyond p: just past p itself (the rows beyond stay outside).
+        let labels = [true, false, false, false, false, false, false];
+        let hi = past_nearest_positive(Side::Upper, column, &labels, 0);
+        assert!(hi > 100.0 && hi < 100.1, "{hi}");
+    }
+
+    #[test]
+    fn open_borders_with_stop_infinite_stay_near_the_positives() {
+        // Rows at 10 .. 250; positives at 40 and 60; the border is open from 30.
+        let values = [10, 30, 40, 50, 60, 250];
+        let labels = [false, true, true, false, true, false];
+        let columns = columns(&values);
+        let column = columns.column(0);
+        let grow = |stop_infinite| GrowSettings {
+            min_pts: 50,
+            stop_infinite,
+        };
+        let mut r = rng();
+        let open = |last_dim, stop_infinite, r: &mut ChaCha8Rng| {
+            open_border(
+                Side::Upper,
+                30.0,
+                column,
+                &labels,
+                last_dim,
+                &grow(stop_infinite),
+                r,
+            )
+        };
+        assert_eq!(open(false, false, &mut r), f64::INFINITY);
+        for _ in 0..20 {
+            // Past the furthest positive (60) by at most the distance from 30 to it.
+            let border = open(false, true, &mut r);
+            assert!((60.0..90.0).contains(&border), "{border}");
+            // In the last dim: somewhere up to the furthest row (250).
+            let border = open(true, true, &mut r);
+            assert!((30.0..250.0).contains(&border), "{border}");
+        }
+        // Nothing positive below 30 but the row at 10: the border stays just below 30.
+        let lower = open_border(
+            Side::Lower,
+            30.0,
+            column,
+            &labels,
+            false,
+            &grow(true),
+            &mut r,
+        );
+        assert!(lower < 30.0 && lower > 29.9, "{lower}");
     }
 
     #[test]
@@ -766,8 +912,7 @@ mod tests {
         let boxes = train_boxes(
             &set(&rows, &labels),
             &[vec![0, 1]],
-            &BranchSettings::default(),
-            1.0,
+            &open_borders(),
             &mut rng(),
         );
         assert_eq!(boxes.len(), 1);
@@ -783,8 +928,7 @@ mod tests {
             let boxes = train_boxes(
                 &set(&rows, &[true; 3]),
                 &[vec![0, 1]],
-                &BranchSettings::default(),
-                1.0,
+                &open_borders(),
                 &mut ChaCha8Rng::seed_from_u64(seed),
             );
             let uncovered = rows
@@ -809,8 +953,7 @@ mod tests {
         let boxes = train_boxes(
             &set(&rows, &labels),
             &[vec![0, 1]],
-            &BranchSettings::default(),
-            1.0,
+            &open_borders(),
             &mut rng(),
         );
         assert_eq!(boxes.len(), 1);
@@ -821,8 +964,7 @@ mod tests {
             train_boxes(
                 &set(&rows[..1], &[true]),
                 &[vec![0, 1]],
-                &BranchSettings::default(),
-                1.0,
+                &open_borders(),
                 &mut rng()
             )
             .is_empty()
@@ -841,8 +983,7 @@ mod tests {
             let boxes = train_boxes(
                 &training,
                 &[vec![0, 1], vec![0]],
-                &BranchSettings::default(),
-                1.0,
+                &open_borders(),
                 &mut ChaCha8Rng::seed_from_u64(seed),
             );
             assert_eq!(
@@ -861,17 +1002,17 @@ mod tests {
         let labels: Vec<bool> = (0..60).map(|i| i % 7 == 0).collect();
         let training = set(&rows, &labels);
         let subsets = [vec![0, 1], vec![1, 2], vec![0, 2]];
-        let settings = BranchSettings::default();
+        let settings = BranchSettings::default().ensemble_member();
         let mut seeder = rng();
         let seeds: Vec<u64> = (0..6).map(|_| seeder.next_u64()).collect();
-        let models = train_ensemble(&training, &subsets, &settings, 0.5, &seeds);
+        let models = train_ensemble(&training, &subsets, &settings, &seeds);
         // The same seeds trained in turn give the same boxes.
         let in_turn: Vec<Vec<TrainedBox>> = seeds
             .iter()
             .map(|&seed| {
                 let mut r = ChaCha8Rng::seed_from_u64(seed);
                 let sample = bootstrap_with_a_positive(&training, &mut r);
-                train_boxes(&training.select(&sample), &subsets, &settings, 0.5, &mut r)
+                train_boxes(&training.select(&sample), &subsets, &settings, &mut r)
             })
             .collect();
         assert_eq!(models, in_turn);

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::cart::{DecisionTree, RandomForest, TreeSettings};
-use crate::dbranches::{BranchSettings, TrainedBox, train_boxes, train_ensemble};
+use crate::dbranches::{BranchSettings, Covering, TrainedBox, train_boxes, train_ensemble};
 use crate::error::Error;
 use crate::index::BoxIndex;
 use crate::model::{BoxRule, Model, Searcher};
@@ -155,8 +155,7 @@ pub struct EnsemblePlan {
     labels: Vec<bool>,
     /// The index's feature subsets.
     subsets: Vec<Vec<u16>>,
-    branches: BranchSettings,
-    subset_fraction: f64,
+    covering: Covering,
     /// Member `m` trains with `ChaCha8Rng::seed_from_u64(seeds[m])`.
     seeds: Vec<u64>,
 }
@@ -200,13 +199,7 @@ impl EnsemblePlan {
             return Err(Error::NoSubsets);
         }
         let seeds = &self.seeds[members.start as usize..members.end as usize];
-        let models = train_ensemble(
-            &set,
-            &self.subsets,
-            &self.branches,
-            self.subset_fraction,
-            seeds,
-        );
+        let models = train_ensemble(&set, &self.subsets, &self.covering, seeds);
         let boxes = models
             .iter()
             .flatten()
@@ -310,7 +303,6 @@ impl<I: BoxIndex> SearchEngine<I> {
         settings: &TrainingSettings,
         rng: &mut ChaCha8Rng,
     ) -> Result<EnsemblePlan, Error> {
-        let branches = settings.branches;
         let dims = set.dims();
         let (rows, labels) = set.into_parts();
         Ok(EnsemblePlan {
@@ -318,8 +310,7 @@ impl<I: BoxIndex> SearchEngine<I> {
             rows,
             labels,
             subsets: self.non_empty_subsets()?.to_vec(),
-            branches,
-            subset_fraction: branches.subset_fraction.unwrap_or(0.5),
+            covering: settings.branches.ensemble_member(),
             seeds: (0..settings.ensemble_models)
                 .map(|_| rng.next_u64())
                 .collect(),
@@ -331,14 +322,12 @@ impl<I: BoxIndex> SearchEngine<I> {
         let (set, mut rng) = self.training_set(request)?;
         let settings = &request.training;
         let subsets = self.index.subsets();
-        let branches = &settings.branches;
         Ok(match request.searcher {
             Searcher::DBranches => {
                 let boxes = train_boxes(
                     &set,
                     self.non_empty_subsets()?,
-                    branches,
-                    branches.subset_fraction.unwrap_or(1.0),
+                    &settings.branches.single(),
                     &mut rng,
                 );
                 let boxes = boxes

@@ -19,8 +19,8 @@ fn golden_example() {
     assert_eq!(
         db.sql,
         [
-            "SELECT * FROM images WHERE (dim_1 BETWEEN 157 AND 162) AND (dim_2 BETWEEN 0 AND 255) \
-          AND (dim_3 BETWEEN 0 AND 255) AND (dim_7 BETWEEN 171 AND 255)"
+            "SELECT * FROM images WHERE (dim_1 BETWEEN 66 AND 166) AND (dim_2 BETWEEN 161 AND 165) \
+          AND (dim_3 BETWEEN 41 AND 216) AND (dim_7 BETWEEN 178 AND 182)"
         ]
     );
     request.searcher = Searcher::Ensemble;
