@@ -255,6 +255,17 @@ mod tests {
     }
 
     #[test]
+    fn runs_after_a_continuation_character_are_left_alone() {
+        // ftfy's look-behind covers the whole U+0080..U+00BF range: `¨Ü²` and `¤¯` are no
+        // repairable runs, so these Latin-1 texts, bad as they look, stay as they are.
+        let fixer = MojibakeFixer::default();
+        for text in ["XacÉXí.Xù£.Y©è¨³Ä", "Ãb Y»¾Ïµb¸ Y", "$¨Ü²G3", "¡Ý¤¯^}Z"]
+        {
+            assert_eq!(fixer.fix_encoding(text), text);
+        }
+    }
+
+    #[test]
     fn utf8_variants_decode_cesu8_and_java_nul() {
         assert_eq!(
             decode_utf8_variants(b"a\xed\xa0\xbd\xed\xb8\x80\xc0\x80").as_deref(),
