@@ -235,6 +235,8 @@ mod tests {
             ("voilÃ le travail", "voilà le travail"),
             ("â€œquotedâ€\u{9d}", "“quoted”"),
             ("Ã¼ber naÃ¯ve", "über naïve"),
+            // Bad by ftfy's rule "accented letter, punctuation, `\w`", whose `\w` takes `½`.
+            ("café»½×dog", "caf黽×dog"),
         ] {
             assert_eq!(fixer.fix_encoding(broken), fixed, "{broken}");
         }
