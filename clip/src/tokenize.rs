@@ -37,10 +37,11 @@ pub const CONTEXT_LENGTH: usize = 77;
 /// Number of merges CLIP uses from the file (its first line is a header).
 const MERGE_COUNT: usize = 49152 - 256 - 2;
 
-/// open_clip's pre-tokenizer, with open_clip's special-token spellings. The pattern is
-/// case-insensitive as in the original (`re.IGNORECASE`).
-const PIECE_PATTERN: &str =
-    r"(?i)<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
+/// open_clip's pre-tokenizer, with open_clip's special-token spellings. Its `re.IGNORECASE`
+/// is kept for the literals (`'ſ` matches `'s`) but not for the classes: Python's `regex`
+/// leaves them as they are except that U+0345 (which folds to the letter `ι`) falls out of
+/// the negated class and so out of every piece, where Rust's `(?i)` would make it a letter.
+const PIECE_PATTERN: &str = r"(?i:<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d)|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}\x{345}]+";
 
 /// Pieces longer than this are not cached, so an adversarial text cannot grow the cache
 /// without bound through many distinct long words.
@@ -309,6 +310,19 @@ mod tests {
         let tokenizer = Tokenizer::new().unwrap();
         let ids = tokenizer.tokenize("   ", 5);
         assert_eq!(ids, vec![START_OF_TEXT, END_OF_TEXT, 0, 0, 0]);
+    }
+
+    #[test]
+    fn pieces_split_as_open_clip_splits_them() {
+        let tokenizer = Tokenizer::new().unwrap();
+        // U+0345 belongs to no piece; `'ſ` is one piece, as `'s` is.
+        assert_eq!(tokenizer.encode("a\u{345}b"), tokenizer.encode("a b"));
+        assert_eq!(tokenizer.encode("'ſ"), vec![6, 129, 379]);
+        // A special token's spelling is that token, wherever it stands.
+        assert_eq!(
+            tokenizer.tokenize("x<END_OF_TEXT>", 5),
+            vec![START_OF_TEXT, 343, END_OF_TEXT, END_OF_TEXT, 0]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Tokenizer ids against open_clip's on a varied corpus (`tokenizer_corpus.json`) and on a
-//! corpus of mojibake (`mojibake_corpus.json`, from `clip/fixtures/generate_mojibake_corpus.py`,
-//! run as `/work/venv-clip/bin/python clip/fixtures/generate_mojibake_corpus.py`).
+//! corpus of mojibake and stress texts (`mojibake_corpus.json`, from
+//! `clip/fixtures/generate_mojibake_corpus.py`, run as
+//! `/work/venv-clip/bin/python clip/fixtures/generate_mojibake_corpus.py`).
 
 use clip::{CONTEXT_LENGTH, Tokenizer};
 use serde::Deserialize;
@@ -14,6 +15,7 @@ static TOKENIZER: std::sync::LazyLock<Tokenizer> =
 #[derive(Deserialize)]
 struct Corpus {
     texts: Vec<String>,
+    /// open_clip's ids, with or without their zero padding.
     ids: Vec<Vec<u32>>,
     /// Whether ftfy's mojibake repair changes the text.
     ftfy_fix_encoding_changes: Vec<bool>,
@@ -23,7 +25,6 @@ fn corpus(name: &str) -> Corpus {
     serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
 }
 
-/// Every text of `corpus` whose ids differ from open_clip's, described.
 /// Asserts that every text of `corpus` tokenizes to open_clip's ids, listing those that do not.
 fn assert_ids_match(corpus: &Corpus) {
     let failures: Vec<String> = corpus
@@ -31,8 +32,10 @@ fn assert_ids_match(corpus: &Corpus) {
         .iter()
         .zip(&corpus.ids)
         .filter_map(|(text, expected)| {
+            let mut expected = expected.clone();
+            expected.resize(CONTEXT_LENGTH, 0);
             let ids = TOKENIZER.tokenize(text, CONTEXT_LENGTH);
-            (&ids != expected).then(|| format!("{text:?}\n  ours   {ids:?}\n  theirs {expected:?}"))
+            (ids != expected).then(|| format!("{text:?}\n  ours   {ids:?}\n  theirs {expected:?}"))
         })
         .collect();
     assert!(
@@ -56,7 +59,7 @@ fn ids_match_open_clip() {
 }
 
 #[test]
-fn mojibake_is_repaired_like_ftfy() {
+fn mojibake_and_stress_texts_match_open_clip() {
     let corpus = corpus("mojibake_corpus.json");
     let repaired = corpus
         .ftfy_fix_encoding_changes
@@ -64,6 +67,11 @@ fn mojibake_is_repaired_like_ftfy() {
         .filter(|&&c| c)
         .count();
     assert!(repaired > 500 && corpus.texts.len() - repaired > 100);
+    // The stress texts' kinds that once differed: a leading `-`, a special token's
+    // spelling, a text past the context length.
+    assert!(corpus.texts.iter().any(|t| t.starts_with("-7")));
+    assert!(corpus.texts.iter().any(|t| t == "<end_of_text>"));
+    assert!(corpus.ids.iter().any(|ids| ids.len() == CONTEXT_LENGTH));
     assert_ids_match(&corpus);
 }
 

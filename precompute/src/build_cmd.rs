@@ -48,10 +48,10 @@ pub struct BuildArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// The dataset's name (default: the output folder's name).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     name: Option<String>,
     /// One sentence about the dataset, shown in the catalog.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     description: String,
     /// Dims of the compact features the index holds (PCA; heads give their own width).
     #[arg(long, default_value_t = 32)]

@@ -24,8 +24,9 @@ pub struct EncodeArgs {
     /// The model config, when it is not beside the weights.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// A text to encode; repeat the flag for several.
-    #[arg(long = "text")]
+    /// A text to encode, whatever its first character (`-5 apples` too); repeat the flag
+    /// for several.
+    #[arg(long = "text", allow_hyphen_values = true)]
     texts: Vec<String>,
     /// An image file to encode (JPEG, PNG, WebP, GIF, BMP); repeat for several.
     #[arg(long = "image")]

@@ -23,13 +23,13 @@ pub struct IngestArgs {
     #[arg(long)]
     out: PathBuf,
     /// Table column of image paths, relative to the table's folder.
-    #[arg(long, default_value = "filename")]
+    #[arg(long, default_value = "filename", allow_hyphen_values = true)]
     file_column: String,
     /// Table column of image URLs (downloads them instead of reading files).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     url_column: Option<String>,
     /// Table column of captions.
-    #[arg(long, default_value = "caption")]
+    #[arg(long, default_value = "caption", allow_hyphen_values = true)]
     caption_column: String,
     /// Least short side in pixels (after the bottom crop).
     #[arg(long, default_value_t = FilterOptions::default().min_size)]

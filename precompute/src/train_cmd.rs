@@ -32,10 +32,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Column of image paths.
-    #[arg(long, default_value = "filename")]
+    #[arg(long, default_value = "filename", allow_hyphen_values = true)]
     pub file_column: String,
     /// Column of captions.
-    #[arg(long, default_value = "caption")]
+    #[arg(long, default_value = "caption", allow_hyphen_values = true)]
     pub caption_column: String,
     /// A Hugging Face model folder to start from (fine-tuning) instead of the demo model's
     /// random initialisation; its `config.json` sets the model's size.

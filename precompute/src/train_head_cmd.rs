@@ -46,10 +46,10 @@ pub struct TrainHeadArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Column of image paths.
-    #[arg(long, default_value = "filename")]
+    #[arg(long, default_value = "filename", allow_hyphen_values = true)]
     pub file_column: String,
     /// Column of captions.
-    #[arg(long, default_value = "caption")]
+    #[arg(long, default_value = "caption", allow_hyphen_values = true)]
     pub caption_column: String,
     /// Hidden width of both hidden layers (the paper's is 8192).
     #[arg(long, default_value_t = 1024)]

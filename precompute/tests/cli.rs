@@ -304,10 +304,67 @@ fn tokenize_prints_open_clip_ids_without_padding() {
             .iter()
             .map(|v| v.as_u64().unwrap())
             .collect();
-        let end = expected.iter().position(|&id| id == 49407).unwrap() + 1;
+        let end = expected.iter().rposition(|&id| id == 49407).unwrap() + 1;
         assert_eq!(line.as_array().unwrap().len(), end);
         assert_eq!(line, &serde_json::json!(expected[..end]));
     }
+}
+
+#[test]
+fn free_text_options_take_values_that_begin_with_a_dash() {
+    // open_clip's ids; `<end_of_text>` typed as text is the end token itself.
+    let out = precompute(&[
+        "tokenize",
+        "--text",
+        "-741.82 hundred",
+        "--text",
+        "<end_of_text>",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "[49406,268,278,275,272,269,279,273,11898,49407]\n[49406,49407,49407]\n"
+    );
+
+    let hf = fixture_path("hf");
+    let out = ok_json(precompute(&[
+        "encode",
+        "--model",
+        hf.to_str().unwrap(),
+        "--text",
+        "-741.82 hundred",
+    ]));
+    assert_eq!(out["text"].as_array().unwrap().len(), 1);
+
+    // Table columns are names a table chose: `-note` is one.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, blue) in [("a.png", 9), ("b.png", 200)] {
+        image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, blue]))
+            .save(dir.path().join(name))
+            .unwrap();
+    }
+    let table = dir.path().join("table.csv");
+    fs::write(&table, "-file,-note\na.png,-a dash first\nb.png,a cat\n").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = precompute(&[
+        "ingest",
+        "--input",
+        table.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--file-column",
+        "-file",
+        "--caption-column",
+        "-note",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value =
+        serde_json::from_slice(&fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&report["ingested"], &report["uncaptioned"]),
+        (&2.into(), &0.into()),
+        "{report}"
+    );
 }
 
 fn fixture_path(name: &str) -> PathBuf {

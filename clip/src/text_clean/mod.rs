@@ -5,9 +5,10 @@
 //! `basic_clean = html.unescape(html.unescape(ftfy.fix_text(text))).strip()`. This module
 //! ports ftfy 6.3.1's `fix_text` step by step (HTML entities, mojibake repair, C1 controls
 //! read as Windows-1252, Latin ligatures, character width, curly quotes, line breaks,
-//! terminal escapes, control characters, NFC), repeated to a fixed point per line as ftfy
-//! does. The mojibake repair (ftfy's `fix_encoding`, in `text_clean/mojibake.rs`)
-//! re-decodes text that was UTF-8 read as a single-byte encoding: `"cafÃ©"` becomes `"café"`.
+//! terminal escapes, control characters, NFC), repeated to a fixed point per line (per
+//! million characters of a longer line) as ftfy does. The mojibake repair (ftfy's
+//! `fix_encoding`, in `text_clean/mojibake.rs`) re-decodes text that was UTF-8 read as a
+//! single-byte encoding: `"cafÃ©"` becomes `"café"`.
 
 mod ftfy_tables;
 mod html_tables;
@@ -75,11 +76,11 @@ impl TextCleaner {
         // As in ftfy, a line holding `<` looks like HTML source: entities are left alone
         // from there on, for the rest of the text.
         let mut unescape_entities = true;
-        for line in text.split_inclusive('\n') {
-            if line.contains('<') {
+        for segment in text.split_inclusive('\n').flat_map(segments) {
+            if segment.contains('<') {
                 unescape_entities = false;
             }
-            out.push_str(&self.fix_segment(line, unescape_entities));
+            out.push_str(&self.fix_segment(segment, unescape_entities));
         }
         out
     }
@@ -138,6 +139,27 @@ impl TextCleaner {
         }
         entity.to_owned()
     }
+}
+
+/// ftfy's `max_decode_length`: a longer line is fixed in pieces of this many characters
+/// (which bounds its cost), so a repair never spans two pieces.
+const MAX_SEGMENT_CHARS: usize = 1_000_000;
+
+/// `line` in pieces of at most [`MAX_SEGMENT_CHARS`] characters.
+fn segments(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = line;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .char_indices()
+            .nth(MAX_SEGMENT_CHARS)
+            .map_or(rest.len(), |(at, _)| at);
+        let (segment, tail) = rest.split_at(end);
+        rest = tail;
+        Some(segment)
+    })
 }
 
 /// Python's `str.isspace`: Unicode White_Space plus the four ASCII separators U+1C..U+1F.
@@ -232,6 +254,16 @@ mod tests {
             "\"loud\" fish ñ \"x\""
         );
         assert_eq!(cleaner.clean("\x1b[36mblue\x1b[0m e\u{301}"), "blue é");
+    }
+
+    #[test]
+    fn long_lines_are_fixed_in_pieces_as_ftfy_fixes_them() {
+        let cleaner = TextCleaner::default();
+        // The mojibake `Ã©` is repaired within a piece, kept when the pieces split it.
+        let within = format!("{}Ã©", " ".repeat(MAX_SEGMENT_CHARS - 2));
+        let across = format!("{}Ã©", " ".repeat(MAX_SEGMENT_CHARS - 1));
+        assert_eq!(cleaner.clean(&within), "é");
+        assert_eq!(cleaner.clean(&across), "ã©");
     }
 
     #[test]

@@ -235,6 +235,8 @@ mod tests {
             ("voilÃ le travail", "voilà le travail"),
             ("â€œquotedâ€\u{9d}", "“quoted”"),
             ("Ã¼ber naÃ¯ve", "über naïve"),
+            // Bad by ftfy's rule "accented letter, punctuation, `\w`", whose `\w` takes `½`.
+            ("café»½×dog", "caf黽×dog"),
         ] {
             assert_eq!(fixer.fix_encoding(broken), fixed, "{broken}");
         }
@@ -250,6 +252,17 @@ mod tests {
             "東京 🐱",
             "naïve — ok",
         ] {
+            assert_eq!(fixer.fix_encoding(text), text);
+        }
+    }
+
+    #[test]
+    fn runs_after_a_continuation_character_are_left_alone() {
+        // ftfy's look-behind covers the whole U+0080..U+00BF range: `¨Ü²` and `¤¯` are no
+        // repairable runs, so these Latin-1 texts, bad as they look, stay as they are.
+        let fixer = MojibakeFixer::default();
+        for text in ["XacÉXí.Xù£.Y©è¨³Ä", "Ãb Y»¾Ïµb¸ Y", "$¨Ü²G3", "¡Ý¤¯^}Z"]
+        {
             assert_eq!(fixer.fix_encoding(text), text);
         }
     }
