@@ -107,6 +107,7 @@ mod tests {
             source: "s".into(),
             width: 1,
             height: 1,
+            date_taken: None,
         };
         serde_json::to_vec(&ItemsChunk {
             first_id,

@@ -315,6 +315,7 @@ mod tests {
             source: "red.png".into(),
             width: 1,
             height: 1,
+            date_taken: None,
         };
         let mut labels = LabelSet::default();
         labels.set(5, Label::Relevant);

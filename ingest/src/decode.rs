@@ -8,7 +8,8 @@
 //!   never below the [`Target`]'s sides: a fraction of the work of a full decode, and
 //!   close to it once resized (the 1/8 scale is each 8x8 block's mean).
 //!
-//! [`UprightDecoder`] tells the upright size from the header, before anything is decoded.
+//! [`UprightDecoder`] tells the upright size from the header, before anything is decoded,
+//! and the date the photo was taken, read from the same EXIF block as the orientation.
 //!
 //! ```
 //! # let bytes = {
@@ -30,6 +31,8 @@ use image::metadata::Orientation;
 use image::{
     DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, ImageResult, Limits, RgbImage,
 };
+
+use crate::exif::PhotoExif;
 
 /// What a caller makes of the decoded picture: the sides it resizes from at the least, and
 /// the rows it cuts off.
@@ -71,28 +74,38 @@ fn scaled(side: u32, eighths: u32) -> u32 {
     (side * eighths).div_ceil(8)
 }
 
-/// An image's decoder, its header read, and the orientation it is shown in.
+/// An image's decoder, its header read, and what its EXIF says: the orientation it is
+/// shown in and the date it was taken.
 pub struct UprightDecoder<'a> {
     bytes: &'a [u8],
     decoder: Box<dyn ImageDecoder + 'a>,
     is_jpeg: bool,
-    orientation: Orientation,
+    exif: PhotoExif,
 }
 
 impl<'a> UprightDecoder<'a> {
-    /// Reads the header of `bytes` (format told from the content). An EXIF block that
-    /// cannot be read leaves the image as stored: the pixels are still good.
+    /// Reads the header of `bytes` (format told from the content) and its EXIF block once.
+    /// An EXIF block that cannot be read leaves the image as stored and its date unknown:
+    /// the pixels are still good.
     pub fn new(bytes: &'a [u8]) -> ImageResult<Self> {
         let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
         let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
         let mut decoder = reader.into_decoder()?;
-        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        let exif = match decoder.exif_metadata() {
+            Ok(Some(block)) => PhotoExif::read(&block),
+            _ => PhotoExif::default(),
+        };
         Ok(Self {
             bytes,
             decoder: Box::new(decoder),
             is_jpeg,
-            orientation,
+            exif,
         })
+    }
+
+    /// When the photo was taken, from its EXIF: [`dataset::Item::date_taken`].
+    pub fn date_taken(&self) -> Option<&str> {
+        self.exif.date_taken.as_deref()
     }
 
     /// Width and height as shown, the stored ones swapped for a quarter turn.
@@ -107,7 +120,7 @@ impl<'a> UprightDecoder<'a> {
 
     fn turns_a_quarter(&self) -> bool {
         matches!(
-            self.orientation,
+            self.exif.orientation,
             Orientation::Rotate90
                 | Orientation::Rotate270
                 | Orientation::Rotate90FlipH
@@ -136,7 +149,7 @@ impl<'a> UprightDecoder<'a> {
                 DynamicImage::from_decoder(self.decoder)?
             }
         };
-        image.apply_orientation(self.orientation);
+        image.apply_orientation(self.exif.orientation);
         if target.bottom_crop > 0 {
             // Rounded to the nearest row of the scaled picture.
             let kept = u64::from(height.saturating_sub(target.bottom_crop));

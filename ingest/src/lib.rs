@@ -32,6 +32,7 @@
 pub mod caption;
 pub mod cifar;
 pub mod decode;
+pub mod exif;
 pub mod folder;
 pub mod local_file;
 pub mod output;

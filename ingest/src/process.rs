@@ -56,6 +56,8 @@ pub struct Inspected {
     pub width: u32,
     /// Original height, upright.
     pub height: u32,
+    /// When the photo was taken, from its EXIF: [`dataset::Item::date_taken`].
+    pub date_taken: Option<String>,
 }
 
 /// Applies the image filters to `bytes` and decodes them for a thumbnail of `thumb_size`
@@ -75,6 +77,7 @@ pub fn inspect(
         .ok_or(("not_an_image", "no known image signature".to_owned()))?;
     let decoder = UprightDecoder::new(bytes).map_err(rejection)?;
     let (width, height) = decoder.dimensions();
+    let date_taken = decoder.date_taken().map(str::to_owned);
     let pixels = u64::from(width) * u64::from(height);
     if pixels > filters.max_pixels {
         return Err((
@@ -119,6 +122,7 @@ pub fn inspect(
         image,
         width,
         height,
+        date_taken,
     })
 }
 
@@ -249,6 +253,7 @@ pub fn process(
             source: candidate.source.clone(),
             width: inspected.width,
             height: inspected.height,
+            date_taken: inspected.date_taken,
         },
         image_path,
         content_hash,
@@ -310,53 +315,9 @@ mod tests {
         assert!(inspect(&full, &f, 256).is_ok());
     }
 
-    /// `jpeg` with an EXIF block saying `orientation` (1-8) after its start marker: an APP1
-    /// segment of 34 bytes, "Exif", a big-endian TIFF header and one IFD entry, tag 0x0112
-    /// (a SHORT).
-    fn with_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
-        let app1 = [
-            0xff,
-            0xe1,
-            0,
-            34,
-            b'E',
-            b'x',
-            b'i',
-            b'f',
-            0,
-            0,
-            b'M',
-            b'M',
-            0,
-            42,
-            0,
-            0,
-            0,
-            8,
-            0,
-            1,
-            0x01,
-            0x12,
-            0,
-            3,
-            0,
-            0,
-            0,
-            1,
-            0,
-            orientation,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-        ];
-        [&jpeg[..2], &app1, &jpeg[2..]].concat()
-    }
-
     #[test]
     fn exif_orientations_are_turned_upright_before_the_thumbnail() {
+        use crate::exif::{ExifValue, Tag, with_exif};
         use image::imageops::{flip_horizontal, flip_vertical, rotate90, rotate180, rotate270};
         // A smooth gradient, the same under no turn or flip, that JPEG keeps closely.
         let upright = image::RgbImage::from_fn(96, 64, |x, y| {
@@ -378,7 +339,7 @@ mod tests {
         let (size, expected) = thumb(&encode(&upright));
         assert_eq!(size, (96, 64));
         // How each orientation is stored: the inverse of the turn EXIF says to apply.
-        let stored: [(u8, image::RgbImage); 7] = [
+        let stored: [(u16, image::RgbImage); 7] = [
             (2, flip_horizontal(&upright)),
             (3, rotate180(&upright)),
             (4, flip_vertical(&upright)),
@@ -388,7 +349,8 @@ mod tests {
             (8, rotate90(&upright)),
         ];
         for (orientation, pixels) in stored {
-            let (size, thumbnail) = thumb(&with_orientation(&encode(&pixels), orientation));
+            let exif = [(Tag::Orientation, ExifValue::Short(orientation))];
+            let (size, thumbnail) = thumb(&with_exif(&encode(&pixels), &exif));
             assert_eq!(size, (96, 64), "orientation {orientation}");
             assert_eq!(thumbnail.dimensions(), expected.dimensions());
             let differences: Vec<u32> = thumbnail

@@ -288,6 +288,70 @@ fn a_camera_named_folder_without_captions_ingests_every_good_image() {
     assert_eq!(report["uncaptioned"], uncaptioned.len());
 }
 
+/// Photos keep the date their EXIF says they were taken, through the item chunks; a date
+/// that is no date leaves it unknown and the photo is kept.
+#[test]
+fn photos_keep_their_exif_date_taken() {
+    use ingest::exif::{ExifValue::Ascii, ExifValue::Short, Tag, with_exif};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photos");
+    fs::create_dir_all(&input).unwrap();
+    let photos: [(&str, Vec<u8>, Option<&str>); 4] = [
+        (
+            "IMG_0001.jpg",
+            with_exif(
+                &jpeg(1),
+                &[
+                    (Tag::Orientation, Short(6)),
+                    (Tag::DateTimeOriginal, Ascii("2023:05:01 14:02:33")),
+                    (Tag::OffsetTimeOriginal, Ascii("+02:00")),
+                    (Tag::DateTime, Ascii("2024:01:01 00:00:00")),
+                ],
+            ),
+            Some("2023-05-01T14:02:33+02:00"),
+        ),
+        (
+            "IMG_0002.jpg",
+            with_exif(
+                &jpeg(2),
+                &[(Tag::DateTimeOriginal, Ascii("0000:00:00 00:00:00"))],
+            ),
+            None,
+        ),
+        (
+            "IMG_0003.jpg",
+            with_exif(
+                &jpeg(3),
+                &[(Tag::DateTimeDigitized, Ascii("2022:12:31 23:59:59"))],
+            ),
+            Some("2022-12-31T23:59:59"),
+        ),
+        ("IMG_0004.jpg", jpeg(4), None),
+    ];
+    for (name, bytes, _) in &photos {
+        fs::write(input.join(name), bytes).unwrap();
+    }
+    let out = dir.path().join("out");
+    let ingested = run(&IngestOptions::new(input, out.clone()));
+    check_output(&out, &ingested);
+    assert_eq!(ingested.report.skipped, 0);
+    let dates: Vec<(&str, Option<&str>)> = ingested
+        .items
+        .iter()
+        .map(|i| (i.item.source.as_str(), i.item.date_taken.as_deref()))
+        .collect();
+    let expected: Vec<(&str, Option<&str>)> = photos
+        .iter()
+        .map(|(name, _, date)| (*name, *date))
+        .collect();
+    assert_eq!(dates, expected);
+    // The orientation is read from the same block: the sideways 80 x 60 is 60 x 80.
+    assert_eq!(
+        (ingested.items[0].item.width, ingested.items[0].item.height),
+        (60, 80)
+    );
+}
+
 /// A stage a run reported: its name, its total (`None` when uncounted), the steps it
 /// advanced and whether it ended.
 type Stage = (String, Option<u64>, u64, bool);
