@@ -33,6 +33,7 @@ use image::{
 };
 
 use crate::exif::PhotoExif;
+use crate::heif;
 
 /// What a caller makes of the decoded picture: the sides it resizes from at the least, and
 /// the rows it cuts off.
@@ -77,17 +78,33 @@ fn scaled(side: u32, eighths: u32) -> u32 {
 /// An image's decoder, its header read, and what its EXIF says: the orientation it is
 /// shown in and the date it was taken.
 pub struct UprightDecoder<'a> {
-    bytes: &'a [u8],
-    decoder: Box<dyn ImageDecoder + 'a>,
-    is_jpeg: bool,
+    pixels: Pixels<'a>,
     exif: PhotoExif,
+}
+
+/// The decoder of an image's pixels.
+enum Pixels<'a> {
+    /// The image crate's decoders (JPEG, PNG, WebP, GIF, BMP); a JPEG's `bytes` for the
+    /// scaled decode.
+    Image {
+        bytes: &'a [u8],
+        decoder: Box<dyn ImageDecoder + 'a>,
+        is_jpeg: bool,
+    },
+    /// libheif's (the `heif` feature).
+    #[cfg(feature = "heif")]
+    Heif(crate::heif::HeifDecoder<'a>),
 }
 
 impl<'a> UprightDecoder<'a> {
     /// Reads the header of `bytes` (format told from the content) and its EXIF block once.
     /// An EXIF block that cannot be read leaves the image as stored and its date unknown:
-    /// the pixels are still good.
+    /// the pixels are still good. A HEIF is unsupported in a build without the `heif`
+    /// feature.
     pub fn new(bytes: &'a [u8]) -> ImageResult<Self> {
+        if heif::is_heif(bytes) {
+            return Self::new_heif(bytes);
+        }
         let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
         let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
         let mut decoder = reader.into_decoder()?;
@@ -96,11 +113,31 @@ impl<'a> UprightDecoder<'a> {
             _ => PhotoExif::default(),
         };
         Ok(Self {
-            bytes,
-            decoder: Box::new(decoder),
-            is_jpeg,
+            pixels: Pixels::Image {
+                bytes,
+                decoder: Box::new(decoder),
+                is_jpeg,
+            },
             exif,
         })
+    }
+
+    #[cfg(feature = "heif")]
+    fn new_heif(bytes: &'a [u8]) -> ImageResult<Self> {
+        let decoder = crate::heif::HeifDecoder::new(bytes)?;
+        Ok(Self {
+            exif: decoder.exif(),
+            pixels: Pixels::Heif(decoder),
+        })
+    }
+
+    #[cfg(not(feature = "heif"))]
+    fn new_heif(_bytes: &'a [u8]) -> ImageResult<Self> {
+        use image::error::{ImageFormatHint, UnsupportedError, UnsupportedErrorKind};
+        let heif = || ImageFormatHint::Name("HEIF".into());
+        Err(image::ImageError::Unsupported(
+            UnsupportedError::from_format_and_kind(heif(), UnsupportedErrorKind::Format(heif())),
+        ))
     }
 
     /// When the photo was taken, from its EXIF: [`dataset::Item::date_taken`].
@@ -110,7 +147,11 @@ impl<'a> UprightDecoder<'a> {
 
     /// Width and height as shown, the stored ones swapped for a quarter turn.
     pub fn dimensions(&self) -> (u32, u32) {
-        let (width, height) = self.decoder.dimensions();
+        let (width, height) = match &self.pixels {
+            Pixels::Image { decoder, .. } => decoder.dimensions(),
+            #[cfg(feature = "heif")]
+            Pixels::Heif(decoder) => decoder.dimensions(),
+        };
         if self.turns_a_quarter() {
             (height, width)
         } else {
@@ -130,24 +171,34 @@ impl<'a> UprightDecoder<'a> {
 
     /// Decodes the pixels within `limits`, a big JPEG at a reduced scale that still covers
     /// `target`, turns them upright and cuts the target's bottom rows.
-    pub fn decode(mut self, mut limits: Limits, target: &Target) -> ImageResult<DynamicImage> {
+    pub fn decode(self, mut limits: Limits, target: &Target) -> ImageResult<DynamicImage> {
         let (width, height) = self.dimensions();
-        let eighths = if self.is_jpeg {
-            target.jpeg_eighths(width, height)
-        } else {
-            8
-        };
-        let scaled_jpeg = match eighths {
-            8 => None,
-            _ => decode_jpeg_scaled(self.bytes, eighths, &limits),
-        };
-        let mut image = match scaled_jpeg {
-            Some(image) => image,
-            None => {
-                limits.reserve(self.decoder.total_bytes())?;
-                self.decoder.set_limits(limits)?;
-                DynamicImage::from_decoder(self.decoder)?
+        let mut image = match self.pixels {
+            Pixels::Image {
+                bytes,
+                mut decoder,
+                is_jpeg,
+            } => {
+                let eighths = if is_jpeg {
+                    target.jpeg_eighths(width, height)
+                } else {
+                    8
+                };
+                let scaled_jpeg = match eighths {
+                    8 => None,
+                    _ => decode_jpeg_scaled(bytes, eighths, &limits),
+                };
+                match scaled_jpeg {
+                    Some(image) => image,
+                    None => {
+                        limits.reserve(decoder.total_bytes())?;
+                        decoder.set_limits(limits)?;
+                        DynamicImage::from_decoder(decoder)?
+                    }
+                }
             }
+            #[cfg(feature = "heif")]
+            Pixels::Heif(decoder) => decoder.decode(limits)?,
         };
         image.apply_orientation(self.exif.orientation);
         if target.bottom_crop > 0 {

@@ -34,6 +34,7 @@ pub mod cifar;
 pub mod decode;
 pub mod exif;
 pub mod folder;
+pub mod heif;
 pub mod local_file;
 pub mod output;
 pub mod pickle;

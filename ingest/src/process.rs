@@ -1,7 +1,8 @@
 //! The per-item stage: caption clean-up (a paired caption that describes nothing skips the
 //! item, an optional one leaves it uncaptioned), the image filters (empty file, not an image,
-//! unsupported format, huge dimensions read from the header before any decoding, truncated
-//! or undecodable data, too small after the optional bottom crop) and the thumbnail.
+//! unsupported format, a HEIF in a build without the `heif` feature, huge dimensions read
+//! from the header before any decoding, truncated or undecodable data, too small after the
+//! optional bottom crop) and the thumbnail.
 //! [`inspect`] and [`thumbnail_jpeg`] work on bytes; [`process`] adds the file I/O.
 
 use std::io::Cursor;
@@ -12,6 +13,7 @@ use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
 use crate::decode::{Target, UprightDecoder};
+use crate::heif;
 use crate::local_file::{LocalFileError, MAX_IMAGE_FILE_BYTES, read_regular_file};
 use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
@@ -70,11 +72,19 @@ pub fn inspect(
     if bytes.is_empty() {
         return Err(("empty_file", "the file holds 0 bytes".into()));
     }
-    let format = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| ("unreadable", e.to_string()))?
-        .format()
-        .ok_or(("not_an_image", "no known image signature".to_owned()))?;
+    let format = if heif::is_heif(bytes) {
+        if !heif::DECODED {
+            return Err(("heif_unsupported", heif::UNSUPPORTED.to_owned()));
+        }
+        None
+    } else {
+        let format = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ("unreadable", e.to_string()))?
+            .format()
+            .ok_or(("not_an_image", "no known image signature".to_owned()))?;
+        Some(format)
+    };
     let decoder = UprightDecoder::new(bytes).map_err(rejection)?;
     let (width, height) = decoder.dimensions();
     let date_taken = decoder.date_taken().map(str::to_owned);
@@ -103,7 +113,7 @@ pub fn inspect(
             ),
         ));
     }
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+    if format == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
         return Err((
             "truncated",
             "the JPEG data ends before its end marker".into(),
@@ -310,6 +320,13 @@ mod tests {
             ..FilterOptions::default()
         };
         assert_eq!(reason(&png(64, 64), &cropped), "too_small");
+        let heic = crate::heif::tests::SIDEWAYS_HEIC;
+        if heif::DECODED {
+            let ok = inspect(heic, &f, 256).unwrap();
+            assert_eq!((ok.width, ok.height), (96, 64));
+        } else {
+            assert_eq!(reason(heic, &f), "heif_unsupported");
+        }
         let ok = inspect(&png(64, 80), &cropped, 256).unwrap();
         assert_eq!((ok.width, ok.height, ok.image.height()), (64, 80, 40));
         assert!(inspect(&full, &f, 256).is_ok());

@@ -14,7 +14,8 @@ pub struct DecodedImage {
 }
 
 impl DecodedImage {
-    /// Decodes JPEG, PNG, WebP, GIF or BMP bytes (format from the content, not the name),
+    /// Decodes JPEG, PNG, WebP, GIF or BMP bytes, and HEIF with the `heif` feature (format
+    /// from the content, not the name),
     /// turned upright by their EXIF orientation as ingest's thumbnails are, a big JPEG at
     /// the reduced scale that still covers `target`.
     pub fn from_bytes(bytes: &[u8], target: &Target) -> Result<Self, image::ImageError> {

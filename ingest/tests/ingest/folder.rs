@@ -352,6 +352,44 @@ fn photos_keep_their_exif_date_taken() {
     );
 }
 
+/// A HEIC photo, told by its header even under a `.jpg` name: decoded upright and dated
+/// with the `heif` feature, skipped as `heif_unsupported` without it; the run goes on.
+#[test]
+fn heic_photos_are_decoded_with_the_heif_feature_and_skipped_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photos");
+    fs::create_dir_all(&input).unwrap();
+    let heic =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/heif/sideways.heic"))
+            .unwrap();
+    fs::write(input.join("IMG_0001.jpg"), &heic).unwrap();
+    fs::write(input.join("IMG_0002.jpg"), jpeg(2)).unwrap();
+    let out = dir.path().join("out");
+    let ingested = run(&IngestOptions::new(input, out.clone()));
+    check_output(&out, &ingested);
+    if cfg!(feature = "heif") {
+        assert_eq!(ingested.report.skipped, 0);
+        let item = &ingested.items[0].item;
+        assert_eq!(item.source, "IMG_0001.jpg");
+        assert_eq!((item.width, item.height), (96, 64));
+        assert_eq!(
+            item.date_taken.as_deref(),
+            Some("2024-07-14T09:30:00+01:00")
+        );
+        let thumb = image::open(out.join(&item.thumb)).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (96, 64));
+    } else {
+        assert_eq!(
+            reasons(&ingested.report),
+            BTreeMap::from([("heif_unsupported", 1)])
+        );
+        let skip = &ingested.report.skipped_items[0];
+        assert_eq!(skip.source, "IMG_0001.jpg");
+        assert!(skip.detail.contains("--features heif"), "{}", skip.detail);
+        assert_eq!(kept(&ingested), [("IMG_0002.jpg", "")]);
+    }
+}
+
 /// A stage a run reported: its name, its total (`None` when uncounted), the steps it
 /// advanced and whether it ended.
 type Stage = (String, Option<u64>, u64, bool);
