@@ -9,7 +9,7 @@
 //!   dataset.json                         DatasetManifest (written last: its presence marks a complete dataset)
 //!   manifest.json                        index-shards manifest (features and kd-tree shards)
 //!   *.shard                              index shards (see index-shards)
-//!   items-0000.<hash>.json               ItemsChunk: captions, thumbnails, sources of ids [first_id, first_id + n)
+//!   items-0000.<hash>.json               ItemsChunk: captions, thumbnails, sources, dates taken of ids [first_id, first_id + n)
 //!   thumbs/<hash>.jpg                    thumbnails, named by the blake3 of their own bytes
 //!   text-encoder.<hash>.safetensors      the text tower for the browser (clip::export, f16 or int8)
 //!   reduction.<hash>.safetensors         the map from CLIP space to the index's compact space
@@ -153,6 +153,12 @@ pub struct Item {
     pub width: u32,
     /// Original height in pixels.
     pub height: u32,
+    /// When the photo was taken, from its EXIF (`DateTimeOriginal`, else
+    /// `DateTimeDigitized`, else `DateTime`): ISO 8601 in the camera's local time,
+    /// `2023-05-01T14:02:33`, with its UTC offset (`+02:00`) when the EXIF gives one.
+    /// Absent when unknown; item chunks written before this field read as absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_taken: Option<String>,
 }
 
 /// `items-NNNN.<hash>.json`: the metadata of a run of consecutive ids.
@@ -333,6 +339,34 @@ mod tests {
         let older = r#"{"ingested":3,"skipped":0,"skipped_by_reason":{},"skipped_items":[]}"#;
         let read: IngestReport = serde_json::from_str(older).unwrap();
         assert_eq!((read.ingested, read.uncaptioned), (3, 0));
+    }
+
+    #[test]
+    fn items_carry_their_date_taken_and_older_chunks_read_without_it() {
+        let item = |date_taken: Option<&str>| Item {
+            caption: "a dog".into(),
+            thumb: "thumbs/0123456789abcdef.jpg".into(),
+            source: "IMG_0001.jpg".into(),
+            width: 4032,
+            height: 3024,
+            date_taken: date_taken.map(str::to_owned),
+        };
+        let chunk = ItemsChunk {
+            first_id: 7,
+            items: vec![item(Some("2023-05-01T14:02:33+02:00")), item(None)],
+        };
+        let json = serde_json::to_string(&chunk).unwrap();
+        assert_eq!(
+            json.matches("\"date_taken\":\"2023-05-01T14:02:33+02:00\"")
+                .count(),
+            1
+        );
+        // Unknown dates are left out, so a chunk of undated items is written as before.
+        assert_eq!(json.matches("date_taken").count(), 1, "{json}");
+        assert_eq!(serde_json::from_str::<ItemsChunk>(&json).unwrap(), chunk);
+        let older = r#"{"first_id":0,"items":[{"caption":"c","thumb":"thumbs/x.jpg","source":"x.jpg","width":2,"height":3}]}"#;
+        let read: ItemsChunk = serde_json::from_str(older).unwrap();
+        assert_eq!(read.items[0].date_taken, None);
     }
 
     #[test]

@@ -118,6 +118,7 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
                 source: format!("swatch-{id:06}.svg"),
                 width: 64,
                 height: 64,
+                date_taken: None,
             });
         }
         let json = serde_json::to_vec(&chunk)?;

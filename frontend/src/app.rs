@@ -33,7 +33,7 @@ use yew_agent::reactor::{
 
 use crate::codec::SerdeWasm;
 use crate::index::member_shares;
-use crate::items::parse_chunk;
+use crate::items::{self, parse_chunk};
 use crate::labels::Label;
 use crate::net::{self, FileCache, Source};
 use crate::protocol::{
@@ -1482,8 +1482,7 @@ fn Main(props: &MainProps) -> Html {
             <Tile key={id} id={id} label={session.labels.get(id)}
                 focused={session.focus == Some(first_shown + k)}
                 thumb={item.map(|i| AttrValue::from(format!("{base}{}", i.thumb)))}
-                // An uncaptioned photo (a camera-named file) is shown as "image N".
-                caption={item.filter(|i| !i.caption.is_empty()).map(|i| AttrValue::from(i.caption.clone()))}
+                caption={item.map(|i| AttrValue::from(items::caption_line(id, i)))}
                 on_click={on_click.clone()} on_like={on_like.clone()} />
         }
     });

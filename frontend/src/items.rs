@@ -1,8 +1,28 @@
-//! Item metadata (captions, thumbnails, sources) from the dataset's `items-NNNN` chunks,
-//! and any other dataset file, each checked against `dataset.json` before use: size, blake3, and the id range the
-//! manifest says it covers.
+//! Item metadata (captions, thumbnails, sources, dates taken) from the dataset's
+//! `items-NNNN` chunks, and any other dataset file, each checked against `dataset.json`
+//! before use: size, blake3, and the id range the manifest says it covers. [`caption_line`]
+//! is what a tile says of its item.
 
-use dataset::{DatasetManifest, FileRef, ItemsChunk};
+use dataset::{DatasetManifest, FileRef, Item, ItemsChunk};
+
+/// What tile `id` says of `item`: its caption, or `image N` for an uncaptioned photo (a
+/// camera-named file), then the date it was taken when known, to the minute
+/// (`beach · 2023-05-01 14:02`).
+pub fn caption_line(id: u32, item: &Item) -> String {
+    let caption = if item.caption.is_empty() {
+        format!("image {id}")
+    } else {
+        item.caption.clone()
+    };
+    match &item.date_taken {
+        // `YYYY-MM-DDTHH:MM` of the ISO 8601 date; one of another shape is shown whole.
+        Some(date) => {
+            let minute = date.get(..16).unwrap_or(date).replacen('T', " ", 1);
+            format!("{caption} · {minute}")
+        }
+        None => caption,
+    }
+}
 
 /// Why an items chunk was refused.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +116,7 @@ pub fn parse_chunk(
 
 #[cfg(test)]
 mod tests {
-    use dataset::{DATASET_FORMAT_VERSION, Item};
+    use dataset::DATASET_FORMAT_VERSION;
 
     use super::*;
 
@@ -107,6 +127,7 @@ mod tests {
             source: "s".into(),
             width: 1,
             height: 1,
+            date_taken: None,
         };
         serde_json::to_vec(&ItemsChunk {
             first_id,
@@ -164,5 +185,24 @@ mod tests {
         let m = manifest(&[&a, &wrong]);
         let err = parse_chunk(&m, 1, &wrong).unwrap_err();
         assert!(err.to_string().contains("expected 3..5"), "{err}");
+    }
+
+    #[test]
+    fn the_caption_line_adds_the_date_taken() {
+        let mut item = Item {
+            caption: "beach".into(),
+            thumb: "thumbs/t.jpg".into(),
+            source: "IMG_0001.jpg".into(),
+            width: 1,
+            height: 1,
+            date_taken: None,
+        };
+        assert_eq!(caption_line(7, &item), "beach");
+        item.date_taken = Some("2023-05-01T14:02:33+02:00".into());
+        assert_eq!(caption_line(7, &item), "beach · 2023-05-01 14:02");
+        item.caption.clear();
+        assert_eq!(caption_line(7, &item), "image 7 · 2023-05-01 14:02");
+        item.date_taken = Some("2023-05".into());
+        assert_eq!(caption_line(7, &item), "image 7 · 2023-05");
     }
 }

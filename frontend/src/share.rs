@@ -210,6 +210,8 @@ pub struct ExportRow {
     pub caption: String,
     /// Its source file or URL (empty when not known).
     pub source: String,
+    /// When it was taken, ISO 8601 (empty when not known).
+    pub date_taken: String,
 }
 
 /// Every result in rank order, then every labelled image that is not a result; `item`
@@ -227,6 +229,7 @@ pub fn export_rows<'a>(
             label: labels.get(id),
             caption: meta.map(|m| m.caption.clone()).unwrap_or_default(),
             source: meta.map(|m| m.source.clone()).unwrap_or_default(),
+            date_taken: meta.and_then(|m| m.date_taken.clone()).unwrap_or_default(),
         }
     };
     let mut rows: Vec<ExportRow> = (1..)
@@ -258,15 +261,16 @@ pub fn to_csv(rows: &[ExportRow]) -> String {
             text.to_owned()
         }
     }
-    let mut out = String::from("rank,id,label,caption,source\r\n");
+    let mut out = String::from("rank,id,label,caption,source,date_taken\r\n");
     for r in rows {
         let rank = r.rank.map(|k| k.to_string()).unwrap_or_default();
         out.push_str(&format!(
-            "{rank},{},{},{},{}\r\n",
+            "{rank},{},{},{},{},{}\r\n",
             r.id,
             r.label.as_str(),
             field(&r.caption),
-            field(&r.source)
+            field(&r.source),
+            field(&r.date_taken)
         ));
     }
     out
@@ -315,6 +319,7 @@ mod tests {
             source: "red.png".into(),
             width: 1,
             height: 1,
+            date_taken: Some("2023-05-01T14:02:33+02:00".into()),
         };
         let mut labels = LabelSet::default();
         labels.set(5, Label::Relevant);
@@ -331,12 +336,16 @@ mod tests {
         );
         let csv = to_csv(&rows);
         assert!(
-            csv.contains("1,5,relevant,\"a \"\"red\"\" swatch, round\",red.png\r\n"),
+            csv.contains(
+                "1,5,relevant,\"a \"\"red\"\" swatch, round\",red.png,2023-05-01T14:02:33+02:00\r\n"
+            ),
             "{csv}"
         );
-        assert!(csv.contains("\r\n,8,irrelevant,,\r\n"), "{csv}");
+        assert!(csv.contains("\r\n,8,irrelevant,,,\r\n"), "{csv}");
         let json: serde_json::Value = serde_json::from_str(&to_json(&rows)).unwrap();
         assert_eq!(json[2]["label"], "irrelevant");
         assert_eq!(json[0]["caption"], "a \"red\" swatch, round");
+        assert_eq!(json[0]["date_taken"], "2023-05-01T14:02:33+02:00");
+        assert_eq!(json[1]["date_taken"], "");
     }
 }

@@ -1,6 +1,6 @@
 //! Decode + thumbnail throughput on camera-sized JPEGs, full decode against the scaled
 //! decode `ingest::decode` picks: generates N 4000 x 3000 (12 MP) photo-like JPEGs in memory,
-//! each with an EXIF orientation of 6 as a phone held upright writes, and times on one
+//! each with an EXIF orientation of 6 as a phone held upright writes and a date taken, and times on one
 //! thread what ingest does per image (decode, turn upright, 256 px thumbnail) and what
 //! extract does (decode for a 224 px CLIP input).
 //! `cargo run --release -p ingest --example decode_bench -- [N]` (N defaults to 6).
@@ -9,6 +9,7 @@ use std::io::Cursor;
 use std::time::Instant;
 
 use ingest::decode::{Target, UprightDecoder};
+use ingest::exif::{ExifValue, Tag, with_exif};
 use ingest::process::thumbnail_jpeg;
 
 const THUMB_SIZE: u32 = 256;
@@ -57,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Photo `seed`: shading, a disc and fine texture (so that the JPEG is as large as a
-/// camera's, about 2-4 MB at quality 90), stored sideways with orientation 6.
+/// camera's, about 2-4 MB at quality 90), stored sideways with orientation 6, dated.
 fn camera_jpeg(seed: u32) -> Result<Vec<u8>, image::ImageError> {
     let phase = seed as f32;
     let picture = image::RgbImage::from_fn(3000, 4000, |x, y| {
@@ -78,8 +79,14 @@ fn camera_jpeg(seed: u32) -> Result<Vec<u8>, image::ImageError> {
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut Cursor::new(&mut jpeg), 90)
         .encode_image(&picture)?;
-    // An EXIF APP1 segment after the start marker: one IFD entry, orientation 6.
-    let exif =
-        b"\xff\xe1\0\x22Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0";
-    Ok([&jpeg[..2], exif.as_slice(), &jpeg[2..]].concat())
+    Ok(with_exif(
+        &jpeg,
+        &[
+            (Tag::Orientation, ExifValue::Short(6)),
+            (
+                Tag::DateTimeOriginal,
+                ExifValue::Ascii("2023:05:01 14:02:33"),
+            ),
+        ],
+    ))
 }

@@ -8,7 +8,8 @@
 //!   never below the [`Target`]'s sides: a fraction of the work of a full decode, and
 //!   close to it once resized (the 1/8 scale is each 8x8 block's mean).
 //!
-//! [`UprightDecoder`] tells the upright size from the header, before anything is decoded.
+//! [`UprightDecoder`] tells the upright size from the header, before anything is decoded,
+//! and the date the photo was taken, read from the same EXIF block as the orientation.
 //!
 //! ```
 //! # let bytes = {
@@ -30,6 +31,9 @@ use image::metadata::Orientation;
 use image::{
     DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, ImageResult, Limits, RgbImage,
 };
+
+use crate::exif::PhotoExif;
+use crate::heif;
 
 /// What a caller makes of the decoded picture: the sides it resizes from at the least, and
 /// the rows it cuts off.
@@ -71,33 +75,83 @@ fn scaled(side: u32, eighths: u32) -> u32 {
     (side * eighths).div_ceil(8)
 }
 
-/// An image's decoder, its header read, and the orientation it is shown in.
+/// An image's decoder, its header read, and what its EXIF says: the orientation it is
+/// shown in and the date it was taken.
 pub struct UprightDecoder<'a> {
-    bytes: &'a [u8],
-    decoder: Box<dyn ImageDecoder + 'a>,
-    is_jpeg: bool,
-    orientation: Orientation,
+    pixels: Pixels<'a>,
+    exif: PhotoExif,
+}
+
+/// The decoder of an image's pixels.
+enum Pixels<'a> {
+    /// The image crate's decoders (JPEG, PNG, WebP, GIF, BMP); a JPEG's `bytes` for the
+    /// scaled decode.
+    Image {
+        bytes: &'a [u8],
+        decoder: Box<dyn ImageDecoder + 'a>,
+        is_jpeg: bool,
+    },
+    /// libheif's (the `heif` feature).
+    #[cfg(feature = "heif")]
+    Heif(crate::heif::HeifDecoder<'a>),
 }
 
 impl<'a> UprightDecoder<'a> {
-    /// Reads the header of `bytes` (format told from the content). An EXIF block that
-    /// cannot be read leaves the image as stored: the pixels are still good.
+    /// Reads the header of `bytes` (format told from the content) and its EXIF block once.
+    /// An EXIF block that cannot be read leaves the image as stored and its date unknown:
+    /// the pixels are still good. A HEIF is unsupported in a build without the `heif`
+    /// feature.
     pub fn new(bytes: &'a [u8]) -> ImageResult<Self> {
+        if heif::is_heif(bytes) {
+            return Self::new_heif(bytes);
+        }
         let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
         let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
         let mut decoder = reader.into_decoder()?;
-        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        let exif = match decoder.exif_metadata() {
+            Ok(Some(block)) => PhotoExif::read(&block),
+            _ => PhotoExif::default(),
+        };
         Ok(Self {
-            bytes,
-            decoder: Box::new(decoder),
-            is_jpeg,
-            orientation,
+            pixels: Pixels::Image {
+                bytes,
+                decoder: Box::new(decoder),
+                is_jpeg,
+            },
+            exif,
         })
+    }
+
+    #[cfg(feature = "heif")]
+    fn new_heif(bytes: &'a [u8]) -> ImageResult<Self> {
+        let decoder = crate::heif::HeifDecoder::new(bytes)?;
+        Ok(Self {
+            exif: decoder.exif(),
+            pixels: Pixels::Heif(decoder),
+        })
+    }
+
+    #[cfg(not(feature = "heif"))]
+    fn new_heif(_bytes: &'a [u8]) -> ImageResult<Self> {
+        use image::error::{ImageFormatHint, UnsupportedError, UnsupportedErrorKind};
+        let heif = || ImageFormatHint::Name("HEIF".into());
+        Err(image::ImageError::Unsupported(
+            UnsupportedError::from_format_and_kind(heif(), UnsupportedErrorKind::Format(heif())),
+        ))
+    }
+
+    /// When the photo was taken, from its EXIF: [`dataset::Item::date_taken`].
+    pub fn date_taken(&self) -> Option<&str> {
+        self.exif.date_taken.as_deref()
     }
 
     /// Width and height as shown, the stored ones swapped for a quarter turn.
     pub fn dimensions(&self) -> (u32, u32) {
-        let (width, height) = self.decoder.dimensions();
+        let (width, height) = match &self.pixels {
+            Pixels::Image { decoder, .. } => decoder.dimensions(),
+            #[cfg(feature = "heif")]
+            Pixels::Heif(decoder) => decoder.dimensions(),
+        };
         if self.turns_a_quarter() {
             (height, width)
         } else {
@@ -107,7 +161,7 @@ impl<'a> UprightDecoder<'a> {
 
     fn turns_a_quarter(&self) -> bool {
         matches!(
-            self.orientation,
+            self.exif.orientation,
             Orientation::Rotate90
                 | Orientation::Rotate270
                 | Orientation::Rotate90FlipH
@@ -117,26 +171,36 @@ impl<'a> UprightDecoder<'a> {
 
     /// Decodes the pixels within `limits`, a big JPEG at a reduced scale that still covers
     /// `target`, turns them upright and cuts the target's bottom rows.
-    pub fn decode(mut self, mut limits: Limits, target: &Target) -> ImageResult<DynamicImage> {
+    pub fn decode(self, mut limits: Limits, target: &Target) -> ImageResult<DynamicImage> {
         let (width, height) = self.dimensions();
-        let eighths = if self.is_jpeg {
-            target.jpeg_eighths(width, height)
-        } else {
-            8
-        };
-        let scaled_jpeg = match eighths {
-            8 => None,
-            _ => decode_jpeg_scaled(self.bytes, eighths, &limits),
-        };
-        let mut image = match scaled_jpeg {
-            Some(image) => image,
-            None => {
-                limits.reserve(self.decoder.total_bytes())?;
-                self.decoder.set_limits(limits)?;
-                DynamicImage::from_decoder(self.decoder)?
+        let mut image = match self.pixels {
+            Pixels::Image {
+                bytes,
+                mut decoder,
+                is_jpeg,
+            } => {
+                let eighths = if is_jpeg {
+                    target.jpeg_eighths(width, height)
+                } else {
+                    8
+                };
+                let scaled_jpeg = match eighths {
+                    8 => None,
+                    _ => decode_jpeg_scaled(bytes, eighths, &limits),
+                };
+                match scaled_jpeg {
+                    Some(image) => image,
+                    None => {
+                        limits.reserve(decoder.total_bytes())?;
+                        decoder.set_limits(limits)?;
+                        DynamicImage::from_decoder(decoder)?
+                    }
+                }
             }
+            #[cfg(feature = "heif")]
+            Pixels::Heif(decoder) => decoder.decode(limits)?,
         };
-        image.apply_orientation(self.orientation);
+        image.apply_orientation(self.exif.orientation);
         if target.bottom_crop > 0 {
             // Rounded to the nearest row of the scaled picture.
             let kept = u64::from(height.saturating_sub(target.bottom_crop));

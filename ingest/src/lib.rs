@@ -32,7 +32,9 @@
 pub mod caption;
 pub mod cifar;
 pub mod decode;
+pub mod exif;
 pub mod folder;
+pub mod heif;
 pub mod local_file;
 pub mod output;
 pub mod pickle;

@@ -246,6 +246,7 @@ mod tests {
             source: format!("{n}.jpg"),
             width: n,
             height: n,
+            date_taken: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The per-item stage: caption clean-up (a paired caption that describes nothing skips the
 //! item, an optional one leaves it uncaptioned), the image filters (empty file, not an image,
-//! unsupported format, huge dimensions read from the header before any decoding, truncated
-//! or undecodable data, too small after the optional bottom crop) and the thumbnail.
+//! unsupported format, a HEIF in a build without the `heif` feature, huge dimensions read
+//! from the header before any decoding, truncated or undecodable data, too small after the
+//! optional bottom crop) and the thumbnail.
 //! [`inspect`] and [`thumbnail_jpeg`] work on bytes; [`process`] adds the file I/O.
 
 use std::io::Cursor;
@@ -12,6 +13,7 @@ use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::caption::{CaptionProblem, clean_caption};
 use crate::decode::{Target, UprightDecoder};
+use crate::heif;
 use crate::local_file::{LocalFileError, MAX_IMAGE_FILE_BYTES, read_regular_file};
 use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
@@ -56,6 +58,8 @@ pub struct Inspected {
     pub width: u32,
     /// Original height, upright.
     pub height: u32,
+    /// When the photo was taken, from its EXIF: [`dataset::Item::date_taken`].
+    pub date_taken: Option<String>,
 }
 
 /// Applies the image filters to `bytes` and decodes them for a thumbnail of `thumb_size`
@@ -68,13 +72,22 @@ pub fn inspect(
     if bytes.is_empty() {
         return Err(("empty_file", "the file holds 0 bytes".into()));
     }
-    let format = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| ("unreadable", e.to_string()))?
-        .format()
-        .ok_or(("not_an_image", "no known image signature".to_owned()))?;
+    let format = if heif::is_heif(bytes) {
+        if !heif::DECODED {
+            return Err(("heif_unsupported", heif::UNSUPPORTED.to_owned()));
+        }
+        None
+    } else {
+        let format = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ("unreadable", e.to_string()))?
+            .format()
+            .ok_or(("not_an_image", "no known image signature".to_owned()))?;
+        Some(format)
+    };
     let decoder = UprightDecoder::new(bytes).map_err(rejection)?;
     let (width, height) = decoder.dimensions();
+    let date_taken = decoder.date_taken().map(str::to_owned);
     let pixels = u64::from(width) * u64::from(height);
     if pixels > filters.max_pixels {
         return Err((
@@ -100,7 +113,7 @@ pub fn inspect(
             ),
         ));
     }
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+    if format == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
         return Err((
             "truncated",
             "the JPEG data ends before its end marker".into(),
@@ -119,6 +132,7 @@ pub fn inspect(
         image,
         width,
         height,
+        date_taken,
     })
 }
 
@@ -249,6 +263,7 @@ pub fn process(
             source: candidate.source.clone(),
             width: inspected.width,
             height: inspected.height,
+            date_taken: inspected.date_taken,
         },
         image_path,
         content_hash,
@@ -305,58 +320,21 @@ mod tests {
             ..FilterOptions::default()
         };
         assert_eq!(reason(&png(64, 64), &cropped), "too_small");
+        let heic = crate::heif::tests::SIDEWAYS_HEIC;
+        if heif::DECODED {
+            let ok = inspect(heic, &f, 256).unwrap();
+            assert_eq!((ok.width, ok.height), (96, 64));
+        } else {
+            assert_eq!(reason(heic, &f), "heif_unsupported");
+        }
         let ok = inspect(&png(64, 80), &cropped, 256).unwrap();
         assert_eq!((ok.width, ok.height, ok.image.height()), (64, 80, 40));
         assert!(inspect(&full, &f, 256).is_ok());
     }
 
-    /// `jpeg` with an EXIF block saying `orientation` (1-8) after its start marker: an APP1
-    /// segment of 34 bytes, "Exif", a big-endian TIFF header and one IFD entry, tag 0x0112
-    /// (a SHORT).
-    fn with_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
-        let app1 = [
-            0xff,
-            0xe1,
-            0,
-            34,
-            b'E',
-            b'x',
-            b'i',
-            b'f',
-            0,
-            0,
-            b'M',
-            b'M',
-            0,
-            42,
-            0,
-            0,
-            0,
-            8,
-            0,
-            1,
-            0x01,
-            0x12,
-            0,
-            3,
-            0,
-            0,
-            0,
-            1,
-            0,
-            orientation,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-        ];
-        [&jpeg[..2], &app1, &jpeg[2..]].concat()
-    }
-
     #[test]
     fn exif_orientations_are_turned_upright_before_the_thumbnail() {
+        use crate::exif::{ExifValue, Tag, with_exif};
         use image::imageops::{flip_horizontal, flip_vertical, rotate90, rotate180, rotate270};
         // A smooth gradient, the same under no turn or flip, that JPEG keeps closely.
         let upright = image::RgbImage::from_fn(96, 64, |x, y| {
@@ -378,7 +356,7 @@ mod tests {
         let (size, expected) = thumb(&encode(&upright));
         assert_eq!(size, (96, 64));
         // How each orientation is stored: the inverse of the turn EXIF says to apply.
-        let stored: [(u8, image::RgbImage); 7] = [
+        let stored: [(u16, image::RgbImage); 7] = [
             (2, flip_horizontal(&upright)),
             (3, rotate180(&upright)),
             (4, flip_vertical(&upright)),
@@ -388,7 +366,8 @@ mod tests {
             (8, rotate90(&upright)),
         ];
         for (orientation, pixels) in stored {
-            let (size, thumbnail) = thumb(&with_orientation(&encode(&pixels), orientation));
+            let exif = [(Tag::Orientation, ExifValue::Short(orientation))];
+            let (size, thumbnail) = thumb(&with_exif(&encode(&pixels), &exif));
             assert_eq!(size, (96, 64), "orientation {orientation}");
             assert_eq!(thumbnail.dimensions(), expected.dimensions());
             let differences: Vec<u32> = thumbnail

@@ -14,7 +14,8 @@ pub struct DecodedImage {
 }
 
 impl DecodedImage {
-    /// Decodes JPEG, PNG, WebP, GIF or BMP bytes (format from the content, not the name),
+    /// Decodes JPEG, PNG, WebP, GIF or BMP bytes, and HEIF with the `heif` feature (format
+    /// from the content, not the name),
     /// turned upright by their EXIF orientation as ingest's thumbnails are, a big JPEG at
     /// the reduced scale that still covers `target`.
     pub fn from_bytes(bytes: &[u8], target: &Target) -> Result<Self, image::ImageError> {
@@ -72,6 +73,7 @@ mod tests {
 
     #[test]
     fn exif_turned_photos_decode_upright() {
+        use ingest::exif::{ExifValue, Tag, with_exif};
         let upright = image::RgbImage::from_fn(40, 24, |x, _| image::Rgb([x as u8 * 6, 0, 0]));
         let mut jpeg = Vec::new();
         image::imageops::rotate90(&upright)
@@ -80,10 +82,8 @@ mod tests {
                 image::ImageFormat::Jpeg,
             )
             .unwrap();
-        // An EXIF APP1 segment after the start marker: one IFD entry, orientation 8 (the
-        // stored picture is to be turned a quarter to the left).
-        let exif = b"\xff\xe1\0\x22Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x08\0\0\0\0\0\0";
-        let turned = [&jpeg[..2], exif.as_slice(), &jpeg[2..]].concat();
+        // Orientation 8: the stored picture is to be turned a quarter to the left.
+        let turned = with_exif(&jpeg, &[(Tag::Orientation, ExifValue::Short(8))]);
         let decoded = DecodedImage::from_bytes(&turned, &Target::FULL_SIZE).unwrap();
         assert_eq!((decoded.width, decoded.height), (40, 24));
         // Red grows from left to right in the upright picture.

@@ -239,7 +239,7 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
   const csv = await readFile(await download.path(), 'utf8');
   const lines = csv.trim().split('\r\n');
-  assert(lines[0] === 'rank,id,label,caption,source', `csv header ${lines[0]}`);
+  assert(lines[0] === 'rank,id,label,caption,source,date_taken', `csv header ${lines[0]}`);
   assert(lines.length - 1 >= found, `csv rows ${lines.length - 1} < ${found}`);
   assert(lines.some((l) => l.includes(`rare cluster ${cluster}`)), 'captions exported');
 

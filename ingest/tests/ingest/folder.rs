@@ -288,6 +288,108 @@ fn a_camera_named_folder_without_captions_ingests_every_good_image() {
     assert_eq!(report["uncaptioned"], uncaptioned.len());
 }
 
+/// Photos keep the date their EXIF says they were taken, through the item chunks; a date
+/// that is no date leaves it unknown and the photo is kept.
+#[test]
+fn photos_keep_their_exif_date_taken() {
+    use ingest::exif::{ExifValue::Ascii, ExifValue::Short, Tag, with_exif};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photos");
+    fs::create_dir_all(&input).unwrap();
+    let photos: [(&str, Vec<u8>, Option<&str>); 4] = [
+        (
+            "IMG_0001.jpg",
+            with_exif(
+                &jpeg(1),
+                &[
+                    (Tag::Orientation, Short(6)),
+                    (Tag::DateTimeOriginal, Ascii("2023:05:01 14:02:33")),
+                    (Tag::OffsetTimeOriginal, Ascii("+02:00")),
+                    (Tag::DateTime, Ascii("2024:01:01 00:00:00")),
+                ],
+            ),
+            Some("2023-05-01T14:02:33+02:00"),
+        ),
+        (
+            "IMG_0002.jpg",
+            with_exif(
+                &jpeg(2),
+                &[(Tag::DateTimeOriginal, Ascii("0000:00:00 00:00:00"))],
+            ),
+            None,
+        ),
+        (
+            "IMG_0003.jpg",
+            with_exif(
+                &jpeg(3),
+                &[(Tag::DateTimeDigitized, Ascii("2022:12:31 23:59:59"))],
+            ),
+            Some("2022-12-31T23:59:59"),
+        ),
+        ("IMG_0004.jpg", jpeg(4), None),
+    ];
+    for (name, bytes, _) in &photos {
+        fs::write(input.join(name), bytes).unwrap();
+    }
+    let out = dir.path().join("out");
+    let ingested = run(&IngestOptions::new(input, out.clone()));
+    check_output(&out, &ingested);
+    assert_eq!(ingested.report.skipped, 0);
+    let dates: Vec<(&str, Option<&str>)> = ingested
+        .items
+        .iter()
+        .map(|i| (i.item.source.as_str(), i.item.date_taken.as_deref()))
+        .collect();
+    let expected: Vec<(&str, Option<&str>)> = photos
+        .iter()
+        .map(|(name, _, date)| (*name, *date))
+        .collect();
+    assert_eq!(dates, expected);
+    // The orientation is read from the same block: the sideways 80 x 60 is 60 x 80.
+    assert_eq!(
+        (ingested.items[0].item.width, ingested.items[0].item.height),
+        (60, 80)
+    );
+}
+
+/// A HEIC photo, told by its header even under a `.jpg` name: decoded upright and dated
+/// with the `heif` feature, skipped as `heif_unsupported` without it; the run goes on.
+#[test]
+fn heic_photos_are_decoded_with_the_heif_feature_and_skipped_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photos");
+    fs::create_dir_all(&input).unwrap();
+    let heic =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/heif/sideways.heic"))
+            .unwrap();
+    fs::write(input.join("IMG_0001.jpg"), &heic).unwrap();
+    fs::write(input.join("IMG_0002.jpg"), jpeg(2)).unwrap();
+    let out = dir.path().join("out");
+    let ingested = run(&IngestOptions::new(input, out.clone()));
+    check_output(&out, &ingested);
+    if cfg!(feature = "heif") {
+        assert_eq!(ingested.report.skipped, 0);
+        let item = &ingested.items[0].item;
+        assert_eq!(item.source, "IMG_0001.jpg");
+        assert_eq!((item.width, item.height), (96, 64));
+        assert_eq!(
+            item.date_taken.as_deref(),
+            Some("2024-07-14T09:30:00+01:00")
+        );
+        let thumb = image::open(out.join(&item.thumb)).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (96, 64));
+    } else {
+        assert_eq!(
+            reasons(&ingested.report),
+            BTreeMap::from([("heif_unsupported", 1)])
+        );
+        let skip = &ingested.report.skipped_items[0];
+        assert_eq!(skip.source, "IMG_0001.jpg");
+        assert!(skip.detail.contains("--features heif"), "{}", skip.detail);
+        assert_eq!(kept(&ingested), [("IMG_0002.jpg", "")]);
+    }
+}
+
 /// A stage a run reported: its name, its total (`None` when uncounted), the steps it
 /// advanced and whether it ended.
 type Stage = (String, Option<u64>, u64, bool);
