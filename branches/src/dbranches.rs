@@ -83,6 +83,23 @@ pub(crate) struct Covering {
     max_retries: u32,
 }
 
+impl Covering {
+    /// Subsets tried per box, as [`train_boxes`] counts them.
+    fn subsets_per_box(&self, subsets: usize) -> usize {
+        ((subsets as f64 * self.subset_fraction).round() as usize).clamp(1, subsets.max(1))
+    }
+
+    /// Most row-dim visits of one model's covering over `rows` training rows: every box
+    /// tries its subsets over every row still uncovered (at most all of them).
+    pub(crate) fn work(&self, subsets: &[Vec<u16>], rows: usize) -> u64 {
+        let dims_per_subset = subsets.iter().map(Vec::len).sum::<usize>() / subsets.len().max(1);
+        u64::from(self.max_boxes)
+            .saturating_mul(self.subsets_per_box(subsets.len()) as u64)
+            .saturating_mul(dims_per_subset.max(1) as u64)
+            .saturating_mul(rows as u64)
+    }
+}
+
 /// A box found in training: `f64` borders over the dims of one subset, in its order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainedBox {
@@ -145,8 +162,7 @@ pub(crate) fn train_boxes(
         min_pts: ((1.5 * positives).floor() as u32).clamp(1, settings.min_pts_cap.max(1)),
         stop_infinite: settings.stop_infinite,
     };
-    let per_box = ((subsets.len() as f64 * settings.subset_fraction).round() as usize)
-        .clamp(1, subsets.len());
+    let per_box = settings.subsets_per_box(subsets.len());
     let mut subset_order: Vec<u32> = (0..subsets.len() as u32).collect();
     let mut remaining: Vec<u32> = (0..set.len() as u32).collect();
     let mut columns = Columns::default();

@@ -47,6 +47,24 @@ pub enum Error {
         /// The valid range, as text.
         range: &'static str,
     },
+    /// The request would train for too long: its settings times its training rows are
+    /// past [`crate::MAX_TRAINING_WORK`].
+    #[error(
+        "the {searcher} would train on {rows} rows for about {work} steps, over the limit of \
+         {limit}: lower {settings}, or label fewer images"
+    )]
+    TooMuchTraining {
+        /// The searcher trained.
+        searcher: &'static str,
+        /// Training rows (labelled and random negatives, weights counted).
+        rows: usize,
+        /// The estimate, in [`crate::MAX_TRAINING_WORK`]'s steps.
+        work: u64,
+        /// [`crate::MAX_TRAINING_WORK`].
+        limit: u64,
+        /// The settings that scale the work.
+        settings: &'static str,
+    },
     /// Training rows and labels do not fit together.
     #[error("training rows hold {values} values for {labels} labels of {dims} dims")]
     TrainingShape {

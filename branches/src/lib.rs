@@ -41,7 +41,8 @@ pub use error::Error;
 pub use index::{BoxIndex, FlatIndex};
 pub use model::{BoxRule, Model, Searcher};
 pub use search::{
-    EnsemblePart, EnsemblePlan, SearchEngine, SearchRequest, SearchResponse, TrainingSettings,
+    EnsemblePart, EnsemblePlan, MAX_TRAINING_WORK, SearchEngine, SearchRequest, SearchResponse,
+    TrainingSettings,
 };
 pub use shards::MemoryIndex;
 pub use training::{NegativePool, PoolSettings, TrainingSet};

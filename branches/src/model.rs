@@ -26,6 +26,18 @@ pub enum Searcher {
     RandomForest,
 }
 
+impl Searcher {
+    /// The searcher's name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Searcher::DBranches => "DBranches",
+            Searcher::Ensemble => "ensemble",
+            Searcher::DecisionTree => "decision tree",
+            Searcher::RandomForest => "random forest",
+        }
+    }
+}
+
 /// One box of a model, on the `u8` grid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

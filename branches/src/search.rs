@@ -75,6 +75,64 @@ impl TrainingSettings {
     }
 }
 
+/// Most training work a request may ask for, in row-dim visits (a training row's value in
+/// one dim, looked at once): its settings times its training rows, estimated before
+/// training ([`Error::TooMuchTraining`]). About 20 s of one core here (2,000 million
+/// visits of the ensemble's covering), so no setting a request may hold makes a round
+/// run for minutes; the default ensemble stays under it up to about 12,000 training rows
+/// (4.5 s for 3,358), a forest of 1,000 trees over a million images is refused.
+pub const MAX_TRAINING_WORK: u64 = 2_000_000_000;
+
+/// The most row-dim visits training `searcher` on `rows` rows (and, for the baselines,
+/// scanning the `images` of the index with the model) may take, and the settings that
+/// scale it.
+fn training_work(
+    searcher: Searcher,
+    settings: &TrainingSettings,
+    subsets: &[Vec<u16>],
+    dims: usize,
+    rows: usize,
+    images: usize,
+) -> (u64, &'static str) {
+    // A tree has about log2(rows) levels (fewer with max_depth); each level sorts every
+    // row of each dim it tries, log2(rows) visits a row.
+    let log_rows = u64::from((usize::BITS - rows.leading_zeros()).max(1));
+    let levels = settings
+        .tree
+        .max_depth
+        .map_or(log_rows, |depth| log_rows.min(u64::from(depth) + 1));
+    let tree = |dims_tried: usize| {
+        (levels * log_rows)
+            .saturating_mul(dims_tried as u64)
+            .saturating_mul(rows as u64)
+    };
+    // Applying a tree to every image: one test per level.
+    let scan = levels.saturating_mul(images as u64);
+    match searcher {
+        // The post-trees together see about the training rows once (each fits the rows
+        // inside its box).
+        Searcher::DBranches => (
+            settings
+                .branches
+                .single()
+                .work(subsets, rows)
+                .saturating_add(tree(dims)),
+            "max_boxes, subset_fraction or tree.max_depth",
+        ),
+        Searcher::Ensemble => (
+            u64::from(settings.ensemble_models)
+                .saturating_mul(settings.branches.ensemble_member().work(subsets, rows)),
+            "ensemble_models, max_boxes or subset_fraction",
+        ),
+        Searcher::DecisionTree => (tree(dims).saturating_add(scan), "tree.max_depth"),
+        Searcher::RandomForest => (
+            u64::from(settings.forest_trees)
+                .saturating_mul(tree(dims.isqrt().max(1)).saturating_add(scan)),
+            "forest_trees or tree.max_depth",
+        ),
+    }
+}
+
 /// One round, as the CLI and the browser send it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -274,8 +332,13 @@ impl<I: BoxIndex> SearchEngine<I> {
         &self.pool
     }
 
-    /// The request's training set and the generator that trains on it, as drawn so far.
-    fn training_set(&self, request: &SearchRequest) -> Result<(TrainingSet, ChaCha8Rng), Error> {
+    /// The request's training set and the generator that trains on it, as drawn so far;
+    /// refused when training `searcher` on it would take too long.
+    fn training_set(
+        &self,
+        request: &SearchRequest,
+        searcher: Searcher,
+    ) -> Result<(TrainingSet, ChaCha8Rng), Error> {
         request.training.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(request.seed);
         let labels = Labels {
@@ -285,6 +348,24 @@ impl<I: BoxIndex> SearchEngine<I> {
             negative_weight: request.negative_weight,
         };
         let set = assemble(&self.index, &self.pool, labels, &mut rng)?;
+        let subsets = self.non_empty_subsets()?;
+        let (work, settings) = training_work(
+            searcher,
+            &request.training,
+            subsets,
+            set.dims(),
+            set.len(),
+            self.index.len() as usize,
+        );
+        if work > MAX_TRAINING_WORK {
+            return Err(Error::TooMuchTraining {
+                searcher: searcher.name(),
+                rows: set.len(),
+                work,
+                limit: MAX_TRAINING_WORK,
+                settings,
+            });
+        }
         Ok((set, rng))
     }
 
@@ -292,7 +373,7 @@ impl<I: BoxIndex> SearchEngine<I> {
     /// ([`EnsemblePlan::train_members`]) and join ([`EnsemblePlan::join`]) into the very
     /// model [`Self::train`] gives. The request's searcher is not looked at.
     pub fn plan_ensemble(&self, request: &SearchRequest) -> Result<EnsemblePlan, Error> {
-        let (set, mut rng) = self.training_set(request)?;
+        let (set, mut rng) = self.training_set(request, Searcher::Ensemble)?;
         self.ensemble_plan(set, &request.training, &mut rng)
     }
 
@@ -319,7 +400,7 @@ impl<I: BoxIndex> SearchEngine<I> {
 
     /// Trains the request's searcher on its training set.
     pub fn train(&self, request: &SearchRequest) -> Result<Model, Error> {
-        let (set, mut rng) = self.training_set(request)?;
+        let (set, mut rng) = self.training_set(request, request.searcher)?;
         let settings = &request.training;
         let subsets = self.index.subsets();
         Ok(match request.searcher {
@@ -531,6 +612,103 @@ mod tests {
         assert!(depth(&rule, &[10, 0, 127]) < 0.1);
         assert!(depth(&rule, &[14, 0, 127]) > depth(&rule, &[12, 0, 127]));
         assert!(depth(&rule, &[15, 0, 0]) > 0.0);
+    }
+
+    /// The reference's tree set over 32 dims: 64 subsets of 4, 32 of 6, 8 of 8.
+    fn reference_subsets() -> Vec<Vec<u16>> {
+        [(4, 64), (6, 32), (8, 8)]
+            .into_iter()
+            .flat_map(|(size, count)| (0..count).map(move |_| (0..size).collect()))
+            .collect()
+    }
+
+    fn work(searcher: Searcher, settings: &TrainingSettings, rows: usize) -> u64 {
+        training_work(
+            searcher,
+            settings,
+            &reference_subsets(),
+            32,
+            rows,
+            1_000_000,
+        )
+        .0
+    }
+
+    #[test]
+    fn the_defaults_train_on_thousands_of_labels_within_the_work_limit() {
+        let defaults = TrainingSettings::default();
+        for searcher in [
+            Searcher::DBranches,
+            Searcher::Ensemble,
+            Searcher::DecisionTree,
+            Searcher::RandomForest,
+        ] {
+            assert!(
+                work(searcher, &defaults, 10_000) <= MAX_TRAINING_WORK,
+                "{searcher:?}: {}",
+                work(searcher, &defaults, 10_000)
+            );
+        }
+    }
+
+    #[test]
+    fn settings_that_ran_for_minutes_are_over_the_work_limit() {
+        // The probes: 2,858 positives and 500 random negatives.
+        let rows = 3_358;
+        let mut big_ensemble = TrainingSettings {
+            ensemble_models: 100,
+            ..TrainingSettings::default()
+        };
+        big_ensemble.branches.max_boxes = 100;
+        assert!(work(Searcher::Ensemble, &big_ensemble, rows) > MAX_TRAINING_WORK);
+        let big_forest = TrainingSettings {
+            forest_trees: 1000,
+            ..TrainingSettings::default()
+        };
+        assert!(work(Searcher::RandomForest, &big_forest, rows) > MAX_TRAINING_WORK);
+        // Its scan of a million images alone is over, however few the labels.
+        assert!(work(Searcher::RandomForest, &big_forest, 100) > MAX_TRAINING_WORK);
+        // Work grows with the rows and with each setting that scales it.
+        let defaults = TrainingSettings::default();
+        assert!(
+            work(Searcher::Ensemble, &defaults, 2 * rows)
+                > work(Searcher::Ensemble, &defaults, rows)
+        );
+        let shallow = TrainingSettings {
+            tree: TreeSettings {
+                max_depth: Some(3),
+                ..TreeSettings::default()
+            },
+            ..big_forest
+        };
+        assert!(
+            work(Searcher::RandomForest, &shallow, rows)
+                < work(Searcher::RandomForest, &big_forest, rows)
+        );
+    }
+
+    #[test]
+    fn a_request_over_the_work_limit_is_refused_naming_what_to_lower() {
+        let rows = 2_000;
+        let features = (0..rows * 32).map(|i| (i * 7 % 251) as u8).collect();
+        let index = crate::FlatIndex::new(features, 32, reference_subsets()).unwrap();
+        let engine = SearchEngine::new(index, PoolSettings::default()).unwrap();
+        let mut request = SearchRequest::new((0..1_500).collect());
+        request.searcher = Searcher::Ensemble;
+        request.training.ensemble_models = 100;
+        request.training.branches.max_boxes = 100;
+        for error in [
+            engine.run(&request).unwrap_err(),
+            engine.plan_ensemble(&request).unwrap_err(),
+        ] {
+            assert!(matches!(error, Error::TooMuchTraining { .. }), "{error}");
+            let message = error.to_string();
+            assert!(message.contains("ensemble_models, max_boxes"), "{message}");
+            assert!(message.contains("label fewer images"), "{message}");
+        }
+        request.training.ensemble_models = 5;
+        request.training.branches.max_boxes = 5;
+        assert!(engine.run(&request).is_ok());
     }
 
     #[test]
