@@ -13,9 +13,9 @@ use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use clip::export::{ExportError, Precision, Storage, export_tensors};
 use clip::model::l2_normalise;
 use clip::{ClipConfig, ClipModel, ConfigError, EncodeError, LoadError, TensorMap, TokenBatch};
-use index_shards::seeded::below;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 
 use crate::loss::{contrastive_loss, koleo};
 use crate::weights::{init_weights, model_tensors};

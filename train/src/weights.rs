@@ -11,9 +11,9 @@ use burn::tensor::Tensor;
 use clip::loader::transpose;
 use clip::model::ResidualAttentionBlock;
 use clip::{Activation, ClipConfig, ClipModel, RawTensor, TensorMap, TextConfig, VisionConfig};
-use index_shards::seeded::below;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 
 use crate::trainer::TrainError;
 
