@@ -4,7 +4,7 @@
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub(crate) use index_shards::seeded::below;
+pub(crate) use seeded::below;
 
 /// A uniform draw from `[0, 1)`.
 pub(crate) fn unit(rng: &mut impl RngCore) -> f64 {

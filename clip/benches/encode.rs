@@ -14,8 +14,9 @@
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use clip::export::{Precision, export_text_tower};
+use clip::export::export_text_tower;
 use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::tensors::Precision;
 use clip::{ClipConfig, TensorMap, TokenBatch, Tokenizer, load_clip, load_text_tower, read_rows};
 
 const BATCH: usize = 32;

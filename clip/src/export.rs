@@ -1,310 +1,232 @@
-//! The text tower as a compact safetensors file for the browser, in f16 or int8; and
-//! [`export_tensors`], which writes any [`TensorMap`] (a trained model, a checkpoint).
+//! Models back to named tensors, the inverse of [`crate::loader`]: [`model_tensors`] and
+//! [`text_tower_tensors`] name every parameter by the table of [`crate::names`] for a
+//! [`Layout`]; [`export_text_tower`] writes the text tower as a compact safetensors file for
+//! the browser, in f16 or int8.
 //!
-//! The file uses open_clip's names and orientation (see the table in [`crate::loader`]),
-//! so [`crate::load_text_tower`] reads it back like any open_clip checkpoint. In the int8
-//! form every matrix is stored as i8 with one f32 scale per row (symmetric, absmax / 127)
-//! under `<name>.int8_scale`; [`crate::TensorMap::from_safetensors`] dequantizes such pairs.
-//! Vectors (biases, LayerNorms) are f16 in both forms.
+//! The browser file uses open_clip's names and orientation, so [`crate::load_text_tower`]
+//! reads it back like any open_clip checkpoint. In the int8 form every matrix is int8 with
+//! per-row scales (see [`crate::tensors`]); vectors (biases, LayerNorms) and the text
+//! projection are f16 in both forms.
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
-use safetensors::Dtype;
 
-use crate::encoder::{EncoderError, read_values};
-use crate::loader::{LoadError, RawTensor, TensorMap, transpose};
-use crate::model::TextTransformer;
+use crate::encoder::read_values;
+use crate::model::{ClipModel, ResidualAttentionBlock, TextTransformer};
+use crate::names::{AttentionInNames, Layout, Names, ProjectionName, Tower};
+use crate::tensors::{
+    ExportError, Precision, RawTensor, Storage, TensorMap, export_tensors, transpose,
+};
 
-/// Suffix of the per-row scales of an int8 matrix.
-pub const INT8_SCALE_SUFFIX: &str = ".int8_scale";
+// Kept here for the app's text worker, which tells an int8 export by it.
+pub use crate::tensors::holds_int8;
 
-/// Storage precision of an exported tower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    /// Half floats everywhere.
-    F16,
-    /// Matrices as i8 with per-row scales, vectors as f16.
-    Int8,
-}
-
-/// Why an export failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExportError {
-    /// A parameter could not be read back from the device.
-    #[error(transparent)]
-    Readback(#[from] EncoderError),
-    /// safetensors refused the tensors.
-    #[error("safetensors serialisation failed: {0}")]
-    Serialize(String),
-}
-
-/// One tensor to write: name, shape, dtype and little-endian bytes.
-struct Entry {
-    name: String,
-    shape: Vec<usize>,
-    dtype: Dtype,
-    bytes: Vec<u8>,
-}
-
-/// The text tower as safetensors bytes (reads parameters synchronously: native only).
+/// The text tower as safetensors bytes in open_clip's names (reads parameters
+/// synchronously: native only).
 pub fn export_text_tower(
     tower: &TextTransformer,
     precision: Precision,
 ) -> Result<Vec<u8>, ExportError> {
-    let mut entries = Vec::new();
-    let mut matrix = |name: String, rows: usize, cols: usize, values: Vec<f32>| {
-        entries.extend(encode_matrix(name, rows, cols, &values, precision));
-    };
-    let [vocab, width] = tower.token_embedding.shape().dims::<2>();
-    matrix(
-        "token_embedding.weight".into(),
-        vocab,
-        width,
-        read(&tower.token_embedding)?,
+    let projection = Names::new(Layout::OpenClip)
+        .projection(Tower::Text)
+        .weight();
+    let tensors = text_tower_tensors(tower, Layout::OpenClip)?;
+    export_tensors(&tensors, |name, _| {
+        // Kept in f16 even in the int8 form: it is small and sets the feature directly.
+        if name == projection {
+            Storage::Compact(Precision::F16)
+        } else {
+            Storage::Compact(precision)
+        }
+    })
+}
+
+/// Every tensor of `model` under `layout`'s names (the inverse of [`crate::load_clip`]).
+pub fn model_tensors(model: &ClipModel, layout: Layout) -> Result<TensorMap, ExportError> {
+    let names = Names::new(layout);
+    let mut map = text_tower_tensors(&model.text, layout)?;
+    let vision = &model.vision;
+    // burn's patch matrix `[channels * p * p, width]` is the conv weight `[width, c, p, p]`.
+    let [inputs, width] = vision.patch_embedding.weight.shape().dims::<2>();
+    let p = vision.patch_size;
+    map.insert(
+        names.patch_embedding(),
+        RawTensor {
+            shape: vec![width, inputs / (p * p), p, p],
+            values: transpose(&read(&vision.patch_embedding.weight)?, inputs, width),
+        },
     );
-    let [context, _] = tower.positional_embedding.shape().dims::<2>();
-    matrix(
-        "positional_embedding".into(),
-        context,
-        width,
-        read(&tower.positional_embedding)?,
+    insert_param(&mut map, names.class_embedding(), &vision.class_embedding)?;
+    insert_param(
+        &mut map,
+        names.vision_positional_embedding(),
+        &vision.positional_embedding,
+    )?;
+    insert_norm(&mut map, &names.ln_pre(), &vision.ln_pre)?;
+    for (i, block) in vision.blocks.iter().enumerate() {
+        insert_block(&mut map, &names, Tower::Vision, i, block)?;
+    }
+    insert_norm(&mut map, &names.ln_post(), &vision.ln_post)?;
+    insert_projection(
+        &mut map,
+        names.projection(Tower::Vision),
+        &vision.projection,
+    )?;
+    map.insert(
+        names.logit_scale(),
+        RawTensor {
+            shape: vec![],
+            values: read(&model.logit_scale)?,
+        },
     );
-    let mut vectors: Vec<(String, Vec<f32>)> = Vec::new();
-    let mut linears: Vec<(String, &Linear)> = Vec::new();
-    let mut norms: Vec<(String, &LayerNorm)> = Vec::new();
+    Ok(map)
+}
+
+/// Every tensor of the text tower under `layout`'s names (the inverse of
+/// [`crate::load_text_tower`]).
+pub fn text_tower_tensors(
+    tower: &TextTransformer,
+    layout: Layout,
+) -> Result<TensorMap, ExportError> {
+    let names = Names::new(layout);
+    let mut map = TensorMap::default();
+    insert_param(
+        &mut map,
+        names.text_token_embedding(),
+        &tower.token_embedding,
+    )?;
+    insert_param(
+        &mut map,
+        names.text_positional_embedding(),
+        &tower.positional_embedding,
+    )?;
     for (i, block) in tower.blocks.iter().enumerate() {
-        let b = format!("transformer.resblocks.{i}");
-        norms.push((format!("{b}.ln_1"), &block.ln_1));
-        norms.push((format!("{b}.ln_2"), &block.ln_2));
-        linears.push((format!("{b}.attn.in_proj"), &block.attn_in));
-        linears.push((format!("{b}.attn.out_proj"), &block.attn_out));
-        linears.push((format!("{b}.mlp.c_fc"), &block.mlp_fc));
-        linears.push((format!("{b}.mlp.c_proj"), &block.mlp_proj));
+        insert_block(&mut map, &names, Tower::Text, i, block)?;
     }
-    norms.push(("ln_final".into(), &tower.ln_final));
-    for (name, linear) in linears {
-        let [d_in, d_out] = linear.weight.shape().dims::<2>();
-        // burn's `[in, out]` is PyTorch's `[out, in]` transposed; open_clip names its fused
-        // attention projection `in_proj_weight`, the others `<name>.weight`.
-        let weight_name = match name.strip_suffix(".in_proj") {
-            Some(block) => format!("{block}.in_proj_weight"),
-            None => format!("{name}.weight"),
-        };
-        matrix(
-            weight_name,
-            d_out,
-            d_in,
-            transpose(&read(&linear.weight)?, d_in, d_out),
-        );
-        if let Some(bias) = &linear.bias {
-            let bias_name = match name.strip_suffix(".in_proj") {
-                Some(block) => format!("{block}.in_proj_bias"),
-                None => format!("{name}.bias"),
-            };
-            vectors.push((bias_name, read(bias)?));
-        }
-    }
-    for (name, norm) in norms {
-        vectors.push((format!("{name}.weight"), read(&norm.gamma)?));
-        if let Some(beta) = &norm.beta {
-            vectors.push((format!("{name}.bias"), read(beta)?));
-        }
-    }
-    // open_clip's `text_projection` is `[in, out]`, like burn's weight: no transpose.
-    let [d_in, d_out] = tower.projection.weight.shape().dims::<2>();
-    let projection = read(&tower.projection.weight)?;
-    // Kept in f16 even in the int8 form: it is small and sets the feature directly.
-    entries.push(f16_entry(
-        "text_projection".into(),
-        vec![d_in, d_out],
-        &projection,
-    ));
-    for (name, values) in vectors {
-        let len = values.len();
-        entries.push(f16_entry(name, vec![len], &values));
-    }
-    serialize(&entries)
+    insert_norm(&mut map, &names.text_ln_final(), &tower.ln_final)?;
+    insert_projection(&mut map, names.projection(Tower::Text), &tower.projection)?;
+    Ok(map)
 }
 
-/// Whether a safetensors file holds int8 matrices (with [`INT8_SCALE_SUFFIX`] scales), as
-/// an int8 export does: the browser then runs the tower's int8 kernels
-/// ([`crate::packed::PackedPrecision::Int8`]), else f32 ones.
-pub fn holds_int8(bytes: &[u8]) -> Result<bool, LoadError> {
-    let file = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| LoadError::Safetensors(e.to_string()))?;
-    Ok(file
-        .names()
-        .iter()
-        .any(|name| name.ends_with(INT8_SCALE_SUFFIX)))
-}
-
-/// The symmetric int8 scale of `values` (absmax / 127; 1 when all are zero): one per
-/// matrix row here, one per output in [`crate::packed`], so both store the same integers.
-pub(crate) fn int8_scale(values: impl IntoIterator<Item = f32>) -> f32 {
-    let absmax = values.into_iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    if absmax > 0.0 { absmax / 127.0 } else { 1.0 }
-}
-
-/// `value` in steps of `scale`, as int8.
-pub(crate) fn to_int8(value: f32, scale: f32) -> i8 {
-    (value / scale).round().clamp(-127.0, 127.0) as i8
-}
-
-/// How [`export_tensors`] stores one tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Storage {
-    /// Exact f32.
-    F32,
-    /// The tensor in the given precision; int8 applies to matrices only (per-row scales), any
-    /// other rank is stored in f16.
-    Compact(Precision),
-}
-
-/// Any named tensors as safetensors bytes (names kept), each stored as `storage` says;
-/// [`crate::TensorMap::from_safetensors`] reads them back (int8 dequantized).
-pub fn export_tensors(
-    tensors: &TensorMap,
-    storage: impl Fn(&str, &RawTensor) -> Storage,
-) -> Result<Vec<u8>, ExportError> {
-    let mut entries = Vec::new();
-    for name in tensors.names() {
-        let Some(tensor) = tensors.get(name) else {
-            continue;
-        };
-        match (storage(name, tensor), tensor.shape.as_slice()) {
-            (Storage::F32, shape) => entries.push(Entry {
-                name: name.to_owned(),
-                shape: shape.to_vec(),
-                dtype: Dtype::F32,
-                bytes: tensor.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            }),
-            (Storage::Compact(precision), &[rows, cols]) => entries.extend(encode_matrix(
-                name.to_owned(),
-                rows,
-                cols,
-                &tensor.values,
-                precision,
-            )),
-            (Storage::Compact(_), shape) => {
-                entries.push(f16_entry(name.to_owned(), shape.to_vec(), &tensor.values));
-            }
-        }
-    }
-    serialize(&entries)
-}
-
-fn serialize(entries: &[Entry]) -> Result<Vec<u8>, ExportError> {
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = entries
-        .iter()
-        .map(|e| {
-            safetensors::tensor::TensorView::new(e.dtype, e.shape.clone(), &e.bytes)
-                .map(|view| (e.name.clone(), view))
-                .map_err(|err| ExportError::Serialize(format!("{}: {err}", e.name)))
-        })
-        .collect::<Result<_, _>>()?;
-    safetensors::serialize(views, None).map_err(|e| ExportError::Serialize(e.to_string()))
-}
-
-fn read<const D: usize>(param: &Param<Tensor<D>>) -> Result<Vec<f32>, EncoderError> {
-    read_values(param.val())
-}
-
-fn f16_entry(name: String, shape: Vec<usize>, values: &[f32]) -> Entry {
-    Entry {
-        name,
-        shape,
-        dtype: Dtype::F16,
-        bytes: values
-            .iter()
-            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-            .collect(),
-    }
-}
-
-fn encode_matrix(
-    name: String,
-    rows: usize,
-    cols: usize,
-    values: &[f32],
-    precision: Precision,
-) -> Vec<Entry> {
-    match precision {
-        Precision::F16 => vec![f16_entry(name, vec![rows, cols], values)],
-        Precision::Int8 => {
-            let mut scales = Vec::with_capacity(rows);
-            let mut quantized = Vec::with_capacity(values.len());
-            for row in values.chunks(cols) {
-                let scale = int8_scale(row.iter().copied());
-                scales.push(scale);
-                quantized.extend(row.iter().map(|&v| to_int8(v, scale) as u8));
-            }
-            vec![
-                Entry {
-                    name: format!("{name}{INT8_SCALE_SUFFIX}"),
-                    shape: vec![rows],
-                    dtype: Dtype::F32,
-                    bytes: scales.iter().flat_map(|s| s.to_le_bytes()).collect(),
-                },
-                Entry {
-                    name,
-                    shape: vec![rows, cols],
-                    dtype: Dtype::I8,
-                    bytes: quantized,
-                },
-            ]
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exported_tensors_read_back_in_their_storage() {
-        let mut tensors = TensorMap::default();
-        let matrix: Vec<f32> = (0..12).map(|i| i as f32 * 0.25 - 1.0).collect();
-        for name in ["exact", "half", "quantized"] {
-            let values = matrix.clone();
-            tensors.insert(
-                name,
+fn insert_block(
+    map: &mut TensorMap,
+    names: &Names,
+    tower: Tower,
+    index: usize,
+    block: &ResidualAttentionBlock,
+) -> Result<(), ExportError> {
+    let block_names = names.block(tower, index);
+    insert_norm(map, &block_names.ln_1, &block.ln_1)?;
+    insert_norm(map, &block_names.ln_2, &block.ln_2)?;
+    // burn's fused `[width, 3 * width]` is q, k, v side by side; PyTorch stacks their
+    // `[out, in]` weights as rows, which is the transpose.
+    let [width, fused] = block.attn_in.weight.shape().dims::<2>();
+    let weight = transpose(&read(&block.attn_in.weight)?, width, fused);
+    let bias = block.attn_in.bias.as_ref().map(read).transpose()?;
+    match block_names.attn_in {
+        AttentionInNames::Fused {
+            weight: weight_name,
+            bias: bias_name,
+        } => {
+            map.insert(
+                weight_name,
                 RawTensor {
-                    shape: vec![3, 4],
-                    values,
+                    shape: vec![fused, width],
+                    values: weight,
                 },
             );
+            if let Some(bias) = bias {
+                map.insert(
+                    bias_name,
+                    RawTensor {
+                        shape: vec![fused],
+                        values: bias,
+                    },
+                );
+            }
         }
-        tensors.insert(
-            "scalar",
-            RawTensor {
-                shape: vec![],
-                values: vec![2.5],
-            },
-        );
-        let bytes = export_tensors(&tensors, |name, _| match name {
-            "exact" => Storage::F32,
-            "half" | "scalar" => Storage::Compact(Precision::F16),
-            _ => Storage::Compact(Precision::Int8),
-        })
-        .unwrap();
-        let back = TensorMap::from_safetensors(&bytes).unwrap();
-        assert!(holds_int8(&bytes).unwrap());
-        assert_eq!(back.names(), ["exact", "half", "quantized", "scalar"]);
-        assert_eq!(back.get("exact"), tensors.get("exact"));
-        assert_eq!(back.get("scalar").unwrap().values, [2.5]);
-        for name in ["half", "quantized"] {
-            let read = back.get(name).unwrap();
-            assert_eq!(read.shape, [3, 4]);
-            let worst = read
-                .values
-                .iter()
-                .zip(&matrix)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
-            assert!(worst < 0.01, "{name}: {worst}");
-            assert!(worst > 0.0 || name == "half", "{name} was not quantized");
+        AttentionInNames::Split(parts) => {
+            for (k, part) in parts.iter().enumerate() {
+                map.insert(
+                    format!("{part}.weight"),
+                    RawTensor {
+                        shape: vec![width, width],
+                        values: weight[k * width * width..(k + 1) * width * width].to_vec(),
+                    },
+                );
+                if let Some(bias) = &bias {
+                    map.insert(
+                        format!("{part}.bias"),
+                        RawTensor {
+                            shape: vec![width],
+                            values: bias[k * width..(k + 1) * width].to_vec(),
+                        },
+                    );
+                }
+            }
         }
     }
+    insert_linear(map, &block_names.attn_out, &block.attn_out)?;
+    insert_linear(map, &block_names.mlp_fc, &block.mlp_fc)?;
+    insert_linear(map, &block_names.mlp_proj, &block.mlp_proj)
+}
+
+/// A projection as its layout stores it (see [`ProjectionName`]).
+fn insert_projection(
+    map: &mut TensorMap,
+    name: ProjectionName,
+    projection: &Linear,
+) -> Result<(), ExportError> {
+    match name {
+        ProjectionName::Linear(name) => insert_linear(map, &name, projection),
+        // open_clip's matrix is `[in, out]`, like burn's weight: no transpose.
+        ProjectionName::Matrix(name) => insert_param(map, name, &projection.weight),
+    }
+}
+
+/// A burn Linear as PyTorch's `<name>.weight` (`[out, in]`) and, if it has one,
+/// `<name>.bias`.
+pub fn insert_linear(map: &mut TensorMap, name: &str, linear: &Linear) -> Result<(), ExportError> {
+    let [d_in, d_out] = linear.weight.shape().dims::<2>();
+    map.insert(
+        format!("{name}.weight"),
+        RawTensor {
+            shape: vec![d_out, d_in],
+            values: transpose(&read(&linear.weight)?, d_in, d_out),
+        },
+    );
+    if let Some(bias) = &linear.bias {
+        insert_param(map, format!("{name}.bias"), bias)?;
+    }
+    Ok(())
+}
+
+fn insert_norm(map: &mut TensorMap, name: &str, norm: &LayerNorm) -> Result<(), ExportError> {
+    insert_param(map, format!("{name}.weight"), &norm.gamma)?;
+    if let Some(beta) = &norm.beta {
+        insert_param(map, format!("{name}.bias"), beta)?;
+    }
+    Ok(())
+}
+
+/// A parameter as it is, under `name`.
+pub fn insert_param<const D: usize>(
+    map: &mut TensorMap,
+    name: impl Into<String>,
+    param: &Param<Tensor<D>>,
+) -> Result<(), ExportError> {
+    let shape = param.shape().dims::<D>().to_vec();
+    map.insert(
+        name,
+        RawTensor {
+            shape,
+            values: read(param)?,
+        },
+    );
+    Ok(())
+}
+
+fn read<const D: usize>(param: &Param<Tensor<D>>) -> Result<Vec<f32>, ExportError> {
+    Ok(read_values(param.val())?)
 }

@@ -10,9 +10,11 @@
 //! - [`Tokenizer`]: ids identical to open_clip's ([`text_clean`] ports ftfy's fixes).
 //! - [`PreprocessConfig`]: PIL-exact bicubic resize, centre crop, normalisation.
 //! - [`ClipConfig`], [`loader`]: sizes and weights (Hugging Face, open_clip, OpenAI, and the
-//!   paper's full model with heads).
+//!   paper's full model with heads), named by the one table of [`names`], read from the
+//!   file format of [`tensors`] ([`TensorMap`]).
 //! - [`ClipModel`], [`FeatureHead`]: the towers and heads; [`Encoder`] puts them together.
-//! - [`export`]: the text tower as a compact (f16 or int8) safetensors file for the browser.
+//! - [`export`]: a model back to named tensors, and the text tower as a compact (f16 or
+//!   int8) safetensors file for the browser.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,20 +36,22 @@ pub mod encoder;
 pub mod export;
 pub mod loader;
 pub mod model;
+pub mod names;
 pub mod packed;
 pub mod pooling;
 pub mod preprocess;
+pub mod tensors;
 pub mod text_clean;
 pub mod tokenize;
 
 pub use config::{Activation, ClipConfig, ConfigError, HeadConfig, TextConfig, VisionConfig};
 pub use encoder::{Encoder, EncoderError, read_rows, read_rows_async};
-pub use loader::{
-    Layout, LoadError, RawTensor, TensorMap, load_clip, load_head, load_head_sized, load_text_tower,
-};
+pub use loader::{load_clip, load_head, load_head_sized, load_text_tower};
 pub use model::{
     ClipModel, FeatureHead, LinearProjection, MlpHead, TextTransformer, VisionTransformer,
 };
+pub use names::Layout;
 pub use pooling::{EncodeError, TokenBatch};
 pub use preprocess::{CLIP_MEAN, CLIP_STD, PreprocessConfig, PreprocessError, RgbImage};
+pub use tensors::{LoadError, RawTensor, TensorMap};
 pub use tokenize::{CONTEXT_LENGTH, END_OF_TEXT, START_OF_TEXT, Tokenizer, TokenizerError};

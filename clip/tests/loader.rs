@@ -1,7 +1,8 @@
 //! One error test per loader failure mode, and the browser export round trip.
 
 use burn::tensor::Device;
-use clip::export::{Precision, export_text_tower, holds_int8};
+use clip::export::export_text_tower;
+use clip::tensors::{Precision, holds_int8};
 use clip::{ClipConfig, LoadError, RawTensor, TensorMap, load_clip, load_text_tower};
 
 use crate::common::{fixture, hf_fixture, min_row_cosine, read_map, reference_tokens, rows};

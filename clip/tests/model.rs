@@ -5,8 +5,9 @@
 //! the paper's heads from a `.pt` file.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use clip::export::{Precision, export_text_tower};
+use clip::export::export_text_tower;
 use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::tensors::Precision;
 use clip::{
     Activation, ClipConfig, Encoder, FeatureHead, HeadConfig, PreprocessConfig, RgbImage,
     TensorMap, TextTransformer, TokenBatch, load_clip, load_head, load_text_tower,

@@ -10,8 +10,9 @@
 #![cfg(target_family = "wasm")]
 
 use burn::tensor::Device;
-use clip::export::{Precision, export_text_tower};
+use clip::export::export_text_tower;
 use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::tensors::Precision;
 use clip::{ClipConfig, TensorMap, TokenBatch, Tokenizer, load_text_tower, read_rows_async};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 

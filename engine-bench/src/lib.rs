@@ -9,11 +9,11 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use branches::{MemoryIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
-use index_shards::seeded::below;
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 use index_shards::{KnnTree, RangeStats, ShardConfig, TreeSetConfig, knn_exact, write_index};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 use serde::Serialize;
 
 /// What to measure.

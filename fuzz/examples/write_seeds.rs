@@ -10,7 +10,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use clip::export::{Precision, Storage, export_tensors};
+use clip::tensors::{Precision, Storage, export_tensors};
 use clip::{RawTensor, TensorMap};
 use exif::Tag;
 use image::{ImageFormat, Rgb, RgbImage};

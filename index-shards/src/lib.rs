@@ -39,7 +39,6 @@ mod load;
 mod manifest;
 mod par;
 pub mod quantize;
-pub mod seeded;
 mod shard;
 pub mod synthetic;
 mod treeset;

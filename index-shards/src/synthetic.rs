@@ -6,9 +6,9 @@
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 
 use crate::quantize::{l2_normalize, quantize};
-use crate::seeded::below;
 
 /// How to generate a [`RareClusterSet`].
 #[derive(Clone, Debug)]

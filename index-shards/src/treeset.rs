@@ -3,9 +3,9 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 
 use crate::kdtree::KdTree;
-use crate::seeded::below;
 use crate::{Features, IndexError, RangeStats};
 
 /// How to build a [`TreeSet`].

@@ -35,6 +35,7 @@ pub mod decode;
 pub mod exif;
 pub mod folder;
 pub mod heif;
+pub mod input_kind;
 pub mod local_file;
 pub mod output;
 pub mod pickle;
@@ -51,10 +52,10 @@ use std::path::{Path, PathBuf};
 use dataset::{FileRef, IngestReport, SkippedItem};
 use rayon::prelude::*;
 
+pub use input_kind::InputKind;
 pub use output::{INGEST_LIST_FILE, IngestEntry, IngestList};
 pub use process::FilterOptions;
 pub use progress::{BarProgress, NoProgress, Progress};
-pub use source::InputKind;
 pub use table::CsvColumns;
 pub use urls::DownloadOptions;
 

@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use clip::export::{Precision, export_text_tower};
+use clip::export::export_text_tower;
+use clip::tensors::Precision;
 use clip::{TokenBatch, Tokenizer, read_rows};
 use dataset::{
     DATASET_FILE, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, FullFeatures,

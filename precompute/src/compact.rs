@@ -9,7 +9,7 @@
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::ValueEnum;
-use clip::export::{Precision, Storage, export_tensors};
+use clip::tensors::{Precision, Storage, export_tensors};
 use clip::{HeadConfig, MlpHead, RawTensor, TensorMap, read_rows};
 use index_shards::quantize::quantize_row;
 use reduce::{Pca, fit_sample, independent_axes};

@@ -151,7 +151,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let weights = trainer.weights()?;
     let bytes = if args.full_precision {
-        clip::export::export_tensors(&weights, |_, _| clip::export::Storage::F32)?
+        clip::tensors::export_tensors(&weights, |_, _| clip::tensors::Storage::F32)?
     } else {
         compact_weights(&weights)?
     };

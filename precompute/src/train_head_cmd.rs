@@ -167,7 +167,7 @@ pub fn run(args: &TrainHeadArgs) -> Result<()> {
     }
     bar.finish();
     let heads = trainer.weights()?;
-    let bytes = clip::export::export_tensors(&heads, |_, _| clip::export::Storage::F32)?;
+    let bytes = clip::tensors::export_tensors(&heads, |_, _| clip::tensors::Storage::F32)?;
     write_atomic(&args.out.join(HEAD_FILE), &bytes)?;
 
     if held > 0 {

@@ -6,9 +6,9 @@
 //! striped background"), as people type queries: a model trained on full captions alone
 //! places such short texts near whatever shares a word, often the background's colour.
 
-use index_shards::seeded::below;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 
 use crate::scene::{Colour, Count, Description, Position, Scene, Shape, Size, Texture, pick};
 

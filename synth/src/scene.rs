@@ -2,9 +2,9 @@
 
 use std::ops::Range;
 
-use index_shards::seeded::below;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 
 /// The shape drawn (all instances of a scene share it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -13,18 +13,20 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use clip::loader::transpose;
+use clip::export::{insert_linear, insert_param};
 use clip::model::l2_normalise;
+use clip::tensors::transpose;
 use clip::{HeadConfig, RawTensor, TensorMap};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::error::TrainError;
 use crate::loss::{contrastive_loss, koleo};
 use crate::trainer::{
-    Checkpoint, StepReport, TrainConfig, TrainError, adamw, checkpoint_of, number_params,
-    restore_optimizer, scalar,
+    Checkpoint, StepReport, TrainConfig, adamw, checkpoint_of, number_params, restore_optimizer,
+    scalar,
 };
-use crate::weights::{put_linear, put_param, standard_normal, values};
+use crate::weights::{standard_normal, values};
 
 /// The names of the two heads in a weights file.
 pub const HEAD_NAMES: [&str; 2] = ["image_head", "text_head"];
@@ -111,17 +113,18 @@ impl TrainableHead {
     }
 
     fn put(&self, map: &mut TensorMap, name: &str) -> Result<(), TrainError> {
-        put_linear(map, &format!("{name}.0"), &self.linear_0)?;
+        insert_linear(map, &format!("{name}.0"), &self.linear_0)?;
         put_batch_norm(map, &format!("{name}.1"), &self.norm_1)?;
-        put_linear(map, &format!("{name}.3"), &self.linear_3)?;
+        insert_linear(map, &format!("{name}.3"), &self.linear_3)?;
         put_batch_norm(map, &format!("{name}.4"), &self.norm_4)?;
-        put_linear(map, &format!("{name}.6"), &self.linear_6)
+        insert_linear(map, &format!("{name}.6"), &self.linear_6)?;
+        Ok(())
     }
 }
 
 fn put_batch_norm(map: &mut TensorMap, name: &str, norm: &BatchNorm) -> Result<(), TrainError> {
-    put_param(map, &format!("{name}.weight"), &norm.gamma)?;
-    put_param(map, &format!("{name}.bias"), &norm.beta)?;
+    insert_param(map, format!("{name}.weight"), &norm.gamma)?;
+    insert_param(map, format!("{name}.bias"), &norm.beta)?;
     for (part, state) in [
         ("running_mean", &norm.running_mean),
         ("running_var", &norm.running_var),

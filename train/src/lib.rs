@@ -29,15 +29,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod error;
 pub mod head;
 pub mod loss;
 pub mod trainer;
 pub mod weights;
 
+pub use error::TrainError;
 pub use head::{HeadTrainer, init_head_weights};
 pub use trainer::{
-    Checkpoint, StepReport, TrainConfig, TrainError, Trainer, batch_indices, check_collection,
-    compact_weights,
+    Checkpoint, StepReport, TrainConfig, Trainer, batch_indices, check_collection, compact_weights,
 };
 
 /// Held by every test that takes optimisation steps: burn's autodiff graph is shared by the

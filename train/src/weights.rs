@@ -6,16 +6,14 @@
 //! inference) and the files written are ordinary Hugging Face `model.safetensors` files.
 
 use burn::module::Param;
-use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
-use clip::loader::transpose;
-use clip::model::ResidualAttentionBlock;
+use clip::names::{AttentionInNames, Layout, Names, ProjectionName, Tower};
 use clip::{Activation, ClipConfig, ClipModel, RawTensor, TensorMap, TextConfig, VisionConfig};
-use index_shards::seeded::below;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use seeded::below;
 
-use crate::trainer::TrainError;
+use crate::error::TrainError;
 
 /// The demo model: a 64 px ViT with 16 px patches (17 tokens: fast enough to train on a CPU) and a 3-layer text transformer, both 128
 /// wide, with the full CLIP BPE vocabulary (so the standard tokenizer works) and a 32-d joint
@@ -104,119 +102,109 @@ enum Init {
     Constant(f32),
 }
 
-/// Every tensor of a Hugging Face `CLIPModel` of `config`, with its shape and CLIP's
-/// initialisation (OpenAI's `initialize_parameters`: residual projections scaled down with
-/// depth, embeddings at 0.02 / 0.01).
+/// Every tensor of a Hugging Face `CLIPModel` of `config` (named by [`clip::names`]), with
+/// its shape and CLIP's initialisation (OpenAI's `initialize_parameters`: residual
+/// projections scaled down with depth, embeddings at 0.02 / 0.01). The order is the order
+/// of the random draws, so it fixes the weights a seed gives.
 fn specs(config: &ClipConfig) -> Vec<(String, Vec<usize>, Init)> {
+    let names = Names::new(Layout::HuggingFace);
     let mut specs = Vec::new();
     let t = &config.text_config;
     let v = &config.vision_config;
     let p = config.projection_dim;
     let mut add = |name: String, shape: &[usize], init| specs.push((name, shape.to_vec(), init));
+    let norm = |add: &mut dyn FnMut(String, &[usize], Init), name: &str, width: usize| {
+        add(format!("{name}.weight"), &[width], Init::Ones);
+        add(format!("{name}.bias"), &[width], Init::Zeros);
+    };
+    let linear =
+        |add: &mut dyn FnMut(String, &[usize], Init), name: &str, shape: [usize; 2], std| {
+            add(format!("{name}.weight"), &shape, Init::Normal(std));
+            add(format!("{name}.bias"), &shape[..1], Init::Zeros);
+        };
+    let projection = |add: &mut dyn FnMut(String, &[usize], Init), tower, width: usize, std| {
+        let name = names.projection(tower);
+        let shape = match name {
+            ProjectionName::Linear(_) => [p, width],
+            ProjectionName::Matrix(_) => [width, p],
+        };
+        add(name.weight(), &shape, Init::Normal(std));
+    };
     add(
-        "text_model.embeddings.token_embedding.weight".into(),
+        names.text_token_embedding(),
         &[t.vocab_size, t.hidden_size],
         Init::Normal(0.02),
     );
     add(
-        "text_model.embeddings.position_embedding.weight".into(),
+        names.text_positional_embedding(),
         &[t.max_position_embeddings, t.hidden_size],
         Init::Normal(0.01),
     );
-    let blocks = |add: &mut dyn FnMut(String, &[usize], Init), tower: &str, w, m, layers| {
+    let blocks = |add: &mut dyn FnMut(String, &[usize], Init), tower, w, m, layers| {
         let attention = (w as f32).powf(-0.5);
         let residual = attention * (2.0 * layers as f32).powf(-0.5);
         let fc = (2.0 * w as f32).powf(-0.5);
         for i in 0..layers {
-            let b = format!("{tower}.encoder.layers.{i}");
-            for norm in ["layer_norm1", "layer_norm2"] {
-                add(format!("{b}.{norm}.weight"), &[w], Init::Ones);
-                add(format!("{b}.{norm}.bias"), &[w], Init::Zeros);
+            let block = names.block(tower, i);
+            norm(add, &block.ln_1, w);
+            norm(add, &block.ln_2, w);
+            match &block.attn_in {
+                AttentionInNames::Split(parts) => {
+                    for part in parts {
+                        linear(add, part, [w, w], attention);
+                    }
+                }
+                AttentionInNames::Fused { weight, bias } => {
+                    add(weight.clone(), &[3 * w, w], Init::Normal(attention));
+                    add(bias.clone(), &[3 * w], Init::Zeros);
+                }
             }
-            for (part, std) in [
-                ("q_proj", attention),
-                ("k_proj", attention),
-                ("v_proj", attention),
-                ("out_proj", residual),
-            ] {
-                add(
-                    format!("{b}.self_attn.{part}.weight"),
-                    &[w, w],
-                    Init::Normal(std),
-                );
-                add(format!("{b}.self_attn.{part}.bias"), &[w], Init::Zeros);
-            }
-            add(format!("{b}.mlp.fc1.weight"), &[m, w], Init::Normal(fc));
-            add(format!("{b}.mlp.fc1.bias"), &[m], Init::Zeros);
-            add(
-                format!("{b}.mlp.fc2.weight"),
-                &[w, m],
-                Init::Normal(residual),
-            );
-            add(format!("{b}.mlp.fc2.bias"), &[w], Init::Zeros);
+            linear(add, &block.attn_out, [w, w], residual);
+            linear(add, &block.mlp_fc, [m, w], fc);
+            linear(add, &block.mlp_proj, [w, m], residual);
         }
     };
     blocks(
         &mut add,
-        "text_model",
+        Tower::Text,
         t.hidden_size,
         t.intermediate_size,
         t.num_hidden_layers,
     );
-    for part in ["weight", "bias"] {
-        let init = if part == "weight" {
-            Init::Ones
-        } else {
-            Init::Zeros
-        };
-        add(
-            format!("text_model.final_layer_norm.{part}"),
-            &[t.hidden_size],
-            init,
-        );
-    }
-    add(
-        "text_projection.weight".into(),
-        &[p, t.hidden_size],
-        Init::Normal((t.hidden_size as f32).powf(-0.5)),
+    norm(&mut add, &names.text_ln_final(), t.hidden_size);
+    projection(
+        &mut add,
+        Tower::Text,
+        t.hidden_size,
+        (t.hidden_size as f32).powf(-0.5),
     );
     let w = v.hidden_size;
     let patch_inputs = v.num_channels * v.patch_size * v.patch_size;
     let positions = (v.image_size / v.patch_size).pow(2) + 1;
     let scale = (w as f32).powf(-0.5);
     add(
-        "vision_model.embeddings.patch_embedding.weight".into(),
+        names.patch_embedding(),
         &[w, v.num_channels, v.patch_size, v.patch_size],
         Init::Normal((patch_inputs as f32).powf(-0.5)),
     );
+    add(names.class_embedding(), &[w], Init::Normal(scale));
     add(
-        "vision_model.embeddings.class_embedding".into(),
-        &[w],
-        Init::Normal(scale),
-    );
-    add(
-        "vision_model.embeddings.position_embedding.weight".into(),
+        names.vision_positional_embedding(),
         &[positions, w],
         Init::Normal(scale),
     );
     blocks(
         &mut add,
-        "vision_model",
+        Tower::Vision,
         w,
         v.intermediate_size,
         v.num_hidden_layers,
     );
-    for norm in ["pre_layrnorm", "post_layernorm"] {
-        add(format!("vision_model.{norm}.weight"), &[w], Init::Ones);
-        add(format!("vision_model.{norm}.bias"), &[w], Init::Zeros);
-    }
+    norm(&mut add, &names.ln_pre(), w);
+    norm(&mut add, &names.ln_post(), w);
+    projection(&mut add, Tower::Vision, w, scale);
     add(
-        "visual_projection.weight".into(),
-        &[p, w],
-        Init::Normal(scale),
-    );
-    add(
-        "logit_scale".into(),
+        names.logit_scale(),
         &[],
         Init::Constant(INITIAL_LOGIT_SCALE),
     );
@@ -251,142 +239,7 @@ pub(crate) fn standard_normal(rng: &mut ChaCha8Rng) -> f32 {
 /// The tensors of `model` under Hugging Face `CLIPModel` names (the inverse of
 /// [`clip::load_clip`] for that layout).
 pub fn model_tensors(model: &ClipModel) -> Result<TensorMap, TrainError> {
-    let mut map = TensorMap::default();
-    let text = &model.text;
-    put_param(
-        &mut map,
-        "text_model.embeddings.token_embedding.weight",
-        &text.token_embedding,
-    )?;
-    put_param(
-        &mut map,
-        "text_model.embeddings.position_embedding.weight",
-        &text.positional_embedding,
-    )?;
-    for (i, block) in text.blocks.iter().enumerate() {
-        put_block(&mut map, &format!("text_model.encoder.layers.{i}"), block)?;
-    }
-    put_norm(&mut map, "text_model.final_layer_norm", &text.ln_final)?;
-    put_linear(&mut map, "text_projection", &text.projection)?;
-    let vision = &model.vision;
-    // burn's patch matrix `[channels * p * p, width]` is the conv weight `[width, c, p, p]`.
-    let [inputs, width] = vision.patch_embedding.weight.shape().dims::<2>();
-    let p = vision.patch_size;
-    map.insert(
-        "vision_model.embeddings.patch_embedding.weight",
-        RawTensor {
-            shape: vec![width, inputs / (p * p), p, p],
-            values: transpose(&values(&vision.patch_embedding.weight)?, inputs, width),
-        },
-    );
-    put_param(
-        &mut map,
-        "vision_model.embeddings.class_embedding",
-        &vision.class_embedding,
-    )?;
-    put_param(
-        &mut map,
-        "vision_model.embeddings.position_embedding.weight",
-        &vision.positional_embedding,
-    )?;
-    put_norm(&mut map, "vision_model.pre_layrnorm", &vision.ln_pre)?;
-    for (i, block) in vision.blocks.iter().enumerate() {
-        put_block(&mut map, &format!("vision_model.encoder.layers.{i}"), block)?;
-    }
-    put_norm(&mut map, "vision_model.post_layernorm", &vision.ln_post)?;
-    put_linear(&mut map, "visual_projection", &vision.projection)?;
-    map.insert(
-        "logit_scale",
-        RawTensor {
-            shape: vec![],
-            values: values(&model.logit_scale)?,
-        },
-    );
-    Ok(map)
-}
-
-fn put_block(
-    map: &mut TensorMap,
-    prefix: &str,
-    block: &ResidualAttentionBlock,
-) -> Result<(), TrainError> {
-    put_norm(map, &format!("{prefix}.layer_norm1"), &block.ln_1)?;
-    put_norm(map, &format!("{prefix}.layer_norm2"), &block.ln_2)?;
-    // The fused `[width, 3 * width]` projection is q, k, v side by side; PyTorch stacks
-    // their `[out, in]` weights as rows, which is the transpose.
-    let [width, fused] = block.attn_in.weight.shape().dims::<2>();
-    let weight = transpose(&values(&block.attn_in.weight)?, width, fused);
-    let bias = match &block.attn_in.bias {
-        Some(bias) => values(bias)?,
-        None => vec![0.0; fused],
-    };
-    for (k, part) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
-        map.insert(
-            format!("{prefix}.self_attn.{part}.weight"),
-            RawTensor {
-                shape: vec![width, width],
-                values: weight[k * width * width..(k + 1) * width * width].to_vec(),
-            },
-        );
-        map.insert(
-            format!("{prefix}.self_attn.{part}.bias"),
-            RawTensor {
-                shape: vec![width],
-                values: bias[k * width..(k + 1) * width].to_vec(),
-            },
-        );
-    }
-    put_linear(
-        map,
-        &format!("{prefix}.self_attn.out_proj"),
-        &block.attn_out,
-    )?;
-    put_linear(map, &format!("{prefix}.mlp.fc1"), &block.mlp_fc)?;
-    put_linear(map, &format!("{prefix}.mlp.fc2"), &block.mlp_proj)
-}
-
-/// A burn Linear as PyTorch's `<name>.weight` (`[out, in]`) and `<name>.bias`.
-pub(crate) fn put_linear(
-    map: &mut TensorMap,
-    name: &str,
-    linear: &Linear,
-) -> Result<(), TrainError> {
-    let [d_in, d_out] = linear.weight.shape().dims::<2>();
-    map.insert(
-        format!("{name}.weight"),
-        RawTensor {
-            shape: vec![d_out, d_in],
-            values: transpose(&values(&linear.weight)?, d_in, d_out),
-        },
-    );
-    if let Some(bias) = &linear.bias {
-        put_param(map, &format!("{name}.bias"), bias)?;
-    }
-    Ok(())
-}
-
-fn put_norm(map: &mut TensorMap, name: &str, norm: &LayerNorm) -> Result<(), TrainError> {
-    put_param(map, &format!("{name}.weight"), &norm.gamma)?;
-    if let Some(beta) = &norm.beta {
-        put_param(map, &format!("{name}.bias"), beta)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn put_param<const D: usize>(
-    map: &mut TensorMap,
-    name: &str,
-    param: &Param<Tensor<D>>,
-) -> Result<(), TrainError> {
-    let shape = param.shape().dims::<D>().to_vec();
-    map.insert(
-        name,
-        RawTensor {
-            shape,
-            values: values(param)?,
-        },
-    );
-    Ok(())
+    Ok(clip::export::model_tensors(model, Layout::HuggingFace)?)
 }
 
 pub(crate) fn values<const D: usize>(param: &Param<Tensor<D>>) -> Result<Vec<f32>, TrainError> {

@@ -2,7 +2,7 @@
 
 use super::PackedPrecision;
 use super::kernels::{COLUMNS, ROWS, Tile, quantise_row, tile_f32, tile_i16};
-use crate::export::{int8_scale, to_int8};
+use crate::tensors::{int8_scale, to_int8};
 
 #[derive(Debug, Clone)]
 enum Weights {

@@ -4,7 +4,7 @@
 //! few rows burn's general matmul is bound by memory: it re-packs every weight matrix on each
 //! call. Here ([`PackedLinear`]) the weights are laid out once, in the order the kernels
 //! read them, and each call streams them exactly once: in f32, or in int8 with one scale
-//! per output (as [`crate::export`] stores them) against activations quantised per row to
+//! per output (as [`crate::tensors`] stores them) against activations quantised per row to
 //! i16, with exact i32 sums. [`PackedTextTower`] runs the whole tower on them in plain Rust
 //! (LayerNorm, causal attention on the same tiles, QuickGELU with a vectorised exp), without
 //! burn's op-by-op dispatch, and skips the rows that cannot reach the pooled feature.

@@ -9,9 +9,9 @@ use super::linear::pack_f32;
 use super::{PackedLinear, PackedPrecision};
 use crate::config::Activation;
 use crate::encoder::{EncoderError, read_values};
-use crate::export::{int8_scale, to_int8};
 use crate::model::{ResidualAttentionBlock, TextTransformer};
 use crate::pooling::{EncodeError, TokenBatch};
+use crate::tensors::{int8_scale, to_int8};
 
 /// A [`TextTransformer`] with its weights read out and packed for the CPU kernels of
 /// [`crate::packed`]: the same features (f32 within float rounding; int8 within its

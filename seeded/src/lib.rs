@@ -1,5 +1,16 @@
 //! Seeded random draws that give the same values on 32- and 64-bit targets (wasm32 and
 //! native): only `u32` ranges are sampled, never `usize` ones.
+//!
+//! A leaf of its own so that whatever draws seeded values (the index's subsets, the
+//! classifiers, the synthetic scenes, training's batch order) shares one definition of a
+//! draw without depending on each other.
+//!
+//! ```
+//! use rand::SeedableRng;
+//!
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+//! assert!(seeded::below(&mut rng, 10) < 10);
+//! ```
 
 use rand::RngCore;
 
