@@ -875,6 +875,216 @@ fn build_after_adding_images_extracts_only_them() {
     assert_eq!(dataset_listing(&out), dataset_listing(&clean));
 }
 
+/// Every file under `root` with its size and modification time (files that vanish while
+/// listed are left out): a build's progress is a change of this listing.
+fn tree_state(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut state = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                folders.push(entry.path());
+            } else if let Ok(modified) = meta.modified() {
+                state.push((entry.path(), meta.len(), modified));
+            }
+        }
+    }
+    state.sort();
+    state
+}
+
+/// What a visitor's browser needs of a served dataset folder: every file `dataset.json`
+/// names (item chunks and their thumbnails, the text encoder, the full features, the
+/// index manifest) and every shard the index manifest names, at its size. An entry file
+/// replaced while it was checked is read again, as a browser that reloads would.
+fn served_folder_is_whole(root: &Path) -> Result<(), String> {
+    let present = |name: &str, bytes: u64| match fs::metadata(root.join(name)) {
+        Ok(meta) if meta.is_file() && meta.len() == bytes => Ok(()),
+        Ok(meta) => Err(format!("{name}: {} bytes, named with {bytes}", meta.len())),
+        Err(e) => Err(format!("{name}: {e}")),
+    };
+    let check = |entry: &[u8]| -> Result<(), String> {
+        let text = std::str::from_utf8(entry).map_err(|e| e.to_string())?;
+        let dataset = dataset::DatasetManifest::from_json(text).map_err(|e| e.to_string())?;
+        for chunk in &dataset.items {
+            present(&chunk.name, chunk.bytes)?;
+            let items: dataset::ItemsChunk = serde_json::from_slice(
+                &fs::read(root.join(&chunk.name)).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| format!("{}: {e}", chunk.name))?;
+            for item in &items.items {
+                if !root.join(&item.thumb).is_file() {
+                    return Err(format!("{}: thumbnail {} missing", chunk.name, item.thumb));
+                }
+            }
+        }
+        if let Some(text) = &dataset.text {
+            present(&text.weights.name, text.weights.bytes)?;
+            if let dataset::Reduction::Pca { file } | dataset::Reduction::Head { file } =
+                &text.reduction
+            {
+                present(&file.name, file.bytes)?;
+            }
+        }
+        for file in dataset.full_features.iter().flat_map(|f| &f.files) {
+            present(&file.name, file.bytes)?;
+        }
+        let index =
+            fs::read(root.join(&dataset.index)).map_err(|e| format!("{}: {e}", dataset.index))?;
+        let manifest = index_shards::Manifest::from_json(&index).map_err(|e| e.to_string())?;
+        for shard in &manifest.files {
+            if let Err(missing) = present(&shard.name, shard.bytes) {
+                // The index manifest may have been replaced meanwhile; a reload reads it again.
+                if fs::read(root.join(&dataset.index)).ok().as_deref() == Some(&index[..]) {
+                    return Err(missing);
+                }
+            }
+        }
+        Ok(())
+    };
+    loop {
+        let entry =
+            fs::read(root.join("dataset.json")).map_err(|e| format!("dataset.json: {e}"))?;
+        match check(&entry) {
+            Ok(()) => return Ok(()),
+            Err(fault) => {
+                if fs::read(root.join("dataset.json")).ok().as_deref() == Some(&entry[..]) {
+                    return Err(fault);
+                }
+            }
+        }
+    }
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Issue 17's kill-anywhere probe: a rebuild of a served dataset (60 images -> 90) is
+/// SIGKILLed at 21 points spread over every stage, timed by its progress (the changes of
+/// the folder's files it has made so far), not by the clock. Meanwhile a reader checks
+/// the served folder after every change; after each kill the folder is still whole, and a
+/// rerun finishes it into a folder that verifies and equals an uninterrupted build.
+#[cfg(unix)]
+#[test]
+fn a_rebuild_killed_anywhere_leaves_the_folder_whole_and_a_rerun_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let later = dir.path().join("later");
+    fs::create_dir(&later).unwrap();
+    let moved: Vec<String> = (60..90u32)
+        .flat_map(|i| [format!("img{i:03}.png"), format!("img{i:03}.txt")])
+        .collect();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "build",
+            "--input",
+            source.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain(["--out".into(), out.display().to_string()])
+        .chain(["--dims", "8", "--name", "photos"].map(String::from))
+        .collect()
+    };
+    let build = |out: &Path| {
+        let out = precompute(&args(out).iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    for name in &moved {
+        fs::rename(source.join(name), later.join(name)).unwrap();
+    }
+    let served_before = dir.path().join("served-before");
+    build(&served_before);
+    for name in &moved {
+        fs::rename(later.join(name), source.join(name)).unwrap();
+    }
+    let uninterrupted = dir.path().join("uninterrupted");
+    build(&uninterrupted);
+    let expected = dataset_listing(&uninterrupted);
+
+    // Runs the rebuild over a copy of the served folder, checking it after every change,
+    // and kills it at change `kill_at` (never, for `None`); the changes seen.
+    let served = dir.path().join("served");
+    let rebuild = |kill_at: Option<usize>| -> usize {
+        if served.exists() {
+            fs::remove_dir_all(&served).unwrap();
+        }
+        copy_folder(&served_before, &served);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_precompute"))
+            .args(args(&served))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut state = tree_state(&served);
+        let mut changes = 0;
+        loop {
+            let exited = child.try_wait().unwrap().is_some();
+            let now = tree_state(&served);
+            if now != state {
+                changes += 1;
+                state = now;
+                if let Err(fault) = served_folder_is_whole(&served) {
+                    let _ = child.kill();
+                    panic!(
+                        "after change {changes} of the rebuild, the served folder broke: {fault}"
+                    );
+                }
+                if Some(changes) == kill_at {
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    return changes;
+                }
+            }
+            if exited {
+                return changes;
+            }
+        }
+    };
+    let total = rebuild(None);
+    eprintln!("an uninterrupted rebuild made {total} changes");
+    assert!(
+        total >= 21,
+        "an uninterrupted rebuild made only {total} changes"
+    );
+    assert_eq!(dataset_listing(&served), expected);
+    for point in 0..21 {
+        let kill_at = 1 + point * (total - 1) / 20;
+        rebuild(Some(kill_at));
+        served_folder_is_whole(&served)
+            .unwrap_or_else(|fault| panic!("killed at change {kill_at} of {total}: {fault}"));
+        build(&served);
+        let verified = precompute(&["verify", served.to_str().unwrap()]);
+        assert!(
+            verified.status.success(),
+            "killed at change {kill_at} of {total}, then rerun: {}",
+            String::from_utf8_lossy(&verified.stdout)
+        );
+        assert_eq!(
+            dataset_listing(&served),
+            expected,
+            "killed at change {kill_at} of {total}, then rerun"
+        );
+    }
+}
+
 /// A build split over two machines (`--part`, then `merge`, then the build again) gives
 /// the same dataset as one build.
 #[test]
