@@ -35,7 +35,7 @@ use crate::codec::SerdeWasm;
 use crate::index::member_shares;
 use crate::items::{self, parse_chunk};
 use crate::labels::Label;
-use crate::net::{self, FileCache, Source};
+use crate::net::{self, FileCache, Source, describe};
 use crate::protocol::{
     Backend, Failure, Progress, ReplyBody, StageTimes, Task, TextBody, TextReply, TextRequest,
     TextTask, WorkerReply, WorkerRequest,
@@ -565,22 +565,6 @@ fn TextLink(props: &TextLinkProps) -> Html {
     Html::default()
 }
 
-fn failure(what: impl Into<String>, message: impl ToString, hint: &str) -> Failure {
-    Failure {
-        what: what.into(),
-        message: message.to_string(),
-        hint: hint.to_owned(),
-    }
-}
-
-fn describe(value: &JsValue) -> String {
-    value
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
-}
-
 /// `relative` resolved against `base` (both URLs or paths of the page).
 fn resolve(relative: &str, base: &str) -> Result<String, String> {
     let page = gloo_href();
@@ -658,27 +642,25 @@ fn download(name: &str, mime: &str, text: &str) -> Result<(), JsValue> {
 
 /// Fetches and checks items chunk `chunk` of `dataset` (Cache API first).
 async fn load_chunk(dataset: &OpenDataset, chunk: usize) -> Result<(Rc<Vec<Item>>, u64), Failure> {
-    let file = dataset
-        .manifest
-        .items
-        .get(chunk)
-        .ok_or_else(|| failure("loading captions", "no such items chunk", "reload the page"))?;
+    let file = dataset.manifest.items.get(chunk).ok_or_else(|| {
+        Failure::new("loading captions", "no such items chunk", "reload the page")
+    })?;
     let url = format!("{}{}", dataset.base, file.name);
     let what = format!("loading {}", file.name);
     let cache = FileCache::open().await;
     let (bytes, source) = cache
         .fetch(&url)
         .await
-        .map_err(|e| failure(what.clone(), e, "check the connection, then page again"))?;
+        .map_err(|e| Failure::new(what.clone(), e, "check the connection, then page again"))?;
     let parsed = match parse_chunk(&dataset.manifest, chunk, &bytes) {
         Ok(parsed) => parsed,
         Err(_) if source == Source::Cache => {
             cache.delete(&url).await;
             let bytes = net::fetch_bytes(&url)
                 .await
-                .map_err(|e| failure(what.clone(), e, "check the connection"))?;
+                .map_err(|e| Failure::new(what.clone(), e, "check the connection"))?;
             parse_chunk(&dataset.manifest, chunk, &bytes).map_err(|e| {
-                failure(
+                Failure::new(
                     what.clone(),
                     e,
                     "the dataset on the server is damaged: rebuild it",
@@ -686,7 +668,7 @@ async fn load_chunk(dataset: &OpenDataset, chunk: usize) -> Result<(Rc<Vec<Item>
             })?
         }
         Err(e) => {
-            return Err(failure(
+            return Err(Failure::new(
                 what,
                 e,
                 "the dataset on the server is damaged: rebuild it",
@@ -708,14 +690,14 @@ fn open_catalog(catalog_url: String, wanted: Option<String>, sender: Sender) {
         let dispatch = sender.state.clone();
         let loaded = async {
             let text = net::fetch_text(&catalog_url).await.map_err(|e| {
-                failure(
+                Failure::new(
                     "loading the catalog",
                     e,
                     "pass ?catalog=URL of a catalog.json",
                 )
             })?;
             Catalog::from_json(&text)
-                .map_err(|e| failure("reading the catalog", e, "fix or rebuild catalog.json"))
+                .map_err(|e| Failure::new("reading the catalog", e, "fix or rebuild catalog.json"))
         }
         .await;
         match loaded {
@@ -729,7 +711,7 @@ fn open_catalog(catalog_url: String, wanted: Option<String>, sender: Sender) {
                     Some(entry) => {
                         open_dataset(catalog_url, entry.name.clone(), entry.path.clone(), sender)
                     }
-                    None => dispatch.dispatch(Msg::Error(failure(
+                    None => dispatch.dispatch(Msg::Error(Failure::new(
                         "opening a dataset",
                         "the catalog lists no dataset",
                         "build a dataset with precompute and list it in catalog.json",
@@ -745,7 +727,7 @@ fn open_catalog(catalog_url: String, wanted: Option<String>, sender: Sender) {
 fn open_dataset(catalog_url: String, name: String, path: String, sender: Sender) {
     match resolve(&format!("{path}/"), &catalog_url) {
         Ok(base) => open_folder(base, Some(name), sender),
-        Err(e) => sender.state.dispatch(Msg::Error(failure(
+        Err(e) => sender.state.dispatch(Msg::Error(Failure::new(
             format!("opening {name}"),
             e,
             "fix the dataset's path in catalog.json",
@@ -763,14 +745,14 @@ fn open_folder(base: String, name: Option<String>, sender: Sender) {
             let what = format!("opening {}", name.as_deref().unwrap_or(&base));
             let url = format!("{base}{}", dataset::DATASET_FILE);
             let text = net::fetch_text(&url).await.map_err(|e| {
-                failure(
+                Failure::new(
                     what.clone(),
                     e,
                     "check that the dataset folder is served (and allows this page's origin)",
                 )
             })?;
             let manifest = DatasetManifest::from_json(&text).map_err(|e| {
-                failure(
+                Failure::new(
                     what,
                     e,
                     "rebuild the dataset with this version of precompute",
@@ -818,14 +800,14 @@ fn run_query(state: &State, query: Query, sender: &Sender) {
                 TextState::Loading(_) | TextState::Ready { .. } => None,
             };
             match failed {
-                Some(message) => sender.state.dispatch(Msg::Error(failure(
+                Some(message) => sender.state.dispatch(Msg::Error(Failure::new(
                     "text search",
                     message,
                     "use \"more like this\" (≈) on an image, or apply a saved search",
                 ))),
                 None => {
                     if !sender.send_text(TextTask::Encode { text }) {
-                        sender.state.dispatch(Msg::Error(failure(
+                        sender.state.dispatch(Msg::Error(Failure::new(
                             "text search",
                             "the text worker is not connected yet",
                             "try again in a moment",
@@ -875,7 +857,7 @@ async fn train_parts(
                     _ => {}
                 }
             }
-            Err(failure(
+            Err(Failure::new(
                 "training ensemble members",
                 "a helper worker stopped",
                 "reload the page",
@@ -1032,7 +1014,7 @@ fn Main(props: &MainProps) -> Html {
             match shared {
                 Ok(shared) => open_catalog(catalog, shared.dataset, sender),
                 Err(e) => {
-                    sender.state.dispatch(Msg::Error(failure(
+                    sender.state.dispatch(Msg::Error(Failure::new(
                         "reading the URL",
                         e,
                         "fix or drop that parameter",
@@ -1389,7 +1371,11 @@ fn Main(props: &MainProps) -> Html {
                 };
                 let name = format!("{}-results.{format}", dataset.name);
                 if let Err(e) = download(&name, mime, &text) {
-                    state.dispatch(Msg::Error(failure("exporting", describe(&e), "try again")));
+                    state.dispatch(Msg::Error(Failure::new(
+                        "exporting",
+                        describe(&e),
+                        "try again",
+                    )));
                 }
             });
         })
@@ -1402,7 +1388,7 @@ fn Main(props: &MainProps) -> Html {
             };
             let json = serde_json::to_string_pretty(model).unwrap_or_default();
             if let Err(e) = download("saved-search.json", "application/json", &json) {
-                state.dispatch(Msg::Error(failure(
+                state.dispatch(Msg::Error(Failure::new(
                     "saving the search",
                     describe(&e),
                     "try again",
@@ -1428,7 +1414,7 @@ fn Main(props: &MainProps) -> Html {
             }
             match serde_json::from_str::<Model>(&saved_text) {
                 Ok(model) => sender.send(Task::Apply { model }, Pending::Apply),
-                Err(e) => state.dispatch(Msg::Error(failure(
+                Err(e) => state.dispatch(Msg::Error(Failure::new(
                     "reading the saved search",
                     e,
                     "paste the JSON that \"save search\" wrote",

@@ -41,7 +41,8 @@ pub enum NetError {
     },
 }
 
-fn describe(value: &JsValue) -> String {
+/// A JavaScript error's message (or the value itself, said as well as it can be).
+pub fn describe(value: &JsValue) -> String {
     value
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
