@@ -35,7 +35,7 @@ use crate::codec::SerdeWasm;
 use crate::index::member_shares;
 use crate::items::{self, parse_chunk};
 use crate::labels::Label;
-use crate::net::{self, FileCache, Source, describe};
+use crate::net::{self, FileCache, describe};
 use crate::protocol::{
     Backend, Failure, Progress, ReplyBody, StageTimes, Task, TextBody, TextReply, TextRequest,
     TextTask, WorkerReply, WorkerRequest,
@@ -640,48 +640,25 @@ fn download(name: &str, mime: &str, text: &str) -> Result<(), JsValue> {
     Url::revoke_object_url(&url)
 }
 
-/// Fetches and checks items chunk `chunk` of `dataset` (Cache API first).
+/// Fetches and checks items chunk `chunk` of `dataset` (Cache API first); returns its
+/// items and the bytes that came from the network.
 async fn load_chunk(dataset: &OpenDataset, chunk: usize) -> Result<(Rc<Vec<Item>>, u64), Failure> {
     let file = dataset.manifest.items.get(chunk).ok_or_else(|| {
         Failure::new("loading captions", "no such items chunk", "reload the page")
     })?;
     let url = format!("{}{}", dataset.base, file.name);
-    let what = format!("loading {}", file.name);
-    let cache = FileCache::open().await;
-    let (bytes, source) = cache
-        .fetch(&url)
+    let checked = FileCache::open()
         .await
-        .map_err(|e| Failure::new(what.clone(), e, "check the connection, then page again"))?;
-    let parsed = match parse_chunk(&dataset.manifest, chunk, &bytes) {
-        Ok(parsed) => parsed,
-        Err(_) if source == Source::Cache => {
-            cache.delete(&url).await;
-            let bytes = net::fetch_bytes(&url)
-                .await
-                .map_err(|e| Failure::new(what.clone(), e, "check the connection"))?;
-            parse_chunk(&dataset.manifest, chunk, &bytes).map_err(|e| {
-                Failure::new(
-                    what.clone(),
-                    e,
-                    "the dataset on the server is damaged: rebuild it",
-                )
-            })?
-        }
-        Err(e) => {
-            return Err(Failure::new(
-                what,
-                e,
+        .fetch_checked(&url, |bytes| parse_chunk(&dataset.manifest, chunk, bytes))
+        .await
+        .map_err(|e| {
+            e.into_failure(
+                format!("loading {}", file.name),
+                "check the connection, then page again",
                 "the dataset on the server is damaged: rebuild it",
-            ));
-        }
-    };
-    let network = if source == Source::Network {
-        cache.put(&url, &bytes).await;
-        bytes.len() as u64
-    } else {
-        0
-    };
-    Ok((Rc::new(parsed.items), network))
+            )
+        })?;
+    Ok((Rc::new(checked.value.items), checked.network_bytes))
 }
 
 /// Loads the catalog, then the dataset the URL names (or the first).

@@ -12,7 +12,7 @@ use yew_agent::reactor::{ReactorScope, reactor};
 
 use crate::codec::SerdeWasm;
 use crate::index::{DatasetIndex, NeededFile};
-use crate::net::{self, FileCache, Source};
+use crate::net::{self, FileCache};
 use crate::protocol::{Failure, Progress, ReplyBody, StageTimes, Task, WorkerReply, WorkerRequest};
 
 /// Shard fetches in flight at once.
@@ -249,23 +249,15 @@ impl State {
         let mut network = 0;
         while let Some((file, url, fetched)) = fetches.next().await {
             let loading = format!("loading {}", file.name);
-            let (mut bytes, mut source) =
-                fetched.map_err(|e| Failure::new(loading.clone(), e, HINT_NETWORK))?;
-            if source == Source::Cache && open.index.add_file(&file.name, &bytes).is_err() {
-                // A damaged cache entry: drop it and ask the network.
-                self.cache.delete(&url).await;
-                bytes = net::fetch_bytes(&url)
-                    .await
-                    .map_err(|e| Failure::new(loading.clone(), e, HINT_NETWORK))?;
-                source = Source::Network;
-            }
-            if source == Source::Network {
-                open.index
-                    .add_file(&file.name, &bytes)
-                    .map_err(|e| Failure::new(loading.clone(), e, HINT_DAMAGED))?;
-                self.cache.put(&url, &bytes).await;
-                network += bytes.len() as u64;
-            }
+            let fetched = fetched.map_err(|e| Failure::new(loading.clone(), e, HINT_NETWORK))?;
+            let checked = self
+                .cache
+                .check_fetched(&url, fetched, |bytes| {
+                    open.index.add_file(&file.name, bytes)
+                })
+                .await
+                .map_err(|e| e.into_failure(loading, HINT_NETWORK, HINT_DAMAGED))?;
+            network += checked.network_bytes;
             progress.files_done += 1;
             progress.bytes_done += file.bytes;
             let reply = WorkerReply {

@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 
 use super::Scope;
 use crate::items::check_file;
-use crate::net::{self, FileCache, Source};
+use crate::net::{self, FileCache};
 use crate::projection::QueryProjection;
 use crate::protocol::{Backend, Failure, Progress, TextBody, TextReply, TextRequest, TextTask};
 
@@ -139,33 +139,17 @@ async fn pick_device() -> (Device, Backend) {
 /// Fetches `file` (Cache API first) and checks it against `dataset.json`.
 async fn fetch_file(cache: &FileCache, base: &str, file: &FileRef) -> Result<Vec<u8>, Failure> {
     let url = format!("{base}{}", file.name);
-    let what = format!("loading {}", file.name);
-    let (bytes, source) = cache
-        .fetch(&url)
+    let checked = cache
+        .fetch_checked(&url, |bytes| check_file(file, bytes))
         .await
-        .map_err(|e| Failure::new(what.clone(), e, "check the connection, then reload"))?;
-    if check_file(file, &bytes).is_ok() {
-        if source == Source::Network {
-            cache.put(&url, &bytes).await;
-        }
-        return Ok(bytes);
-    }
-    if source == Source::Cache {
-        cache.delete(&url).await;
-        let bytes = net::fetch_bytes(&url)
-            .await
-            .map_err(|e| Failure::new(what.clone(), e, "check the connection, then reload"))?;
-        check_file(file, &bytes).map_err(|e| Failure::new(what.clone(), e, HINT_DAMAGED))?;
-        cache.put(&url, &bytes).await;
-        return Ok(bytes);
-    }
-    Err(Failure::new(
-        what,
-        check_file(file, &bytes)
-            .err()
-            .map_or_else(String::new, |e| e.to_string()),
-        HINT_DAMAGED,
-    ))
+        .map_err(|e| {
+            e.into_failure(
+                format!("loading {}", file.name),
+                "check the connection, then reload",
+                HINT_DAMAGED,
+            )
+        })?;
+    Ok(checked.bytes)
 }
 
 async fn load(
