@@ -11,6 +11,7 @@ use crate::labels::Label;
 use crate::session::Action;
 use crate::share::{searcher_from_name, searcher_name};
 
+/// The controls section; `fine_tune` starts a round.
 pub(super) fn view(state: &UseReducerHandle<State>, fine_tune: &Callback<()>) -> Html {
     let set_settings = {
         let dispatch = state.dispatcher();

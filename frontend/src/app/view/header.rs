@@ -9,6 +9,7 @@ use crate::app::state::{Msg, State, TextState};
 use crate::app::workers::Sender;
 use crate::session::Query;
 
+/// The page header; typing edits `query_text`, submitting searches it.
 pub(super) fn view(
     state: &UseReducerHandle<State>,
     sender: &Sender,

@@ -4,6 +4,7 @@ use yew::prelude::*;
 
 use crate::app::state::{Msg, State};
 
+/// The error panel, if anything failed, and the progress line, if anything is loading.
 pub(super) fn view(state: &UseReducerHandle<State>) -> Html {
     let dismiss = {
         let dispatch = state.dispatcher();

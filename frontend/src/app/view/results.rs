@@ -14,6 +14,7 @@ use crate::session::{Action, PAGE_SIZE, Query};
 /// Tiles per grid row (the CSS grid has this many columns): arrow up / down move this far.
 const COLUMNS: isize = 6;
 
+/// The status line, the grid (Enter runs `fine_tune`), the pager and the rules.
 pub(super) fn view(
     state: &UseReducerHandle<State>,
     sender: &Sender,
@@ -151,6 +152,7 @@ fn Tile(props: &TileProps) -> Html {
     }
 }
 
+/// A duration as the page shows it, e.g. `3.0 ms`.
 pub(super) fn fmt_ms(ms: f64) -> String {
     format!("{ms:.1} ms")
 }

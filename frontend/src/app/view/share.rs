@@ -13,6 +13,7 @@ use crate::net::describe;
 use crate::protocol::{Failure, Task};
 use crate::share;
 
+/// The share section; `saved_text` holds the pasted saved search.
 pub(super) fn view(
     state: &UseReducerHandle<State>,
     sender: &Sender,
