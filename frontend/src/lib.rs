@@ -14,13 +14,15 @@
 //! - [`projection`]: a text feature to a `u8` query (PCA or identity, L2, quantise);
 //! - [`items`]: item metadata chunks, checked against `dataset.json`;
 //! - [`share`]: the URL query string of a search (shareable) and the export formats;
-//! - [`source`]: what the app opens (a catalog or one dataset folder).
+//! - [`source`]: what the app opens (a catalog or one dataset folder);
+//! - [`app`]: the Yew UI, also mounted by the `<clip-branches-search>` element; natively
+//!   only its state machine ([`app::state`]).
 //!
-//! In wasm only: `app` (the Yew UI, also mounted by the `<clip-branches-search>` element),
-//! `worker` (the search worker, a yew-agent reactor),
+//! In wasm only: `worker` (the search worker, a yew-agent reactor),
 //! `text` (the text worker: CLIP text tower with burn, built with the `text-encoder` feature),
 //! `net` (fetch with the Cache API and progress) and `codec` (serde-wasm-bindgen messages).
 
+pub mod app;
 pub mod index;
 pub mod items;
 pub mod labels;
@@ -30,8 +32,6 @@ pub mod session;
 pub mod share;
 pub mod source;
 
-#[cfg(target_family = "wasm")]
-pub mod app;
 #[cfg(target_family = "wasm")]
 pub mod codec;
 #[cfg(target_family = "wasm")]

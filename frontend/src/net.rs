@@ -1,11 +1,17 @@
 //! Fetching dataset files in the page and in workers: entry files (catalog, manifests)
 //! revalidated through HTTP, content-hashed files through the Cache API first, so a
 //! second visit reads them without the network; and a clock for stage times.
+//!
+//! Every content-hashed file (shards, item chunks, text encoder files) goes through one
+//! fetch-check-refetch path, [`FileCache::check_fetched`]: a damaged cached copy is dropped
+//! and fetched again, and only checked network bytes are stored.
 
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, CacheStorage, Response, Window, WorkerGlobalScope};
+
+use crate::protocol::Failure;
 
 /// Name of the Cache API cache that holds content-hashed dataset files; the version
 /// changes when the way files are stored changes.
@@ -41,7 +47,8 @@ pub enum NetError {
     },
 }
 
-fn describe(value: &JsValue) -> String {
+/// A JavaScript error's message (or the value itself, said as well as it can be).
+pub fn describe(value: &JsValue) -> String {
     value
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
@@ -155,7 +162,7 @@ impl FileCache {
     }
 
     /// The stored bytes of `url`, if any.
-    pub async fn get(&self, url: &str) -> Option<Vec<u8>> {
+    async fn get(&self, url: &str) -> Option<Vec<u8>> {
         let cache = self.cache.as_ref()?;
         let found = JsFuture::from(cache.match_with_str(url)).await.ok()?;
         let response: Response = found.dyn_into().ok()?;
@@ -163,7 +170,7 @@ impl FileCache {
     }
 
     /// Stores `bytes` as the answer for `url`.
-    pub async fn put(&self, url: &str, bytes: &[u8]) {
+    async fn put(&self, url: &str, bytes: &[u8]) {
         let Some(cache) = &self.cache else { return };
         let mut body = bytes.to_vec();
         if let Ok(response) = Response::new_with_opt_u8_array(Some(&mut body)) {
@@ -173,7 +180,7 @@ impl FileCache {
     }
 
     /// Forgets `url` (its stored bytes failed their check).
-    pub async fn delete(&self, url: &str) {
+    async fn delete(&self, url: &str) {
         if let Some(cache) = &self.cache {
             let _ = JsFuture::from(cache.delete_with_str(url)).await;
         }
@@ -190,9 +197,8 @@ pub enum Source {
 }
 
 impl FileCache {
-    /// The bytes of content-hashed file `url`: from the store if there, else fetched. The
-    /// caller checks them, then [`Self::put`]s network bytes or [`Self::delete`]s bad
-    /// cached ones.
+    /// The bytes of content-hashed file `url`: from the store if there, else fetched.
+    /// [`Self::check_fetched`] checks them and keeps the store right.
     ///
     /// # Errors
     /// [`NetError`] naming the URL.
@@ -201,5 +207,86 @@ impl FileCache {
             return Ok((bytes, Source::Cache));
         }
         Ok((fetch_bytes(url).await?, Source::Network))
+    }
+
+    /// Content-hashed file `url` ([`Self::fetch`]), checked with `check`: what `check`
+    /// makes of the bytes, the bytes, and how many came from the network.
+    ///
+    /// # Errors
+    /// As [`Self::check_fetched`].
+    pub async fn fetch_checked<T, E>(
+        &self,
+        url: &str,
+        check: impl FnMut(&[u8]) -> Result<T, E>,
+    ) -> Result<Checked<T>, CheckError<E>> {
+        let fetched = self.fetch(url).await.map_err(CheckError::Net)?;
+        self.check_fetched(url, fetched, check).await
+    }
+
+    /// Checks `fetched`, the answer of [`Self::fetch`] for `url`, with `check`: the one
+    /// fetch-check-refetch path. Bytes from the store that fail are a damaged entry: it is
+    /// deleted and the file fetched again. Bytes from the network that pass are stored.
+    ///
+    /// # Errors
+    /// [`CheckError::Net`] when the refetch fails, [`CheckError::Check`] when bytes from
+    /// the network fail `check`.
+    pub async fn check_fetched<T, E>(
+        &self,
+        url: &str,
+        (bytes, source): (Vec<u8>, Source),
+        mut check: impl FnMut(&[u8]) -> Result<T, E>,
+    ) -> Result<Checked<T>, CheckError<E>> {
+        let (value, bytes) = match (check(&bytes), source) {
+            (Ok(value), Source::Cache) => {
+                return Ok(Checked {
+                    value,
+                    bytes,
+                    network_bytes: 0,
+                });
+            }
+            (Ok(value), Source::Network) => (value, bytes),
+            (Err(e), Source::Network) => return Err(CheckError::Check(e)),
+            (Err(_), Source::Cache) => {
+                self.delete(url).await;
+                let bytes = fetch_bytes(url).await.map_err(CheckError::Net)?;
+                (check(&bytes).map_err(CheckError::Check)?, bytes)
+            }
+        };
+        self.put(url, &bytes).await;
+        Ok(Checked {
+            value,
+            network_bytes: bytes.len() as u64,
+            bytes,
+        })
+    }
+}
+
+/// A content-hashed file that passed its check ([`FileCache::fetch_checked`]).
+#[derive(Debug)]
+pub struct Checked<T> {
+    /// What the check made of the bytes.
+    pub value: T,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Bytes that came from the network (0 from the store).
+    pub network_bytes: u64,
+}
+
+/// Why [`FileCache::fetch_checked`] has no checked file.
+#[derive(Debug)]
+pub enum CheckError<E> {
+    /// The file could not be fetched.
+    Net(NetError),
+    /// Its bytes from the network failed the check.
+    Check(E),
+}
+
+impl<E: std::fmt::Display> CheckError<E> {
+    /// The failure of `what` (loading the file), with the hint for its cause.
+    pub fn into_failure(self, what: String, network_hint: &str, damaged_hint: &str) -> Failure {
+        match self {
+            CheckError::Net(e) => Failure::new(what, e, network_hint),
+            CheckError::Check(e) => Failure::new(what, e, damaged_hint),
+        }
     }
 }

@@ -261,6 +261,17 @@ pub struct Failure {
     pub hint: String,
 }
 
+impl Failure {
+    /// What failed, why (any error's message) and what to do about it.
+    pub fn new(what: impl Into<String>, message: impl ToString, hint: &str) -> Self {
+        Self {
+            what: what.into(),
+            message: message.to_string(),
+            hint: hint.to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

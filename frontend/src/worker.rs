@@ -12,7 +12,7 @@ use yew_agent::reactor::{ReactorScope, reactor};
 
 use crate::codec::SerdeWasm;
 use crate::index::{DatasetIndex, NeededFile};
-use crate::net::{self, FileCache, Source};
+use crate::net::{self, FileCache};
 use crate::protocol::{Failure, Progress, ReplyBody, StageTimes, Task, WorkerReply, WorkerRequest};
 
 /// Shard fetches in flight at once.
@@ -37,16 +37,8 @@ struct State {
     open: Option<Open>,
 }
 
-fn failure(what: impl Into<String>, message: impl ToString, hint: &str) -> Failure {
-    Failure {
-        what: what.into(),
-        message: message.to_string(),
-        hint: hint.to_owned(),
-    }
-}
-
 fn no_dataset() -> Failure {
-    failure("searching", "no dataset is open", "pick a dataset first")
+    Failure::new("searching", "no dataset is open", "pick a dataset first")
 }
 
 const HINT_DAMAGED: &str = "the file on the server does not match the dataset's manifest: \
@@ -91,9 +83,9 @@ impl State {
                 let url = format!("{base}{}", dataset::INDEX_MANIFEST_FILE);
                 let bytes = net::fetch_bytes(&url)
                     .await
-                    .map_err(|e| failure("loading the index manifest", e, HINT_NETWORK))?;
+                    .map_err(|e| Failure::new("loading the index manifest", e, HINT_NETWORK))?;
                 let index = DatasetIndex::from_manifest_json(&bytes)
-                    .map_err(|e| failure("reading the index manifest", e, HINT_DAMAGED))?;
+                    .map_err(|e| Failure::new("reading the index manifest", e, HINT_DAMAGED))?;
                 let mut open = Open { base, index };
                 let needed = open.index.missing_feature_files();
                 self.load(&mut open, seq, "features", needed, scope).await?;
@@ -109,7 +101,7 @@ impl State {
                 let open = self.open()?;
                 let start = net::now_ms();
                 let ids = open.index.more_like(id, k).map_err(|e| {
-                    failure(format!("more like image {id}"), e, "pick another image")
+                    Failure::new(format!("more like image {id}"), e, "pick another image")
                 })?;
                 let times = StageTimes {
                     knn_ms: net::now_ms() - start,
@@ -121,7 +113,7 @@ impl State {
                 let open = self.open()?;
                 let start = net::now_ms();
                 let ids = open.index.nearest(&query, k).map_err(|e| {
-                    failure(
+                    Failure::new(
                         "nearest images",
                         e,
                         "the text encoder does not fit this dataset's index",
@@ -135,27 +127,23 @@ impl State {
             }
             Task::FineTune { request } => {
                 let start = net::now_ms();
-                let model = self
-                    .open()?
-                    .index
-                    .train(&request)
-                    .map_err(|e| failure("training", e, "label at least one image relevant"))?;
+                let model = self.open()?.index.train(&request).map_err(|e| {
+                    Failure::new("training", e, "label at least one image relevant")
+                })?;
                 let train_ms = net::now_ms() - start;
                 self.search(seq, model, train_ms, scope).await
             }
             Task::Apply { model } => self.search(seq, model, 0.0, scope).await,
             Task::PlanEnsemble { request } => {
-                let plan = self
-                    .open()?
-                    .index
-                    .plan_ensemble(&request)
-                    .map_err(|e| failure("training", e, "label at least one image relevant"))?;
+                let plan = self.open()?.index.plan_ensemble(&request).map_err(|e| {
+                    Failure::new("training", e, "label at least one image relevant")
+                })?;
                 Ok(ReplyBody::Plan(plan))
             }
             Task::TrainMembers { plan, members } => {
                 let part = plan
                     .train_members(members)
-                    .map_err(|e| failure("training ensemble members", e, "try again"))?;
+                    .map_err(|e| Failure::new("training ensemble members", e, "try again"))?;
                 Ok(ReplyBody::Part(part))
             }
             Task::Join {
@@ -165,7 +153,7 @@ impl State {
             } => {
                 let model = plan
                     .join(parts)
-                    .map_err(|e| failure("joining the ensemble", e, "try again"))?;
+                    .map_err(|e| Failure::new("joining the ensemble", e, "try again"))?;
                 self.search(seq, model, train_ms, scope).await
             }
         }
@@ -188,7 +176,7 @@ impl State {
             .open()?
             .index
             .search(&model)
-            .map_err(|e| failure("searching", e, HINT_OTHER_DATASET))?;
+            .map_err(|e| Failure::new("searching", e, HINT_OTHER_DATASET))?;
         let times = StageTimes {
             fetch_ms,
             train_ms,
@@ -222,7 +210,7 @@ impl State {
             let leaves = open
                 .index
                 .missing_leaf_files(model)
-                .map_err(|e| failure("planning the search", e, HINT_OTHER_DATASET))?;
+                .map_err(|e| Failure::new("planning the search", e, HINT_OTHER_DATASET))?;
             network += self.load(open, seq, "leaves", leaves, scope).await?;
         }
         Ok((net::now_ms() - start, network))
@@ -261,23 +249,15 @@ impl State {
         let mut network = 0;
         while let Some((file, url, fetched)) = fetches.next().await {
             let loading = format!("loading {}", file.name);
-            let (mut bytes, mut source) =
-                fetched.map_err(|e| failure(loading.clone(), e, HINT_NETWORK))?;
-            if source == Source::Cache && open.index.add_file(&file.name, &bytes).is_err() {
-                // A damaged cache entry: drop it and ask the network.
-                self.cache.delete(&url).await;
-                bytes = net::fetch_bytes(&url)
-                    .await
-                    .map_err(|e| failure(loading.clone(), e, HINT_NETWORK))?;
-                source = Source::Network;
-            }
-            if source == Source::Network {
-                open.index
-                    .add_file(&file.name, &bytes)
-                    .map_err(|e| failure(loading.clone(), e, HINT_DAMAGED))?;
-                self.cache.put(&url, &bytes).await;
-                network += bytes.len() as u64;
-            }
+            let fetched = fetched.map_err(|e| Failure::new(loading.clone(), e, HINT_NETWORK))?;
+            let checked = self
+                .cache
+                .check_fetched(&url, fetched, |bytes| {
+                    open.index.add_file(&file.name, bytes)
+                })
+                .await
+                .map_err(|e| e.into_failure(loading, HINT_NETWORK, HINT_DAMAGED))?;
+            network += checked.network_bytes;
             progress.files_done += 1;
             progress.bytes_done += file.bytes;
             let reply = WorkerReply {

@@ -15,20 +15,12 @@ use futures::{SinkExt, StreamExt};
 
 use super::Scope;
 use crate::items::check_file;
-use crate::net::{self, FileCache, Source};
+use crate::net::{self, FileCache};
 use crate::projection::QueryProjection;
 use crate::protocol::{Backend, Failure, Progress, TextBody, TextReply, TextRequest, TextTask};
 
 /// Text a load warms the encoder up with.
 const WARMUP_TEXT: &str = "a photo";
-
-fn failure(what: impl Into<String>, message: impl ToString, hint: &str) -> Failure {
-    Failure {
-        what: what.into(),
-        message: message.to_string(),
-        hint: hint.to_owned(),
-    }
-}
 
 const HINT_DAMAGED: &str =
     "the dataset's text encoder files are damaged or of another version: rebuild the dataset";
@@ -54,19 +46,19 @@ impl Encoder {
         let what = "encoding the text";
         let ids = self.tokenizer.tokenize(text, self.context);
         let tokens =
-            TokenBatch::new(ids, self.context).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+            TokenBatch::new(ids, self.context).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
         let row = match &self.tower {
             Tower::Burn(tower) => {
                 let features = tower
                     .forward(&tokens)
-                    .map_err(|e| failure(what, e, HINT_DAMAGED))?;
+                    .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
                 read_rows_async(features)
                     .await
-                    .map_err(|e| failure(what, e, "reload the page"))?
+                    .map_err(|e| Failure::new(what, e, "reload the page"))?
             }
             Tower::Packed(tower) => tower
                 .forward(&tokens)
-                .map_err(|e| failure(what, e, HINT_DAMAGED))?,
+                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?,
         };
         let row = match &self.head {
             Some((head, device)) => {
@@ -74,13 +66,13 @@ impl Encoder {
                 let input = Tensor::<2>::from_data(TensorData::new(row, [1, width]), device);
                 read_rows_async(head.forward(input))
                     .await
-                    .map_err(|e| failure(what, e, "reload the page"))?
+                    .map_err(|e| Failure::new(what, e, "reload the page"))?
             }
             None => row,
         };
         self.projection
             .project(&row)
-            .map_err(|e| failure(what, e, HINT_DAMAGED))
+            .map_err(|e| Failure::new(what, e, HINT_DAMAGED))
     }
 }
 
@@ -122,7 +114,7 @@ pub(super) async fn serve(mut scope: Scope) {
                         Err(f) => TextBody::Failed(f),
                     }
                 }
-                None => TextBody::Failed(failure(
+                None => TextBody::Failed(Failure::new(
                     "text search",
                     "the text encoder is not loaded",
                     "wait for it to load, or reload the page",
@@ -147,33 +139,17 @@ async fn pick_device() -> (Device, Backend) {
 /// Fetches `file` (Cache API first) and checks it against `dataset.json`.
 async fn fetch_file(cache: &FileCache, base: &str, file: &FileRef) -> Result<Vec<u8>, Failure> {
     let url = format!("{base}{}", file.name);
-    let what = format!("loading {}", file.name);
-    let (bytes, source) = cache
-        .fetch(&url)
+    let checked = cache
+        .fetch_checked(&url, |bytes| check_file(file, bytes))
         .await
-        .map_err(|e| failure(what.clone(), e, "check the connection, then reload"))?;
-    if check_file(file, &bytes).is_ok() {
-        if source == Source::Network {
-            cache.put(&url, &bytes).await;
-        }
-        return Ok(bytes);
-    }
-    if source == Source::Cache {
-        cache.delete(&url).await;
-        let bytes = net::fetch_bytes(&url)
-            .await
-            .map_err(|e| failure(what.clone(), e, "check the connection, then reload"))?;
-        check_file(file, &bytes).map_err(|e| failure(what.clone(), e, HINT_DAMAGED))?;
-        cache.put(&url, &bytes).await;
-        return Ok(bytes);
-    }
-    Err(failure(
-        what,
-        check_file(file, &bytes)
-            .err()
-            .map_or_else(String::new, |e| e.to_string()),
-        HINT_DAMAGED,
-    ))
+        .map_err(|e| {
+            e.into_failure(
+                format!("loading {}", file.name),
+                "check the connection, then reload",
+                HINT_DAMAGED,
+            )
+        })?;
+    Ok(checked.bytes)
 }
 
 async fn load(
@@ -211,23 +187,23 @@ async fn load(
         None => None,
     };
     let what = "loading the text encoder";
-    let config: TextConfig =
-        serde_json::from_value(spec.config.clone()).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+    let config: TextConfig = serde_json::from_value(spec.config.clone())
+        .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
     // The weights are held about once at a time (a ViT-B/32 tower is 253 MB in f32): the
     // file goes once the f32 tensors exist, the tensors move into burn's tower one by one,
     // and on the CPU burn's tower goes once it is packed.
-    let int8 = holds_int8(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+    let int8 = holds_int8(&weights).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
     let tensors =
-        TensorMap::from_safetensors(&weights).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+        TensorMap::from_safetensors(&weights).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
     drop(weights);
     let (device, backend) = pick_device().await;
     let (head, projection) = match (&spec.reduction, reduction) {
         (Reduction::Head { .. }, Some((bytes, what))) => {
-            let tensors =
-                TensorMap::from_safetensors(&bytes).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+            let tensors = TensorMap::from_safetensors(&bytes)
+                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
             let (head, head_config) =
                 load_head_sized(&tensors, "text_head", spec.projection_dim, &device)
-                    .map_err(|e| failure("loading the text head", e, HINT_DAMAGED))?;
+                    .map_err(|e| Failure::new("loading the text head", e, HINT_DAMAGED))?;
             let dims = head_config.output;
             (
                 Some((head, device.clone())),
@@ -235,8 +211,8 @@ async fn load(
             )
         }
         (_, Some((bytes, what))) => {
-            let projection =
-                QueryProjection::pca_file(&bytes).map_err(|e| failure(what, e, HINT_DAMAGED))?;
+            let projection = QueryProjection::pca_file(&bytes)
+                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
             (None, projection)
         }
         (_, None) => (
@@ -248,7 +224,7 @@ async fn load(
     };
     let tower = tensors
         .into_text_tower(&config, spec.projection_dim, &device)
-        .map_err(|e| failure(what, e, HINT_DAMAGED))?;
+        .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
     let tower = if backend == Backend::Cpu {
         // The whole tower runs on clip's packed simd128 kernels, in the precision the dataset
         // ships (int8 by default: about half the f32 time).
@@ -258,12 +234,12 @@ async fn load(
             PackedPrecision::F32
         };
         let packed = PackedTextTower::new(&tower, config.layer_norm_eps, precision)
-            .map_err(|e| failure(what, e, "reload the page"))?;
+            .map_err(|e| Failure::new(what, e, "reload the page"))?;
         Tower::Packed(packed)
     } else {
         Tower::Burn(tower)
     };
-    let tokenizer = Tokenizer::new().map_err(|e| failure(what, e, "reload the page"))?;
+    let tokenizer = Tokenizer::new().map_err(|e| Failure::new(what, e, "reload the page"))?;
     Ok((
         Encoder {
             tokenizer,

@@ -1,0 +1,161 @@
+//! The [`Main`] component: it holds the page's [`State`], wires the workers and the loading
+//! hooks, and draws the screen from one view function per part:
+//! [`header`] (dataset, query, backend), [`notices`] (error panel, progress),
+//! [`controls`] (labels, settings, fine-tune, undo), [`results`] (status, grid, pager,
+//! rules) and [`share`] (export, saved searches).
+
+mod controls;
+mod header;
+mod notices;
+mod results;
+mod share;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use branches::Searcher;
+use yew::prelude::*;
+use yew_agent::reactor::{ReactorEvent, UseReactorBridgeHandle, use_reactor_bridge};
+
+use super::embed::Embed;
+use super::ensemble::{ensemble_workers, use_ensemble_training};
+use super::loading::{use_item_chunks, use_opening};
+use super::page::{shared_from_url, url_params, use_url_following};
+use super::state::{Msg, Pending, State};
+use super::workers::{Sender, TextLink, use_wanted_search};
+use crate::net;
+use crate::protocol::{Task, TextReply, TextTask};
+use crate::session::Action;
+use crate::share::SharedSearch;
+use crate::text::TextWorker;
+use crate::worker::SearchWorker;
+
+#[derive(Properties, PartialEq)]
+pub(super) struct MainProps {
+    pub(super) embed: Option<Embed>,
+    pub(super) assets: AttrValue,
+}
+
+#[component]
+pub(super) fn Main(props: &MainProps) -> Html {
+    let state = {
+        let embed = props.embed.clone();
+        use_reducer(move || match embed {
+            Some(embed) => State::new(embed.query.map(SharedSearch::text)),
+            None => State::new(shared_from_url(&url_params()).ok()),
+        })
+    };
+    let counter = use_memo((), |_| Rc::new(Cell::new(0u32)));
+    let bridge = {
+        let dispatch = state.dispatcher();
+        use_reactor_bridge::<SearchWorker, _>(move |event| {
+            if let ReactorEvent::Output(reply) = event {
+                dispatch.dispatch(Msg::Reply(reply));
+            }
+        })
+    };
+    let text_bridge = use_mut_ref(|| None);
+    let encoding = use_mut_ref(|| None);
+    let sender = Sender {
+        bridge,
+        seq: (*counter).clone(),
+        state: state.dispatcher(),
+        text: text_bridge,
+        encoding,
+    };
+    // The page URL's `workers` (how many workers train an ensemble's members; default the
+    // browser's cores), read once.
+    let page_workers = *use_memo((), |_| {
+        url_params()
+            .iter()
+            .find(|(n, _)| n == "workers")
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+    });
+    let query_text = use_state(String::new);
+    let saved_text = use_state(String::new);
+
+    use_opening(
+        sender.clone(),
+        props.embed.as_ref().map(|e| e.source.clone()),
+    );
+    use_wanted_search(
+        state.clone(),
+        sender.clone(),
+        props.embed.clone(),
+        query_text.clone(),
+    );
+    use_ensemble_training(
+        state.ensemble.clone(),
+        sender.clone(),
+        format!("{}worker.js", props.assets),
+        page_workers,
+    );
+    use_item_chunks(state.clone());
+    use_url_following(
+        state.shared(),
+        state.catalog_url.clone(),
+        state.ready && props.embed.is_none(),
+    );
+
+    let fine_tune = {
+        let state = state.clone();
+        let sender = sender.clone();
+        Callback::from(move |()| {
+            if !state.can_send() {
+                return;
+            }
+            let request = state.search_request();
+            if request.searcher == Searcher::Ensemble && ensemble_workers(page_workers) > 1 {
+                sender.send(Task::PlanEnsemble { request }, Pending::Plan(net::now_ms()));
+            } else {
+                sender.send(Task::FineTune { request }, Pending::FineTune);
+            }
+        })
+    };
+    let on_text_bridge = {
+        let sender = sender.clone();
+        let state = state.clone();
+        Callback::from(move |bridge: UseReactorBridgeHandle<TextWorker>| {
+            *sender.text.borrow_mut() = Some(bridge);
+            if let Some(dataset) = &state.dataset
+                && let Some(encoder) = &dataset.manifest.text
+            {
+                sender.send_text(TextTask::Load {
+                    base: dataset.base.clone(),
+                    encoder: encoder.clone(),
+                });
+            }
+        })
+    };
+    let on_text_reply = {
+        let sender = sender.clone();
+        Callback::from(move |reply: TextReply| sender.on_text_reply(reply))
+    };
+    let text_link = state
+        .dataset
+        .as_ref()
+        .filter(|d| d.manifest.text.is_some())
+        .map(|d| d.base.clone());
+
+    html! {
+        <div class="app">
+            { header::view(&state, &sender, &query_text) }
+            if let Some(key) = text_link {
+                <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply} />
+            }
+            { notices::view(&state) }
+            { controls::view(&state, &fine_tune) }
+            { results::view(&state, &sender, &fine_tune) }
+            { share::view(&state, &sender, &saved_text) }
+        </div>
+    }
+}
+
+/// A callback that changes the query session with the action its event stands for.
+fn session_callback<E: 'static>(
+    state: &UseReducerHandle<State>,
+    action: impl Fn(E) -> Action + 'static,
+) -> Callback<E> {
+    let dispatch = state.dispatcher();
+    Callback::from(move |event: E| dispatch.dispatch(Msg::Session(action(event))))
+}

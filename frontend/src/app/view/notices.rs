@@ -1,0 +1,35 @@
+//! The error panel (what failed, why, what to do) and the progress line.
+
+use yew::prelude::*;
+
+use crate::app::state::{Msg, State};
+
+/// The error panel, if anything failed, and the progress line, if anything is loading.
+pub(super) fn view(state: &UseReducerHandle<State>) -> Html {
+    let dismiss = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(Msg::DismissError))
+    };
+    html! {
+        <>
+            if let Some(f) = &state.error {
+                <div class="error" data-testid="error" role="alert">
+                    <b>{format!("{} failed: ", f.what)}</b>{&f.message}
+                    <div class="hint">{&f.hint}</div>
+                    <button data-testid="dismiss-error" onclick={dismiss}>{"dismiss"}</button>
+                </div>
+            }
+            if let Some(p) = &state.progress {
+                <div class="progress" data-testid="progress">
+                    <progress max="100" value={format!("{:.0}", p.percent())} />
+                    {format!(" {}: {}/{} files, {}/{} bytes ({:.0}%)", p.what, p.files_done, p.files_total,
+                        p.bytes_done, p.bytes_total, p.percent())}
+                </div>
+            } else if !state.can_send() {
+                <div class="progress" data-testid="progress">{"working…"}</div>
+            } else if state.grid().len() < state.session.shown().len() {
+                <div class="progress" data-testid="progress">{"loading captions…"}</div>
+            }
+        </>
+    }
+}

@@ -1,0 +1,185 @@
+//! Messaging with the workers: [`Sender`] numbers each request, tells the state what it
+//! waits for and starts queries; [`use_wanted_search`] runs the search a shared URL or the
+//! element's `query` asks for; [`TextLink`] connects to the text worker only for a dataset
+//! that has a text encoder, so its wasm (burn) loads only then.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use yew::prelude::*;
+use yew_agent::reactor::{ReactorEvent, UseReactorBridgeHandle, use_reactor_bridge};
+
+use super::embed::Embed;
+use super::state::{Msg, Pending, State, TextState};
+use crate::protocol::{Failure, Task, TextBody, TextReply, TextRequest, TextTask, WorkerRequest};
+use crate::session::{FIRST_RESULTS, Query};
+use crate::share::SharedSearch;
+use crate::text::TextWorker;
+use crate::worker::SearchWorker;
+
+/// Sends requests to the workers, numbering them.
+#[derive(Clone)]
+pub(super) struct Sender {
+    pub(super) bridge: UseReactorBridgeHandle<SearchWorker>,
+    /// The latest request's number (shared by both workers).
+    pub(super) seq: Rc<Cell<u32>>,
+    pub(super) state: UseReducerDispatcher<State>,
+    /// The text worker's bridge, once a dataset with a text encoder is open.
+    pub(super) text: Rc<RefCell<Option<UseReactorBridgeHandle<TextWorker>>>>,
+    /// The text being encoded: its query goes to the search worker when it arrives.
+    pub(super) encoding: Rc<RefCell<Option<String>>>,
+}
+
+impl Sender {
+    /// Sends `task` to the search worker; the state waits for `pending`.
+    pub(super) fn send(&self, task: Task, pending: Pending) {
+        let seq = self.next_seq();
+        self.state.dispatch(Msg::Sent(seq, pending));
+        self.bridge.send(WorkerRequest { seq, task });
+    }
+
+    fn next_seq(&self) -> u32 {
+        let seq = self.seq.get() + 1;
+        self.seq.set(seq);
+        seq
+    }
+
+    /// Sends `task` to the text worker; false when there is none.
+    pub(super) fn send_text(&self, task: TextTask) -> bool {
+        let Some(bridge) = self.text.borrow().clone() else {
+            return false;
+        };
+        let seq = self.next_seq();
+        if let TextTask::Encode { text } = &task {
+            *self.encoding.borrow_mut() = Some(text.clone());
+        }
+        self.state
+            .dispatch(Msg::TextSent(seq, matches!(task, TextTask::Load { .. })));
+        bridge.send(TextRequest { seq, task });
+        true
+    }
+
+    /// Starts `query`: k-NN for "more like this"; text needs the dataset's text encoder.
+    pub(super) fn run_query(&self, state: &State, query: Query) {
+        if state.dataset.is_none() {
+            return;
+        }
+        match query {
+            Query::Like(id) => self.send(
+                Task::MoreLikeThis {
+                    id,
+                    k: FIRST_RESULTS,
+                },
+                Pending::Knn(Query::Like(id)),
+            ),
+            Query::Text(text) => {
+                if let Some(refusal) = state.text_search_refusal(&text) {
+                    self.state.dispatch(Msg::Error(refusal));
+                } else if !self.send_text(TextTask::Encode { text }) {
+                    self.state.dispatch(Msg::Error(Failure::new(
+                        "text search",
+                        "the text worker is not connected yet",
+                        "try again in a moment",
+                    )));
+                }
+            }
+            Query::None | Query::Saved => {}
+        }
+    }
+
+    /// A text worker reply: an encoded query goes on to the search worker as k-NN.
+    pub(super) fn on_text_reply(&self, reply: TextReply) {
+        let encoded = match &reply.body {
+            TextBody::Encoded { query, .. } => Some(query.clone()),
+            _ => None,
+        };
+        self.state.dispatch(Msg::Text(reply));
+        // Only an encoded query consumes the pending text (a load may answer in between).
+        if let Some(query) = encoded
+            && let Some(text) = self.encoding.borrow_mut().take()
+        {
+            self.send(
+                Task::Nearest {
+                    query,
+                    k: FIRST_RESULTS,
+                },
+                Pending::Knn(Query::Text(text)),
+            );
+        }
+    }
+}
+
+/// Runs the search a shared URL (or the element's `query`) wants once the dataset is open;
+/// a new `query` attribute is wanted the same way, and an element's query runs again on
+/// each dataset its `dataset` attribute opens. A wanted text shows in the query box.
+#[hook]
+pub(super) fn use_wanted_search(
+    state: UseReducerHandle<State>,
+    sender: Sender,
+    embed: Option<Embed>,
+    query_text: UseStateHandle<String>,
+) {
+    let element_query = embed.as_ref().and_then(|e| e.query.clone());
+    // The element's `query` attribute: a new value is wanted like a shared URL's query.
+    {
+        let dispatch = state.dispatcher();
+        let first = use_mut_ref(|| true);
+        use_effect_with(element_query.clone(), move |query| {
+            // The first value is already wanted (`State::new`).
+            if !std::mem::replace(&mut *first.borrow_mut(), false)
+                && let Some(text) = query
+            {
+                dispatch.dispatch(Msg::Want(SharedSearch::text(text.clone())));
+            }
+        });
+    }
+    let started = use_mut_ref(|| (0u32, None::<String>));
+    // A text query also waits for the text worker's bridge (its load is queued first).
+    let linked = state.text_load_seq != 0 || state.text == TextState::Absent;
+    let opened = embed
+        .as_ref()
+        .and(state.dataset.as_ref())
+        .map(|d| d.base.clone());
+    // The wanted search is consumed by its first results; a reopen reruns the attribute.
+    use_effect_with(
+        (state.ready, linked, state.wanted, opened),
+        move |(ready, linked, wanted, opened)| {
+            let run = (*wanted, opened.clone());
+            if *ready
+                && *linked
+                && *started.borrow() != run
+                && let Some(shared) = state
+                    .url_search
+                    .clone()
+                    .or_else(|| element_query.map(SharedSearch::text))
+            {
+                *started.borrow_mut() = run;
+                if let Query::Text(text) = &shared.query {
+                    query_text.set(text.clone());
+                }
+                sender.run_query(&state, shared.query.clone());
+            }
+        },
+    );
+}
+
+#[derive(Properties, PartialEq)]
+pub(super) struct TextLinkProps {
+    pub(super) on_bridge: Callback<UseReactorBridgeHandle<TextWorker>>,
+    pub(super) on_reply: Callback<TextReply>,
+}
+
+/// Connects to the text worker; rendered only for a dataset with a text encoder, so the
+/// text worker (and burn's wasm) loads only then.
+#[component]
+pub(super) fn TextLink(props: &TextLinkProps) -> Html {
+    let on_reply = props.on_reply.clone();
+    let bridge = use_reactor_bridge::<TextWorker, _>(move |event| {
+        if let ReactorEvent::Output(reply) = event {
+            on_reply.emit(reply);
+        }
+    });
+    let on_bridge = props.on_bridge.clone();
+    use_effect_with((), move |_| on_bridge.emit(bridge));
+    Html::default()
+}
