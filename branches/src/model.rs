@@ -31,7 +31,7 @@ impl Searcher {
     pub fn name(self) -> &'static str {
         match self {
             Searcher::DBranches => "DBranches",
-            Searcher::Ensemble => "ensemble",
+            Searcher::Ensemble => "DBranches ensemble",
             Searcher::DecisionTree => "decision tree",
             Searcher::RandomForest => "random forest",
         }

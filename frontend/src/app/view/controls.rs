@@ -65,12 +65,7 @@ pub(super) fn view(state: &UseReducerHandle<State>, fine_tune: &Callback<()>) ->
                 { for [Searcher::DBranches, Searcher::Ensemble, Searcher::DecisionTree, Searcher::RandomForest]
                     .into_iter().map(|sr| html! {
                         <option value={searcher_name(sr)} selected={sr == settings.searcher}>
-                            {match sr {
-                                Searcher::DBranches => "DBranches",
-                                Searcher::Ensemble => "DBranches ensemble",
-                                Searcher::DecisionTree => "decision tree",
-                                Searcher::RandomForest => "random forest",
-                            }}
+                            {sr.name()}
                         </option>
                     }) }
             </select>
