@@ -348,7 +348,8 @@ impl<I: BoxIndex> SearchEngine<I> {
             negative_weight: request.negative_weight,
         };
         let set = assemble(&self.index, &self.pool, labels, &mut rng)?;
-        let subsets = self.non_empty_subsets()?;
+        // The full-scan baselines train without subsets: an index may have none.
+        let subsets = self.index.subsets();
         let (work, settings) = training_work(
             searcher,
             &request.training,
