@@ -39,6 +39,11 @@ use crate::train_head_cmd::{has_heads, head_config, read_heads};
 use ingest::IngestedItem;
 
 /// Build a complete dataset folder from a collection and a CLIP model.
+///
+/// Split over machines, each runs it with its `--part` (or as a Slurm array task or a
+/// Kubernetes Indexed Job pod), which extracts that share of the features and stops; then
+/// `precompute merge` joins the parts' `OUT/.work/extract` folders and one more run,
+/// not split, finishes.
 #[derive(Args)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -84,10 +89,7 @@ pub struct BuildArgs {
     /// Images per extraction checkpoint (every part of a split build must use the same).
     #[arg(long, default_value_t = 1024)]
     chunk: usize,
-    /// Extract only this share of the features and stop: run every part (on several
-    /// machines, or as a Slurm array or Kubernetes Indexed Job), join their
-    /// `OUT/.work/extract` folders with `precompute merge`, then run the build again as
-    /// one part to finish.
+    // A part extracts its share of the features and stops (see the struct's doc).
     #[command(flatten)]
     split: PartArgs,
     /// The backend that runs the model.

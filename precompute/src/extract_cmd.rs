@@ -48,7 +48,7 @@ pub struct ExtractArgs {
     /// Images per checkpoint.
     #[arg(long, default_value_t = 1024)]
     chunk: usize,
-    /// A split run's share (join the parts with `precompute merge`).
+    // A split run's share; `precompute merge` joins the parts.
     #[command(flatten)]
     split: PartArgs,
     /// Pixel rows cut from the bottom of each image before resizing (banners).

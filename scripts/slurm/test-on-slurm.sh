@@ -23,6 +23,9 @@ skip() {
     exit 0
 }
 
+# Run inside a scheduler's task, the one-machine build would take its part from these.
+unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_MIN SLURM_ARRAY_TASK_MAX SLURM_ARRAY_TASK_COUNT \
+    JOB_COMPLETION_INDEX
 [ "$(id -u)" = 0 ] || skip "not root (slurmd must run as root to start jobs)"
 missing=()
 for command_and_package in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
@@ -45,7 +48,8 @@ pids=()
 stop_cluster() {
     local status=$?
     # Our jobs first (while the controller runs), then our daemons, newest first.
-    [ -n "${SLURM_CONF:-}" ] && timeout 10 scancel --quiet --user=root 2>/dev/null || true
+    [ -f "$work/slurm.conf" ] &&
+        SLURM_CONF="$work/slurm.conf" timeout 10 scancel --quiet --user=root 2>/dev/null || true
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
         kill "${pids[i]}" 2>/dev/null || true
         wait "${pids[i]}" 2>/dev/null || true
