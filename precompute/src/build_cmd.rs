@@ -29,15 +29,21 @@ use serde::Serialize;
 use crate::compact::{AxesChoice, CompactMap};
 use crate::dataset::read_float_rows;
 use crate::device::DeviceKind;
-use crate::extract_cmd::{self, ExtractPlan, Extractor, Part};
+use crate::extract_cmd::{self, ExtractPlan, Extractor};
 use crate::feature_cache::FeatureCache;
 use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
 use crate::output::{write_atomic, write_content_named};
+use crate::part::{Part, PartArgs};
 use crate::train_head_cmd::{has_heads, head_config, read_heads};
 use ingest::IngestedItem;
 
 /// Build a complete dataset folder from a collection and a CLIP model.
+///
+/// Split over machines, each runs it with its `--part` (or as a Slurm array task or a
+/// Kubernetes Indexed Job pod), which extracts that share of the features and stops; then
+/// `precompute merge` joins the parts' `OUT/.work/extract` folders and one more run,
+/// not split, finishes.
 #[derive(Args)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -83,11 +89,9 @@ pub struct BuildArgs {
     /// Images per extraction checkpoint (every part of a split build must use the same).
     #[arg(long, default_value_t = 1024)]
     chunk: usize,
-    /// Extract only part `i` of `n` of the features and stop: run every part (on several
-    /// machines), join their `OUT/.work/extract` folders with `precompute merge`, then run
-    /// the build again without `--part` to finish.
-    #[arg(long)]
-    part: Option<Part>,
+    // A part extracts its share of the features and stops (see the struct's doc).
+    #[command(flatten)]
+    split: PartArgs,
     /// The backend that runs the model.
     #[arg(long, value_enum, default_value_t)]
     device: DeviceKind,
@@ -141,7 +145,8 @@ pub fn run(args: &BuildArgs) -> Result<()> {
         let work = extract_folder(args.ingest.out());
         eprintln!(
             "this part's features are in {0}; when every part is done, join them with \
-             `precompute merge --out {0} PART_WORK_FOLDERS...` and rerun the build without --part",
+             `precompute merge --out {0} PART_WORK_FOLDERS...` and rerun the build as one part \
+             (without --part, outside the job array)",
             work.display()
         );
         return Ok(());
@@ -176,6 +181,7 @@ fn extract_folder(out: &Path) -> PathBuf {
 /// `--part` asked for.
 pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     let out = args.ingest.out().to_owned();
+    let part = args.split.part()?;
     let started = Instant::now();
     let mut stats = BuildStats::default();
     let device = args.device.device()?;
@@ -228,7 +234,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         bottom_crop,
         projection_dim,
     );
-    let mut rows: Vec<Option<Vec<f32>>> = match args.part {
+    let mut rows: Vec<Option<Vec<f32>>> = match part {
         Some(_) => vec![None; n],
         None => ingested
             .items
@@ -264,10 +270,15 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
                 .with_context(|| format!("cannot clear stale features in {}", work.display()))?;
         }
         let extractor = Extractor::new(&model, &device, bottom_crop, args.batch);
-        let whole = Part { index: 0, count: 1 };
-        extract_cmd::extract(&extractor, &paths, &plan, args.part.unwrap_or(whole), &work)?;
+        extract_cmd::extract(
+            &extractor,
+            &paths,
+            &plan,
+            part.unwrap_or(Part::WHOLE),
+            &work,
+        )?;
         let complete = extract_cmd::finish(&work)?.is_some();
-        if args.part.is_some() {
+        if part.is_some() {
             return Ok(None);
         }
         if !complete {

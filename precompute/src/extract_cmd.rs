@@ -8,10 +8,8 @@
 //! boundaries, so every split gives the same bytes as one run. When every chunk is there,
 //! `OUT/features.npy` (n x projection_dim, f32) is written.
 
-use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::mpsc;
 
 use anyhow::{Context, Result, bail};
@@ -27,6 +25,7 @@ use crate::images::clip_input;
 use crate::model_files::ModelFiles;
 use crate::npy::{self, Matrix};
 use crate::output::write_atomic;
+use crate::part::{Part, PartArgs};
 
 /// Encode image files into CLIP features, resumably.
 #[derive(Args)]
@@ -49,50 +48,15 @@ pub struct ExtractArgs {
     /// Images per checkpoint.
     #[arg(long, default_value_t = 1024)]
     chunk: usize,
-    /// Encode only part `i` of `n` (`0/4` .. `3/4`); join the parts with `precompute merge`.
-    #[arg(long)]
-    part: Option<Part>,
+    // A split run's share; `precompute merge` joins the parts.
+    #[command(flatten)]
+    split: PartArgs,
     /// Pixel rows cut from the bottom of each image before resizing (banners).
     #[arg(long, default_value_t = 0)]
     bottom_crop: usize,
     /// The backend that runs the model.
     #[arg(long, value_enum, default_value_t)]
     device: DeviceKind,
-}
-
-/// `i/n`: this machine's share of a split run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Part {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl FromStr for Part {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (index, count) = text
-            .split_once('/')
-            .ok_or_else(|| format!("'{text}' is not i/n"))?;
-        let index: usize = index
-            .trim()
-            .parse()
-            .map_err(|_| format!("'{text}': i is not a number"))?;
-        let count: usize = count
-            .trim()
-            .parse()
-            .map_err(|_| format!("'{text}': n is not a number"))?;
-        if count == 0 || index >= count {
-            return Err(format!("'{text}': need 0 <= i < n"));
-        }
-        Ok(Self { index, count })
-    }
-}
-
-impl fmt::Display for Part {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
 }
 
 /// What a work folder's chunks were made from: a rerun or merge with other settings is refused.
@@ -116,6 +80,23 @@ impl ExtractPlan {
     fn chunks(&self) -> usize {
         self.images.div_ceil(self.chunk)
     }
+
+    /// What first tells `other`'s chunks from this plan's, or `None` when they may mix.
+    fn difference(&self, other: &ExtractPlan) -> Option<&'static str> {
+        if self.list_blake3 != other.list_blake3 || self.images != other.images {
+            Some("another image list: the images or their order changed")
+        } else if self.weights_blake3 != other.weights_blake3 || self.dims != other.dims {
+            Some("another model")
+        } else if self.chunk != other.chunk {
+            Some("another chunk size")
+        } else if self.bottom_crop != other.bottom_crop {
+            Some("another bottom crop")
+        } else if self != other {
+            Some("other settings")
+        } else {
+            None
+        }
+    }
 }
 
 const PLAN_FILE: &str = "extract.json";
@@ -127,6 +108,7 @@ fn chunk_path(out: &Path, k: usize) -> PathBuf {
 
 /// Runs `precompute extract`.
 pub fn run(args: &ExtractArgs) -> Result<()> {
+    let part = args.split.part()?.unwrap_or(Part::WHOLE);
     let list_text = fs::read_to_string(&args.list)
         .with_context(|| format!("cannot read image list {}", args.list.display()))?;
     let base = args.list.parent().unwrap_or(Path::new("."));
@@ -153,7 +135,6 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
         bottom_crop: args.bottom_crop,
     };
     let extractor = Extractor::new(&model, &device, args.bottom_crop, args.batch);
-    let part = args.part.unwrap_or(Part { index: 0, count: 1 });
     extract(&extractor, &paths, &plan, part, &args.out)?;
     match finish(&args.out)? {
         Some(rows) => eprintln!(
@@ -278,10 +259,10 @@ fn check_plan(out: &Path, plan: &ExtractPlan) -> Result<()> {
         Ok(text) => {
             let found: ExtractPlan = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not an extract plan", path.display()))?;
-            if &found != plan {
+            if let Some(difference) = found.difference(plan) {
                 bail!(
-                    "{} holds features of another run (other list, model, chunk size or crop): \
-                     remove the folder or pick another --out",
+                    "{} holds features of another run ({difference}): remove the folder or pick \
+                     another --out",
                     out.display()
                 );
             }
@@ -291,13 +272,18 @@ fn check_plan(out: &Path, plan: &ExtractPlan) -> Result<()> {
     }
 }
 
-/// When every chunk is present, writes `features.npy` and returns its rows.
-pub fn finish(out: &Path) -> Result<Option<usize>> {
-    let path = out.join(PLAN_FILE);
-    let plan: ExtractPlan = serde_json::from_str(
+/// The plan of a work folder.
+fn read_plan(folder: &Path) -> Result<ExtractPlan> {
+    let path = folder.join(PLAN_FILE);
+    serde_json::from_str(
         &fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?,
     )
-    .with_context(|| format!("{} is not an extract plan", path.display()))?;
+    .with_context(|| format!("{} is not an extract plan", path.display()))
+}
+
+/// When every chunk is present, writes `features.npy` and returns its rows.
+pub fn finish(out: &Path) -> Result<Option<usize>> {
+    let plan = read_plan(out)?;
     if (0..plan.chunks()).any(|k| !chunk_path(out, k).is_file()) {
         return Ok(None);
     }
@@ -342,24 +328,26 @@ pub struct MergeArgs {
 
 /// Runs `precompute merge`.
 pub fn run_merge(args: &MergeArgs) -> Result<()> {
-    let mut plan: Option<ExtractPlan> = None;
-    for part in &args.parts {
-        let path = part.join(PLAN_FILE);
-        let found: ExtractPlan = serde_json::from_str(
-            &fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?,
-        )
-        .with_context(|| format!("{} is not an extract plan", path.display()))?;
+    // The joined folder's own chunks, when it has some, count as one more part.
+    let joined_before = args.out.join(PLAN_FILE).is_file().then_some(&args.out);
+    let mut plan: Option<(&PathBuf, ExtractPlan)> = None;
+    for part in joined_before.into_iter().chain(&args.parts) {
+        let found = read_plan(part)?;
         match &plan {
-            Some(first) if first != &found => bail!(
-                "{} comes from another run than {}",
-                part.display(),
-                args.parts[0].display()
-            ),
-            _ => plan = Some(found),
+            Some((first, first_plan)) => {
+                if let Some(difference) = first_plan.difference(&found) {
+                    bail!(
+                        "{} and {} are parts of different runs ({difference}), so their \
+                         features do not mix: rerun every part on the same collection and model",
+                        first.display(),
+                        part.display()
+                    );
+                }
+            }
+            None => plan = Some((part, found)),
         }
     }
-    let plan = plan.context("no parts given")?;
+    let (_, plan) = plan.context("no parts given")?;
     fs::create_dir_all(args.out.join("chunks"))
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     check_plan(&args.out, &plan)?;

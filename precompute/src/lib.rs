@@ -8,6 +8,7 @@
 //! - [`tokenize_cmd`]: CLIP token ids of texts;
 //! - [`encode_cmd`]: CLIP features of texts, images and preprocessed tensors;
 //! - [`extract_cmd`]: resumable, splittable image feature extraction, and `merge`;
+//!   [`part`]: a split run's share, from `--part` or a Slurm array / Indexed Job;
 //! - [`model_files`]: finding a model's config and weights on disk; [`device`]: `--device`;
 //!   [`images`]: decoding image files;
 //! - [`ingest_cmd`], [`verify_cmd`], [`catalog_cmd`]: collection to items and thumbnails,
@@ -38,6 +39,7 @@ pub mod knn_cmd;
 pub mod model_files;
 pub mod npy;
 pub mod output;
+pub mod part;
 pub mod reduce_cmd;
 pub mod search_cmd;
 pub mod synth_cmd;

@@ -10,7 +10,28 @@ use precompute::npy::{self, Matrix};
 use serde_json::Value;
 
 fn precompute(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_precompute"))
+    precompute_in(&[], args)
+}
+
+/// The variables a batch scheduler sets for a task of a split run: `precompute` takes its
+/// part from them, so they are cleared unless a test sets them (a test run inside a Slurm
+/// array task is no part of a split run).
+const SCHEDULER_VARIABLES: [&str; 5] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_COUNT",
+    "JOB_COMPLETION_INDEX",
+];
+
+/// `precompute ARGS` in an environment where a scheduler set `scheduler_environment`.
+fn precompute_in(scheduler_environment: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_precompute"));
+    for name in SCHEDULER_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+        .envs(scheduler_environment.iter().copied())
         .args(args)
         .output()
         .expect("the binary runs")
@@ -654,6 +675,17 @@ fn colour_squares(dir: &Path) -> PathBuf {
 /// `precompute build` of `source` (such as [`colour_squares`]) with `model` into `out` at
 /// 8 dims, with `extra` flags.
 fn build_colours(source: &Path, model: &Path, out: &Path, extra: &[&str]) -> Output {
+    build_colours_in(&[], source, model, out, extra)
+}
+
+/// [`build_colours`] in a scheduler's task (see [`precompute_in`]).
+fn build_colours_in(
+    scheduler_environment: &[(&str, &str)],
+    source: &Path,
+    model: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
     let mut args = vec![
         "build",
         "--input",
@@ -666,7 +698,7 @@ fn build_colours(source: &Path, model: &Path, out: &Path, extra: &[&str]) -> Out
         "8",
     ];
     args.extend_from_slice(extra);
-    precompute(&args)
+    precompute_in(scheduler_environment, &args)
 }
 
 /// Every file of a dataset folder and its thumbnails, with its blake3, sorted.
@@ -1092,25 +1124,87 @@ fn build_split_into_parts_gives_the_same_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let source = colour_squares(dir.path());
     let model = fixture_path("hf");
-    let build = |out: &Path, part: Option<&str>| {
-        let mut extra = vec!["--chunk", "32", "--name", "colours"];
-        extra.extend(part.iter().flat_map(|p| ["--part", *p]));
-        build_colours(&source, &model, out, &extra)
-    };
+    let flags = ["--chunk", "32", "--name", "colours"];
     let whole = dir.path().join("whole");
-    assert!(build(&whole, None).status.success());
+    assert!(
+        build_colours(&source, &model, &whole, &flags)
+            .status
+            .success()
+    );
 
+    // Machine A is given its part; machine B is task 8 of a Slurm array 7-8 and takes its
+    // part, 1/2, from the environment.
     let (first, second) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
-    for (out, part) in [(&first, "0/2"), (&second, "1/2")] {
-        let output = build(out, Some(part));
+    let slurm_task = [
+        ("SLURM_ARRAY_TASK_ID", "8"),
+        ("SLURM_ARRAY_TASK_MIN", "7"),
+        ("SLURM_ARRAY_TASK_MAX", "8"),
+        ("SLURM_ARRAY_TASK_COUNT", "2"),
+    ];
+    let part_a = [&flags[..], &["--part", "0/2"]].concat();
+    for output in [
+        build_colours(&source, &model, &first, &part_a),
+        build_colours_in(&slurm_task, &source, &model, &second, &flags),
+    ] {
         assert!(output.status.success(), "{}", stderr(&output));
         assert!(
             stderr(&output).contains("precompute merge"),
             "{}",
             stderr(&output)
         );
-        assert!(!out.join("dataset.json").exists());
     }
+    assert!(!first.join("dataset.json").exists() && !second.join("dataset.json").exists());
+    let (merged, work) = merge_second_into_first(&first, &second);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    // 90 images in chunks of 32: the two parts' three chunks are all there before the
+    // build finishes, so it extracts nothing more.
+    for k in 0..3 {
+        assert!(work.join(format!("chunks/chunk-{k:06}.npy")).is_file());
+    }
+    let finished = build_colours(&source, &model, &first, &flags);
+    assert!(finished.status.success(), "{}", stderr(&finished));
+    assert_eq!(dataset_listing(&whole), dataset_listing(&first));
+
+    // A task whose scheduler environment is half set stops before any work.
+    let half_set = build_colours_in(
+        &[("SLURM_ARRAY_TASK_ID", "3")],
+        &source,
+        &model,
+        &dir.path().join("machine-c"),
+        &flags,
+    );
+    assert_refused(
+        &half_set,
+        "SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT missing",
+    );
+    assert!(!dir.path().join("machine-c").exists());
+}
+
+/// The collection changes between two parts of a split build: merge refuses to join them
+/// (their features would describe different images), naming why.
+#[test]
+fn parts_of_a_changed_collection_are_refused_not_mixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let (first, second) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
+    let build_part = |out: &Path, part: &str| {
+        let output = build_colours(&source, &model, out, &["--chunk", "32", "--part", part]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    build_part(&first, "0/2");
+    image::RgbImage::from_pixel(44, 40, image::Rgb([250, 250, 20]))
+        .save(source.join("img004.png"))
+        .unwrap();
+    build_part(&second, "1/2");
+    let (merged, work) = merge_second_into_first(&first, &second);
+    assert_refused(&merged, "are parts of different runs (another image list");
+    assert!(!work.join("features.npy").exists());
+}
+
+/// `precompute merge` of the part built into `second` into the one built into `first`:
+/// the outcome and the joined work folder.
+fn merge_second_into_first(first: &Path, second: &Path) -> (Output, PathBuf) {
     let work = first.join(".work").join("extract");
     let merged = precompute(&[
         "merge",
@@ -1118,15 +1212,13 @@ fn build_split_into_parts_gives_the_same_dataset() {
         work.to_str().unwrap(),
         second.join(".work").join("extract").to_str().unwrap(),
     ]);
-    assert!(merged.status.success(), "{}", stderr(&merged));
-    // 90 images in chunks of 32: the two parts' three chunks are all there before the
-    // build finishes, so it extracts nothing more.
-    for k in 0..3 {
-        assert!(work.join(format!("chunks/chunk-{k:06}.npy")).is_file());
-    }
-    let finished = build(&first, None);
-    assert!(finished.status.success(), "{}", stderr(&finished));
-    assert_eq!(dataset_listing(&whole), dataset_listing(&first));
+    (merged, work)
+}
+
+/// Asserts that a command failed with `message` in its stderr.
+fn assert_refused(output: &Output, message: &str) {
+    assert!(!output.status.success(), "it ran: {}", stderr(output));
+    assert!(stderr(output).contains(message), "{}", stderr(output));
 }
 
 /// `precompute synth --out DIR --count N --size S`, which must succeed.
