@@ -1,14 +1,18 @@
 //! Decode + thumbnail throughput on camera-sized JPEGs, full decode against the scaled
-//! decode `ingest::decode` picks: generates N 4000 x 3000 (12 MP) photo-like JPEGs in memory,
-//! each with an EXIF orientation of 6 as a phone held upright writes and a date taken, and times on one
-//! thread what ingest does per image (decode, turn upright, 256 px thumbnail) and what
-//! extract does (decode for a 224 px CLIP input).
-//! `cargo run --release -p ingest --example decode_bench -- [N]` (N defaults to 6).
+//! decode `ingest::decode` picks, by each [`ScaledJpegDecoder`] the build has: generates N
+//! 4000 x 3000 (12 MP) photo-like JPEGs in memory, each with an EXIF orientation of 6 as a
+//! phone held upright writes and a date taken, and times on one thread what ingest does per
+//! image (decode, turn upright, 256 px thumbnail) and what extract does (decode for a 224 px
+//! CLIP input). Images per second are counted against the CPU time the process's threads
+//! ran (Linux), so that other work sharing the cores does not count, and against the wall
+//! clock.
+//! `RAYON_NUM_THREADS=1 cargo run --release -p ingest --example decode_bench [--features
+//! turbojpeg] -- [N]` (N defaults to 6).
 
 use std::io::Cursor;
 use std::time::Instant;
 
-use ingest::decode::{Target, UprightDecoder};
+use ingest::decode::{ScaledJpegDecoder, Target, UprightDecoder};
 use ingest::exif::{ExifValue, Tag, with_exif};
 use ingest::process::thumbnail_jpeg;
 
@@ -32,29 +36,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         min_long_side: 0,
         bottom_crop: 0,
     };
-    for (name, target) in [
-        ("thumbnail, full decode", Target::FULL_SIZE),
-        ("thumbnail, scaled decode", thumbnail),
-        ("CLIP input, full decode", Target::FULL_SIZE),
-        ("CLIP input, scaled decode", clip),
-    ] {
-        let start = Instant::now();
-        for bytes in &photos {
-            let image = UprightDecoder::new(bytes)?.decode(image::Limits::default(), &target)?;
-            if name.starts_with("thumbnail") {
-                std::hint::black_box(thumbnail_jpeg(&image, THUMB_SIZE)?);
-            } else {
-                std::hint::black_box(image.into_rgb8());
+    let scaled_decoders = [
+        ("jpeg-decoder", ScaledJpegDecoder::JpegDecoder),
+        #[cfg(feature = "turbojpeg")]
+        ("libjpeg-turbo", ScaledJpegDecoder::LibjpegTurbo),
+    ];
+    for (output, target) in [("thumbnail", thumbnail), ("CLIP input", clip)] {
+        let full = (format!("{output}, full decode"), Target::FULL_SIZE, None);
+        let scaled = scaled_decoders.map(|(decoder_name, decoder)| {
+            let name = format!("{output}, scaled, {decoder_name}");
+            (name, target, Some(decoder))
+        });
+        for (name, target, scaled_decoder) in std::iter::once(full).chain(scaled) {
+            let (start, cpu_start) = (Instant::now(), cpu_seconds());
+            for bytes in &photos {
+                let decoder = UprightDecoder::new(bytes)?;
+                let decoder = match scaled_decoder {
+                    Some(scaled_decoder) => decoder.with_scaled_jpeg_decoder(scaled_decoder),
+                    None => decoder,
+                };
+                let image = decoder.decode(image::Limits::default(), &target)?;
+                if output == "thumbnail" {
+                    std::hint::black_box(thumbnail_jpeg(&image, THUMB_SIZE)?);
+                } else {
+                    std::hint::black_box(image.into_rgb8());
+                }
             }
+            let seconds = start.elapsed().as_secs_f64();
+            let per_cpu_second = match (cpu_start, cpu_seconds()) {
+                (Some(start), Some(end)) => {
+                    let cpu = end - start;
+                    format!(
+                        "{:5.1} images/s per CPU second ({:3.0} ms each), ",
+                        f64::from(n) / cpu,
+                        cpu * 1000.0 / f64::from(n)
+                    )
+                }
+                _ => String::new(),
+            };
+            println!(
+                "{name:>36}: {per_cpu_second}{:5.1} images/s wall",
+                f64::from(n) / seconds,
+            );
         }
-        let seconds = start.elapsed().as_secs_f64();
-        println!(
-            "{name:>26}: {:7.1} images/s ({:.0} ms each)",
-            f64::from(n) / seconds,
-            seconds * 1000.0 / f64::from(n)
-        );
     }
     Ok(())
+}
+
+/// CPU seconds the process's threads have run, from each one's `schedstat` (nanoseconds);
+/// `None` off Linux.
+fn cpu_seconds() -> Option<f64> {
+    let mut nanoseconds = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let schedstat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanoseconds += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(nanoseconds as f64 / 1e9)
 }
 
 /// Photo `seed`: shading, a disc and fine texture (so that the JPEG is as large as a

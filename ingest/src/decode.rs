@@ -6,7 +6,9 @@
 //! - A JPEG much larger than the caller needs (a 12 MP photo for a 256 px thumbnail or a
 //!   224 px CLIP input) is decoded at 1/2, 1/4 or 1/8 scale by the JPEG's own DCT scaling,
 //!   never below the [`Target`]'s sides: a fraction of the work of a full decode, and
-//!   close to it once resized (the 1/8 scale is each 8x8 block's mean).
+//!   close to it once resized (the 1/8 scale is each 8x8 block's mean). The
+//!   [`ScaledJpegDecoder`] doing it is the system's libjpeg-turbo in a build with the
+//!   `turbojpeg` feature (a faster entropy decoder), else `jpeg-decoder`.
 //!
 //! [`UprightDecoder`] tells the upright size from the header, before anything is decoded,
 //! and the date the photo was taken, read from the same EXIF block as the orientation.
@@ -34,6 +36,9 @@ use image::{
 
 use crate::exif::PhotoExif;
 use crate::heif;
+
+#[cfg(feature = "turbojpeg")]
+mod libjpeg_turbo;
 
 /// What a caller makes of the decoded picture: the sides it resizes from at the least, and
 /// the rows it cuts off.
@@ -75,11 +80,49 @@ fn scaled(side: u32, eighths: u32) -> u32 {
     (side * eighths).div_ceil(8)
 }
 
+/// The decoder that gives a big JPEG at 1/2, 1/4 or 1/8 of each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScaledJpegDecoder {
+    /// `jpeg-decoder` (pure Rust).
+    JpegDecoder,
+    /// The system's libjpeg-turbo (the `turbojpeg` feature). Both read every coefficient
+    /// (a baseline JPEG's Huffman codes cannot be skipped), which is most of a scaled
+    /// decode's time; libjpeg-turbo's entropy decoder is the faster, about 1.4 times on a
+    /// 12 MP photo (ingest's README, "Benchmark").
+    #[cfg(feature = "turbojpeg")]
+    LibjpegTurbo,
+}
+
+impl ScaledJpegDecoder {
+    /// The fastest this build has: libjpeg-turbo with the `turbojpeg` feature.
+    pub const FASTEST: ScaledJpegDecoder = {
+        #[cfg(feature = "turbojpeg")]
+        let fastest = ScaledJpegDecoder::LibjpegTurbo;
+        #[cfg(not(feature = "turbojpeg"))]
+        let fastest = ScaledJpegDecoder::JpegDecoder;
+        fastest
+    };
+
+    /// `bytes`, a JPEG, decoded at `eighths`/8 of each side within `limits`; `None` leaves
+    /// it to the full decode: a pixel layout the scaled decoder does not give as RGB or
+    /// grey (CMYK, 16-bit), or data it refuses (both are stricter than `zune-jpeg`, which
+    /// decodes a stray `FF` in the scan data, so the full decoder judges such files).
+    fn decode(self, bytes: &[u8], eighths: u32, limits: &Limits) -> Option<DynamicImage> {
+        match self {
+            ScaledJpegDecoder::JpegDecoder => decode_jpeg_scaled(bytes, eighths, limits),
+            #[cfg(feature = "turbojpeg")]
+            ScaledJpegDecoder::LibjpegTurbo => libjpeg_turbo::decode_scaled(bytes, eighths, limits),
+        }
+    }
+}
+
 /// An image's decoder, its header read, and what its EXIF says: the orientation it is
 /// shown in and the date it was taken.
 pub struct UprightDecoder<'a> {
     pixels: Pixels<'a>,
     exif: PhotoExif,
+    scaled_jpeg_decoder: ScaledJpegDecoder,
 }
 
 /// The decoder of an image's pixels.
@@ -119,6 +162,7 @@ impl<'a> UprightDecoder<'a> {
                 is_jpeg,
             },
             exif,
+            scaled_jpeg_decoder: ScaledJpegDecoder::FASTEST,
         })
     }
 
@@ -128,6 +172,7 @@ impl<'a> UprightDecoder<'a> {
         Ok(Self {
             exif: decoder.exif(),
             pixels: Pixels::Heif(decoder),
+            scaled_jpeg_decoder: ScaledJpegDecoder::FASTEST,
         })
     }
 
@@ -138,6 +183,15 @@ impl<'a> UprightDecoder<'a> {
         Err(image::ImageError::Unsupported(
             UnsupportedError::from_format_and_kind(heif(), UnsupportedErrorKind::Format(heif())),
         ))
+    }
+
+    /// Decodes a big JPEG's reduced scale with `decoder` instead of
+    /// [`ScaledJpegDecoder::FASTEST`]: to compare them.
+    pub fn with_scaled_jpeg_decoder(self, decoder: ScaledJpegDecoder) -> Self {
+        Self {
+            scaled_jpeg_decoder: decoder,
+            ..self
+        }
     }
 
     /// When the photo was taken, from its EXIF: [`dataset::Item::date_taken`].
@@ -186,7 +240,7 @@ impl<'a> UprightDecoder<'a> {
                 };
                 let scaled_jpeg = match eighths {
                     8 => None,
-                    _ => decode_jpeg_scaled(bytes, eighths, &limits),
+                    _ => self.scaled_jpeg_decoder.decode(bytes, eighths, &limits),
                 };
                 match scaled_jpeg {
                     Some(image) => image,
@@ -212,10 +266,7 @@ impl<'a> UprightDecoder<'a> {
     }
 }
 
-/// `bytes`, a JPEG, decoded at `eighths`/8 of each side within `limits`; `None` leaves it
-/// to the full decode: a pixel layout the scaled decoder does not give as RGB or grey
-/// (CMYK, 16-bit), or data it refuses (`jpeg-decoder` is stricter than `zune-jpeg`, which
-/// decodes a stray `FF` in the scan data, so the full decoder judges such files).
+/// [`ScaledJpegDecoder::decode`] by `jpeg-decoder`.
 fn decode_jpeg_scaled(bytes: &[u8], eighths: u32, limits: &Limits) -> Option<DynamicImage> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     decoder.read_info().ok()?;
@@ -232,11 +283,21 @@ fn decode_jpeg_scaled(bytes: &[u8], eighths: u32, limits: &Limits) -> Option<Dyn
         .scale(requested(info.width)?, requested(info.height)?)
         .ok()?;
     let (width, height) = (u32::from(width), u32::from(height));
+    reserve_scaled(limits, width, height, channels)?;
+    let pixels = decoder.decode().ok()?;
+    scaled_image(width, height, channels, pixels)
+}
+
+/// Whether `limits` allow a scaled decode of `width` x `height` x `channels` bytes.
+fn reserve_scaled(limits: &Limits, width: u32, height: u32, channels: u8) -> Option<()> {
     limits
         .clone()
-        .reserve(u64::from(width) * u64::from(height) * channels)
-        .ok()?;
-    let pixels = decoder.decode().ok()?;
+        .reserve(u64::from(width) * u64::from(height) * u64::from(channels))
+        .ok()
+}
+
+/// A scaled decode's `pixels`, RGB (3 `channels`) or grey (1), as an image.
+fn scaled_image(width: u32, height: u32, channels: u8, pixels: Vec<u8>) -> Option<DynamicImage> {
     Some(if channels == 3 {
         DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels)?)
     } else {
@@ -272,6 +333,21 @@ mod tests {
         bytes
     }
 
+    /// What ingest makes of a picture: a 256 px thumbnail.
+    const THUMBNAIL: Target = Target {
+        min_short_side: 0,
+        min_long_side: 256,
+        bottom_crop: 0,
+    };
+
+    /// What CLIP makes of a picture with a 90-row watermark strip: a 224 px input. Of
+    /// [`big_jpeg`] 1,710 rows are kept: 214 at 1/8 scale, too few for 224, so 1/4.
+    const CLIP_CROPPED: Target = Target {
+        min_short_side: 224,
+        min_long_side: 0,
+        bottom_crop: 90,
+    };
+
     /// Mean and largest absolute difference of two same-sized pictures, per channel value.
     fn differences(a: &RgbImage, b: &RgbImage) -> (f64, u8) {
         assert_eq!(a.dimensions(), b.dimensions());
@@ -296,20 +372,9 @@ mod tests {
         };
         let full = decode(&Target::FULL_SIZE);
         assert_eq!((full.width(), full.height()), (2400, 1800));
-        let thumbnail = Target {
-            min_short_side: 0,
-            min_long_side: 256,
-            bottom_crop: 0,
-        };
-        // 1,710 rows kept: 214 at 1/8 scale, too few for 224, so 1/4.
-        let clip = Target {
-            min_short_side: 224,
-            min_long_side: 0,
-            bottom_crop: 90,
-        };
         for (target, scaled_size, resized) in [
-            (thumbnail, (300, 225), (256, 192)),
-            (clip, (600, 428), (314, 224)),
+            (THUMBNAIL, (300, 225), (256, 192)),
+            (CLIP_CROPPED, (600, 428), (314, 224)),
         ] {
             let scaled = decode(&target);
             assert_eq!((scaled.width(), scaled.height()), scaled_size);
@@ -329,6 +394,59 @@ mod tests {
         }
     }
 
+    /// libjpeg-turbo's scaled decode against jpeg-decoder's, stored sideways too: the same
+    /// upright sides, and close pixels once made into the thumbnail (as
+    /// `process::thumbnail_jpeg` resizes) and the CLIP input (a 224 px short side).
+    #[cfg(feature = "turbojpeg")]
+    #[test]
+    fn libjpeg_turbo_decodes_as_jpeg_decoder_does() {
+        use crate::exif::{ExifValue, Tag, with_exif};
+        use image::imageops::FilterType;
+        let stored = big_jpeg();
+        for orientation in [1, 6, 8] {
+            let bytes = with_exif(
+                &stored,
+                &[(Tag::Orientation, ExifValue::Short(orientation))],
+            );
+            for target in [THUMBNAIL, CLIP_CROPPED] {
+                let decode = |decoder| {
+                    UprightDecoder::new(&bytes)
+                        .unwrap()
+                        .with_scaled_jpeg_decoder(decoder)
+                        .decode(Limits::default(), &target)
+                        .unwrap()
+                };
+                let (pure_rust, turbo) = (
+                    decode(ScaledJpegDecoder::JpegDecoder),
+                    decode(ScaledJpegDecoder::LibjpegTurbo),
+                );
+                let sides = |image: &DynamicImage| (image.width(), image.height());
+                assert_eq!(sides(&turbo), sides(&pure_rust));
+                assert_eq!(turbo.width() > turbo.height(), orientation == 1);
+                let made = |image: &DynamicImage| {
+                    if target == THUMBNAIL {
+                        image.thumbnail(256, 256).into_rgb8()
+                    } else {
+                        let (width, height) = sides(image);
+                        let short = width.min(height);
+                        let (width, height) = (width * 224 / short, height * 224 / short);
+                        image
+                            .resize_exact(width, height, FilterType::Triangle)
+                            .into_rgb8()
+                    }
+                };
+                let (mean, max) = differences(&made(&turbo), &made(&pure_rust));
+                // The stated tolerance (measured: mean 0.71 for the thumbnail, 0.33 and
+                // 0.71 for the CLIP input at 1/4 and 1/8 scale, max 2): the two decoders'
+                // rounding of the scaled IDCT and colour conversion.
+                assert!(
+                    mean < 1.0 && max <= 4,
+                    "orientation {orientation}, {target:?}: mean {mean}, max {max}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn jpegs_the_scaled_decoder_refuses_are_decoded_whole() {
         let mut bytes = big_jpeg();
@@ -339,14 +457,9 @@ mod tests {
         let mut scaled = jpeg_decoder::Decoder::new(bytes.as_slice());
         assert_eq!(scaled.scale(300, 225).unwrap(), (300, 225));
         assert!(scaled.decode().is_err());
-        let target = Target {
-            min_short_side: 0,
-            min_long_side: 256,
-            bottom_crop: 0,
-        };
         let image = UprightDecoder::new(&bytes)
             .unwrap()
-            .decode(Limits::default(), &target)
+            .decode(Limits::default(), &THUMBNAIL)
             .unwrap();
         assert_eq!((image.width(), image.height()), (2400, 1800));
     }
