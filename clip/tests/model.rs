@@ -17,7 +17,7 @@ use crate::common::{
     FEATURE_TOLERANCE, Fixture, fixture, hf_fixture, max_abs_diff, min_row_cosine,
     open_clip_fixture, reference_pixels, reference_tokens, rows, tensor,
 };
-use crate::random_tower;
+use crate::{query_bytes, random_tower};
 
 fn check_text(fixture: &Fixture, label: &str) {
     let tokens = reference_tokens(&fixture.reference);
@@ -335,4 +335,25 @@ fn packed_text_tower_matches_burn_on_odd_shapes() {
         let cosine = min_row_cosine(&int8_packed, &burn, 6);
         assert!(cosine >= 0.99, "{label}: packed int8 min cosine {cosine}");
     }
+}
+
+/// A typed text's query bytes natively, through burn's tower and the packed kernels alike:
+/// the bytes `query_bytes.rs` writes down, which the wasm harness checks too.
+#[test]
+fn texts_give_the_query_bytes_written_down() {
+    let device = Device::flex();
+    let Fixture { model, config, .. } = hf_fixture(&device);
+    let tokens = query_bytes::tokens(config.text_config.max_position_embeddings);
+    let pca = query_bytes::shipped_pca(config.projection_dim);
+    let burn = rows(model.text.forward(&tokens).unwrap());
+    query_bytes::assert_expected(&pca, &burn, "burn");
+    let packed = PackedTextTower::new(
+        &model.text,
+        config.text_config.layer_norm_eps,
+        PackedPrecision::F32,
+    )
+    .unwrap()
+    .forward(&tokens)
+    .unwrap();
+    query_bytes::assert_expected(&pca, &packed, "packed f32");
 }

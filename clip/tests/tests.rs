@@ -12,5 +12,6 @@ mod common;
 mod loader;
 mod model;
 mod preprocess;
+mod query_bytes;
 mod random_tower;
 mod tokenizer;

@@ -16,6 +16,7 @@ use clip::tensors::Precision;
 use clip::{ClipConfig, TensorMap, TokenBatch, Tokenizer, load_text_tower, read_rows_async};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
+mod query_bytes;
 mod random_tower;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -152,6 +153,36 @@ async fn packed_text_tower_matches_reference() {
         })
         .fold(1.0, f32::min);
     assert!(cosine >= 0.99, "packed int8: min cosine {cosine}");
+}
+
+/// A typed text's query bytes in the browser, through burn's flex tower and the simd128
+/// packed kernels (the app's CPU path): the bytes the native harness checks too.
+#[wasm_bindgen_test]
+async fn texts_give_the_query_bytes_written_down() {
+    let config = ClipConfig::from_hf_json(CONFIG).unwrap();
+    let weights = TensorMap::from_safetensors(WEIGHTS).unwrap();
+    let tower = load_text_tower(
+        &weights,
+        &config.text_config,
+        config.projection_dim,
+        &Device::flex(),
+    )
+    .unwrap();
+    let tokens = query_bytes::tokens(config.text_config.max_position_embeddings);
+    let pca = query_bytes::shipped_pca(config.projection_dim);
+    let burn = read_rows_async(tower.forward(&tokens).unwrap())
+        .await
+        .unwrap();
+    query_bytes::assert_expected(&pca, &burn, "burn");
+    let packed = PackedTextTower::new(
+        &tower,
+        config.text_config.layer_norm_eps,
+        PackedPrecision::F32,
+    )
+    .unwrap()
+    .forward(&tokens)
+    .unwrap();
+    query_bytes::assert_expected(&pca, &packed, "packed f32");
 }
 
 /// Needs the SwiftShader WebGPU adapter (flags in `clip/webdriver.json`): without an
