@@ -22,21 +22,29 @@ function storable(url) {
   return url.origin === self.location.origin && !url.pathname.endsWith('.shard');
 }
 
-/** The index manifest beside a dataset's dataset.json: the search worker reads it, and on a
- * first visit the worker runs before this service worker controls anything. */
-function siblings(url) {
-  return url.pathname.endsWith('/dataset.json') ? [new URL('manifest.json', url)] : [];
+/** The index manifest that a dataset's dataset.json (`response`, the answer for `url`)
+ * names: the search worker reads it, and on a first visit the worker runs before this
+ * service worker controls anything. */
+async function siblings(url, response) {
+  if (!url.pathname.endsWith('/dataset.json')) return [];
+  try {
+    const { index } = await response.clone().json();
+    return typeof index === 'string' ? [new URL(index, url)] : [];
+  } catch { return []; /* not a dataset: nothing beside it */ }
 }
 
-/** Fetches and stores `url` (and its siblings) unless stored already; best effort. */
+/** Fetches and stores `url` unless stored already, and what it names; best effort. */
 async function store(cache, url) {
-  for (const u of [url, ...siblings(url)]) {
-    if (!storable(u) || await cache.match(u.href, { ignoreVary: true })) continue;
+  if (!storable(url)) return;
+  let response = await cache.match(url.href, { ignoreVary: true });
+  if (!response) {
     try {
-      const response = await fetch(u.href);
-      if (response.status === 200) await cache.put(u.href, response);
-    } catch { /* offline already: nothing to store */ }
+      response = await fetch(url.href);
+    } catch { return; /* offline already: nothing to store */ }
+    if (response.status !== 200) return;
+    await cache.put(url.href, response.clone());
   }
+  for (const sibling of await siblings(url, response)) await store(cache, sibling);
 }
 
 self.addEventListener('message', (event) => {
@@ -60,7 +68,7 @@ self.addEventListener('fetch', (event) => {
       const response = await fetch(request);
       if (storable(url) && response.status === 200) {
         await cache.put(request, response.clone());
-        for (const sibling of siblings(url)) {
+        for (const sibling of await siblings(url, response)) {
           const stored = store(cache, sibling).finally(() => storing.delete(stored));
           storing.add(stored);
           event.waitUntil(stored);

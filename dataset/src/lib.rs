@@ -1,13 +1,14 @@
 //! The dataset folder: what `precompute build` writes and what the frontend reads.
 //!
-//! A dataset is a folder that any static host can serve. Every file except the two
-//! entry points ([`DATASET_FILE`] and the index's `manifest.json`) has a content-hashed
-//! name (`<stem>.<first 16 hex of blake3>.<ext>`), so hosts may cache them forever:
+//! A dataset is a folder that any static host can serve. Every file except the one entry
+//! point ([`DATASET_FILE`]) has a content-hashed name (`<stem>.<first 16 hex of
+//! blake3>.<ext>`), so hosts may cache them forever, and a rebuild switches a served folder
+//! from the old dataset to the new one with the single rename of `dataset.json`:
 //!
 //! ```text
 //! DIR/
 //!   dataset.json                         DatasetManifest (written last: its presence marks a complete dataset)
-//!   manifest.json                        index-shards manifest (features and kd-tree shards)
+//!   manifest.<hash>.json                 index-shards manifest (features and kd-tree shards)
 //!   *.shard                              index shards (see index-shards)
 //!   items-0000.<hash>.json               ItemsChunk: captions, thumbnails, sources, dates taken of ids [first_id, first_id + n)
 //!   thumbs/<hash>.jpg                    thumbnails, named by the blake3 of their own bytes
@@ -24,7 +25,9 @@ use serde::{Deserialize, Serialize};
 pub const DATASET_FORMAT_VERSION: u32 = 1;
 /// The dataset manifest's file name inside a dataset folder.
 pub const DATASET_FILE: &str = "dataset.json";
-/// The index manifest's file name inside a dataset folder (written by index-shards).
+/// The index manifest's name in an index folder (`precompute index`), and in dataset
+/// folders written before the manifest was content-named; readers follow
+/// [`DatasetManifest::index`].
 pub const INDEX_MANIFEST_FILE: &str = "manifest.json";
 /// The ingest report's file name inside a dataset folder.
 pub const REPORT_FILE: &str = "report.json";
@@ -81,7 +84,8 @@ pub struct DatasetManifest {
     pub count: u64,
     /// Dims of the compact features the index holds.
     pub dims: usize,
-    /// The index manifest (always [`INDEX_MANIFEST_FILE`]).
+    /// The index manifest's name in the folder: `manifest.<hash>.json`, named by its
+    /// content as every file but this one is (older folders: [`INDEX_MANIFEST_FILE`]).
     pub index: String,
     /// Item metadata, in id order: chunk `k` holds ids from `k * items_per_chunk`.
     pub items: Vec<FileRef>,

@@ -18,11 +18,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use dataset::{
-    Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, INDEX_MANIFEST_FILE,
-    Item, ItemsChunk, Reduction, TextEncoder, hashed_name,
+    Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, Item, ItemsChunk,
+    Reduction, TextEncoder, hashed_name,
 };
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
-use index_shards::{Features, ShardConfig, TreeSet, TreeSetConfig, write_index};
+use index_shards::{Features, MANIFEST_NAME, ShardConfig, TreeSet, TreeSetConfig, write_index};
 
 const ITEMS_PER_CHUNK: u32 = 500;
 
@@ -76,15 +76,21 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
     let trees = TreeSet::build(&set.features, set.dims, &config)?;
     fs::create_dir_all(dir.join(dataset::THUMBS_DIR))?;
     let mut total = 0u64;
-    write_index(
+    let index = write_index(
         Features::new(&set.features, set.dims)?,
         &trees,
         &shards,
         |name, bytes| {
+            if name == MANIFEST_NAME {
+                // Content-named below, as `precompute build` names it.
+                return Ok(());
+            }
             total += bytes.len() as u64;
             fs::write(dir.join(name), bytes)
         },
     )?;
+    let index = write_hashed(dir, "manifest", "json", &index.to_json())?;
+    total += index.bytes;
     let cluster_of = |id: u32| {
         set.clusters
             .iter()
@@ -138,7 +144,7 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
         description: format!("{n} synthetic colour swatches with 3 rare clusters"),
         count: n as u64,
         dims: set.dims,
-        index: INDEX_MANIFEST_FILE.to_owned(),
+        index: index.name,
         items,
         items_per_chunk: ITEMS_PER_CHUNK,
         text: None,

@@ -26,6 +26,9 @@ pub enum Task {
     Open {
         /// The dataset folder's URL.
         base: String,
+        /// The index manifest's name in it, as the `dataset.json` the page opened names
+        /// it: the two are one version of the dataset even while a rebuild replaces it.
+        index: String,
     },
     /// The `k` images nearest to the stored feature of image `id` ("more like this").
     MoreLikeThis {

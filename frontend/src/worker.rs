@@ -78,9 +78,12 @@ impl State {
         scope: &mut Scope,
     ) -> Result<ReplyBody, Failure> {
         match task {
-            Task::Open { base } => {
+            Task::Open {
+                base,
+                index: manifest_name,
+            } => {
                 self.open = None;
-                let url = format!("{base}{}", dataset::INDEX_MANIFEST_FILE);
+                let url = format!("{base}{manifest_name}");
                 let bytes = net::fetch_bytes(&url)
                     .await
                     .map_err(|e| Failure::new("loading the index manifest", e, HINT_NETWORK))?;

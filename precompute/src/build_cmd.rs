@@ -1,7 +1,9 @@
 //! `precompute build`: a collection to a dataset folder that a browser can search, in one
 //! command: ingest -> thumbnails -> extract -> reduce -> quantise -> index shards ->
-//! text-encoder export -> `manifest.json` and `dataset.json` (written last, so a rebuild
-//! into a served folder keeps it whole: the old files go only after).
+//! text-encoder export -> the index manifest -> `dataset.json`. Every file but
+//! `dataset.json` is named by its content, and `dataset.json` is replaced last in one
+//! rename, so a rebuild into a served folder keeps it whole: a reader sees the old dataset
+//! or the new one, and the old files go only after.
 //!
 //! Reruns are cheap: ingest reuses thumbnails and downloads, extract resumes from its
 //! chunks (and skips entirely when the images and model are unchanged), and the index
@@ -18,8 +20,8 @@ use clip::export::export_text_tower;
 use clip::tensors::Precision;
 use clip::{TokenBatch, Tokenizer, read_rows};
 use dataset::{
-    DATASET_FILE, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, FullFeatures,
-    INDEX_MANIFEST_FILE, Reduction, TextEncoder, hashed_name,
+    DATASET_FILE, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, FullFeatures, Reduction,
+    TextEncoder, hashed_name,
 };
 use index_shards::quantize::quantize_row;
 use index_shards::{Features, ShardConfig, TreeSetConfig, knn_exact};
@@ -374,6 +376,8 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     stats.caption_recall_at_60 =
         caption_recall(&model, captions, &features, &compact, &quantised, dims)?;
 
+    let index_file = write_hashed(&out, "manifest", "json", &index.to_json())?;
+    keep.insert(index_file.name.clone());
     let manifest = DatasetManifest {
         format_version: DATASET_FORMAT_VERSION,
         name: args.name.clone().unwrap_or_else(|| {
@@ -383,7 +387,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         description: args.description.clone(),
         count: n as u64,
         dims,
-        index: INDEX_MANIFEST_FILE.into(),
+        index: index_file.name,
         items: ingested.chunks.clone(),
         items_per_chunk: ingested.items_per_chunk,
         text: Some(TextEncoder {
@@ -395,9 +399,8 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         }),
         full_features,
     };
-    // Readers of the folder see the old dataset or the new one, whole: the entry files
-    // are replaced after every file they name is written, and the old files removed after.
-    crate::index_cmd::write_index_manifest(&out, &index)?;
+    // Readers of the folder see the old dataset or the new one, whole: the one entry file
+    // is replaced after every file it names is written, and the old files removed after.
     write_atomic(
         &out.join(DATASET_FILE),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
@@ -489,9 +492,15 @@ fn write_full_features(out: &Path, features: &[f32], dims: usize) -> Result<Full
 fn remove_stale(out: &Path, keep: &HashSet<String>) -> Result<()> {
     for entry in fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        let ours = ["reduction.", "text-encoder.", "full-features-"]
-            .iter()
-            .any(|prefix| name.starts_with(prefix));
+        let ours = [
+            "manifest.",
+            "reduction.",
+            "text-head.",
+            "text-encoder.",
+            "full-features-",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix));
         if ours && !keep.contains(&name) {
             fs::remove_file(out.join(&name))
                 .with_context(|| format!("cannot remove stale {}", out.join(&name).display()))?;

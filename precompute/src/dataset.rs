@@ -5,14 +5,16 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use dataset::{DATASET_FILE, DatasetManifest};
 use index_shards::{LoadedIndex, MANIFEST_NAME, quantize};
 
 use crate::npy::{self, Dtype, Matrix};
 
-/// Loads the manifest of `dir` and every shard file it names, each checked against its
-/// size and content hash.
+/// Loads the index manifest of `dir` (the one its `dataset.json` names in a dataset folder,
+/// else `manifest.json`) and every shard file it names, each checked against its size and
+/// content hash.
 pub fn load_index(dir: &Path) -> Result<LoadedIndex> {
-    let manifest_path = dir.join(MANIFEST_NAME);
+    let manifest_path = dir.join(index_manifest_name(dir)?);
     let manifest = fs::read(&manifest_path)
         .with_context(|| format!("cannot read {}", manifest_path.display()))?;
     let mut index = LoadedIndex::from_manifest_json(&manifest)
@@ -26,6 +28,19 @@ pub fn load_index(dir: &Path) -> Result<LoadedIndex> {
             .with_context(|| format!("invalid shard {}", path.display()))?;
     }
     Ok(index)
+}
+
+/// The index manifest's name in `dir`: a dataset folder's `dataset.json` names it; an index
+/// folder (`precompute index`) has none and holds `manifest.json`.
+fn index_manifest_name(dir: &Path) -> Result<String> {
+    let dataset_path = dir.join(DATASET_FILE);
+    match fs::read_to_string(&dataset_path) {
+        Ok(text) => Ok(DatasetManifest::from_json(&text)
+            .with_context(|| format!("invalid {}", dataset_path.display()))?
+            .index),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(MANIFEST_NAME.into()),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", dataset_path.display())),
+    }
 }
 
 /// Reads an `(n, d)` `.npy` as quantised `u8` rows: `u8` arrays as they are, float arrays

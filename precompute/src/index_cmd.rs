@@ -147,7 +147,7 @@ pub fn write_index_shards(
 }
 
 /// Writes `manifest` as `out/manifest.json`, replacing the one readers may be using.
-pub fn write_index_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
+fn write_index_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
     write_atomic(&out.join(MANIFEST_NAME), &manifest.to_json())
 }
 

@@ -13,7 +13,7 @@ use crate::dataset::{load_index, read_u8_rows};
 /// Find the k nearest images of each query row.
 #[derive(Args)]
 pub struct KnnArgs {
-    /// The index folder (manifest.json and its shards).
+    /// The index folder (manifest.json and its shards), or a dataset folder.
     #[arg(long)]
     index: PathBuf,
     /// An (m, d) .npy of queries: u8 (quantised) or f32 (L2-normalised and quantised here).

@@ -16,7 +16,7 @@ use crate::output::write_atomic;
 /// Train a classifier on labelled ids and return every image it accepts.
 #[derive(Args)]
 pub struct SearchArgs {
-    /// The index folder (manifest.json and its shards).
+    /// The index folder (manifest.json and its shards), or a dataset folder.
     #[arg(long)]
     index: PathBuf,
     /// A JSON request: {"positives":[ids], "negatives":[ids], "random_negatives":500,

@@ -191,10 +191,10 @@ fn served_name_fault(name: &str) -> Option<&'static str> {
 /// shard is faulty. A client cannot search an index of no image or no tree.
 fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> Option<LoadedIndex> {
     let path = folder.path(name);
-    let mut index = match folder
-        .read(name, MAX_METADATA_BYTES)
-        .and_then(|bytes| LoadedIndex::from_manifest_json(&bytes).map_err(|e| e.to_string()))
-    {
+    let mut index = match folder.read(name, MAX_METADATA_BYTES).and_then(|bytes| {
+        named_hash_fault(name, &bytes).map_or(Ok(()), Err)?;
+        LoadedIndex::from_manifest_json(&bytes).map_err(|e| e.to_string())
+    }) {
         Ok(index) => index,
         Err(error) => {
             faults.push(format!("{}: {error}", path.display()));
@@ -229,6 +229,23 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
         }
     }
     complete.then_some(index)
+}
+
+/// Why the bytes of a content-named file (`<stem>.<16 hex>.<ext>`, as a dataset's index
+/// manifest is) do not match its name, if they do not: a host serves such a file as
+/// immutable, so a corrupted one would stay in caches for good.
+fn named_hash_fault(name: &str, bytes: &[u8]) -> Option<String> {
+    let mut parts = name.rsplitn(3, '.');
+    let (_ext, short) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let named = short.len() == 16 && short.bytes().all(|b| b.is_ascii_hexdigit());
+    let hash = blake3::hash(bytes).to_hex();
+    (named && !hash.starts_with(short)).then(|| {
+        format!(
+            "its content hashes to {}, not the {short} its name says",
+            &hash[..16]
+        )
+    })
 }
 
 /// Checks one file that `dataset.json` names; returns its bytes when they match.

@@ -791,6 +791,59 @@ fn build_makes_a_verified_deterministic_dataset() {
     );
 }
 
+/// The dataset's index manifest is named by its content, as every file but `dataset.json`
+/// is: a rebuild switches a served folder with the one rename of `dataset.json`, so no
+/// reader pairs one build's `dataset.json` with another's index. `verify` checks the name
+/// against the bytes; a rerun repairs them and removes an older layout's `manifest.json`.
+#[test]
+fn the_index_manifest_is_content_named_so_one_rename_switches_the_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let out = dir.path().join("served");
+    let build = || {
+        let built = build_colours(&source, &model, &out, &[]);
+        assert!(built.status.success(), "{}", stderr(&built));
+    };
+    let verify = || precompute(&["verify", out.to_str().unwrap()]);
+    build();
+    let dataset: Value =
+        serde_json::from_slice(&fs::read(out.join("dataset.json")).unwrap()).unwrap();
+    let index = dataset["index"].as_str().unwrap().to_owned();
+    let bytes = fs::read(out.join(&index)).unwrap();
+    let hash = blake3::hash(&bytes).to_hex();
+    assert_eq!(index, format!("manifest.{}.json", &hash[..16]));
+    assert!(!out.join("manifest.json").exists());
+    let listing = dataset_listing(&out);
+
+    // An older build's unhashed manifest left beside it, and a flipped byte in the named one.
+    fs::write(out.join("manifest.json"), &bytes).unwrap();
+    let mut flipped = bytes.clone();
+    let at = flipped.iter().position(u8::is_ascii_digit).unwrap();
+    flipped[at] = if flipped[at] == b'9' {
+        b'8'
+    } else {
+        flipped[at] + 1
+    };
+    fs::write(out.join(&index), &flipped).unwrap();
+    let verified = verify();
+    assert!(!verified.status.success());
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        stdout.contains(&index) && stdout.contains("not the"),
+        "{stdout}"
+    );
+
+    build();
+    let verified = verify();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    assert_eq!(dataset_listing(&out), listing);
+}
+
 /// The probe: a rebuild killed in its ingest stage had already deleted the old
 /// item chunks and thumbnails, so the served folder failed to verify until a rerun. A
 /// rebuild stopped after ingest (here by `--part`) leaves the old dataset whole; a
@@ -931,8 +984,9 @@ fn tree_state(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
 
 /// What a visitor's browser needs of a served dataset folder: every file `dataset.json`
 /// names (item chunks and their thumbnails, the text encoder, the full features, the
-/// index manifest) and every shard the index manifest names, at its size. An entry file
-/// replaced while it was checked is read again, as a browser that reloads would.
+/// index manifest, which agrees with it) and every shard the index manifest names, at its
+/// size. A `dataset.json` replaced while it was checked is read again, as a browser that
+/// reloads would.
 fn served_folder_is_whole(root: &Path) -> Result<(), String> {
     let present = |name: &str, bytes: u64| match fs::metadata(root.join(name)) {
         Ok(meta) if meta.is_file() && meta.len() == bytes => Ok(()),
@@ -968,13 +1022,15 @@ fn served_folder_is_whole(root: &Path) -> Result<(), String> {
         let index =
             fs::read(root.join(&dataset.index)).map_err(|e| format!("{}: {e}", dataset.index))?;
         let manifest = index_shards::Manifest::from_json(&index).map_err(|e| e.to_string())?;
+        // The index is the one this dataset.json was built with, never a newer one.
+        if (manifest.n_points, manifest.dims) != (dataset.count, dataset.dims) {
+            return Err(format!(
+                "{}: {} points of {} dims, dataset.json says {} of {}",
+                dataset.index, manifest.n_points, manifest.dims, dataset.count, dataset.dims
+            ));
+        }
         for shard in &manifest.files {
-            if let Err(missing) = present(&shard.name, shard.bytes) {
-                // The index manifest may have been replaced meanwhile; a reload reads it again.
-                if fs::read(root.join(&dataset.index)).ok().as_deref() == Some(&index[..]) {
-                    return Err(missing);
-                }
-            }
+            present(&shard.name, shard.bytes)?;
         }
         Ok(())
     };

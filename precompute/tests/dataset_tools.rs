@@ -322,7 +322,7 @@ fn verify_checks_only_what_a_static_host_serves() {
     let chunk = manifest.items[0].name.clone();
     fs::copy(out.join(&chunk), dir.path().join(&chunk)).unwrap();
     manifest.items[0].name = format!("../{chunk}");
-    manifest.index = path(&out.join("manifest.json")).to_owned();
+    manifest.index = path(&out.join(&manifest.index)).to_owned();
     fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     let result = verify(&out);
     assert!(!result.status.success());

@@ -132,9 +132,12 @@ fn open_folder(base: String, name: Option<String>, sender: Sender) {
         .await;
         match opened {
             Ok(dataset) => {
-                let base = dataset.base.clone();
+                let task = Task::Open {
+                    base: dataset.base.clone(),
+                    index: dataset.manifest.index.clone(),
+                };
                 dispatch.dispatch(Msg::Dataset(Rc::new(dataset)));
-                sender.send(Task::Open { base }, Pending::Open);
+                sender.send(task, Pending::Open);
             }
             Err(f) => dispatch.dispatch(Msg::Error(f)),
         }

@@ -212,7 +212,9 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   assert(/dim_\d+ in \[/.test(rules) && /SELECT \* FROM images WHERE/.test(rules), `rules: ${rules}`);
   assert(/train/.test(figures.finetune_times), `times: ${figures.finetune_times}`);
   const leafShards = net.urls.filter((u) => /tree-\d+-leaves/.test(u)).length;
-  const allLeaves = (await readFile(process.env.DATA_DIR + '/swatches/manifest.json', 'utf8')).match(/tree_leaves/g).length;
+  const swatches = process.env.DATA_DIR + '/swatches/';
+  const { index } = JSON.parse(await readFile(swatches + 'dataset.json', 'utf8'));
+  const allLeaves = (await readFile(swatches + index, 'utf8')).match(/tree_leaves/g).length;
   figures.finetune_leaf_shards = `${leafShards} of ${allLeaves}`;
   // Ranked likeliest first (hits, then depth in the boxes), not by id: most of the first
   // page is the cluster.
