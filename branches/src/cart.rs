@@ -107,6 +107,50 @@ impl DecisionTree {
         (false, 0.0)
     }
 
+    /// The rows the tree accepts, as a union of boxes: one per positive leaf that some row
+    /// reaches, each the inclusive `u8` ranges its path sets, by dim ascending (dims the
+    /// path does not test are left out). A malformed link ends its path.
+    pub fn accepting_boxes(&self) -> Vec<Vec<(u16, u8, u8)>> {
+        let mut boxes = Vec::new();
+        let mut stack: Vec<(usize, Vec<(u16, u8, u8)>)> = vec![(0, Vec::new())];
+        while let Some((node, ranges)) = stack.pop() {
+            match self.nodes.get(node) {
+                Some(TreeNode::Leaf { positive: true }) => boxes.push(ranges),
+                Some(&TreeNode::Split {
+                    dim,
+                    threshold,
+                    left,
+                    right,
+                }) => {
+                    // `value <= threshold` for a u8 value: `value <= floor(threshold)`.
+                    let last_left = threshold.floor();
+                    for (child, lo, hi) in [(right, last_left + 1.0, 255.0), (left, 0.0, last_left)]
+                    {
+                        let child = child as usize;
+                        if child <= node {
+                            continue;
+                        }
+                        let mut ranges = ranges.clone();
+                        let at = ranges.partition_point(|r| r.0 < dim);
+                        if ranges.get(at).is_none_or(|r| r.0 != dim) {
+                            ranges.insert(at, (dim, 0, 255));
+                        }
+                        let (_, old_lo, old_hi) = ranges[at];
+                        let lo = lo.max(f32::from(old_lo));
+                        let hi = hi.min(f32::from(old_hi));
+                        if lo <= hi {
+                            // In 0..=255 here: each is clamped by the old range.
+                            ranges[at] = (dim, lo as u8, hi as u8);
+                            stack.push((child, ranges));
+                        }
+                    }
+                }
+                Some(TreeNode::Leaf { positive: false }) | None => {}
+            }
+        }
+        boxes
+    }
+
     /// Checks that the tree is well formed for rows of `dims` values: a root exists,
     /// children come after their parent and exist, tested dims exist.
     pub fn validate(&self, dims: usize) -> Result<(), &'static str> {

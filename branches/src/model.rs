@@ -57,20 +57,60 @@ pub struct BoxRule {
 }
 
 impl BoxRule {
-    /// The box as readable text: `dim_3 in [12, 80] and dim_17 in [0, 41]`.
+    /// The box as readable text: `dim_3 in [12, 80] and dim_17 <= 41`, leaving out the
+    /// dims it does not bound, and saying when a post-tree filters it further.
     pub fn rule_text(&self) -> String {
-        self.conditions(|d, lo, hi| format!("dim_{d} in [{lo}, {hi}]"))
-            .join(" and ")
+        let conditions = self.conditions(RangeStyle::Text);
+        let mut text = if conditions.is_empty() {
+            "every image".to_owned()
+        } else {
+            conditions.join(" and ")
+        };
+        if self.post_tree.is_some() {
+            text.push_str(", then filtered by its post-tree");
+        }
+        text
     }
 
-    /// The box as SQL over a table with one column per dim:
-    /// `SELECT * FROM images WHERE (dim_3 BETWEEN 12 AND 80) AND (dim_17 BETWEEN 0 AND 41)`.
-    /// A post-tree is not part of the SQL.
+    /// The box as SQL over a table with one column per dim, its post-tree included as the
+    /// paths to its accepting leaves:
+    /// `SELECT * FROM images WHERE (dim_3 BETWEEN 12 AND 80) AND (dim_17 <= 41)
+    /// AND ((dim_5 <= 40) OR (dim_5 >= 41 AND dim_9 = 7))`.
     pub fn sql(&self) -> String {
-        let conditions = self
-            .conditions(|d, lo, hi| format!("(dim_{d} BETWEEN {lo} AND {hi})"))
-            .join(" AND ");
-        format!("SELECT * FROM images WHERE {conditions}")
+        let mut conditions: Vec<String> = self
+            .conditions(RangeStyle::Sql)
+            .into_iter()
+            .map(|c| format!("({c})"))
+            .collect();
+        if let Some(tree) = &self.post_tree {
+            let paths: Vec<Vec<String>> = tree
+                .accepting_boxes()
+                .into_iter()
+                .map(|ranges| {
+                    ranges
+                        .into_iter()
+                        .filter_map(|(d, lo, hi)| range_condition(d, lo, hi, RangeStyle::Sql))
+                        .collect()
+                })
+                .collect();
+            // A path without a test accepts every row of the box: the tree adds nothing.
+            if !paths.iter().any(Vec::is_empty) {
+                let paths: Vec<String> = paths
+                    .iter()
+                    .map(|path| format!("({})", path.join(" AND ")))
+                    .collect();
+                conditions.push(if paths.is_empty() {
+                    "FALSE".to_owned()
+                } else {
+                    format!("({})", paths.join(" OR "))
+                });
+            }
+        }
+        if conditions.is_empty() {
+            "SELECT * FROM images".to_owned()
+        } else {
+            format!("SELECT * FROM images WHERE {}", conditions.join(" AND "))
+        }
     }
 
     /// Whether the full row `row` lies in the box (ignoring the post-tree).
@@ -84,13 +124,33 @@ impl BoxRule {
             })
     }
 
-    fn conditions(&self, condition: impl Fn(u16, u8, u8) -> String) -> Vec<String> {
+    fn conditions(&self, style: RangeStyle) -> Vec<String> {
         self.dims
             .iter()
             .zip(self.lo.iter().zip(&self.hi))
-            .map(|(&d, (&lo, &hi))| condition(d, lo, hi))
+            .filter_map(|(&d, (&lo, &hi))| range_condition(d, lo, hi, style))
             .collect()
     }
+}
+
+/// How a range reads: in the rules shown to people, or in SQL.
+#[derive(Clone, Copy)]
+enum RangeStyle {
+    Text,
+    Sql,
+}
+
+/// Dim `dim` in `lo..=hi` as a condition; `None` for the whole `u8` grid, which bounds
+/// nothing.
+fn range_condition(dim: u16, lo: u8, hi: u8, style: RangeStyle) -> Option<String> {
+    Some(match (lo, hi, style) {
+        (0, 255, _) => return None,
+        (lo, hi, _) if lo == hi => format!("dim_{dim} = {lo}"),
+        (0, hi, _) => format!("dim_{dim} <= {hi}"),
+        (lo, 255, _) => format!("dim_{dim} >= {lo}"),
+        (lo, hi, RangeStyle::Text) => format!("dim_{dim} in [{lo}, {hi}]"),
+        (lo, hi, RangeStyle::Sql) => format!("dim_{dim} BETWEEN {lo} AND {hi}"),
+    })
 }
 
 /// A trained classifier.
@@ -220,14 +280,83 @@ mod tests {
 
     #[test]
     fn renders_rules_and_sql() {
-        assert_eq!(
-            rule().rule_text(),
-            "dim_3 in [12, 80] and dim_17 in [0, 41]"
-        );
+        assert_eq!(rule().rule_text(), "dim_3 in [12, 80] and dim_17 <= 41");
         assert_eq!(
             rule().sql(),
-            "SELECT * FROM images WHERE (dim_3 BETWEEN 12 AND 80) AND (dim_17 BETWEEN 0 AND 41)"
+            "SELECT * FROM images WHERE (dim_3 BETWEEN 12 AND 80) AND (dim_17 <= 41)"
         );
+    }
+
+    /// dim_5 <= 40, or dim_5 >= 41 and dim_9 == 7 (thresholds midway, as CART puts them).
+    fn post_tree() -> DecisionTree {
+        serde_json::from_value(serde_json::json!([
+            {"split": {"dim": 5, "threshold": 40.5, "left": 1, "right": 2}},
+            {"leaf": {"positive": true}},
+            {"split": {"dim": 9, "threshold": 6.5, "left": 3, "right": 4}},
+            {"leaf": {"positive": false}},
+            {"split": {"dim": 9, "threshold": 7.5, "left": 5, "right": 6}},
+            {"leaf": {"positive": true}},
+            {"leaf": {"positive": false}},
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn rules_leave_out_what_bounds_nothing_and_name_the_post_tree() {
+        let mut rule = BoxRule {
+            subset: 0,
+            dims: vec![1, 2, 3, 4],
+            lo: vec![0, 9, 0, 30],
+            hi: vec![255, 9, 200, 255],
+            post_tree: None,
+        };
+        assert_eq!(
+            rule.rule_text(),
+            "dim_2 = 9 and dim_3 <= 200 and dim_4 >= 30"
+        );
+        assert_eq!(
+            rule.sql(),
+            "SELECT * FROM images WHERE (dim_2 = 9) AND (dim_3 <= 200) AND (dim_4 >= 30)"
+        );
+        rule.post_tree = Some(post_tree());
+        assert_eq!(
+            rule.rule_text(),
+            "dim_2 = 9 and dim_3 <= 200 and dim_4 >= 30, then filtered by its post-tree"
+        );
+        assert_eq!(
+            rule.sql(),
+            "SELECT * FROM images WHERE (dim_2 = 9) AND (dim_3 <= 200) AND (dim_4 >= 30) \
+             AND ((dim_5 <= 40) OR (dim_5 >= 41 AND dim_9 = 7))"
+        );
+        let everything = BoxRule {
+            subset: 0,
+            dims: vec![1],
+            lo: vec![0],
+            hi: vec![255],
+            post_tree: None,
+        };
+        assert_eq!(everything.rule_text(), "every image");
+        assert_eq!(everything.sql(), "SELECT * FROM images");
+    }
+
+    /// The post-tree's SQL accepts exactly the rows the tree does.
+    #[test]
+    fn the_post_trees_paths_accept_what_it_accepts() {
+        let tree = post_tree();
+        let boxes = tree.accepting_boxes();
+        assert_eq!(boxes, [vec![(5, 0, 40)], vec![(5, 41, 255), (9, 7, 7)]]);
+        let mut row = [0u8; 10];
+        for a in 0..=255 {
+            for b in 0..=255 {
+                (row[5], row[9]) = (a, b);
+                let in_a_path = boxes.iter().any(|ranges| {
+                    ranges
+                        .iter()
+                        .all(|&(d, lo, hi)| (lo..=hi).contains(&row[usize::from(d)]))
+                });
+                assert_eq!(in_a_path, tree.predict(&row), "row {row:?}");
+            }
+        }
     }
 
     #[test]

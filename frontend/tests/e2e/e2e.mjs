@@ -209,7 +209,9 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   const found = await count(page);
   assert(found > 0, 'fine-tune finds images');
   const rules = await page.getByTestId('rules').textContent();
-  assert(/dim_\d+ in \[/.test(rules) && /SELECT \* FROM images WHERE/.test(rules), `rules: ${rules}`);
+  // Readable: bounded dims only (no `in [0, 255]`), one-sided bounds as such.
+  assert(/dim_\d+ (in \[|<=|>=|=)/.test(rules) && /SELECT \* FROM images WHERE/.test(rules), `rules: ${rules}`);
+  assert(!/\[0, 255\]|BETWEEN 0 AND 255/.test(rules), `rules bound nothing: ${rules}`);
   assert(/train/.test(figures.finetune_times), `times: ${figures.finetune_times}`);
   const leafShards = net.urls.filter((u) => /tree-\d+-leaves/.test(u)).length;
   const swatches = process.env.DATA_DIR + '/swatches/';
