@@ -53,6 +53,9 @@ pub enum TreeNode {
     },
 }
 
+/// A dim's inclusive range on the `u8` grid: `(dim, lo, hi)`.
+pub type DimRange = (u16, u8, u8);
+
 /// A binary decision tree over `u8` rows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -110,9 +113,9 @@ impl DecisionTree {
     /// The rows the tree accepts, as a union of boxes: one per positive leaf that some row
     /// reaches, each the inclusive `u8` ranges its path sets, by dim ascending (dims the
     /// path does not test are left out). A malformed link ends its path.
-    pub fn accepting_boxes(&self) -> Vec<Vec<(u16, u8, u8)>> {
+    pub fn accepting_boxes(&self) -> Vec<Vec<DimRange>> {
         let mut boxes = Vec::new();
-        let mut stack: Vec<(usize, Vec<(u16, u8, u8)>)> = vec![(0, Vec::new())];
+        let mut stack: Vec<(usize, Vec<DimRange>)> = vec![(0, Vec::new())];
         while let Some((node, ranges)) = stack.pop() {
             match self.nodes.get(node) {
                 Some(TreeNode::Leaf { positive: true }) => boxes.push(ranges),
