@@ -40,6 +40,7 @@ pub mod names;
 pub mod packed;
 pub mod pooling;
 pub mod preprocess;
+pub mod query;
 pub mod tensors;
 pub mod text_clean;
 pub mod tokenize;
@@ -53,5 +54,6 @@ pub use model::{
 pub use names::Layout;
 pub use pooling::{EncodeError, TokenBatch};
 pub use preprocess::{CLIP_MEAN, CLIP_STD, PreprocessConfig, PreprocessError, RgbImage};
+pub use query::{QueryTerm, combine, parse_query};
 pub use tensors::{LoadError, RawTensor, TensorMap};
 pub use tokenize::{CONTEXT_LENGTH, END_OF_TEXT, START_OF_TEXT, Tokenizer, TokenizerError};

@@ -50,8 +50,9 @@ pub fn golden_request(set: &RareClusterSet) -> SearchRequest {
 }
 
 /// The DBranches boxes of the golden request.
-pub const GOLDEN_DB_RULES: &[&str] =
-    &["dim_1 in [66, 166] and dim_2 in [161, 165] and dim_3 in [41, 216] and dim_7 in [178, 182], then filtered by its post-tree"];
+pub const GOLDEN_DB_RULES: &[&str] = &[
+    "dim_1 in [66, 166] and dim_2 in [161, 165] and dim_3 in [41, 216] and dim_7 in [178, 182], then filtered by its post-tree",
+];
 
 /// The DBranches ranking of the golden request (one box, so by depth in it, then id).
 pub const GOLDEN_DB_RESULTS: &[u32] = &[

@@ -1,14 +1,15 @@
 //! The text worker's encoder and its loop: loads the dataset's CLIP text tower (with burn on
 //! WebGPU when the browser has an adapter and the `webgpu` feature is built, else on clip's
 //! packed CPU kernels, read out of burn's flex tower), warms it up, and encodes texts into
-//! queries on the index's grid (tokenize, text tower, [`QueryProjection`]).
+//! queries on the index's grid (the query's terms, tokenize, text tower, their signed sum,
+//! [`QueryProjection`]).
 
 use burn::tensor::{Device, Tensor, TensorData};
 use clip::export::holds_int8;
 use clip::packed::{PackedPrecision, PackedTextTower};
 use clip::{
-    MlpHead, TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, load_head_sized,
-    read_rows_async,
+    MlpHead, QueryTerm, TensorMap, TextConfig, TextTransformer, TokenBatch, Tokenizer, combine,
+    load_head_sized, parse_query, read_rows_async,
 };
 use dataset::{FileRef, Reduction, TextEncoder};
 use futures::{SinkExt, StreamExt};
@@ -42,12 +43,24 @@ struct Encoder {
 }
 
 impl Encoder {
+    /// The query bytes of `text`, its terms (`beach - people`: [`clip::parse_query`])
+    /// encoded in one batch and combined.
     async fn encode(&self, text: &str) -> Result<Vec<u8>, Failure> {
         let what = "encoding the text";
-        let ids = self.tokenizer.tokenize(text, self.context);
+        let mut terms = parse_query(text);
+        if terms.is_empty() {
+            terms.push(QueryTerm {
+                text: text.to_owned(),
+                weight: 1.0,
+            });
+        }
+        let ids = terms
+            .iter()
+            .flat_map(|term| self.tokenizer.tokenize(&term.text, self.context))
+            .collect();
         let tokens =
             TokenBatch::new(ids, self.context).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-        let row = match &self.tower {
+        let rows = match &self.tower {
             Tower::Burn(tower) => {
                 let features = tower
                     .forward(&tokens)
@@ -60,18 +73,20 @@ impl Encoder {
                 .forward(&tokens)
                 .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?,
         };
-        let row = match &self.head {
+        let rows = match &self.head {
             Some((head, device)) => {
-                let width = row.len();
-                let input = Tensor::<2>::from_data(TensorData::new(row, [1, width]), device);
+                let width = rows.len() / terms.len();
+                let input =
+                    Tensor::<2>::from_data(TensorData::new(rows, [terms.len(), width]), device);
                 read_rows_async(head.forward(input))
                     .await
                     .map_err(|e| Failure::new(what, e, "reload the page"))?
             }
-            None => row,
+            None => rows,
         };
+        let query = combine(&rows, rows.len() / terms.len(), &terms);
         self.projection
-            .project(&row)
+            .project(&query)
             .map_err(|e| Failure::new(what, e, HINT_DAMAGED))
     }
 }

@@ -378,6 +378,20 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   await gridReady(again);
   assert(JSON.stringify(await ids(again)) === JSON.stringify(first), 'same results after reload');
   assert(await again.getByTestId('query').inputValue() === 'a red swatch', 'query box restored');
+  // Text arithmetic: a spaced `-` subtracts a term (another query), a dangling one is no term.
+  assert(/\+ and -/.test(await page.getByTestId('query-help').textContent()), 'the help line names + and -');
+  const search = async (query) => {
+    await page.getByTestId('query').fill(query);
+    await page.getByTestId('search').click();
+    await page.waitForFunction((q) => new URL(location.href).searchParams.get('q') === q
+      && !document.querySelector('[data-testid=progress]'), query);
+    return ids(page);
+  };
+  const minus = await search('a red swatch - a blue swatch');
+  assert(minus.length === 60, `arithmetic k-NN count ${minus.length}`);
+  assert(JSON.stringify(minus) !== JSON.stringify(first), 'a subtracted term changes the results');
+  const dangling = await search('a red swatch -');
+  assert(JSON.stringify(dangling) === JSON.stringify(first), 'a dangling operator adds no term');
   await context.close();
 });
 

@@ -77,6 +77,9 @@ pub(super) fn view(
                 <input data-testid="query" type="search" placeholder="describe the images you want"
                     value={(**query_text).clone()} oninput={on_query_input} />
                 <button data-testid="search" type="submit" disabled={!state.can_send()}>{"Search"}</button>
+                <small class="query-help" data-testid="query-help">
+                    {"join terms with + and -, spaced: beach - people, a dog + snow"}
+                </small>
             </form>
             <span class="backend">{"backend "}<b data-testid="backend">{state.backend().as_str()}</b></span>
             <span class="text-status" data-testid="text-status">{text_status(&state.text)}</span>
