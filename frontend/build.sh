@@ -8,7 +8,9 @@
 #    `wasm_bindgen("<name>_bg.wasm")`);
 # 3. wasm-opt -Oz on each module (binaryen 132 from npm: Debian's is too old);
 # 4. content-hashed names for the app's JS, wasm and CSS (`<stem>-<16 hex>`, which
-#    static-server serves `immutable`), index.html and the embed script filled in with them.
+#    static-server serves `immutable`), index.html and the embed script filled in with them;
+# 5. `.br` and `.gz` beside each file (frontend/compress.mjs, node's zlib), which hosts that
+#    serve precompressed variants (static-server) send to browsers that accept them.
 # The result is staged beside dist and swapped in at the end: a served dist is never half
 # new. When cargo's modules and the page's files are what the current dist was made from,
 # the rest is skipped (dist/.inputs), so a rerun with nothing changed takes seconds.
@@ -18,7 +20,7 @@
 #   frontend/build.sh [--help]
 set -euo pipefail
 case "${1:-}" in
-    -h|--help) sed -n '2,18p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | cut -c3-; exit 0 ;;
     "") ;;
     *) echo "frontend/build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -39,7 +41,7 @@ build --bin text-worker --features webgpu
 out=$target_dir/wasm32-unknown-unknown/$profile
 
 # Everything dist is made from: cargo's modules, the page's files, the tools' versions.
-page_files=(index.html style.css sw.js embed.js build.sh)
+page_files=(index.html style.css sw.js embed.js build.sh compress.mjs)
 inputs=$( (cd "$out" && sha256sum "${bins[@]/%/.wasm}"); sha256sum "${page_files[@]}"; wasm-bindgen --version; wasm-opt --version)
 if [ "$(cat dist/.inputs 2>/dev/null)" = "$inputs" ]; then
     echo "frontend/dist is up to date"
@@ -71,6 +73,7 @@ fill() {
 }
 fill index.html "$stage/index.html"
 fill embed.js "$stage/clip-branches.js"
+node compress.mjs "$stage"
 printf '%s\n' "$inputs" >"$stage/.inputs"
 chmod -R a+rX "$stage"
 
@@ -85,5 +88,5 @@ trap - EXIT
 [ -z "$old" ] || rm -rf "$old"
 
 for f in dist/*.wasm; do
-    printf '%s: %s bytes, %s gzipped\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+    printf '%s: %s bytes, %s gzip, %s brotli\n' "$f" "$(stat -c %s "$f")" "$(stat -c %s "$f.gz")" "$(stat -c %s "$f.br")"
 done

@@ -128,11 +128,21 @@ let shared = {};
 
 await test('load: catalog, dataset, first grid of thumbnails, cpu backend', async () => {
   const { context, page, net } = await freshPage();
+  const encodings = {};
+  page.on('response', async (response) => {
+    if (/(app-[0-9a-f]+|worker)_bg\.wasm$/.test(response.url())) {
+      encodings[response.url().split('/').pop()] = await response.headerValue('content-encoding');
+    }
+  });
   const t0 = Date.now();
   await page.goto(app());
   await gridReady(page);
   figures.cold_first_grid_ms = Date.now() - t0;
   figures.cold_first_grid_bytes = net.bytes;
+  // Precompressed bundles (frontend/build.sh): brotli to a browser that accepts it.
+  figures.bundle_encodings = JSON.stringify(encodings);
+  assert(Object.keys(encodings).length >= 2 && Object.values(encodings).every((e) => e === 'br'),
+    `the app's and the worker's wasm arrive brotli-compressed: ${figures.bundle_encodings}`);
   assert(await count(page) === 3000, `browse count ${await count(page)}`);
   assert(await page.getByTestId('backend').textContent() === 'cpu', 'backend');
   const shards = net.urls.filter((u) => u.endsWith('.shard'));
