@@ -84,6 +84,10 @@ pub enum Action {
     Undo,
     /// Replaces the labels (a shared URL).
     SetLabels(LabelSet),
+    /// A longer neighbour list of the same query ("more results"): the labels are kept,
+    /// the new results start relevant as the query's first ones did, and the page of the
+    /// first new one is shown.
+    More(Vec<u32>),
 }
 
 /// The state of one query session.
@@ -156,7 +160,28 @@ impl Session {
                 }
             }
             Action::SetLabels(labels) => self.labels = labels,
+            Action::More(ids) => {
+                if !self.extendable() {
+                    return;
+                }
+                let shown = self.round.ids.len();
+                let known: std::collections::HashSet<u32> =
+                    self.round.ids.iter().copied().collect();
+                let new: Vec<u32> = ids.into_iter().filter(|id| !known.contains(id)).collect();
+                self.labels.set_all(&new, Label::Relevant);
+                self.round.ids.extend(new);
+                self.page = shown.min(self.round.ids.len().saturating_sub(1)) / PAGE_SIZE;
+                self.focus = None;
+            }
         }
+    }
+
+    /// Whether the results are a query's neighbour list that [`Action::More`] can extend:
+    /// text or "more like this", before any round (a round's results are all it accepts).
+    pub fn extendable(&self) -> bool {
+        matches!(self.query, Query::Text(_) | Query::Like(_))
+            && self.history.is_empty()
+            && self.round.model.is_none()
     }
 
     fn reset_view(&mut self) {
@@ -246,6 +271,33 @@ mod tests {
             session.labels.irrelevant().is_empty(),
             "a new query drops old labels"
         );
+    }
+
+    #[test]
+    fn more_results_extend_the_neighbour_list_and_keep_the_labels() {
+        let mut session = started(60);
+        session.apply(Action::Click {
+            id: 5,
+            shift: false,
+        });
+        assert!(session.extendable());
+        // The longer list repeats the first 60: only the new ones are added, relevant.
+        session.apply(Action::More((0..120).collect()));
+        assert_eq!(session.round.ids, (0..120).collect::<Vec<_>>());
+        assert_eq!(session.labels.get(5), Label::Irrelevant);
+        assert_eq!(session.labels.get(100), Label::Relevant);
+        assert_eq!(session.page, 1, "the first new result's page");
+        // After a round, the results are all the model accepts: nothing to extend.
+        session.apply(round(vec![1, 2]));
+        assert!(!session.extendable());
+        session.apply(Action::More((0..180).collect()));
+        assert_eq!(session.round.ids, [1, 2]);
+        let mut browsing = Session::default();
+        browsing.apply(Action::Show {
+            query: Query::None,
+            round: Round::default(),
+        });
+        assert!(!browsing.extendable());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use dataset::{Catalog, DatasetManifest, Item};
 
 use super::DEFAULT_CATALOG;
 use crate::protocol::{Backend, Failure, Progress, ReplyBody, TextBody, TextReply, WorkerReply};
-use crate::session::{Action, Query, Round, Session};
+use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
 use crate::share::SharedSearch;
 
 /// The open dataset, as the page knows it.
@@ -45,6 +45,8 @@ pub enum Pending {
     Open,
     /// k-NN for a query.
     Knn(Query),
+    /// A longer k-NN list for the session's query ("more results").
+    More(Query),
     /// A round of search by classification.
     FineTune,
     /// A saved search applied.
@@ -322,6 +324,12 @@ impl State {
                     self.session.apply(Action::SetLabels(shared.labels));
                 }
             }
+            (ReplyBody::Neighbours { ids, times }, Some(Pending::More(query))) => {
+                self.network_bytes += times.network_bytes;
+                if query == self.session.query {
+                    self.session.apply(Action::More(ids));
+                }
+            }
             (
                 ReplyBody::Results {
                     ids,
@@ -380,6 +388,16 @@ impl State {
     /// and applying a saved search are on.
     pub fn can_send(&self) -> bool {
         self.ready && self.pending.is_none()
+    }
+
+    /// How many neighbours "more results" asks for: the next [`FIRST_RESULTS`] of the
+    /// session's query; `None` when its results are no neighbour list or hold the whole
+    /// collection already.
+    pub fn more_results_k(&self) -> Option<u32> {
+        let count = self.dataset.as_ref()?.manifest.count;
+        let shown = self.session.round.ids.len() as u64;
+        (self.session.extendable() && shown < count)
+            .then(|| (shown + u64::from(FIRST_RESULTS)).min(count) as u32)
     }
 
     /// The tiles drawn: the page shown once its captions and thumbnail names are in, so
@@ -684,6 +702,39 @@ mod tests {
         assert_eq!(state.session.labels.relevant(), Vec::<u32>::new());
         assert_eq!(state.session.labels.irrelevant(), [5]);
         assert_eq!(state.url_search, None, "the wanted search is consumed");
+    }
+
+    #[test]
+    fn more_results_extend_the_query_they_were_asked_for() {
+        let mut state = opened(false);
+        assert_eq!(
+            state.more_results_k(),
+            None,
+            "browsing is no neighbour list"
+        );
+        let neighbours = |ids: Vec<u32>| ReplyBody::Neighbours {
+            ids,
+            times: StageTimes::default(),
+        };
+        state.apply(Msg::Sent(2, Pending::Knn(Query::Like(1))));
+        state.apply(reply(2, neighbours(vec![1, 2, 3])));
+        // The next 60, as far as the collection's 10 images go.
+        assert_eq!(state.more_results_k(), Some(10));
+        state.apply(Msg::Sent(3, Pending::More(Query::Like(1))));
+        state.apply(reply(3, neighbours((1..10).chain([0]).collect())));
+        assert_eq!(state.session.round.ids, [1, 2, 3, 4, 5, 6, 7, 8, 9, 0]);
+        assert_eq!(
+            state.more_results_k(),
+            None,
+            "the whole collection is shown"
+        );
+        // An answer for a query the page has left is dropped.
+        state.apply(Msg::Sent(4, Pending::Knn(Query::Like(7))));
+        state.apply(reply(4, neighbours(vec![7])));
+        state.apply(Msg::Sent(5, Pending::More(Query::Like(1))));
+        state.apply(reply(5, neighbours(vec![1, 2])));
+        assert_eq!(state.session.round.ids, [7]);
+        assert!(state.can_send());
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub(super) struct Sender {
     pub(super) text: Rc<RefCell<Option<UseReactorBridgeHandle<TextWorker>>>>,
     /// The text being encoded: its query goes to the search worker when it arrives.
     pub(super) encoding: Rc<RefCell<Option<String>>>,
+    /// The latest text encoded, which "more results" asks for again.
+    pub(super) encoded: Rc<RefCell<Option<EncodedText>>>,
+}
+
+/// A text and its query on the index's grid.
+pub(super) struct EncodedText {
+    text: String,
+    query: Vec<u8>,
 }
 
 impl Sender {
@@ -87,6 +95,27 @@ impl Sender {
         }
     }
 
+    /// Asks for the next neighbours of the session's query ("more results"), if its results
+    /// are a neighbour list that is not the whole collection.
+    pub(super) fn more_results(&self, state: &State) {
+        let Some(k) = state.more_results_k() else {
+            return;
+        };
+        let query = state.session.query.clone();
+        let task = match &query {
+            Query::Like(id) => Task::MoreLikeThis { id: *id, k },
+            Query::Text(text) => match &*self.encoded.borrow() {
+                Some(encoded) if &encoded.text == text => Task::Nearest {
+                    query: encoded.query.clone(),
+                    k,
+                },
+                _ => return,
+            },
+            Query::None | Query::Saved => return,
+        };
+        self.send(task, Pending::More(query));
+    }
+
     /// A text worker reply: an encoded query goes on to the search worker as k-NN.
     pub(super) fn on_text_reply(&self, reply: TextReply) {
         let encoded = match &reply.body {
@@ -98,6 +127,10 @@ impl Sender {
         if let Some(query) = encoded
             && let Some(text) = self.encoding.borrow_mut().take()
         {
+            *self.encoded.borrow_mut() = Some(EncodedText {
+                text: text.clone(),
+                query: query.clone(),
+            });
             self.send(
                 Task::Nearest {
                     query,

@@ -175,6 +175,39 @@ await test('paging over the whole collection', async () => {
   await context.close();
 });
 
+await test('more results: the neighbour list grows by 60 as far as the user goes', async () => {
+  const { context, page } = await freshPage();
+  await page.goto(app());
+  await gridReady(page);
+  const id = (await ids(page))[7];
+  await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
+  await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
+  await idle(page);
+  const first = await ids(page);
+  assert(first.length === 60 && await count(page) === 60, 'the first 60 neighbours');
+  for (const total of [120, 180]) {
+    await page.getByTestId('more-results').click();
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=count]')?.textContent) === n, total);
+    await gridReady(page);
+    assert(new RegExp(`page ${total / 60} of ${total / 60}`).test(await page.getByTestId('page').textContent()),
+      'the page of the first new result is shown');
+    const added = await ids(page);
+    assert(added.length === 60 && added.every((i) => !first.includes(i)), 'the next 60 are new images');
+    const labels = await tiles(page).evaluateAll((els) => els.map((e) => e.dataset.label));
+    assert(labels.every((l) => l === 'relevant'), 'new neighbours start relevant, as the first did');
+  }
+  await page.getByTestId('prev-page').click();
+  await page.getByTestId('prev-page').click();
+  await gridReady(page);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(first), 'the first page stays as it was');
+  // After a round, the results are every image the model accepts: nothing to extend.
+  await page.getByTestId('finetune').click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=undo]')?.disabled, null, { timeout: TIMEOUT });
+  await idle(page);
+  assert(await page.getByTestId('more-results').count() === 0, 'no more-results after a round');
+  await context.close();
+});
+
 await test('more like this, label, fine-tune, count, rules, paging, undo, export, save', async () => {
   const { context, page, net } = await freshPage();
   await page.goto(app());
@@ -402,6 +435,12 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   assert(JSON.stringify(minus) !== JSON.stringify(first), 'a subtracted term changes the results');
   const dangling = await search('a red swatch -');
   assert(JSON.stringify(dangling) === JSON.stringify(first), 'a dangling operator adds no term');
+  // More results of a text query: the next 60 neighbours of the same encoded query.
+  await page.getByTestId('more-results').click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=count]')?.textContent) === 120);
+  await gridReady(page);
+  const next = await ids(page);
+  assert(next.length === 60 && next.every((i) => !first.includes(i)), 'the next 60 text neighbours are new');
   await context.close();
 });
 

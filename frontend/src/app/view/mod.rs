@@ -56,12 +56,14 @@ pub(super) fn Main(props: &MainProps) -> Html {
     };
     let text_bridge = use_mut_ref(|| None);
     let encoding = use_mut_ref(|| None);
+    let encoded = use_mut_ref(|| None);
     let sender = Sender {
         bridge,
         seq: (*counter).clone(),
         state: state.dispatcher(),
         text: text_bridge,
         encoding,
+        encoded,
     };
     // The page URL's `workers` (how many workers train an ensemble's members; default the
     // browser's cores), read once.

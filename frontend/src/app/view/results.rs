@@ -9,7 +9,7 @@ use crate::app::workers::Sender;
 use crate::items;
 use crate::labels::Label;
 use crate::protocol::StageTimes;
-use crate::session::{Action, PAGE_SIZE, Query};
+use crate::session::{Action, FIRST_RESULTS, PAGE_SIZE, Query};
 
 /// Tiles per grid row (the CSS grid has this many columns): arrow up / down move this far.
 const COLUMNS: isize = 6;
@@ -54,6 +54,11 @@ pub(super) fn view(
         })
     };
     let page = |to: usize| session_callback(state, move |_: MouseEvent| Action::Page(to));
+    let on_more = {
+        let state = state.clone();
+        let sender = sender.clone();
+        Callback::from(move |_: MouseEvent| sender.more_results(&state))
+    };
 
     let session = &state.session;
     let base = state
@@ -92,6 +97,10 @@ pub(super) fn view(
                 <span data-testid="page">{format!("page {} of {}", session.page + 1, pages.max(1))}</span>
                 <button data-testid="next-page" disabled={session.page + 1 >= pages}
                     onclick={page(session.page + 1)}>{"next"}</button>
+                if state.more_results_k().is_some() {
+                    <button data-testid="more-results" disabled={!state.can_send()}
+                        onclick={on_more}>{format!("{} more results", FIRST_RESULTS)}</button>
+                }
             </nav>
             <section class="rules" data-testid="rules">
                 <h2>{"Rules"}</h2>
