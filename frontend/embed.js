@@ -8,6 +8,11 @@
 // `dataset`: the URL of a dataset folder (the one that holds dataset.json) or of a
 // catalog.json (then the switcher lists its datasets); relative URLs are read against
 // the host page, like `src`. `query`: a text query; setting it again runs the new query.
+// `searcher`: the searcher of the fine-tune rounds (`db`, `ens`, `dtree` or `rf`).
+// The element tells the page what it shows: a `results` event for every result list
+// (a query's neighbours, more of them, a round, an undo) and a `round` event after each
+// fine-tune round, with `event.detail` = { query, like, count, ids, relevant, irrelevant,
+// round, searcher, rules }.
 // The app's files (wasm, workers, CSS) are read next to this script, the dataset's files
 // next to the dataset, never against the host page. Each element mounts its own app (and
 // workers) in an open shadow root, so the host page's CSS and the app's do not mix.
@@ -30,7 +35,7 @@ function loadApp() {
 }
 
 class ClipBranchesSearch extends HTMLElement {
-  static observedAttributes = ['dataset', 'query'];
+  static observedAttributes = ['dataset', 'query', 'searcher'];
 
   async connectedCallback() {
     if (this.mounting) return;
@@ -43,7 +48,8 @@ class ClipBranchesSearch extends HTMLElement {
     shadow.replaceChildren(style, root);
     const module = await loadApp();
     // The attributes as they are now: changes while loading are not lost.
-    this.search = new module.EmbeddedSearch(root, here.href, this.datasetUrl(), this.getAttribute('query'));
+    this.search = new module.EmbeddedSearch(root, here.href, this.datasetUrl(), this.getAttribute('query'),
+      this.getAttribute('searcher'));
   }
 
   disconnectedCallback() {
@@ -55,6 +61,7 @@ class ClipBranchesSearch extends HTMLElement {
   attributeChangedCallback(name, before, after) {
     if (!this.search || before === after) return;
     if (name === 'query') this.search.set_query(after);
+    else if (name === 'searcher') this.search.set_searcher(after);
     else this.search.set_dataset(this.datasetUrl());
   }
 

@@ -107,73 +107,104 @@ pub struct Session {
     anchor: Option<usize>,
     /// States before each round, oldest first.
     history: Vec<(Round, LabelSet)>,
+    /// Counts the result lists shown: it changes whenever [`Self::round`] is replaced or
+    /// extended (an embedding page is told each time).
+    pub results_shown: u64,
 }
 
 impl Session {
     /// Applies `action`.
     pub fn apply(&mut self, action: Action) {
-        match action {
+        // Start and Show begin a new session: the count goes on across sessions.
+        let shown = self.results_shown;
+        let new_results = match action {
             Action::Start { query, round } => {
                 *self = Session::default();
                 self.labels.set_all(&round.ids, Label::Relevant);
                 self.query = query;
                 self.round = round;
+                true
             }
             Action::Show { query, round } => {
                 *self = Session::default();
                 self.query = query;
                 self.round = round;
+                true
             }
             Action::Round(round) => {
                 let old = std::mem::replace(&mut self.round, round);
                 self.history.push((old, self.labels.clone()));
                 self.reset_view();
+                true
             }
-            Action::Click { id, shift } => self.click(id, shift),
+            Action::Click { id, shift } => {
+                self.click(id, shift);
+                false
+            }
             Action::LabelShown(label) => {
                 let shown = self.shown().to_vec();
                 self.labels.set_all(&shown, label);
+                false
             }
             Action::Page(page) => {
                 self.page = page.min(self.pages().saturating_sub(1));
                 self.focus = None;
+                false
             }
             Action::MoveFocus(delta) => {
-                let Some(last) = self.round.ids.len().checked_sub(1) else {
-                    return;
-                };
-                let from = self.focus.unwrap_or(self.page * PAGE_SIZE) as isize;
-                let to = (from + delta).clamp(0, last as isize) as usize;
-                self.focus = Some(to);
-                self.page = to / PAGE_SIZE;
+                self.move_focus(delta);
+                false
             }
             Action::LabelFocused(label) => {
                 if let Some(&id) = self.focus.and_then(|f| self.round.ids.get(f)) {
                     self.labels.set(id, label);
                 }
+                false
             }
-            Action::Undo => {
-                if let Some((round, labels)) = self.history.pop() {
+            Action::Undo => match self.history.pop() {
+                Some((round, labels)) => {
                     self.round = round;
                     self.labels = labels;
                     self.reset_view();
+                    true
                 }
+                None => false,
+            },
+            Action::SetLabels(labels) => {
+                self.labels = labels;
+                false
             }
-            Action::SetLabels(labels) => self.labels = labels,
-            Action::More(ids) => {
-                if !self.extendable() {
-                    return;
-                }
-                let shown = self.round.ids.len();
-                let known: std::collections::HashSet<u32> =
-                    self.round.ids.iter().copied().collect();
-                let new: Vec<u32> = ids.into_iter().filter(|id| !known.contains(id)).collect();
-                self.labels.set_all(&new, Label::Relevant);
-                self.round.ids.extend(new);
-                self.page = shown.min(self.round.ids.len().saturating_sub(1)) / PAGE_SIZE;
-                self.focus = None;
-            }
+            Action::More(ids) => self.extend(ids),
+        };
+        self.results_shown = shown + u64::from(new_results);
+    }
+
+    fn move_focus(&mut self, delta: isize) {
+        let Some(last) = self.round.ids.len().checked_sub(1) else {
+            return;
+        };
+        let from = self.focus.unwrap_or(self.page * PAGE_SIZE) as isize;
+        let to = (from + delta).clamp(0, last as isize) as usize;
+        self.focus = Some(to);
+        self.page = to / PAGE_SIZE;
+    }
+
+    /// [`Action::More`]; whether the results grew.
+    fn extend(&mut self, ids: Vec<u32>) -> bool {
+        if !self.extendable() {
+            return false;
         }
+        let shown = self.round.ids.len();
+        let known: std::collections::HashSet<u32> = self.round.ids.iter().copied().collect();
+        let new: Vec<u32> = ids.into_iter().filter(|id| !known.contains(id)).collect();
+        if new.is_empty() {
+            return false;
+        }
+        self.labels.set_all(&new, Label::Relevant);
+        self.round.ids.extend(new);
+        self.page = shown / PAGE_SIZE;
+        self.focus = None;
+        true
     }
 
     /// Whether the results are a query's neighbour list that [`Action::More`] can extend:
@@ -281,12 +312,21 @@ mod tests {
             shift: false,
         });
         assert!(session.extendable());
+        let shown = session.results_shown;
         // The longer list repeats the first 60: only the new ones are added, relevant.
         session.apply(Action::More((0..120).collect()));
+        assert_eq!(session.results_shown, shown + 1, "new results, told once");
+        assert_eq!(session.page, 1, "the first new result's page");
         assert_eq!(session.round.ids, (0..120).collect::<Vec<_>>());
         assert_eq!(session.labels.get(5), Label::Irrelevant);
         assert_eq!(session.labels.get(100), Label::Relevant);
-        assert_eq!(session.page, 1, "the first new result's page");
+        session.apply(Action::Page(0));
+        session.apply(Action::More((0..120).collect()));
+        assert_eq!(
+            session.results_shown,
+            shown + 1,
+            "paging or nothing new is no news"
+        );
         // After a round, the results are all the model accepts: nothing to extend.
         session.apply(round(vec![1, 2]));
         assert!(!session.extendable());

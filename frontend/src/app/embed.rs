@@ -2,14 +2,17 @@
 //! `<clip-branches-search>` element (see `frontend/embed.js`); [`App`] provides both
 //! workers' bridges to the view.
 
+use branches::Searcher;
 use wasm_bindgen::prelude::wasm_bindgen;
-use web_sys::Element;
+use web_sys::{CustomEvent, CustomEventInit, Element};
 use yew::AppHandle;
 use yew::prelude::*;
 use yew_agent::reactor::ReactorProvider;
 
+use super::state::State;
 use super::view::Main;
 use crate::codec::SerdeWasm;
+use crate::share::searcher_from_name;
 use crate::source::DataSource;
 use crate::text::TextWorker;
 use crate::worker::SearchWorker;
@@ -47,6 +50,39 @@ pub struct Embed {
     pub source: DataSource,
     /// The text query (the `query` attribute); it runs whenever it changes.
     pub query: Option<String>,
+    /// The searcher of the next fine-tune rounds (the `searcher` attribute: `db`, `ens`,
+    /// `dtree` or `rf`); `None` leaves the app's choice.
+    pub searcher: Option<Searcher>,
+    /// Where the app is mounted: events for the host page start here.
+    pub root: Element,
+}
+
+impl Embed {
+    /// Tells the host page of the results shown: a `results` event, and after a fine-tune
+    /// round a `round` event too, each with a [`super::state::ResultsEvent`] as `detail`.
+    /// They bubble out of the element's shadow root (`composed`), so the host listens on
+    /// the element itself.
+    pub(super) fn tell_host(&self, state: &State) {
+        let detail = state.results_event();
+        let Ok(detail_value) = serde_wasm_bindgen::to_value(&detail) else {
+            return;
+        };
+        let names: &[&str] = if detail.round > 0 {
+            &["results", "round"]
+        } else {
+            &["results"]
+        };
+        for name in names {
+            let init = CustomEventInit::new();
+            init.set_bubbles(true);
+            init.set_composed(true);
+            init.set_detail(&detail_value);
+            if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
+                // A host's listener that throws is the host's business.
+                let _ = self.root.dispatch_event(&event);
+            }
+        }
+    }
 }
 
 #[component]
@@ -73,14 +109,23 @@ pub struct EmbeddedSearch {
 impl EmbeddedSearch {
     /// Mounts an app in `root`. `assets` is the folder of the app's files (ending in
     /// `/`), `dataset` the absolute URL of a catalog.json or a dataset folder
-    /// ([`DataSource::from_url`]), `query` the first text query.
+    /// ([`DataSource::from_url`]), `query` the first text query, `searcher` the searcher's
+    /// name (`db`, `ens`, `dtree`, `rf`; another name is ignored).
     #[wasm_bindgen(constructor)]
-    pub fn new(root: Element, assets: String, dataset: &str, query: Option<String>) -> Self {
+    pub fn new(
+        root: Element,
+        assets: String,
+        dataset: &str,
+        query: Option<String>,
+        searcher: Option<String>,
+    ) -> Self {
         let props = AppProps {
             assets: assets.into(),
             embed: Some(Embed {
                 source: DataSource::from_url(dataset),
                 query: query.filter(|q| !q.trim().is_empty()),
+                searcher: searcher.as_deref().and_then(searcher_from_name),
+                root: root.clone(),
             }),
         };
         let handle = yew::Renderer::<App>::with_root_and_props(root, props.clone()).render();
@@ -91,6 +136,14 @@ impl EmbeddedSearch {
     pub fn set_query(&mut self, query: Option<String>) {
         if let Some(embed) = &mut self.props.embed {
             embed.query = query.filter(|q| !q.trim().is_empty());
+        }
+        self.handle.update(self.props.clone());
+    }
+
+    /// The `searcher` attribute changed: the next rounds train with it.
+    pub fn set_searcher(&mut self, searcher: Option<String>) {
+        if let Some(embed) = &mut self.props.embed {
+            embed.searcher = searcher.as_deref().and_then(searcher_from_name);
         }
         self.handle.update(self.props.clone());
     }

@@ -14,6 +14,30 @@ use crate::protocol::{Backend, Failure, Progress, ReplyBody, TextBody, TextReply
 use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
 use crate::share::SharedSearch;
 
+/// What an embedding page is told of the results shown (the element's `results` and
+/// `round` events' `detail`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ResultsEvent {
+    /// The text query, if the results are of one.
+    pub query: Option<String>,
+    /// The image whose neighbours they are ("more like this"), if so.
+    pub like: Option<u32>,
+    /// How many results.
+    pub count: usize,
+    /// Every result id, ranked.
+    pub ids: Vec<u32>,
+    /// Ids labelled relevant.
+    pub relevant: Vec<u32>,
+    /// Ids labelled irrelevant.
+    pub irrelevant: Vec<u32>,
+    /// Fine-tune rounds behind the results (0 for a query's neighbours).
+    pub round: usize,
+    /// The searcher that trained them (`db`, `ens`, `dtree`, `rf`), after a round.
+    pub searcher: Option<&'static str>,
+    /// The model's boxes as rules, after a round.
+    pub rules: Vec<String>,
+}
+
 /// The open dataset, as the page knows it.
 #[derive(Debug, PartialEq)]
 pub struct OpenDataset {
@@ -388,6 +412,32 @@ impl State {
     /// and applying a saved search are on.
     pub fn can_send(&self) -> bool {
         self.ready && self.pending.is_none()
+    }
+
+    /// The results shown, as the embedding page is told them.
+    pub fn results_event(&self) -> ResultsEvent {
+        let session = &self.session;
+        ResultsEvent {
+            query: match &session.query {
+                Query::Text(text) => Some(text.clone()),
+                _ => None,
+            },
+            like: match session.query {
+                Query::Like(id) => Some(id),
+                _ => None,
+            },
+            count: session.round.ids.len(),
+            ids: session.round.ids.clone(),
+            relevant: session.labels.relevant(),
+            irrelevant: session.labels.irrelevant(),
+            round: session.undoable(),
+            searcher: session
+                .round
+                .model
+                .as_ref()
+                .map(|m| crate::share::searcher_name(m.searcher())),
+            rules: session.round.rules.clone(),
+        }
     }
 
     /// How many neighbours "more results" asks for: the next [`FIRST_RESULTS`] of the

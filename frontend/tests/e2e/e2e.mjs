@@ -580,6 +580,16 @@ await test('web component: a plain host page embeds two searches with one script
   }, blue, { timeout: TIMEOUT });
   assert(await text.getByTestId('error').count() === 0, 'the error panel is gone on the text dataset');
 
+  // The host page hears of each result list and round; `searcher` picks the round's.
+  await page.evaluate(() => {
+    window.heard = [];
+    document.querySelector('#text').addEventListener('results', (e) => window.heard.push(['results', e.detail]));
+    document.querySelector('#text').addEventListener('round', (e) => window.heard.push(['round', e.detail]));
+    document.querySelector('#text').setAttribute('searcher', 'ens');
+  });
+  await page.waitForFunction(() => document.querySelector('#text').shadowRoot
+    .querySelector('[data-testid=searcher]').value === 'ens');
+
   // Label: the k-NN results start relevant; the second half become irrelevant; fine-tune.
   const notBlue = (await embedIds(text)).slice(30);
   for (const id of notBlue) await text.locator(`[data-testid=result][data-id="${id}"]`).click();
@@ -592,6 +602,13 @@ await test('web component: a plain host page embeds two searches with one script
   await text.getByTestId('progress').waitFor({ state: 'detached' });
   assert(await countOf(text) > 0, 'fine-tune finds images');
   assert(/train/.test(await text.getByTestId('times').textContent()), 'train time shown');
+  const heard = await page.evaluate(() => window.heard);
+  const round = heard.find(([name]) => name === 'round')?.[1];
+  assert(round, `a round event: ${JSON.stringify(heard.map(([n]) => n))}`);
+  assert(round.searcher === 'ens' && round.round === 1, `the round's searcher and number: ${round.searcher} ${round.round}`);
+  assert(round.count === await countOf(text) && round.ids.length === round.count, `the round's count: ${round.count}`);
+  assert(round.relevant.length === 30 && round.irrelevant.length === 30, 'the round event carries the labels');
+  assert(heard.some(([name, d]) => name === 'results' && d.count === round.count), 'and a results event with it');
   assert(page.url() === hostUrl, `the host page's URL is left alone: ${page.url()}`);
   await context.close();
 });

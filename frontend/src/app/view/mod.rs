@@ -86,6 +86,7 @@ pub(super) fn Main(props: &MainProps) -> Html {
         props.embed.clone(),
         query_text.clone(),
     );
+    use_host_page(state.clone(), props.embed.clone());
     use_ensemble_training(
         state.ensemble.clone(),
         sender.clone(),
@@ -160,4 +161,29 @@ fn session_callback<E: 'static>(
 ) -> Callback<E> {
     let dispatch = state.dispatcher();
     Callback::from(move |event: E| dispatch.dispatch(Msg::Session(action(event))))
+}
+
+/// Embedded: the element's `searcher` attribute sets the next rounds' searcher, and the
+/// host page is told of every result list shown ([`Embed::tell_host`]).
+#[hook]
+fn use_host_page(state: UseReducerHandle<State>, embed: Option<Embed>) {
+    let searcher = embed.as_ref().and_then(|e| e.searcher);
+    {
+        let state = state.clone();
+        use_effect_with(searcher, move |searcher| {
+            if let Some(searcher) = *searcher {
+                let mut settings = state.settings;
+                settings.searcher = searcher;
+                state.dispatch(Msg::Settings(settings));
+            }
+        });
+    }
+    let shown = state.session.results_shown;
+    use_effect_with(shown, move |&shown| {
+        if let Some(embed) = &embed
+            && shown > 0
+        {
+            embed.tell_host(&state);
+        }
+    });
 }
