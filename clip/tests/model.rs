@@ -347,13 +347,5 @@ fn texts_give_the_query_bytes_written_down() {
     let pca = query_bytes::shipped_pca(config.projection_dim);
     let burn = rows(model.text.forward(&tokens).unwrap());
     query_bytes::assert_expected(&pca, &burn, "burn");
-    let packed = PackedTextTower::new(
-        &model.text,
-        config.text_config.layer_norm_eps,
-        PackedPrecision::F32,
-    )
-    .unwrap()
-    .forward(&tokens)
-    .unwrap();
-    query_bytes::assert_expected(&pca, &packed, "packed f32");
+    query_bytes::assert_packed_expected(&model.text, &config, &tokens);
 }

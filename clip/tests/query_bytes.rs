@@ -5,7 +5,8 @@
 //! the wasm one (`wasm.rs`, headless Chromium) both check the bytes written down here, so a
 //! difference between the two platforms anywhere on the path fails one of them.
 
-use clip::{TokenBatch, Tokenizer};
+use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::{ClipConfig, TextTransformer, TokenBatch, Tokenizer};
 use index_shards::quantize::quantize_row;
 use reduce::Pca;
 
@@ -71,4 +72,17 @@ pub fn query_bytes(pca: &Pca, features: &[f32]) -> Vec<Vec<u8>> {
         .chunks_exact(pca.dims_in())
         .map(|feature| quantize_row(&pca.apply(feature).unwrap()))
         .collect()
+}
+
+/// Checks the packed f32 kernels' query bytes (the app's CPU path) of `tower`'s tokens.
+pub fn assert_packed_expected(tower: &TextTransformer, config: &ClipConfig, tokens: &TokenBatch) {
+    let packed = PackedTextTower::new(
+        tower,
+        config.text_config.layer_norm_eps,
+        PackedPrecision::F32,
+    )
+    .unwrap()
+    .forward(tokens)
+    .unwrap();
+    assert_expected(&shipped_pca(config.projection_dim), &packed, "packed f32");
 }

@@ -174,15 +174,7 @@ async fn texts_give_the_query_bytes_written_down() {
         .await
         .unwrap();
     query_bytes::assert_expected(&pca, &burn, "burn");
-    let packed = PackedTextTower::new(
-        &tower,
-        config.text_config.layer_norm_eps,
-        PackedPrecision::F32,
-    )
-    .unwrap()
-    .forward(&tokens)
-    .unwrap();
-    query_bytes::assert_expected(&pca, &packed, "packed f32");
+    query_bytes::assert_packed_expected(&tower, &config, &tokens);
 }
 
 /// Needs the SwiftShader WebGPU adapter (flags in `clip/webdriver.json`): without an
