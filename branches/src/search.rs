@@ -438,25 +438,69 @@ impl<I: BoxIndex> SearchEngine<I> {
     /// tests ([`DecisionTree::decide`]), then by id. The first page a user labels next is
     /// thus the model's surest images, not the lowest ids of one box.
     pub fn search(&self, model: &Model) -> Result<Vec<u32>, Error> {
+        let (scored, min_hits) = self.votes(model, false)?;
+        Ok(rank(scored, min_hits))
+    }
+
+    /// The `k` images `model` is least sure about, least sure first: those whose votes lie
+    /// nearest its acceptance threshold (an ensemble's or a forest's majority; for one set
+    /// of boxes, the images in a single box), then those nearest its border (the shallowest
+    /// inside a box or a tree's accepting leaves; among the rejected, the deepest inside
+    /// the boxes that did vote, or nearest a tree's split). Labelling these teaches the
+    /// next round most: a loose box shows the look-alikes near its faces.
+    pub fn uncertain(&self, model: &Model, k: usize) -> Result<Vec<u32>, Error> {
+        let (scored, min_hits) = self.votes(model, true)?;
+        Ok(least_sure(scored, min_hits, k))
+    }
+
+    /// [`Self::search`] and the `k` least sure images ([`Self::uncertain`]) that are not in
+    /// `labelled` (sorted), from one pass over the boxes or the rows.
+    pub fn search_and_uncertain(
+        &self,
+        model: &Model,
+        k: usize,
+        labelled: &[u32],
+    ) -> Result<(Vec<u32>, Vec<u32>), Error> {
+        let (mut scored, min_hits) = self.votes(model, true)?;
+        let results = rank(scored.clone(), min_hits);
+        scored.retain(|(id, _, _)| labelled.binary_search(id).is_err());
+        Ok((results, least_sure(scored, min_hits, k)))
+    }
+
+    /// Every scored image as `(id, votes, lean)` and the votes needed to accept: `lean` is
+    /// how far into the accepting side the voters put it (depth in boxes, a tree's margin;
+    /// negative for a tree that rejects). Scans keep only accepted rows unless
+    /// `with_rejected`.
+    fn votes(&self, model: &Model, with_rejected: bool) -> Result<(Vec<Scored>, u32), Error> {
         model.validate(&self.index)?;
-        match model {
-            Model::DBranches { boxes } => self.search_boxes(boxes, 1),
-            Model::Ensemble { models, boxes } => self.search_boxes(boxes, models / 2 + 1),
-            Model::DecisionTree { tree } => self.scan(
-                |row| match tree.decide(row) {
-                    (true, margin) => (1, f64::from(margin)),
-                    (false, _) => (0, 0.0),
-                },
+        let keep = |min_hits: u32| if with_rejected { 0 } else { min_hits };
+        Ok(match model {
+            Model::DBranches { boxes } => (self.search_boxes(boxes)?, 1),
+            Model::Ensemble { models, boxes } => (self.search_boxes(boxes)?, models / 2 + 1),
+            Model::DecisionTree { tree } => (
+                self.scan(
+                    |row| match tree.decide(row) {
+                        (true, margin) => (1, f64::from(margin)),
+                        (false, margin) => (0, -f64::from(margin)),
+                    },
+                    keep(1),
+                )?,
                 1,
             ),
-            Model::RandomForest { forest } => self.scan(
-                |row| {
-                    let (votes, margin) = forest.votes_and_margin(row);
-                    (votes, f64::from(margin))
-                },
-                forest.trees().len() as u32 / 2 + 1,
-            ),
-        }
+            Model::RandomForest { forest } => {
+                let min_hits = forest.trees().len() as u32 / 2 + 1;
+                (
+                    self.scan(
+                        |row| {
+                            let (votes, margin) = forest.votes_and_margin(row);
+                            (votes, f64::from(margin))
+                        },
+                        keep(min_hits),
+                    )?,
+                    min_hits,
+                )
+            }
+        })
     }
 
     /// Trains on `request` and searches with the model.
@@ -478,8 +522,8 @@ impl<I: BoxIndex> SearchEngine<I> {
         }
     }
 
-    /// The union of the box queries, keeping ids held by at least `min_hits` boxes.
-    fn search_boxes(&self, boxes: &[BoxRule], min_hits: u32) -> Result<Vec<u32>, Error> {
+    /// Every id some box holds (and its post-tree accepts), with its hits and summed depth.
+    fn search_boxes(&self, boxes: &[BoxRule]) -> Result<Vec<Scored>, Error> {
         let len = self.index.len();
         let mut hits = vec![0u16; len as usize];
         let mut depths = vec![0f64; len as usize];
@@ -510,16 +554,19 @@ impl<I: BoxIndex> SearchEngine<I> {
                 depths[id as usize] += depth(rule, row);
             }
         }
-        let scored = touched
+        Ok(touched
             .into_iter()
             .map(|id| (id, u32::from(hits[id as usize]), depths[id as usize]))
-            .collect();
-        Ok(rank(scored, min_hits))
+            .collect())
     }
 
-    /// A full scan: every id whose row gets at least `min_hits` votes, ranked by its
-    /// (votes, score).
-    fn scan(&self, score: impl Fn(&[u8]) -> (u32, f64), min_hits: u32) -> Result<Vec<u32>, Error> {
+    /// A full scan: every id whose row gets at least `min_hits` votes, with its (votes,
+    /// score).
+    fn scan(
+        &self,
+        score: impl Fn(&[u8]) -> (u32, f64),
+        min_hits: u32,
+    ) -> Result<Vec<Scored>, Error> {
         let mut scored = Vec::new();
         for id in 0..self.index.len() {
             let (votes, margin) = score(checked_row(&self.index, id)?);
@@ -527,7 +574,7 @@ impl<I: BoxIndex> SearchEngine<I> {
                 scored.push((id, votes, margin));
             }
         }
-        Ok(rank(scored, min_hits))
+        Ok(scored)
     }
 }
 
@@ -548,12 +595,31 @@ fn depth(rule: &BoxRule, row: &[u8]) -> f64 {
     1.0 - nearest_face
 }
 
+/// An image's `(id, votes, lean)`.
+type Scored = (u32, u32, f64);
+
 /// The ids of `(id, hits, score)` with at least `min_hits` hits, ranked by (hits desc,
 /// score desc, id asc).
-fn rank(mut scored: Vec<(u32, u32, f64)>, min_hits: u32) -> Vec<u32> {
+fn rank(mut scored: Vec<Scored>, min_hits: u32) -> Vec<u32> {
     scored.retain(|&(_, hits, _)| hits >= min_hits);
     scored.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)).then(a.0.cmp(&b.0)));
     scored.into_iter().map(|(id, _, _)| id).collect()
+}
+
+/// The `k` least sure of `scored` ([`SearchEngine::uncertain`]): by the distance of the
+/// votes from the boundary between `min_hits - 1` and `min_hits` (in half votes), then by
+/// the lean towards the other side (shallowest accepted, most leaning rejected), then id.
+fn least_sure(mut scored: Vec<Scored>, min_hits: u32, k: usize) -> Vec<u32> {
+    let key = |&(id, votes, lean): &Scored| {
+        let from_boundary = (2 * i64::from(votes) - (2 * i64::from(min_hits) - 1)).unsigned_abs();
+        let towards_other_side = if votes >= min_hits { lean } else { -lean };
+        (from_boundary, towards_other_side, id)
+    };
+    scored.sort_unstable_by(|a, b| {
+        let (a, b) = (key(a), key(b));
+        a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
+    });
+    scored.into_iter().take(k).map(|(id, _, _)| id).collect()
 }
 
 /// A trained box as a rule on the `u8` grid, or `None` when it is empty there. With a
@@ -598,6 +664,26 @@ mod tests {
         ];
         assert_eq!(rank(scored.clone(), 1), [1, 3, 4, 2, 5]);
         assert_eq!(rank(scored, 2), [1, 3]);
+    }
+
+    #[test]
+    fn the_least_sure_are_nearest_the_vote_threshold_then_the_border() {
+        // Threshold 3 votes: 2 and 3 are one half vote from it, 1 and 4 three halves.
+        let scored = vec![
+            (0, 4, 0.2),
+            (1, 3, 0.9),
+            (2, 3, 0.1),
+            (3, 2, 0.1),
+            (4, 2, 0.8),
+            (5, 1, 0.5),
+            (6, 5, 0.0),
+        ];
+        // Rejected by one vote, leaning most towards acceptance first (deepest in the
+        // boxes that voted), then accepted by one vote, shallowest first.
+        assert_eq!(least_sure(scored.clone(), 3, 4), [4, 3, 2, 1]);
+        assert_eq!(least_sure(scored.clone(), 3, 6), [4, 3, 2, 1, 5, 0]);
+        // One set of boxes (threshold 1): the images in a single box, shallowest first.
+        assert_eq!(least_sure(scored, 1, 3), [5, 3, 4]);
     }
 
     #[test]

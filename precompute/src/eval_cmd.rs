@@ -11,6 +11,8 @@
 //!   text query shows, then simulated feedback as a user gives it: label the shown page
 //!   from ground truth, fine-tune, show the first page of unlabelled results, repeat; the
 //!   F1 over the whole gallery after each round, per searcher. Median and worst concept.
+//!   With `--label uncertain` the user labels the images the model is least sure about
+//!   instead of the first page.
 //!
 //! Everything runs on the `u8` grid the app uses: image rows reduced as `precompute build`
 //! reduces them (PCA fitted on the gallery or the heads, turned to independent axes unless
@@ -34,6 +36,18 @@ use synth::{Concept, ConceptKind};
 use crate::compact::{AxesChoice, CompactMap};
 use crate::train_cmd::read_model;
 use crate::train_head_cmd::read_heads;
+
+/// Which images the simulated user labels after a round.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LabelNext {
+    /// The first page of unlabelled results, as the app shows them.
+    #[default]
+    Page,
+    /// The unlabelled images the model is least sure about.
+    Uncertain,
+    /// Half and half, alternating: the surest results and the least sure images.
+    Mixed,
+}
 
 /// Measure text-to-image retrieval and simulated feedback rounds on synthetic scenes.
 #[derive(Args)]
@@ -73,6 +87,11 @@ pub struct EvalArgs {
     /// with `--reduction projection`).
     #[arg(long, value_enum, default_value_t)]
     pub axes: AxesChoice,
+    /// What the simulated user labels after each round: `page`, the first page of
+    /// unlabelled results (the searcher's surest); `uncertain`, the unlabelled images the
+    /// trained model is least sure about (`SearchEngine::uncertain`).
+    #[arg(long, value_enum, default_value_t)]
+    pub label: LabelNext,
     /// Searchers fine-tuned in the feedback rounds (db, ens, dtree, rf), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "ens,db,dtree,rf", value_parser = parse_searcher)]
     pub searchers: Vec<Searcher>,
@@ -303,6 +322,16 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
     })
 }
 
+/// `a[0], b[0], a[1], b[1], ...`, the longer one's rest at the end.
+fn alternate(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    for i in 0..a.len().max(b.len()) {
+        out.extend(a.get(i));
+        out.extend(b.get(i));
+    }
+    out
+}
+
 /// One concept: the first page's precision, then per searcher the F1 after each round.
 fn concept_result(
     args: &EvalArgs,
@@ -338,22 +367,37 @@ fn concept_result(
                         negatives.push(id);
                     }
                 }
-                let results = if positives.is_empty() {
-                    Vec::new()
+                let (results, uncertain) = if positives.is_empty() {
+                    (Vec::new(), Vec::new())
                 } else {
                     let mut request = SearchRequest::new(positives.clone());
                     request.negatives = negatives.clone();
                     request.searcher = searcher;
-                    engine.run(&request)?.results
+                    let model = engine.train(&request)?;
+                    let uncertain = match args.label {
+                        LabelNext::Page => Vec::new(),
+                        LabelNext::Uncertain | LabelNext::Mixed => engine
+                            .uncertain(&model, args.page + positives.len() + negatives.len())?,
+                    };
+                    (engine.search(&model)?, uncertain)
                 };
                 f1s.push(f1(&results, relevant, members));
-                page = results
-                    .iter()
-                    .chain(&by_text)
-                    .filter(|&&id| !labelled[id as usize])
-                    .take(args.page)
-                    .copied()
-                    .collect();
+                // An id can be in several of these lists: each is labelled once.
+                page.clear();
+                let first: Vec<u32> = match args.label {
+                    LabelNext::Mixed => alternate(&results, &uncertain),
+                    LabelNext::Page | LabelNext::Uncertain => {
+                        uncertain.iter().chain(&results).copied().collect()
+                    }
+                };
+                for &id in first.iter().chain(&by_text) {
+                    if page.len() == args.page {
+                        break;
+                    }
+                    if !labelled[id as usize] && !page.contains(&id) {
+                        page.push(id);
+                    }
+                }
             }
             Ok(f1s)
         })

@@ -15,7 +15,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use clip::{ClipConfig, PreprocessConfig, RgbImage, TensorMap, TokenBatch, Tokenizer};
 use rayon::prelude::*;
-use train::{Checkpoint, TrainConfig, Trainer, batch_indices, check_collection, compact_weights};
+use train::{
+    CaptionPairs, Checkpoint, Positives, TrainConfig, Trainer, batch_indices, check_collection,
+    compact_weights,
+};
 
 use crate::device::DeviceKind;
 use crate::images::{DecodedImage, clip_target};
@@ -68,6 +71,9 @@ pub struct TrainArgs {
     /// The backend that trains the model (GPU kinds need their cargo feature).
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceKind,
+    /// Which captions of a batch count as an image's positives.
+    #[arg(long, value_enum, default_value_t)]
+    pub targets: Targets,
 }
 
 /// Runs the subcommand.
@@ -115,6 +121,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         ..Default::default()
     };
     let items = u32::try_from(collection.captions.len()).context("over 2^32 items")?;
+    let pairs = CaptionPairs::new(&collection.image_of, &collection.captions);
     let started = Instant::now();
     let first_step = trainer.step_count();
     while trainer.step_count() < args.steps {
@@ -130,7 +137,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .map(|&i| collection.captions[i as usize].as_str())
             .collect();
         let tokens = TokenBatch::new(tokenizer.tokenize_batch(&texts, context), context)?;
-        let report = trainer.step(pixels, &tokens)?;
+        let rows: Vec<usize> = batch.iter().map(|&i| i as usize).collect();
+        let report = trainer.step(pixels, &tokens, &args.targets.positives(&pairs, &rows))?;
         let done = trainer.step_count();
         if done % 10 == 0 || done == args.steps {
             let per_step = started.elapsed().as_secs_f64() / (done - first_step) as f64;
@@ -182,6 +190,27 @@ pub fn read_model(folder: &Path) -> Result<(ClipConfig, TensorMap)> {
     let weights = TensorMap::from_safetensors(&bytes)
         .with_context(|| format!("invalid {}", weights_path.display()))?;
     Ok((config, weights))
+}
+
+/// Which captions of a batch the contrastive loss counts as describing an image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Targets {
+    /// Every caption that captions the image somewhere in the table: a caption shared by
+    /// several images ("green hearts") is a positive of each, not a negative.
+    #[default]
+    Shared,
+    /// Only the image's own row (CLIP's targets; the committed demo model's).
+    Own,
+}
+
+impl Targets {
+    /// The targets of a batch of caption rows.
+    pub(crate) fn positives(self, pairs: &CaptionPairs, rows: &[usize]) -> Positives {
+        match self {
+            Self::Shared => pairs.positives(rows),
+            Self::Own => Positives::diagonal(rows.len()),
+        }
+    }
 }
 
 /// The captioned items of a table, their images decoded and sized for the model once (an

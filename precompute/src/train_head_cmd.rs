@@ -23,11 +23,11 @@ use clap::Args;
 use clip::{Encoder, HeadConfig, RgbImage, TokenBatch, Tokenizer, read_rows};
 use indicatif::{ProgressBar, ProgressStyle};
 use train::head::HEAD_NAMES;
-use train::{HeadTrainer, TrainConfig, batch_indices, check_collection};
+use train::{CaptionPairs, HeadTrainer, TrainConfig, batch_indices, check_collection};
 
 use crate::device::DeviceKind;
 use crate::output::write_atomic;
-use crate::train_cmd::{Collection, latest_checkpoint, read_model, write_checkpoint};
+use crate::train_cmd::{Collection, Targets, latest_checkpoint, read_model, write_checkpoint};
 
 /// The heads file `train-head` writes in its output folder.
 pub const HEAD_FILE: &str = "head.safetensors";
@@ -84,6 +84,14 @@ pub struct TrainHeadArgs {
     /// The backend (GPU kinds need their cargo feature).
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceKind,
+    /// Which captions of a batch count as an image's positives.
+    #[arg(long, value_enum, default_value_t)]
+    pub targets: Targets,
+    /// Where to keep the frozen features between runs (other widths, steps or seeds on the
+    /// same collection): read when it holds those of this model, table and images, else
+    /// computed and written there.
+    #[arg(long)]
+    pub features: Option<PathBuf>,
 }
 
 /// Runs the subcommand.
@@ -113,7 +121,23 @@ pub fn run(args: &TrainHeadArgs) -> Result<()> {
         .with_context(|| format!("cannot train heads on {}", args.input.display()))?;
 
     let device = args.device.device()?;
-    let (image_features, text_features) = frozen_features(&collection, &config, &weights, &device)?;
+    let (image_features, text_features) = match &args.features {
+        Some(path) => {
+            let key = features_key(&args.model, &collection)?;
+            match read_features(path, &key, head.input)? {
+                Some(features) => {
+                    eprintln!("frozen features from {}", path.display());
+                    features
+                }
+                None => {
+                    let features = frozen_features(&collection, &config, &weights, &device)?;
+                    write_features(path, &key, head.input, &features)?;
+                    features
+                }
+            }
+        }
+        None => frozen_features(&collection, &config, &weights, &device)?,
+    };
     let width = head.input;
 
     let settings = TrainConfig {
@@ -143,18 +167,19 @@ pub fn run(args: &TrainHeadArgs) -> Result<()> {
     bar.set_position(trainer.step_count());
     let started = Instant::now();
     let rows = u32::try_from(training.len()).context("over 2^32 captions")?;
+    let pairs = CaptionPairs::new(&collection.image_of, &collection.captions);
     while trainer.step_count() < args.steps {
         let step = trainer.step_count();
         let batch = batch_indices(args.seed, step, args.batch_size, rows);
+        let captions: Vec<usize> = batch.iter().map(|&row| training[row as usize]).collect();
         let mut image = Vec::with_capacity(batch.len() * width);
         let mut text = Vec::with_capacity(batch.len() * width);
-        for &row in &batch {
-            let caption = training[row as usize];
+        for &caption in &captions {
             let picture = collection.image_of[caption];
             image.extend_from_slice(&image_features[picture * width..(picture + 1) * width]);
             text.extend_from_slice(&text_features[caption * width..(caption + 1) * width]);
         }
-        let report = trainer.step(image, text)?;
+        let report = trainer.step(image, text, &args.targets.positives(&pairs, &captions))?;
         bar.inc(1);
         bar.set_message(format!(
             "loss {:.4} (contrastive {:.4}, koleo {:.4})",
@@ -242,6 +267,84 @@ pub fn head_config(weights: &clip::TensorMap, input: usize) -> Result<HeadConfig
     clip::load_head(weights, HEAD_NAMES[1], &config, &Device::flex())
         .with_context(|| format!("{} does not fit", HEAD_NAMES[1]))?;
     Ok(config)
+}
+
+/// What the frozen features are made from: the model's files, every caption and every
+/// decoded image.
+fn features_key(model: &std::path::Path, collection: &Collection) -> Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    for name in ["config.json", "model.safetensors"] {
+        let path = model.join(name);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    for caption in &collection.captions {
+        hasher.update(&(caption.len() as u64).to_le_bytes());
+        hasher.update(caption.as_bytes());
+    }
+    for pixels in &collection.pixels {
+        hasher.update(pixels);
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+/// Magic of a frozen-features file: the key (32 bytes), image and text rows (u64 LE each),
+/// then the image rows' and the text rows' f32 LE values.
+const FEATURES_MAGIC: &[u8; 8] = b"CBFEAT01";
+
+fn read_features(
+    path: &std::path::Path,
+    key: &[u8; 32],
+    width: usize,
+) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let header = FEATURES_MAGIC.len() + 32 + 16;
+    if bytes.len() < header || &bytes[..8] != FEATURES_MAGIC || &bytes[8..40] != key {
+        eprintln!(
+            "{} holds other features: computing them again",
+            path.display()
+        );
+        return Ok(None);
+    }
+    let count = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let (images, texts) = (count(40) as usize, count(48) as usize);
+    let values: Vec<f32> = bytes[header..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect();
+    if bytes.len() - header != values.len() * 4 || values.len() != (images + texts) * width {
+        bail!(
+            "{}: {} values do not make {images} image and {texts} text rows of {width}",
+            path.display(),
+            values.len()
+        );
+    }
+    let mut images_values = values;
+    let texts_values = images_values.split_off(images * width);
+    Ok(Some((images_values, texts_values)))
+}
+
+fn write_features(
+    path: &std::path::Path,
+    key: &[u8; 32],
+    width: usize,
+    (images, texts): &(Vec<f32>, Vec<f32>),
+) -> Result<()> {
+    let mut bytes = Vec::with_capacity(56 + 4 * (images.len() + texts.len()));
+    bytes.extend_from_slice(FEATURES_MAGIC);
+    bytes.extend_from_slice(key);
+    for rows in [images.len() / width, texts.len() / width] {
+        bytes.extend_from_slice(&(rows as u64).to_le_bytes());
+    }
+    for value in images.iter().chain(texts) {
+        bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    write_atomic(path, &bytes)
 }
 
 /// The frozen model's features (before any head, unnormalised, as `clip::Encoder` feeds a

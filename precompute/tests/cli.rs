@@ -1418,6 +1418,63 @@ fn train_says_why_a_collection_cannot_be_trained_on() {
 }
 
 #[test]
+fn train_head_keeps_its_frozen_features_and_shared_captions_change_the_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_collection(dir.path(), 40, 64);
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/model");
+    let table = dir.path().join("training.csv");
+    let features = dir.path().join("frozen.features");
+    let train_head = |table: &Path, out: &str, targets: &str| {
+        let out = dir.path().join(out);
+        let output = precompute(&[
+            "train-head",
+            "--input",
+            table.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--hidden",
+            "16",
+            "--steps",
+            "3",
+            "--batch-size",
+            "32",
+            "--targets",
+            targets,
+            "--features",
+            features.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        (
+            stderr(&output),
+            fs::read(out.join("head.safetensors")).unwrap(),
+        )
+    };
+    let (first_log, first) = train_head(&table, "a", "shared");
+    assert!(!first_log.contains("frozen features from"), "{first_log}");
+    let written = fs::read(&features).unwrap();
+    // The second run reads the features back and trains to the same bytes.
+    let (second_log, second) = train_head(&table, "b", "shared");
+    assert!(second_log.contains("frozen features from"), "{second_log}");
+    assert_eq!(first, second);
+    assert_eq!(fs::read(&features).unwrap(), written);
+    // The synth table repeats partial captions across scenes ("green hearts"): counting
+    // them as positives changes the training, CLIP's own targets give other heads.
+    let (_, own) = train_head(&table, "c", "own");
+    assert_ne!(first, own);
+    // Another table (one caption less) makes other features: computed again and replaced.
+    let text = fs::read_to_string(&table).unwrap();
+    let shorter = dir.path().join("shorter.csv");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.pop();
+    fs::write(&shorter, lines.join("\n") + "\n").unwrap();
+    let (log, _) = train_head(&shorter, "d", "shared");
+    assert!(log.contains("holds other features"), "{log}");
+    assert_ne!(fs::read(&features).unwrap(), written);
+}
+
+#[test]
 fn train_head_fits_heads_that_eval_and_the_loader_take_and_refuses_bad_collections() {
     let dir = tempfile::tempdir().unwrap();
     synth_collection(dir.path(), 40, 64);

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::TrainError;
-use crate::loss::{contrastive_loss, koleo};
+use crate::loss::{Positives, contrastive_loss, koleo};
 use crate::trainer::{
     Checkpoint, StepReport, TrainConfig, adamw, checkpoint_of, number_params, restore_optimizer,
     scalar,
@@ -289,19 +289,29 @@ impl HeadTrainer {
         self.step
     }
 
-    /// One AdamW step on a batch of matching rows: `image` and `text` are frozen CLIP
-    /// features, `[batch, input]` each, row-major, row `i` of one belonging to row `i` of
-    /// the other.
-    pub fn step(&mut self, image: Vec<f32>, text: Vec<f32>) -> Result<StepReport, TrainError> {
+    /// One AdamW step on a batch of pairs: `image` and `text` are frozen CLIP features,
+    /// `[batch, input]` each, row-major, row `i` of one belonging to row `i` of the other;
+    /// `positives` says which other texts also describe an image.
+    pub fn step(
+        &mut self,
+        image: Vec<f32>,
+        text: Vec<f32>,
+        positives: &Positives,
+    ) -> Result<StepReport, TrainError> {
         let width = self.config.input;
         let batch = image.len() / width.max(1);
-        if batch < 2 || image.len() != batch * width || text.len() != image.len() {
+        if batch < 2
+            || image.len() != batch * width
+            || text.len() != image.len()
+            || positives.batch() != batch
+        {
             return Err(TrainError::Setting {
                 field: "batch",
                 reason: format!(
-                    "{} image and {} text values are not two matching batches of {width}-wide rows",
+                    "{} image and {} text values and targets for {} pairs are not two matching batches of {width}-wide rows",
                     image.len(),
-                    text.len()
+                    text.len(),
+                    positives.batch()
                 ),
             });
         }
@@ -309,8 +319,12 @@ impl HeadTrainer {
             |values| Tensor::<2>::from_data(TensorData::new(values, [batch, width]), &self.device);
         let image = self.model.image.forward(rows(image));
         let text = self.model.text.forward(rows(text));
-        let contrastive =
-            contrastive_loss(image.clone(), text.clone(), self.model.logit_scale.val());
+        let contrastive = contrastive_loss(
+            image.clone(),
+            text.clone(),
+            self.model.logit_scale.val(),
+            positives,
+        );
         let weight = self.settings.koleo_weight;
         let spread = (koleo(image) + koleo(text)).mul_scalar(0.5);
         let loss = contrastive.clone() + spread.clone().mul_scalar(weight);
@@ -393,11 +407,11 @@ mod tests {
         };
         let mut trainer = HeadTrainer::new(&tiny(), settings, Device::flex()).unwrap();
         let (image, text) = batch(0);
-        let first = trainer.step(image, text).unwrap();
+        let first = trainer.step(image, text, &Positives::diagonal(16)).unwrap();
         let mut last = first;
         for step in 1..60 {
             let (image, text) = batch(step);
-            last = trainer.step(image, text).unwrap();
+            last = trainer.step(image, text, &Positives::diagonal(16)).unwrap();
         }
         assert!(
             last.contrastive < first.contrastive * 0.8,
@@ -428,8 +442,10 @@ mod tests {
         let mut first = HeadTrainer::new(&tiny(), settings.clone(), Device::flex()).unwrap();
         for step in 0..3 {
             let (image, text) = batch(step);
-            unbroken.step(image.clone(), text.clone()).unwrap();
-            first.step(image, text).unwrap();
+            unbroken
+                .step(image.clone(), text.clone(), &Positives::diagonal(16))
+                .unwrap();
+            first.step(image, text, &Positives::diagonal(16)).unwrap();
         }
         let checkpoint = first.checkpoint().unwrap();
         let mut resumed =
@@ -437,8 +453,10 @@ mod tests {
         assert_eq!(resumed.step_count(), 3);
         for step in 3..6 {
             let (image, text) = batch(step);
-            let a = unbroken.step(image.clone(), text.clone()).unwrap();
-            let b = resumed.step(image, text).unwrap();
+            let a = unbroken
+                .step(image.clone(), text.clone(), &Positives::diagonal(16))
+                .unwrap();
+            let b = resumed.step(image, text, &Positives::diagonal(16)).unwrap();
             assert_eq!(a, b, "step {step}");
         }
         assert_eq!(unbroken.weights().unwrap(), resumed.weights().unwrap());

@@ -6,6 +6,8 @@
 //!   map (so [`clip::load_clip`] builds, resumes and ships every model).
 //! - [`loss`]: the symmetric InfoNCE loss with a learned logit scale and the KoLeo
 //!   regulariser that spreads features uniformly.
+//! - [`pairs`]: [`CaptionPairs`], which captions describe which images, so a caption
+//!   shared by several images of a batch is a positive of each, not a negative.
 //! - [`head`]: [`HeadTrainer`], the paper's compact per-modality heads trained on frozen
 //!   CLIP features (InfoNCE + KoLeo), saved under the paper's names.
 //! - [`trainer`]: [`Trainer`], one AdamW step at a time on an autodiff device, with
@@ -24,7 +26,7 @@
 //! let tokenizer = clip::Tokenizer::new()?;
 //! let captions = ["a red circle", "two blue stars"];
 //! let tokens = clip::TokenBatch::new(tokenizer.tokenize_batch(&captions, 77), 77)?;
-//! let report = trainer.step(pixels, &tokens)?;
+//! let report = trainer.step(pixels, &tokens, &train::Positives::diagonal(2))?;
 //! println!("step {} loss {}", trainer.step_count(), report.loss);
 //! # Ok(()) }
 //! ```
@@ -32,11 +34,14 @@
 pub mod error;
 pub mod head;
 pub mod loss;
+pub mod pairs;
 pub mod trainer;
 pub mod weights;
 
 pub use error::TrainError;
 pub use head::{HeadTrainer, init_head_weights};
+pub use loss::Positives;
+pub use pairs::CaptionPairs;
 pub use trainer::{
     Checkpoint, StepReport, TrainConfig, Trainer, batch_indices, check_collection, compact_weights,
 };

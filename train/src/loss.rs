@@ -1,16 +1,74 @@
 //! The training objective: CLIP's symmetric InfoNCE loss and the KoLeo regulariser.
 
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// Upper bound of the learned logit scale's log, `ln(100)` as in CLIP.
 pub const MAX_LOG_LOGIT_SCALE: f32 = 4.605_17;
 
-/// CLIP's contrastive loss over a batch of matching pairs (row `i` of each side belongs
-/// together): the mean of image->text and text->image cross-entropy of the cosine
-/// similarities scaled by `exp(log_scale)` (clamped at 100). Inputs are L2-normalised
-/// `[batch, dim]`; `log_scale` is `[1]`. Returns `[1]`.
-pub fn contrastive_loss(image: Tensor<2>, text: Tensor<2>, log_scale: Tensor<1>) -> Tensor<1> {
+/// Which text of a batch describes which image: `[batch, batch]`, row `i` the image of
+/// pair `i`, column `j` the text of pair `j`, 1 where the text describes the image. Each
+/// pair's own text always does (the diagonal); with captions shared across images, a
+/// text also describes the other images captioned with it ([`crate::CaptionPairs`]),
+/// which must not be pushed apart as negatives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Positives {
+    batch: usize,
+    values: Vec<f32>,
+}
+
+impl Positives {
+    /// Only each pair's own text: CLIP's targets.
+    pub fn diagonal(batch: usize) -> Self {
+        let mut values = vec![0.0; batch * batch];
+        for i in 0..batch {
+            values[i * batch + i] = 1.0;
+        }
+        Self { batch, values }
+    }
+
+    /// The diagonal plus every `(image, text)` for which `describes(i, j)` holds.
+    pub fn from_fn(batch: usize, describes: impl Fn(usize, usize) -> bool) -> Self {
+        let mut values = vec![0.0; batch * batch];
+        for i in 0..batch {
+            for j in 0..batch {
+                if i == j || describes(i, j) {
+                    values[i * batch + j] = 1.0;
+                }
+            }
+        }
+        Self { batch, values }
+    }
+
+    /// Pairs in the batch.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Positive entries beyond the diagonal.
+    pub fn shared(&self) -> usize {
+        self.values.iter().filter(|&&v| v > 0.0).count() - self.batch
+    }
+
+    fn tensor(&self, device: &Device) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(self.values.clone(), [self.batch, self.batch]),
+            device,
+        )
+    }
+}
+
+/// CLIP's contrastive loss over a batch of pairs, with several positives where texts are
+/// shared: the mean of image->text and text->image cross-entropy of the cosine
+/// similarities scaled by `exp(log_scale)` (clamped at 100), each row's target spread
+/// evenly over its positives (with [`Positives::diagonal`], exactly CLIP's loss). Inputs
+/// are L2-normalised `[batch, dim]`; `log_scale` is `[1]`. Returns `[1]`.
+pub fn contrastive_loss(
+    image: Tensor<2>,
+    text: Tensor<2>,
+    log_scale: Tensor<1>,
+    positives: &Positives,
+) -> Tensor<1> {
     let [batch, _] = image.dims();
     let device = image.device();
     let scale = log_scale
@@ -18,9 +76,11 @@ pub fn contrastive_loss(image: Tensor<2>, text: Tensor<2>, log_scale: Tensor<1>)
         .exp()
         .unsqueeze::<2>();
     let logits = image.matmul(text.transpose()) * scale;
-    let diagonal = identity(batch, &device);
-    let image_to_text = -(log_softmax(logits.clone(), 1) * diagonal.clone()).sum();
-    let text_to_image = -(log_softmax(logits.transpose(), 1) * diagonal).sum();
+    let targets = positives.tensor(&device);
+    let per_image = targets.clone() / targets.clone().sum_dim(1);
+    let per_text = targets.clone().transpose() / targets.transpose().sum_dim(1);
+    let image_to_text = -(log_softmax(logits.clone(), 1) * per_image).sum();
+    let text_to_image = -(log_softmax(logits.transpose(), 1) * per_text).sum();
     (image_to_text + text_to_image) / (2 * batch) as f32
 }
 
@@ -45,8 +105,6 @@ fn identity(size: usize, device: &Device) -> Tensor<2> {
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::TensorData;
-
     use super::*;
     use clip::model::l2_normalise;
 
@@ -71,8 +129,18 @@ mod tests {
         let image = rows(vec![1.0, 0.0, 0.0, 1.0, -1.0, 0.0], 2);
         let text = rows(vec![1.0, 0.1, 0.1, 1.0, -1.0, -0.1], 2);
         let shuffled = rows(vec![0.1, 1.0, -1.0, -0.1, 1.0, 0.1], 2);
-        let matched = scalar(contrastive_loss(image.clone(), text, log_scale(2.0)));
-        let wrong = scalar(contrastive_loss(image, shuffled, log_scale(2.0)));
+        let matched = scalar(contrastive_loss(
+            image.clone(),
+            text,
+            log_scale(2.0),
+            &Positives::diagonal(3),
+        ));
+        let wrong = scalar(contrastive_loss(
+            image,
+            shuffled,
+            log_scale(2.0),
+            &Positives::diagonal(3),
+        ));
         assert!(matched < 0.5, "{matched}");
         assert!(wrong > matched + 1.0, "{wrong} vs {matched}");
     }
@@ -80,7 +148,12 @@ mod tests {
     #[test]
     fn equal_similarities_give_log_batch() {
         let same = rows(vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0], 2);
-        let loss = scalar(contrastive_loss(same.clone(), same, log_scale(3.0)));
+        let loss = scalar(contrastive_loss(
+            same.clone(),
+            same,
+            log_scale(3.0),
+            &Positives::diagonal(4),
+        ));
         assert!((loss - 4f32.ln()).abs() < 1e-5, "{loss}");
     }
 
@@ -92,9 +165,38 @@ mod tests {
             image.clone(),
             text.clone(),
             log_scale(4.60517),
+            &Positives::diagonal(2),
         ));
-        let beyond = scalar(contrastive_loss(image, text, log_scale(9.0)));
+        let beyond = scalar(contrastive_loss(
+            image,
+            text,
+            log_scale(9.0),
+            &Positives::diagonal(2),
+        ));
         assert!((at_cap - beyond).abs() < 1e-3, "{at_cap} vs {beyond}");
+    }
+
+    #[test]
+    fn texts_that_describe_the_same_images_are_interchangeable() {
+        // Both captions describe both images (say "red things" and "something red").
+        let image = rows(vec![1.0, 0.0, 0.6, 0.8], 2);
+        let text = rows(vec![0.9, 0.1, 0.2, 0.9], 2);
+        let swapped = rows(vec![0.2, 0.9, 0.9, 0.1], 2);
+        let shared = Positives::from_fn(2, |_, _| true);
+        assert_eq!(shared.shared(), 2);
+        let loss = |text, positives: &Positives| {
+            scalar(contrastive_loss(
+                image.clone(),
+                text,
+                log_scale(2.0),
+                positives,
+            ))
+        };
+        let (a, b) = (loss(text.clone(), &shared), loss(swapped.clone(), &shared));
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        // CLIP's own targets treat the other caption as a negative: order matters there.
+        let diagonal = Positives::diagonal(2);
+        assert!(loss(swapped, &diagonal) > loss(text, &diagonal) + 0.5);
     }
 
     #[test]

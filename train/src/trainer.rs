@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use seeded::below;
 
 use crate::error::TrainError;
-use crate::loss::{contrastive_loss, koleo};
+use crate::loss::{Positives, contrastive_loss, koleo};
 use crate::weights::{init_weights, model_tensors};
 
 /// Optimisation settings.
@@ -237,16 +237,18 @@ impl Trainer {
     }
 
     /// One AdamW step on a batch: `pixels` are preprocessed images `[batch, 3, size, size]`
-    /// (row-major), `tokens` their captions, in the same order.
+    /// (row-major), `tokens` their captions, in the same order; `positives` says which
+    /// other captions also describe an image.
     pub fn step(
         &mut self,
         pixels: Vec<f32>,
         tokens: &TokenBatch,
+        positives: &Positives,
     ) -> Result<StepReport, TrainError> {
         let size = self.config.vision_config.image_size;
         let per_image = 3 * size * size;
         let batch = tokens.batch_size();
-        if batch < 2 || pixels.len() != batch * per_image {
+        if batch < 2 || pixels.len() != batch * per_image || positives.batch() != batch {
             return Err(TrainError::BatchShape {
                 pixels: pixels.len(),
                 texts: batch,
@@ -259,8 +261,12 @@ impl Trainer {
         );
         let image = l2_normalise(self.model.encode_image(pixels)?);
         let text = l2_normalise(self.model.encode_text(tokens)?);
-        let contrastive =
-            contrastive_loss(image.clone(), text.clone(), self.model.logit_scale.val());
+        let contrastive = contrastive_loss(
+            image.clone(),
+            text.clone(),
+            self.model.logit_scale.val(),
+            positives,
+        );
         let weight = self.settings.koleo_weight;
         let (loss, koleo_value) = if weight > 0.0 {
             let spread = (koleo(image) + koleo(text)).mul_scalar(0.5);
@@ -418,10 +424,22 @@ mod tests {
         let config = tiny_config();
         let (pixels, tokens) = batch(&config, 8);
         let mut trainer = Trainer::new(&config, settings(), Device::flex()).unwrap();
-        let first = trainer.step(pixels.clone(), &tokens).unwrap();
+        let first = trainer
+            .step(
+                pixels.clone(),
+                &tokens,
+                &Positives::diagonal(tokens.batch_size()),
+            )
+            .unwrap();
         let mut last = first;
         for _ in 0..24 {
-            last = trainer.step(pixels.clone(), &tokens).unwrap();
+            last = trainer
+                .step(
+                    pixels.clone(),
+                    &tokens,
+                    &Positives::diagonal(tokens.batch_size()),
+                )
+                .unwrap();
         }
         assert_eq!(trainer.step_count(), 25);
         assert!(last.loss < 0.5 * first.loss, "{first:?} -> {last:?}");
@@ -434,15 +452,33 @@ mod tests {
         let (pixels, tokens) = batch(&config, 8);
         let mut trainer = Trainer::new(&config, settings(), Device::flex()).unwrap();
         for _ in 0..3 {
-            trainer.step(pixels.clone(), &tokens).unwrap();
+            trainer
+                .step(
+                    pixels.clone(),
+                    &tokens,
+                    &Positives::diagonal(tokens.batch_size()),
+                )
+                .unwrap();
         }
         let checkpoint = trainer.checkpoint().unwrap();
         let mut resumed =
             Trainer::resume(&checkpoint, &config, settings(), Device::flex()).unwrap();
         assert_eq!(resumed.step_count(), 3);
         for _ in 0..2 {
-            let a = trainer.step(pixels.clone(), &tokens).unwrap();
-            let b = resumed.step(pixels.clone(), &tokens).unwrap();
+            let a = trainer
+                .step(
+                    pixels.clone(),
+                    &tokens,
+                    &Positives::diagonal(tokens.batch_size()),
+                )
+                .unwrap();
+            let b = resumed
+                .step(
+                    pixels.clone(),
+                    &tokens,
+                    &Positives::diagonal(tokens.batch_size()),
+                )
+                .unwrap();
             assert!((a.loss - b.loss).abs() < 1e-5, "{a:?} vs {b:?}");
         }
         // A run that lost its optimizer state (fresh AdamW moments) takes other steps.
@@ -450,7 +486,13 @@ mod tests {
         let mut amnesiac =
             Trainer::from_weights(&weights, &config, settings(), Device::flex()).unwrap();
         amnesiac.step = 3;
-        amnesiac.step(pixels.clone(), &tokens).unwrap();
+        amnesiac
+            .step(
+                pixels.clone(),
+                &tokens,
+                &Positives::diagonal(tokens.batch_size()),
+            )
+            .unwrap();
         let resumed_weights = resumed.weights().unwrap();
         let amnesiac_weights = amnesiac.weights().unwrap();
         let trained_weights = trainer.weights().unwrap();
@@ -472,13 +514,25 @@ mod tests {
         let config = tiny_config();
         let (pixels, tokens) = batch(&config, 4);
         let mut plain = Trainer::new(&config, settings(), Device::flex()).unwrap();
-        assert_eq!(plain.step(pixels.clone(), &tokens).unwrap().koleo, 0.0);
+        assert_eq!(
+            plain
+                .step(
+                    pixels.clone(),
+                    &tokens,
+                    &Positives::diagonal(tokens.batch_size())
+                )
+                .unwrap()
+                .koleo,
+            0.0
+        );
         let spread = TrainConfig {
             koleo_weight: 0.1,
             ..settings()
         };
         let mut regularised = Trainer::new(&config, spread, Device::flex()).unwrap();
-        let report = regularised.step(pixels, &tokens).unwrap();
+        let report = regularised
+            .step(pixels, &tokens, &Positives::diagonal(tokens.batch_size()))
+            .unwrap();
         assert!(
             report.koleo != 0.0 && report.loss > report.contrastive,
             "{report:?}"
@@ -492,7 +546,7 @@ mod tests {
         let mut trainer = Trainer::new(&config, settings(), Device::flex()).unwrap();
         let short = pixels[..pixels.len() - 3].to_vec();
         assert!(matches!(
-            trainer.step(short, &tokens),
+            trainer.step(short, &tokens, &Positives::diagonal(tokens.batch_size())),
             Err(TrainError::BatchShape { texts: 4, .. })
         ));
         let one = TrainConfig {

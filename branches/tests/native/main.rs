@@ -10,6 +10,7 @@ mod golden;
 mod properties;
 mod rare_cluster;
 mod separable;
+mod uncertain;
 
 /// F1 of `found` against the true member ids `truth` (both without repeats).
 pub fn f1(found: &[u32], truth: &[u32]) -> f64 {
