@@ -194,6 +194,20 @@ impl DatasetIndex {
     pub fn search(&self, model: &Model) -> Result<Vec<u32>, StepError> {
         Ok(self.engine()?.search(model)?)
     }
+
+    /// [`Self::search`] and the `k` least sure images not in `labelled` (sorted), as
+    /// [`SearchEngine::search_and_uncertain`].
+    ///
+    /// # Errors
+    /// As [`Self::search`].
+    pub fn search_and_uncertain(
+        &self,
+        model: &Model,
+        k: usize,
+        labelled: &[u32],
+    ) -> Result<(Vec<u32>, Vec<u32>), StepError> {
+        Ok(self.engine()?.search_and_uncertain(model, k, labelled)?)
+    }
 }
 
 /// `members` split into at most `workers` consecutive ranges whose sizes differ by at

@@ -77,6 +77,9 @@ pub enum Task {
         parts: Vec<EnsemblePart>,
         /// The wall time from the plan's request to the last part, in milliseconds.
         train_ms: f64,
+        /// The images labelled when the round was asked for, sorted: left out of the
+        /// least sure.
+        labelled: Vec<u32>,
     },
 }
 
@@ -114,6 +117,9 @@ pub enum ReplyBody {
     Results {
         /// All accepted ids (no cap).
         ids: Vec<u32>,
+        /// The unlabelled images the model is least sure about, least sure first, at most
+        /// [`crate::session::FIRST_RESULTS`] (`branches::SearchEngine::uncertain`).
+        uncertain: Vec<u32>,
         /// Boxes as readable rules (empty for the baselines).
         rules: Vec<String>,
         /// Boxes as SQL (empty for the baselines).

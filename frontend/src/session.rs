@@ -33,6 +33,9 @@ pub enum Query {
 pub struct Round {
     /// Every result, ranked.
     pub ids: Vec<u32>,
+    /// The unlabelled images the round's model is least sure about, least sure first
+    /// (empty for k-NN): labelling them teaches the next round most.
+    pub uncertain: Vec<u32>,
     /// The model's boxes as rules (empty for k-NN and the baselines).
     pub rules: Vec<String>,
     /// The model's boxes as SQL.
@@ -41,6 +44,16 @@ pub struct Round {
     pub model: Option<Model>,
     /// Where the time went.
     pub times: StageTimes,
+}
+
+/// Which list the grid shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Listing {
+    /// The results, likeliest first.
+    #[default]
+    Results,
+    /// The round's least sure images ([`Round::uncertain`]).
+    Uncertain,
 }
 
 /// Something that changes the session.
@@ -76,6 +89,8 @@ pub enum Action {
     LabelShown(Label),
     /// Shows page `n` (clamped).
     Page(usize),
+    /// Shows the results or the least sure images, from their first page.
+    List(Listing),
     /// Moves the keyboard focus by this many tiles (clamped to the results).
     MoveFocus(isize),
     /// Sets the focused tile's label.
@@ -99,6 +114,8 @@ pub struct Session {
     pub round: Round,
     /// The labels.
     pub labels: LabelSet,
+    /// The list shown.
+    pub listing: Listing,
     /// The page shown.
     pub page: usize,
     /// The result position with keyboard focus.
@@ -134,6 +151,8 @@ impl Session {
             Action::Round(round) => {
                 let old = std::mem::replace(&mut self.round, round);
                 self.history.push((old, self.labels.clone()));
+                // Every round shows its results first.
+                self.listing = Listing::Results;
                 self.reset_view();
                 true
             }
@@ -151,12 +170,17 @@ impl Session {
                 self.focus = None;
                 false
             }
+            Action::List(listing) => {
+                self.listing = listing;
+                self.reset_view();
+                false
+            }
             Action::MoveFocus(delta) => {
                 self.move_focus(delta);
                 false
             }
             Action::LabelFocused(label) => {
-                if let Some(&id) = self.focus.and_then(|f| self.round.ids.get(f)) {
+                if let Some(&id) = self.focus.and_then(|f| self.listed().get(f)) {
                     self.labels.set(id, label);
                 }
                 false
@@ -165,6 +189,7 @@ impl Session {
                 Some((round, labels)) => {
                     self.round = round;
                     self.labels = labels;
+                    self.listing = Listing::Results;
                     self.reset_view();
                     true
                 }
@@ -180,7 +205,7 @@ impl Session {
     }
 
     fn move_focus(&mut self, delta: isize) {
-        let Some(last) = self.round.ids.len().checked_sub(1) else {
+        let Some(last) = self.listed().len().checked_sub(1) else {
             return;
         };
         let from = self.focus.unwrap_or(self.page * PAGE_SIZE) as isize;
@@ -202,6 +227,7 @@ impl Session {
         }
         self.labels.set_all(&new, Label::Relevant);
         self.round.ids.extend(new);
+        self.listing = Listing::Results;
         self.page = shown / PAGE_SIZE;
         self.focus = None;
         true
@@ -222,14 +248,14 @@ impl Session {
     }
 
     fn click(&mut self, id: u32, shift: bool) {
-        let Some(at) = self.round.ids.iter().position(|&r| r == id) else {
+        let Some(at) = self.listed().iter().position(|&r| r == id) else {
             return;
         };
         match self.anchor.filter(|_| shift) {
             Some(anchor) => {
-                let label = self.labels.get(self.round.ids[anchor]);
+                let label = self.labels.get(self.listed()[anchor]);
                 let range = anchor.min(at)..=anchor.max(at);
-                let ids = self.round.ids[range].to_vec();
+                let ids = self.listed()[range].to_vec();
                 self.labels.set_all(&ids, label);
             }
             None => {
@@ -240,16 +266,24 @@ impl Session {
         self.focus = Some(at);
     }
 
+    /// The list the grid shows, all pages.
+    pub fn listed(&self) -> &[u32] {
+        match self.listing {
+            Listing::Results => &self.round.ids,
+            Listing::Uncertain => &self.round.uncertain,
+        }
+    }
+
     /// The ids of the page shown.
     pub fn shown(&self) -> &[u32] {
-        let ids = &self.round.ids;
+        let ids = self.listed();
         let start = (self.page * PAGE_SIZE).min(ids.len());
         &ids[start..(start + PAGE_SIZE).min(ids.len())]
     }
 
     /// Number of pages (0 without results).
     pub fn pages(&self) -> usize {
-        self.round.ids.len().div_ceil(PAGE_SIZE)
+        self.listed().len().div_ceil(PAGE_SIZE)
     }
 
     /// Rounds that [`Action::Undo`] can take back.
@@ -279,6 +313,46 @@ mod tests {
             ids,
             ..Round::default()
         })
+    }
+
+    #[test]
+    fn the_least_sure_list_is_labelled_like_the_results_and_each_round_shows_results_first() {
+        let mut session = started(5);
+        session.apply(Action::Round(Round {
+            ids: vec![0, 1, 2],
+            uncertain: vec![7, 3, 8],
+            ..Round::default()
+        }));
+        session.apply(Action::List(Listing::Uncertain));
+        assert_eq!(session.shown(), [7, 3, 8]);
+        assert_eq!(session.pages(), 1);
+        // A click, a shift-click range and the keyboard act on the list shown.
+        session.apply(Action::Click {
+            id: 7,
+            shift: false,
+        });
+        assert_eq!(session.labels.get(7), Label::Relevant);
+        session.apply(Action::Click { id: 8, shift: true });
+        assert_eq!(session.labels.relevant(), [0, 1, 2, 3, 4, 7, 8]);
+        session.apply(Action::MoveFocus(-1));
+        session.apply(Action::LabelFocused(Label::Irrelevant));
+        assert_eq!(session.labels.get(3), Label::Irrelevant);
+        session.apply(Action::LabelShown(Label::None));
+        assert_eq!(session.labels.relevant(), [0, 1, 2, 4]);
+        // The next round, and an undo, show their results first.
+        session.apply(round(vec![4]));
+        assert_eq!(
+            (session.listing, session.shown()),
+            (Listing::Results, &[4][..])
+        );
+        session.apply(Action::List(Listing::Uncertain));
+        assert!(
+            session.shown().is_empty(),
+            "no least sure images in this round"
+        );
+        session.apply(Action::Undo);
+        assert_eq!(session.listing, Listing::Results);
+        assert_eq!(session.shown(), [0, 1, 2]);
     }
 
     #[test]

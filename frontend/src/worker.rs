@@ -14,6 +14,7 @@ use crate::codec::SerdeWasm;
 use crate::index::{DatasetIndex, NeededFile};
 use crate::net::{self, FileCache};
 use crate::protocol::{Failure, Progress, ReplyBody, StageTimes, Task, WorkerReply, WorkerRequest};
+use crate::session::FIRST_RESULTS;
 
 /// Shard fetches in flight at once.
 const PARALLEL_FETCHES: usize = 6;
@@ -134,9 +135,11 @@ impl State {
                     Failure::new("training", e, "label at least one image relevant")
                 })?;
                 let train_ms = net::now_ms() - start;
-                self.search(seq, model, train_ms, scope).await
+                let mut labelled = [request.positives, request.negatives].concat();
+                labelled.sort_unstable();
+                self.search(seq, model, train_ms, labelled, scope).await
             }
-            Task::Apply { model } => self.search(seq, model, 0.0, scope).await,
+            Task::Apply { model } => self.search(seq, model, 0.0, Vec::new(), scope).await,
             Task::PlanEnsemble { request } => {
                 let plan = self.open()?.index.plan_ensemble(&request).map_err(|e| {
                     Failure::new("training", e, "label at least one image relevant")
@@ -153,21 +156,24 @@ impl State {
                 plan,
                 parts,
                 train_ms,
+                labelled,
             } => {
                 let model = plan
                     .join(parts)
                     .map_err(|e| Failure::new("joining the ensemble", e, "try again"))?;
-                self.search(seq, model, train_ms, scope).await
+                self.search(seq, model, train_ms, labelled, scope).await
             }
         }
     }
 
-    /// Loads the shards `model` needs, then searches with it.
+    /// Loads the shards `model` needs, then searches with it and picks the least sure
+    /// images that are not `labelled` (sorted).
     async fn search(
         &mut self,
         seq: u32,
         model: Model,
         train_ms: f64,
+        labelled: Vec<u32>,
         scope: &mut Scope,
     ) -> Result<ReplyBody, Failure> {
         let mut open = self.open.take().ok_or_else(no_dataset)?;
@@ -175,10 +181,10 @@ impl State {
         self.open = Some(open);
         let (fetch_ms, network_bytes) = fetched?;
         let start = net::now_ms();
-        let ids = self
+        let (ids, uncertain) = self
             .open()?
             .index
-            .search(&model)
+            .search_and_uncertain(&model, FIRST_RESULTS as usize, &labelled)
             .map_err(|e| Failure::new("searching", e, HINT_OTHER_DATASET))?;
         let times = StageTimes {
             fetch_ms,
@@ -189,6 +195,7 @@ impl State {
         };
         Ok(ReplyBody::Results {
             ids,
+            uncertain,
             rules: model.rules(),
             sql: model.sql(),
             model,

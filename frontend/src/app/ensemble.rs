@@ -74,6 +74,7 @@ async fn train_round(
                 plan: (*round.plan).clone(),
                 parts,
                 train_ms: net::now_ms() - round.started_ms,
+                labelled: round.labelled.clone(),
             },
             Pending::FineTune,
         ),

@@ -91,6 +91,8 @@ pub struct EnsembleRound {
     pub started_ms: f64,
     /// The plan the helpers train.
     pub plan: Rc<EnsemblePlan>,
+    /// The images labelled when the round was asked for, sorted.
+    pub labelled: Vec<u32>,
 }
 
 /// Settings of the next round.
@@ -357,6 +359,7 @@ impl State {
             (
                 ReplyBody::Results {
                     ids,
+                    uncertain,
                     rules,
                     sql,
                     model,
@@ -367,6 +370,7 @@ impl State {
                 self.network_bytes += times.network_bytes;
                 let round = Round {
                     ids,
+                    uncertain,
                     rules,
                     sql,
                     model: Some(model),
@@ -383,10 +387,13 @@ impl State {
             }
             (ReplyBody::Plan(plan), Some(Pending::Plan(started_ms))) => {
                 self.pending = Some(Pending::Members);
+                // Ascending, as `LabelSet::iter` gives them.
+                let labelled = self.session.labels.iter().map(|(id, _)| id).collect();
                 self.ensemble = Some(EnsembleRound {
                     seq: self.seq,
                     started_ms,
                     plan: Rc::new(plan),
+                    labelled,
                 });
             }
             (ReplyBody::Failed(failure), _) => self.error = Some(failure),
@@ -610,6 +617,7 @@ mod tests {
     fn results(ids: Vec<u32>, network_bytes: u64) -> ReplyBody {
         ReplyBody::Results {
             ids,
+            uncertain: vec![9],
             rules: vec!["x0 < 3".to_owned()],
             sql: Vec::new(),
             model: Model::DBranches { boxes: Vec::new() },

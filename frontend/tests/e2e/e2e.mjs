@@ -5,6 +5,7 @@
 // E2E_ONLY=REGEX runs only the tests whose names match.
 import { chromium } from 'playwright-core';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 
 const base = process.argv[2];
 if (!base) throw new Error('usage: node e2e.mjs BASE_URL');
@@ -333,7 +334,7 @@ await test('a shared URL restores query, labels and settings', async () => {
   await context.close();
 });
 
-await test('ensemble over several workers: the same count and rules as one worker', async () => {
+await test('ensemble over several workers: the same count, rules and least sure images as one worker; labelling the least sure', async () => {
   const { context, page } = await freshPage();
   const round = async (workers) => {
     const url = new URL(shared.url);
@@ -345,7 +346,13 @@ await test('ensemble over several workers: the same count and rules as one worke
     await page.getByTestId('finetune').click();
     await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
     await idle(page);
-    return { count: await count(page), rules: await page.getByTestId('rules').textContent(), ids: await ids(page) };
+    const shown = { count: await count(page), rules: await page.getByTestId('rules').textContent(), ids: await ids(page) };
+    // The least sure images: unlabelled, not the first page of results.
+    await page.getByTestId('show-uncertain').click();
+    await page.getByTestId('uncertain').waitFor();
+    shown.uncertain = await ids(page);
+    shown.uncertainLabels = await tiles(page).evaluateAll((els) => els.map((e) => e.dataset.label));
+    return shown;
   };
   const one = await round(1);
   const three = await round(3);
@@ -354,7 +361,84 @@ await test('ensemble over several workers: the same count and rules as one worke
   assert(three.count === one.count, `3 workers: ${three.count} results, 1 worker: ${one.count}`);
   assert(three.rules === one.rules, 'the same rules');
   assert(JSON.stringify(three.ids) === JSON.stringify(one.ids), 'the same first page');
+  figures.ensemble_least_sure = one.uncertain.length;
+  assert(one.uncertain.length > 0, 'the ensemble is unsure of some images');
+  assert(one.uncertainLabels.every((l) => l === 'none'), `least sure images are unlabelled: ${one.uncertainLabels}`);
+  assert(JSON.stringify(three.uncertain) === JSON.stringify(one.uncertain), 'the same least sure images with 3 workers');
+  assert(JSON.stringify(one.uncertain) !== JSON.stringify(one.ids), 'not the first page of results');
+
+  // Labelling there teaches the next round; it shows its results first.
+  const probe = one.uncertain[0];
+  await page.locator(`[data-testid=result][data-id="${probe}"]`).click();
+  assert(await label(page, probe) === 'relevant', 'a click labels a least sure image');
+  await page.getByTestId('show-results').click();
+  assert(await page.getByTestId('uncertain').count() === 0, 'back on the results');
+  await page.getByTestId('show-uncertain').click();
+  assert(await label(page, probe) === 'relevant', 'the label is kept');
+  // Fine-tune from the least sure list: the new round arrives showing its results.
+  await page.getByTestId('finetune').click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=uncertain]')
+    && document.querySelector('[data-testid=show-results]')?.getAttribute('aria-pressed') === 'true', null, { timeout: TIMEOUT });
+  await idle(page);
+  assert(await page.getByTestId('undo').isEnabled(), 'the new round can be undone');
+  await page.getByTestId('show-uncertain').click();
+  const next = await ids(page);
+  assert(!next.includes(probe), 'a labelled image is no longer among the least sure');
   await context.close();
+});
+
+/** axe-core's serious and critical violations on the page as it is now, as
+ * "rule (impact): first target" lines. */
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function accessibilityViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.length} nodes, e.g. ${v.nodes[0].target.join(' ')}`));
+  return violations;
+}
+
+await test('accessible on desktop and a 390 x 844 phone: axe-core finds no serious or critical violation in the main states; phone tiles >= 110 px', async () => {
+  const problems = [];
+  for (const [device, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
+    const context = await browser.newContext({ acceptDownloads: true, serviceWorkers: 'block', viewport, isMobile: device === 'phone', hasTouch: device === 'phone' });
+    const { page } = await freshPage(context);
+    const states = {};
+    const check = async (state) => {
+      await idle(page);
+      const found = await accessibilityViolations(page);
+      states[state] = found.length;
+      problems.push(...found.map((f) => `${device}, ${state}: ${f}`));
+    };
+    await page.goto(app());
+    // Thumbnails load lazily: on a phone most of the first page is below the fold.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=result]').length === 60, null, { timeout: TIMEOUT });
+    await check('first grid');
+    if (device === 'phone') {
+      const widths = await tiles(page).evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+      figures.phone_tile_width_px = Math.round(Math.min(...widths));
+      if (Math.min(...widths) < 110) problems.push(`phone tiles ${Math.min(...widths)} px wide`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) problems.push(`the phone page scrolls sideways by ${overflow} px`);
+    }
+    const { id } = await findClusterTile(page);
+    await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
+    await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
+    await check('more like this');
+    await page.locator('[data-testid=result]').nth(1).click();
+    await page.getByTestId('finetune').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=show-uncertain]'));
+    await check('after a round');
+    await page.getByTestId('show-uncertain').click();
+    await check('least sure');
+    await page.getByTestId('query').fill('anything');
+    await page.getByTestId('search').click();
+    await page.getByTestId('error').waitFor();
+    await check('error panel');
+    figures[`axe_${device}`] = JSON.stringify(states);
+    await context.close();
+  }
+  assert(problems.length === 0, problems.join('\n'));
 });
 
 await test('a saved search applies in a fresh page', async () => {

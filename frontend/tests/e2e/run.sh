@@ -9,7 +9,8 @@ root=$(cd "$here/../../.." && pwd)
 cd "$root"
 
 [ -f frontend/dist/index.html ] || frontend/build.sh
-[ -d "$here/node_modules/playwright-core" ] || (cd "$here" && npm ci --no-audit --no-fund)
+{ [ -d "$here/node_modules/playwright-core" ] && [ -d "$here/node_modules/axe-core" ]; } ||
+    (cd "$here" && npm ci --no-audit --no-fund)
 
 work=$(mktemp -d)
 server=

@@ -61,6 +61,7 @@ pub(super) fn view(state: &UseReducerHandle<State>, fine_tune: &Callback<()>) ->
                 <input data-testid="negative-weight" type="range" min="1" max="100"
                     value={settings.negative_weight.to_string()} oninput={on_weight} />
             </label>
+            <label>{"searcher "}
             <select data-testid="searcher" onchange={on_searcher}>
                 { for [Searcher::DBranches, Searcher::Ensemble, Searcher::DecisionTree, Searcher::RandomForest]
                     .into_iter().map(|sr| html! {
@@ -69,6 +70,7 @@ pub(super) fn view(state: &UseReducerHandle<State>, fine_tune: &Callback<()>) ->
                         </option>
                     }) }
             </select>
+            </label>
             <button data-testid="finetune" onclick={on_finetune} disabled={!state.can_send()}>{"Fine-tune search"}</button>
             <button data-testid="undo" disabled={state.session.undoable() == 0} onclick={on_undo}>
                 {"undo round"}

@@ -140,16 +140,20 @@ pub(super) fn Main(props: &MainProps) -> Html {
         .filter(|d| d.manifest.text.is_some())
         .map(|d| d.base.clone());
 
+    // The page's main landmark, unless embedded: the host page has its own.
+    let main_role = props.embed.is_none().then_some("main");
     html! {
         <div class="app">
             { header::view(&state, &sender, &query_text) }
             if let Some(key) = text_link {
                 <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply} />
             }
-            { notices::view(&state) }
-            { controls::view(&state, &fine_tune) }
-            { results::view(&state, &sender, &fine_tune) }
-            { share::view(&state, &sender, &saved_text) }
+            <div role={main_role}>
+                { notices::view(&state) }
+                { controls::view(&state, &fine_tune) }
+                { results::view(&state, &sender, &fine_tune) }
+                { share::view(&state, &sender, &saved_text) }
+            </div>
         </div>
     }
 }

@@ -1,5 +1,6 @@
-//! The results: the status line (counts, stage times, bytes), the grid of tiles with its
-//! keyboard, the pager and the round's rules.
+//! The results: the status line (counts, stage times, bytes), the choice between the
+//! results and the round's least sure images, the grid of tiles with its keyboard, the
+//! pager and the round's rules.
 
 use yew::prelude::*;
 
@@ -9,10 +10,23 @@ use crate::app::workers::Sender;
 use crate::items;
 use crate::labels::Label;
 use crate::protocol::StageTimes;
-use crate::session::{Action, FIRST_RESULTS, PAGE_SIZE, Query};
+use crate::session::{Action, FIRST_RESULTS, Listing, PAGE_SIZE, Query};
 
-/// Tiles per grid row (the CSS grid has this many columns): arrow up / down move this far.
+/// Tiles per grid row on a wide screen (style.css), when the layout cannot be read.
 const COLUMNS: isize = 6;
+
+/// Tiles per row of the grid `e` happened in, as the CSS lays it out now (fewer on a
+/// phone): arrow up / down move this far.
+fn columns_of(e: &KeyboardEvent) -> isize {
+    use wasm_bindgen::JsCast;
+    e.target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        .and_then(|grid| web_sys::window()?.get_computed_style(&grid).ok().flatten())
+        .and_then(|style| style.get_property_value("grid-template-columns").ok())
+        .map(|columns| columns.split_whitespace().count() as isize)
+        .filter(|&columns| columns > 0)
+        .unwrap_or(COLUMNS)
+}
 
 /// The status line, the grid (Enter runs `fine_tune`), the pager and the rules.
 pub(super) fn view(
@@ -36,8 +50,8 @@ pub(super) fn view(
             let action = match e.key().as_str() {
                 "ArrowRight" => Action::MoveFocus(1),
                 "ArrowLeft" => Action::MoveFocus(-1),
-                "ArrowDown" => Action::MoveFocus(COLUMNS),
-                "ArrowUp" => Action::MoveFocus(-COLUMNS),
+                "ArrowDown" => Action::MoveFocus(columns_of(&e)),
+                "ArrowUp" => Action::MoveFocus(-columns_of(&e)),
                 "r" => Action::LabelFocused(Label::Relevant),
                 "i" => Action::LabelFocused(Label::Irrelevant),
                 "n" => Action::LabelFocused(Label::None),
@@ -54,6 +68,7 @@ pub(super) fn view(
         })
     };
     let page = |to: usize| session_callback(state, move |_: MouseEvent| Action::Page(to));
+    let list = |to: Listing| session_callback(state, move |_: MouseEvent| Action::List(to));
     let on_more = {
         let state = state.clone();
         let sender = sender.clone();
@@ -90,6 +105,20 @@ pub(super) fn view(
                 <span data-testid="times">{times_text(&session.round.times)}</span>
                 {format!(" · {} bytes downloaded", state.network_bytes)}
             </section>
+            if session.round.model.is_some() {
+                <nav class="listing" aria-label="which images to show">
+                    <button data-testid="show-results" aria-pressed={(session.listing == Listing::Results).to_string()}
+                        onclick={list(Listing::Results)}>{"results"}</button>
+                    <button data-testid="show-uncertain" aria-pressed={(session.listing == Listing::Uncertain).to_string()}
+                        title="the images this round's model is least sure about: labelling them teaches the next round most"
+                        onclick={list(Listing::Uncertain)}>{format!("least sure ({})", session.round.uncertain.len())}</button>
+                </nav>
+            }
+            if session.listing == Listing::Uncertain {
+                <p class="hint" data-testid="uncertain">{
+                    "Least sure first: the unlabelled images nearest this model's border. Label them and fine-tune."
+                }</p>
+            }
             <div class="grid" tabindex="0" onkeydown={on_key}>{ for tiles }</div>
             <nav class="pager">
                 <button data-testid="prev-page" disabled={session.page == 0}
