@@ -1417,6 +1417,23 @@ fn train_says_why_a_collection_cannot_be_trained_on() {
     assert!(!out.join("model.safetensors").exists());
 }
 
+/// `precompute train-head` of 16-wide heads on `table` with `model`'s features into `out`.
+fn run_train_head(table: &Path, model: &Path, out: &Path, more: &[&str]) -> Output {
+    let mut args = vec![
+        "train-head",
+        "--input",
+        table.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--hidden",
+        "16",
+    ];
+    args.extend_from_slice(more);
+    precompute(&args)
+}
+
 #[test]
 fn train_head_keeps_its_frozen_features_and_shared_captions_change_the_targets() {
     let dir = tempfile::tempdir().unwrap();
@@ -1426,25 +1443,13 @@ fn train_head_keeps_its_frozen_features_and_shared_captions_change_the_targets()
     let features = dir.path().join("frozen.features");
     let train_head = |table: &Path, out: &str, targets: &str| {
         let out = dir.path().join(out);
-        let output = precompute(&[
-            "train-head",
-            "--input",
-            table.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--hidden",
-            "16",
-            "--steps",
-            "3",
-            "--batch-size",
-            "32",
-            "--targets",
-            targets,
-            "--features",
-            features.to_str().unwrap(),
-        ]);
+        let more = ["--steps", "3", "--batch-size", "32", "--targets", targets];
+        let output = run_train_head(
+            table,
+            &model,
+            &out,
+            &[&more[..], &["--features", features.to_str().unwrap()]].concat(),
+        );
         assert!(output.status.success(), "{}", stderr(&output));
         (
             stderr(&output),
@@ -1481,23 +1486,15 @@ fn train_head_fits_heads_that_eval_and_the_loader_take_and_refuses_bad_collectio
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/model");
     let out = dir.path().join("heads");
     let train_head = |table: &Path, batch: &str| {
-        precompute(&[
-            "train-head",
-            "--input",
-            table.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--hidden",
-            "16",
+        let more = [
             "--steps",
             "4",
             "--batch-size",
             batch,
             "--checkpoint-every",
             "2",
-        ])
+        ];
+        run_train_head(table, &model, &out, &more)
     };
     let captionless = dir.path().join("captionless.csv");
     fs::write(&captionless, "filename,caption\nimages/000000.png,\n").unwrap();
