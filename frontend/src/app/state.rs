@@ -81,6 +81,15 @@ pub enum Pending {
     Members,
 }
 
+/// Which failed request the error panel's retry sends again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// The latest request to the search worker.
+    Search,
+    /// Loading the text encoder.
+    TextLoad,
+}
+
 /// An ensemble round being trained in parts: the `seq` of its plan's request, when that
 /// was sent (`net::now_ms`) and the plan.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,6 +156,8 @@ pub struct State {
     pub items: HashMap<usize, Rc<Vec<Item>>>,
     /// What the error panel shows.
     pub error: Option<Failure>,
+    /// The failed request the error panel offers to send again.
+    pub retry: Option<Retry>,
     /// Settings of the next round.
     pub settings: Settings,
     /// What a shared URL (or the element's `query`) asks for once the dataset is open.
@@ -221,6 +232,7 @@ impl State {
             session: Session::default(),
             items: HashMap::new(),
             error: None,
+            retry: None,
             settings: Settings {
                 searcher: shared.searcher,
                 random_negatives: shared.random_negatives,
@@ -260,6 +272,9 @@ impl State {
                 self.seq = seq;
                 self.pending = Some(pending);
                 self.progress = None;
+                if self.retry == Some(Retry::Search) {
+                    self.retry = None;
+                }
             }
             Msg::Reply(reply) if reply.seq == self.seq => self.on_reply(reply.body),
             Msg::Reply(_) => return false,
@@ -273,8 +288,14 @@ impl State {
             Msg::NetworkBytes(bytes) => self.network_bytes += bytes,
             Msg::Session(action) => self.session.apply(action),
             Msg::Settings(settings) => self.settings = settings,
-            Msg::Error(failure) => self.error = Some(failure),
-            Msg::DismissError => self.error = None,
+            Msg::Error(failure) => {
+                self.error = Some(failure);
+                self.retry = None;
+            }
+            Msg::DismissError => {
+                self.error = None;
+                self.retry = None;
+            }
             Msg::Want(shared) => {
                 self.url_search = Some(shared);
                 self.wanted += 1;
@@ -304,6 +325,7 @@ impl State {
             TextBody::Failed(failure) if load || encode => {
                 if load {
                     self.text = TextState::Failed;
+                    self.retry = Some(Retry::TextLoad);
                 }
                 self.error = Some(failure);
             }
@@ -396,7 +418,10 @@ impl State {
                     labelled,
                 });
             }
-            (ReplyBody::Failed(failure), _) => self.error = Some(failure),
+            (ReplyBody::Failed(failure), pending) => {
+                self.error = Some(failure);
+                self.retry = pending.is_some().then_some(Retry::Search);
+            }
             (
                 ReplyBody::Neighbours { .. }
                 | ReplyBody::Progress(_)
@@ -828,9 +853,17 @@ mod tests {
         state.apply(Msg::Sent(2, Pending::FineTune));
         state.apply(reply(2, ReplyBody::Failed(failure())));
         assert_eq!(state.error, Some(failure()));
-        assert!(state.can_send());
+        assert!(state.can_send(), "never left on 'working…'");
+        assert_eq!(state.retry, Some(Retry::Search), "the failed request can be sent again");
         state.apply(Msg::DismissError);
-        assert_eq!(state.error, None);
+        assert_eq!((state.error, state.retry), (None, None));
+        // Sent again, it is no longer offered; a refusal that sent nothing offers none.
+        state.apply(Msg::Sent(3, Pending::FineTune));
+        state.apply(reply(3, ReplyBody::Failed(failure())));
+        state.apply(Msg::Sent(4, Pending::FineTune));
+        assert_eq!(state.retry, None);
+        state.apply(Msg::Error(failure()));
+        assert_eq!(state.retry, None);
     }
 
     #[test]
@@ -914,6 +947,7 @@ mod tests {
         }));
         assert_eq!(state.text, TextState::Failed);
         assert_eq!(state.error, Some(failure()));
+        assert_eq!(state.retry, Some(Retry::TextLoad));
         assert_eq!(
             state.text_search_refusal("cats").map(|f| f.message),
             Some("the text encoder failed to load".to_owned())

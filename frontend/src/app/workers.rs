@@ -10,7 +10,7 @@ use yew::prelude::*;
 use yew_agent::reactor::{ReactorEvent, UseReactorBridgeHandle, use_reactor_bridge};
 
 use super::embed::Embed;
-use super::state::{Msg, Pending, State, TextState};
+use super::state::{Msg, Pending, Retry, State, TextState};
 use crate::protocol::{Failure, Task, TextBody, TextReply, TextRequest, TextTask, WorkerRequest};
 use crate::session::{FIRST_RESULTS, Query};
 use crate::share::SharedSearch;
@@ -30,6 +30,10 @@ pub(super) struct Sender {
     pub(super) encoding: Rc<RefCell<Option<String>>>,
     /// The latest text encoded, which "more results" asks for again.
     pub(super) encoded: Rc<RefCell<Option<EncodedText>>>,
+    /// The latest request to the search worker, which `retry` sends again.
+    pub(super) last_sent: Rc<RefCell<Option<(Task, Pending)>>>,
+    /// The latest `Load` of the text worker, which `retry` sends again.
+    pub(super) last_text_load: Rc<RefCell<Option<TextTask>>>,
 }
 
 /// A text and its query on the index's grid.
@@ -42,8 +46,29 @@ impl Sender {
     /// Sends `task` to the search worker; the state waits for `pending`.
     pub(super) fn send(&self, task: Task, pending: Pending) {
         let seq = self.next_seq();
+        *self.last_sent.borrow_mut() = Some((task.clone(), pending.clone()));
         self.state.dispatch(Msg::Sent(seq, pending));
         self.bridge.send(WorkerRequest { seq, task });
+    }
+
+    /// Sends the request that failed again (`what` says which worker's): the workers keep
+    /// every file they verified, so it fetches only what is still missing.
+    pub(super) fn retry(&self, what: Retry) {
+        self.state.dispatch(Msg::DismissError);
+        match what {
+            Retry::Search => {
+                let last = self.last_sent.borrow().clone();
+                if let Some((task, pending)) = last {
+                    self.send(task, pending);
+                }
+            }
+            Retry::TextLoad => {
+                let last = self.last_text_load.borrow().clone();
+                if let Some(task) = last {
+                    self.send_text(task);
+                }
+            }
+        }
     }
 
     fn next_seq(&self) -> u32 {
@@ -58,8 +83,9 @@ impl Sender {
             return false;
         };
         let seq = self.next_seq();
-        if let TextTask::Encode { text } = &task {
-            *self.encoding.borrow_mut() = Some(text.clone());
+        match &task {
+            TextTask::Encode { text } => *self.encoding.borrow_mut() = Some(text.clone()),
+            TextTask::Load { .. } => *self.last_text_load.borrow_mut() = Some(task.clone()),
         }
         self.state
             .dispatch(Msg::TextSent(seq, matches!(task, TextTask::Load { .. })));

@@ -6,6 +6,7 @@
 import { chromium } from 'playwright-core';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import http from 'node:http';
 
 const base = process.argv[2];
 if (!base) throw new Error('usage: node e2e.mjs BASE_URL');
@@ -439,6 +440,69 @@ await test('accessible on desktop and a 390 x 844 phone: axe-core finds no serio
     await context.close();
   }
   assert(problems.length === 0, problems.join('\n'));
+});
+
+/** A proxy in front of the test's server: cuts the connection of the first `drops`
+ * requests whose path matches `drop`, and delays every other by `delayMs`. */
+async function faultyProxy(drop, drops, delayMs) {
+  const target = new URL(base);
+  const faults = { dropped: 0, requests: [] };
+  const server = http.createServer((req, res) => {
+    faults.requests.push(req.url);
+    if (drop.test(req.url) && faults.dropped < drops) {
+      faults.dropped += 1;
+      req.socket.destroy();
+      return;
+    }
+    setTimeout(() => {
+      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => { res.writeHead(answer.statusCode, answer.headers); answer.pipe(res); });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    }, delayMs);
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${server.address().port}${target.pathname}`, faults, close: () => server.close() };
+}
+
+await test('network faults: dropped and delayed requests end in the error panel, and retry gives the clean run\'s results', async () => {
+  // The same steps on a clean network and through the faulty proxy.
+  const steps = async (url, faults) => {
+    const { context, page } = await freshPage();
+    await page.goto(url);
+    await gridReady(page);
+    const { id } = await findClusterTile(page);
+    await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
+    await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
+    await idle(page);
+    await page.locator('[data-testid=result]').nth(1).click();
+    await page.getByTestId('finetune').click();
+    if (faults) {
+      await page.getByTestId('error').waitFor();
+      const error = await page.getByTestId('error').textContent();
+      assert(/leaves/.test(error), `the error names what failed: ${error}`);
+      assert(await page.getByTestId('progress').count() === 0, 'not left on working…');
+      await page.getByTestId('retry').click();
+    }
+    await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'), null, { timeout: TIMEOUT });
+    await idle(page);
+    const found = { count: await count(page), ids: await ids(page), rules: await page.getByTestId('rules').textContent() };
+    assert(await page.getByTestId('error').count() === 0, 'the error panel is gone');
+    await context.close();
+    return found;
+  };
+  const clean = await steps(app());
+  const proxy = await faultyProxy(/tree-\d+-leaves/, 1, 30);
+  try {
+    const faulty = await steps(proxy.url, proxy.faults);
+    assert(proxy.faults.dropped === 1, `dropped ${proxy.faults.dropped}`);
+    figures.network_fault_requests = proxy.faults.requests.length;
+    assert(faulty.count === clean.count && faulty.count > 0, `after retry ${faulty.count} results, clean ${clean.count}`);
+    assert(JSON.stringify(faulty.ids) === JSON.stringify(clean.ids), 'the same first page');
+    assert(faulty.rules === clean.rules, 'the same rules');
+  } finally {
+    proxy.close();
+  }
 });
 
 await test('a saved search applies in a fresh page', async () => {

@@ -57,6 +57,8 @@ pub(super) fn Main(props: &MainProps) -> Html {
     let text_bridge = use_mut_ref(|| None);
     let encoding = use_mut_ref(|| None);
     let encoded = use_mut_ref(|| None);
+    let last_sent = use_mut_ref(|| None);
+    let last_text_load = use_mut_ref(|| None);
     let sender = Sender {
         bridge,
         seq: (*counter).clone(),
@@ -64,6 +66,8 @@ pub(super) fn Main(props: &MainProps) -> Html {
         text: text_bridge,
         encoding,
         encoded,
+        last_sent,
+        last_text_load,
     };
     // The page URL's `workers` (how many workers train an ensemble's members; default the
     // browser's cores), read once.
@@ -149,7 +153,7 @@ pub(super) fn Main(props: &MainProps) -> Html {
                 <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply} />
             }
             <div role={main_role}>
-                { notices::view(&state) }
+                { notices::view(&state, &sender) }
                 { controls::view(&state, &fine_tune) }
                 { results::view(&state, &sender, &fine_tune) }
                 { share::view(&state, &sender, &saved_text) }

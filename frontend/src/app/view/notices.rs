@@ -3,19 +3,28 @@
 use yew::prelude::*;
 
 use crate::app::state::{Msg, State};
+use crate::app::workers::Sender;
 
-/// The error panel, if anything failed, and the progress line, if anything is loading.
-pub(super) fn view(state: &UseReducerHandle<State>) -> Html {
+/// The error panel, if anything failed (with a retry for a request that can be sent
+/// again), and the progress line, if anything is loading.
+pub(super) fn view(state: &UseReducerHandle<State>, sender: &Sender) -> Html {
     let dismiss = {
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatch.dispatch(Msg::DismissError))
     };
+    let retry = state.retry.map(|what| {
+        let sender = sender.clone();
+        Callback::from(move |_: MouseEvent| sender.retry(what))
+    });
     html! {
         <>
             if let Some(f) = &state.error {
                 <div class="error" data-testid="error" role="alert">
                     <b>{format!("{} failed: ", f.what)}</b>{&f.message}
                     <div class="hint">{&f.hint}</div>
+                    if let Some(retry) = retry {
+                        <button data-testid="retry" onclick={retry}>{"retry"}</button>
+                    }
                     <button data-testid="dismiss-error" onclick={dismiss}>{"dismiss"}</button>
                 </div>
             }
