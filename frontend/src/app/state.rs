@@ -854,9 +854,13 @@ mod tests {
         state.apply(reply(2, ReplyBody::Failed(failure())));
         assert_eq!(state.error, Some(failure()));
         assert!(state.can_send(), "never left on 'working…'");
-        assert_eq!(state.retry, Some(Retry::Search), "the failed request can be sent again");
+        assert_eq!(
+            state.retry,
+            Some(Retry::Search),
+            "the failed request can be sent again"
+        );
         state.apply(Msg::DismissError);
-        assert_eq!((state.error, state.retry), (None, None));
+        assert_eq!((&state.error, state.retry), (&None, None));
         // Sent again, it is no longer offered; a refusal that sent nothing offers none.
         state.apply(Msg::Sent(3, Pending::FineTune));
         state.apply(reply(3, ReplyBody::Failed(failure())));
