@@ -1,6 +1,8 @@
 // Figures of the app on one dataset in headless Chromium: bytes and time to the first
 // grid (cold, then warm from the Cache API), "more like this" (k-NN), and two DBranches
-// rounds (the first fetches tree tops and leaves, the second reuses them).
+// rounds (the first fetches tree tops and leaves, the second reuses them); on a dataset
+// with a text encoder, the time to encode texts (TEXTS, `|`-separated, each searched twice:
+// the first warms up; the median of the second encodes is reported).
 // Usage: node bench.mjs BASE_URL DATASET [PARAMS]   (as served by run.sh's static-server
 // setup); PARAMS are added to the page URL, e.g. `searcher=ens&workers=1` for ensemble
 // rounds trained in one worker.
@@ -60,6 +62,24 @@ for (const round of [1, 2]) {
     times: await page.getByTestId('times').textContent(),
   };
   await page.getByTestId('undo').click();
+}
+if (await page.getByTestId('text-status').count()) {
+  await page.waitForFunction(() => /ready|failed/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''), null, { timeout: TIMEOUT });
+  out.text_status = await page.getByTestId('text-status').textContent();
+  const texts = (process.env.TEXTS || 'red stars|green hearts|blue crosses|two yellow circles|hearts').split('|');
+  const encodes = [];
+  for (const text of texts) {
+    for (const pass of [0, 1]) {
+      await page.getByTestId('query').fill(pass ? text : `the ${text}`);
+      await page.getByTestId('search').click();
+      await page.waitForFunction(() => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
+        && !document.querySelector('[data-testid=progress]'), null, { timeout: TIMEOUT });
+      const times = await page.getByTestId('times').textContent();
+      if (pass) encodes.push(Number(/encode ([\d.]+) ms/.exec(times)[1]));
+    }
+  }
+  encodes.sort((a, b) => a - b);
+  out.text_encode_ms = { median: encodes[Math.floor(encodes.length / 2)], all: encodes };
 }
 await page.close();
 const warm = await open();
