@@ -399,7 +399,7 @@ async function accessibilityViolations(page) {
   return violations;
 }
 
-await test('accessible on desktop and a 390 x 844 phone: axe-core finds no serious or critical violation in the main states; phone tiles >= 110 px', async () => {
+await test('accessible on desktop and a 390 x 844 phone: axe-core finds no serious or critical violation in the main states; phone tiles >= 110 px with captions; labels in words', async () => {
   const problems = [];
   for (const [device, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
     const context = await browser.newContext({ acceptDownloads: true, serviceWorkers: 'block', viewport, isMobile: device === 'phone', hasTouch: device === 'phone' });
@@ -421,12 +421,21 @@ await test('accessible on desktop and a 390 x 844 phone: axe-core finds no serio
       if (Math.min(...widths) < 110) problems.push(`phone tiles ${Math.min(...widths)} px wide`);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 0) problems.push(`the phone page scrolls sideways by ${overflow} px`);
+      // No hover on a touch screen: every caption is shown under its image.
+      const hidden = await tiles(page).evaluateAll((els) => els.filter((e) => {
+        const caption = e.querySelector('figcaption');
+        return !caption || getComputedStyle(caption).display === 'none' || !caption.textContent.trim();
+      }).length);
+      if (hidden > 0) problems.push(`${hidden} phone tiles hide their caption`);
     }
     const { id } = await findClusterTile(page);
     await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
     await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
     await check('more like this');
     await page.locator('[data-testid=result]').nth(1).click();
+    // A label is said in words, not only by the border's colour.
+    const badges = await tiles(page).evaluateAll((els) => els.slice(0, 2).map((e) => getComputedStyle(e, '::before').content));
+    if (!/relevant/.test(badges[0]) || !/irrelevant/.test(badges[1])) problems.push(`${device}: label badges ${badges}`);
     await page.getByTestId('finetune').click();
     await page.waitForFunction(() => document.querySelector('[data-testid=show-uncertain]'));
     await check('after a round');
