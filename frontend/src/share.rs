@@ -5,9 +5,9 @@
 //! `neg` (comma-separated ids), `searcher` (`db`, `ens`, `dtree`, `rf`), `rn` (random
 //! negatives), `nw` (negative weight). `catalog` is read by the app, not here.
 
-use branches::Searcher;
+use branches::{Model, Searcher};
 use dataset::Item;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::labels::{Label, LabelSet};
 use crate::session::Query;
@@ -276,9 +276,64 @@ pub fn to_csv(rows: &[ExportRow]) -> String {
     out
 }
 
+/// A saved search ("save search"): the model and the index it was trained on, named by
+/// `dataset.json`'s `index` (a content-named `manifest.<hash>.json`, so a rebuild with
+/// other features is another index). The model's own fields stay at the top level, so a
+/// search saved before the index was recorded still reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedSearch {
+    /// The index manifest the model was trained on; absent in older saved searches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// The model.
+    #[serde(flatten)]
+    pub model: Model,
+}
+
+impl SavedSearch {
+    /// The model of saved search `json`, refused when it was trained on another index than
+    /// `index` (the open dataset's): its boxes would mean nothing there.
+    ///
+    /// # Errors
+    /// The JSON is not a saved search, or it names another index.
+    pub fn read(json: &str, index: &str) -> Result<Model, String> {
+        let saved: SavedSearch = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        match &saved.index {
+            Some(trained) if trained != index => Err(format!(
+                "this search was trained on index {trained}, and the dataset open has {index}"
+            )),
+            _ => Ok(saved.model),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_search_names_its_index_and_is_refused_on_another() {
+        let model = Model::DBranches { boxes: Vec::new() };
+        let saved = SavedSearch {
+            index: Some("manifest.0123456789abcdef.json".to_owned()),
+            model: model.clone(),
+        };
+        let json = serde_json::to_string(&saved).unwrap();
+        assert!(json.contains(r#""searcher":"db""#), "{json}");
+        assert_eq!(
+            SavedSearch::read(&json, "manifest.0123456789abcdef.json"),
+            Ok(model.clone())
+        );
+        let refused = SavedSearch::read(&json, "manifest.fedcba9876543210.json").unwrap_err();
+        assert!(
+            refused.contains("trained on index manifest.0123456789abcdef.json"),
+            "{refused}"
+        );
+        // Saved before the index was recorded: the model alone, applied as before.
+        let old = serde_json::to_string(&model).unwrap();
+        assert_eq!(SavedSearch::read(&old, "manifest.json"), Ok(model));
+        assert!(SavedSearch::read("{}", "manifest.json").is_err());
+    }
 
     #[test]
     fn a_search_round_trips_through_its_params() {

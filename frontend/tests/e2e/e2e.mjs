@@ -518,7 +518,7 @@ await test('network faults: dropped and delayed requests end in the error panel,
   }
 });
 
-await test('a saved search applies in a fresh page', async () => {
+await test('a saved search applies in a fresh page, and one trained on another index is refused', async () => {
   const { context, page } = await freshPage();
   await page.goto(app());
   await gridReady(page);
@@ -527,6 +527,17 @@ await test('a saved search applies in a fresh page', async () => {
   await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
   await idle(page);
   assert(await count(page) === shared.count, `saved search count ${await count(page)} vs ${shared.count}`);
+  // It records the index it was trained on (content-named): a search trained on another
+  // index is refused, not applied as meaningless boxes. (The test datasets are copies of one
+  // index, so the other index is written into the saved search.)
+  const saved = JSON.parse(shared.model);
+  assert(/^manifest\.[0-9a-f]{16}\.json$/.test(saved.index), `saved index: ${saved.index}`);
+  const before = await ids(page);
+  await page.getByTestId('saved-search').fill(JSON.stringify({ ...saved, index: 'manifest.0000000000000000.json' }));
+  await page.getByTestId('apply-search').click();
+  const error = await page.getByTestId('error').textContent();
+  assert(/trained on index manifest\.0{16}\.json, and the dataset open has manifest\.[0-9a-f]{16}\.json/.test(error), `error: ${error}`);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(before), 'nothing applied');
   await context.close();
 });
 

@@ -1,7 +1,6 @@
 //! Sharing a search: the results exported as JSON or CSV, the model saved as a search,
 //! and a saved search pasted back and applied.
 
-use branches::Model;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
@@ -29,7 +28,11 @@ pub(super) fn view(
             let Some(model) = &state.session.round.model else {
                 return;
             };
-            let json = serde_json::to_string_pretty(model).unwrap_or_default();
+            let saved = share::SavedSearch {
+                index: state.dataset.as_ref().map(|d| d.manifest.index.clone()),
+                model: model.clone(),
+            };
+            let json = serde_json::to_string_pretty(&saved).unwrap_or_default();
             if let Err(e) = download("saved-search.json", "application/json", &json) {
                 state.dispatch(Msg::Error(Failure::new(
                     "saving the search",
@@ -55,12 +58,15 @@ pub(super) fn view(
             if !state.can_send() {
                 return;
             }
-            match serde_json::from_str::<Model>(&saved_text) {
+            let Some(index) = state.dataset.as_ref().map(|d| d.manifest.index.clone()) else {
+                return;
+            };
+            match share::SavedSearch::read(&saved_text, &index) {
                 Ok(model) => sender.send(Task::Apply { model }, Pending::Apply),
                 Err(e) => state.dispatch(Msg::Error(Failure::new(
                     "reading the saved search",
                     e,
-                    "paste the JSON that \"save search\" wrote",
+                    "paste the JSON that \"save search\" wrote on this dataset",
                 ))),
             }
         })
