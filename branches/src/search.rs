@@ -442,19 +442,14 @@ impl<I: BoxIndex> SearchEngine<I> {
         Ok(rank(scored, min_hits))
     }
 
-    /// The `k` images `model` is least sure about, least sure first: those whose votes lie
-    /// nearest its acceptance threshold (an ensemble's or a forest's majority; for one set
-    /// of boxes, the images in a single box), then those nearest its border (the shallowest
-    /// inside a box or a tree's accepting leaves; among the rejected, the deepest inside
-    /// the boxes that did vote, or nearest a tree's split). Labelling these teaches the
-    /// next round most: a loose box shows the look-alikes near its faces.
-    pub fn uncertain(&self, model: &Model, k: usize) -> Result<Vec<u32>, Error> {
-        let (scored, min_hits) = self.votes(model, true)?;
-        Ok(least_sure(scored, min_hits, k))
-    }
-
-    /// [`Self::search`] and the `k` least sure images ([`Self::uncertain`]) that are not in
-    /// `labelled` (sorted), from one pass over the boxes or the rows.
+    /// [`Self::search`], and the `k` images `model` is least sure about that are not in
+    /// `labelled` (sorted), least sure first, from one pass over the boxes or the rows.
+    /// The least sure are those whose votes lie nearest the acceptance threshold (an
+    /// ensemble's or a forest's majority; for one set of boxes, the images in a single
+    /// box), then those nearest the border (the shallowest inside a box or a tree's
+    /// accepting leaves; among the rejected, the deepest inside the boxes that did vote, or
+    /// nearest a tree's split). Labelling these teaches the next round most: a loose box
+    /// shows the look-alikes near its faces.
     pub fn search_and_uncertain(
         &self,
         model: &Model,
@@ -606,7 +601,7 @@ fn rank(mut scored: Vec<Scored>, min_hits: u32) -> Vec<u32> {
     scored.into_iter().map(|(id, _, _)| id).collect()
 }
 
-/// The `k` least sure of `scored` ([`SearchEngine::uncertain`]): by the distance of the
+/// The `k` least sure of `scored` ([`SearchEngine::search_and_uncertain`]): by the distance of the
 /// votes from the boundary between `min_hits - 1` and `min_hits` (in half votes), then by
 /// the lean towards the other side (shallowest accepted, most leaning rejected), then id.
 fn least_sure(mut scored: Vec<Scored>, min_hits: u32, k: usize) -> Vec<u32> {
@@ -615,11 +610,17 @@ fn least_sure(mut scored: Vec<Scored>, min_hits: u32, k: usize) -> Vec<u32> {
         let towards_other_side = if votes >= min_hits { lean } else { -lean };
         (from_boundary, towards_other_side, id)
     };
-    scored.sort_unstable_by(|a, b| {
+    let order = |a: &Scored, b: &Scored| {
         let (a, b) = (key(a), key(b));
         a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
-    });
-    scored.into_iter().take(k).map(|(id, _, _)| id).collect()
+    };
+    // Only the first `k` are sorted: a scan scores every row of the index.
+    if k < scored.len() {
+        scored.select_nth_unstable_by(k, order);
+        scored.truncate(k);
+    }
+    scored.sort_unstable_by(order);
+    scored.into_iter().map(|(id, _, _)| id).collect()
 }
 
 /// A trained box as a rule on the `u8` grid, or `None` when it is empty there. With a

@@ -186,20 +186,12 @@ impl DatasetIndex {
         Ok(self.engine()?.plan_ensemble(request)?)
     }
 
-    /// Every image `model` accepts, ranked; needs the leaf shards of
-    /// [`Self::missing_leaf_files`] loaded.
+    /// Every image `model` accepts, ranked, and the `k` least sure images not in
+    /// `labelled` (sorted), as [`SearchEngine::search_and_uncertain`]; needs the leaf
+    /// shards of [`Self::missing_leaf_files`] loaded.
     ///
     /// # Errors
     /// As [`SearchEngine::search`]: a model that does not fit the index, a shard not loaded.
-    pub fn search(&self, model: &Model) -> Result<Vec<u32>, StepError> {
-        Ok(self.engine()?.search(model)?)
-    }
-
-    /// [`Self::search`] and the `k` least sure images not in `labelled` (sorted), as
-    /// [`SearchEngine::search_and_uncertain`].
-    ///
-    /// # Errors
-    /// As [`Self::search`].
     pub fn search_and_uncertain(
         &self,
         model: &Model,
@@ -322,12 +314,21 @@ mod tests {
             "a box needs only some leaf shards"
         );
         if !model.boxes().is_empty() {
-            assert!(index.search(&model).is_err(), "leaves are not loaded yet");
+            assert!(
+                index
+                    .search_and_uncertain(&model, 0, &[])
+                    .map(|(ids, _)| ids)
+                    .is_err(),
+                "leaves are not loaded yet"
+            );
         }
         load(&mut index, &f.files, &leaves);
         assert!(index.missing_leaf_files(&model).unwrap().is_empty());
 
-        let found = index.search(&model).unwrap();
+        let found = index
+            .search_and_uncertain(&model, 0, &[])
+            .map(|(ids, _)| ids)
+            .unwrap();
         let reference = SearchEngine::new(f.memory, PoolSettings::default());
         let expected = reference.unwrap().run(&request).unwrap();
         assert_eq!(found, expected.results);
@@ -388,6 +389,12 @@ mod tests {
         request.searcher = branches::Searcher::DecisionTree;
         let model = index.train(&request).unwrap();
         assert!(index.missing_leaf_files(&model).unwrap().is_empty());
-        assert!(index.search(&model).unwrap().contains(&f.clusters[1][0]));
+        assert!(
+            index
+                .search_and_uncertain(&model, 0, &[])
+                .map(|(ids, _)| ids)
+                .unwrap()
+                .contains(&f.clusters[1][0])
+        );
     }
 }

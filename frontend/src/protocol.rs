@@ -118,7 +118,7 @@ pub enum ReplyBody {
         /// All accepted ids (no cap).
         ids: Vec<u32>,
         /// The unlabelled images the model is least sure about, least sure first, at most
-        /// [`crate::session::FIRST_RESULTS`] (`branches::SearchEngine::uncertain`).
+        /// [`crate::session::FIRST_RESULTS`] (`branches::SearchEngine::search_and_uncertain`).
         uncertain: Vec<u32>,
         /// Boxes as readable rules (empty for the baselines).
         rules: Vec<String>,

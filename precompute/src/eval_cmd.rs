@@ -89,7 +89,7 @@ pub struct EvalArgs {
     pub axes: AxesChoice,
     /// What the simulated user labels after each round: `page`, the first page of
     /// unlabelled results (the searcher's surest); `uncertain`, the unlabelled images the
-    /// trained model is least sure about (`SearchEngine::uncertain`).
+    /// trained model is least sure about (`SearchEngine::search_and_uncertain`).
     #[arg(long, value_enum, default_value_t)]
     pub label: LabelNext,
     /// Searchers fine-tuned in the feedback rounds (db, ens, dtree, rf), comma-separated.
@@ -374,12 +374,15 @@ fn concept_result(
                     request.negatives = negatives.clone();
                     request.searcher = searcher;
                     let model = engine.train(&request)?;
-                    let uncertain = match args.label {
-                        LabelNext::Page => Vec::new(),
-                        LabelNext::Uncertain | LabelNext::Mixed => engine
-                            .uncertain(&model, args.page + positives.len() + negatives.len())?,
-                    };
-                    (engine.search(&model)?, uncertain)
+                    match args.label {
+                        LabelNext::Page => (engine.search(&model)?, Vec::new()),
+                        // Labelled ones stay in the list (left out below, as the
+                        // results' are), so `page` more than those are asked for.
+                        LabelNext::Uncertain | LabelNext::Mixed => {
+                            let k = args.page + positives.len() + negatives.len();
+                            engine.search_and_uncertain(&model, k, &[])?
+                        }
+                    }
                 };
                 f1s.push(f1(&results, relevant, members));
                 // An id can be in several of these lists: each is labelled once.

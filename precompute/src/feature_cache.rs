@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::npy;
 use crate::output::write_atomic;
 
 /// The cached features of one model, crop and width.
@@ -40,12 +41,7 @@ impl FeatureCache {
     /// another length is no row).
     pub fn get(&self, image_blake3: &str) -> Option<Vec<f32>> {
         let bytes = fs::read(self.path(image_blake3)).ok()?;
-        (bytes.len() == self.dims * 4).then(|| {
-            bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        })
+        (bytes.len() == self.dims * 4).then(|| npy::floats(npy::Dtype::F32, &bytes))
     }
 
     /// Keeps `row` (little-endian f32) as the features of the image `image_blake3`.

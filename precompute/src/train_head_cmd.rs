@@ -26,6 +26,7 @@ use train::head::HEAD_NAMES;
 use train::{CaptionPairs, HeadTrainer, TrainConfig, batch_indices, check_collection};
 
 use crate::device::DeviceKind;
+use crate::npy;
 use crate::output::write_atomic;
 use crate::train_cmd::{Collection, Targets, latest_checkpoint, read_model, write_checkpoint};
 
@@ -313,10 +314,7 @@ fn read_features(
     }
     let count = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
     let (images, texts) = (count(40) as usize, count(48) as usize);
-    let values: Vec<f32> = bytes[header..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-        .collect();
+    let values = npy::floats(npy::Dtype::F32, &bytes[header..]);
     if bytes.len() - header != values.len() * 4 || values.len() != (images + texts) * width {
         bail!(
             "{}: {} values do not make {images} image and {texts} text rows of {width}",

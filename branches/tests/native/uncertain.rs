@@ -1,5 +1,5 @@
-//! The least sure images (`SearchEngine::uncertain`): one pass gives them with the results,
-//! labelled images are left out, and they straddle the model's border.
+//! The least sure images (`SearchEngine::search_and_uncertain`): one pass gives them with
+//! the results, labelled images are left out, and they straddle the model's border.
 
 use branches::{Model, Searcher};
 
@@ -22,7 +22,9 @@ fn the_least_sure_come_with_the_results_and_leave_out_the_labelled() {
         labelled.sort_unstable();
         let (results, least_sure) = engine.search_and_uncertain(&model, 30, &labelled).unwrap();
         assert_eq!(results, engine.search(&model).unwrap(), "{searcher:?}");
-        let all = engine.uncertain(&model, usize::MAX).unwrap();
+        let (_, all) = engine
+            .search_and_uncertain(&model, usize::MAX, &[])
+            .unwrap();
         let unlabelled: Vec<u32> = all
             .iter()
             .copied()

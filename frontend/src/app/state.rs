@@ -10,7 +10,9 @@ use branches::{EnsemblePlan, SearchRequest, Searcher};
 use dataset::{Catalog, DatasetManifest, Item};
 
 use super::DEFAULT_CATALOG;
-use crate::protocol::{Backend, Failure, Progress, ReplyBody, TextBody, TextReply, WorkerReply};
+use crate::protocol::{
+    Backend, Failure, Progress, ReplyBody, TextBody, TextReply, TextTask, WorkerReply,
+};
 use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
 use crate::share::SharedSearch;
 
@@ -498,6 +500,16 @@ impl State {
     pub fn item(&self, id: u32) -> Option<&Item> {
         let (chunk, offset) = self.dataset.as_ref()?.manifest.chunk_of(u64::from(id))?;
         self.items.get(&chunk)?.get(offset)
+    }
+
+    /// The text worker's request to load the open dataset's text encoder, if it has one
+    /// (sent when the text worker connects, and again by the error panel's retry).
+    pub fn text_load(&self) -> Option<TextTask> {
+        let dataset = self.dataset.as_ref()?;
+        Some(TextTask::Load {
+            base: dataset.base.clone(),
+            encoder: dataset.manifest.text.clone()?,
+        })
     }
 
     /// The search as a shared URL says it.

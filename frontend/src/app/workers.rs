@@ -32,8 +32,6 @@ pub(super) struct Sender {
     pub(super) encoded: Rc<RefCell<Option<EncodedText>>>,
     /// The latest request to the search worker, which `retry` sends again.
     pub(super) last_sent: Rc<RefCell<Option<(Task, Pending)>>>,
-    /// The latest `Load` of the text worker, which `retry` sends again.
-    pub(super) last_text_load: Rc<RefCell<Option<TextTask>>>,
 }
 
 /// A text and its query on the index's grid.
@@ -53,7 +51,7 @@ impl Sender {
 
     /// Sends the request that failed again (`what` says which worker's): the workers keep
     /// every file they verified, so it fetches only what is still missing.
-    pub(super) fn retry(&self, what: Retry) {
+    pub(super) fn retry(&self, state: &State, what: Retry) {
         self.state.dispatch(Msg::DismissError);
         match what {
             Retry::Search => {
@@ -63,9 +61,8 @@ impl Sender {
                 }
             }
             Retry::TextLoad => {
-                let last = self.last_text_load.borrow().clone();
-                if let Some(task) = last {
-                    self.send_text(task);
+                if let Some(load) = state.text_load() {
+                    self.send_text(load);
                 }
             }
         }
@@ -83,9 +80,8 @@ impl Sender {
             return false;
         };
         let seq = self.next_seq();
-        match &task {
-            TextTask::Encode { text } => *self.encoding.borrow_mut() = Some(text.clone()),
-            TextTask::Load { .. } => *self.last_text_load.borrow_mut() = Some(task.clone()),
+        if let TextTask::Encode { text } = &task {
+            *self.encoding.borrow_mut() = Some(text.clone());
         }
         self.state
             .dispatch(Msg::TextSent(seq, matches!(task, TextTask::Load { .. })));

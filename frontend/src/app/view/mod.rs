@@ -24,7 +24,7 @@ use super::page::{shared_from_url, url_params, use_url_following};
 use super::state::{Msg, Pending, State};
 use super::workers::{Sender, TextLink, use_wanted_search};
 use crate::net;
-use crate::protocol::{Task, TextReply, TextTask};
+use crate::protocol::{Task, TextReply};
 use crate::session::Action;
 use crate::share::SharedSearch;
 use crate::text::TextWorker;
@@ -58,7 +58,6 @@ pub(super) fn Main(props: &MainProps) -> Html {
     let encoding = use_mut_ref(|| None);
     let encoded = use_mut_ref(|| None);
     let last_sent = use_mut_ref(|| None);
-    let last_text_load = use_mut_ref(|| None);
     let sender = Sender {
         bridge,
         seq: (*counter).clone(),
@@ -67,7 +66,6 @@ pub(super) fn Main(props: &MainProps) -> Html {
         encoding,
         encoded,
         last_sent,
-        last_text_load,
     };
     // The page URL's `workers` (how many workers train an ensemble's members; default the
     // browser's cores), read once.
@@ -124,13 +122,8 @@ pub(super) fn Main(props: &MainProps) -> Html {
         let state = state.clone();
         Callback::from(move |bridge: UseReactorBridgeHandle<TextWorker>| {
             *sender.text.borrow_mut() = Some(bridge);
-            if let Some(dataset) = &state.dataset
-                && let Some(encoder) = &dataset.manifest.text
-            {
-                sender.send_text(TextTask::Load {
-                    base: dataset.base.clone(),
-                    encoder: encoder.clone(),
-                });
+            if let Some(load) = state.text_load() {
+                sender.send_text(load);
             }
         })
     };

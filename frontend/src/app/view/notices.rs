@@ -14,7 +14,8 @@ pub(super) fn view(state: &UseReducerHandle<State>, sender: &Sender) -> Html {
     };
     let retry = state.retry.map(|what| {
         let sender = sender.clone();
-        Callback::from(move |_: MouseEvent| sender.retry(what))
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| sender.retry(&state, what))
     });
     html! {
         <>
