@@ -38,10 +38,15 @@ pub const CONTEXT_LENGTH: usize = 77;
 const MERGE_COUNT: usize = 49152 - 256 - 2;
 
 /// open_clip's pre-tokenizer, with open_clip's special-token spellings. Its `re.IGNORECASE`
-/// is kept for the literals (`'ſ` matches `'s`) but not for the classes: Python's `regex`
-/// leaves them as they are except that U+0345 (which folds to the letter `ι`) falls out of
-/// the negated class and so out of every piece, where Rust's `(?i)` would make it a letter.
-const PIECE_PATTERN: &str = r"(?i:<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d)|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}\x{345}]+";
+/// is kept for the literals (`'ſ` matches `'s`); the classes are the `regex` package's as
+/// it matches them under that flag, by its own Unicode version (newer than Rust's), from
+/// generated tables. U+0345, which folds to the letter `ι`, is in none of them.
+fn piece_pattern() -> String {
+    use crate::text_clean::unicode_tables::{PIECE_LETTER, PIECE_NUMBER, PIECE_OTHER};
+    format!(
+        "(?i:<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d)|[{PIECE_LETTER}]+|[{PIECE_NUMBER}]|[{PIECE_OTHER}]+"
+    )
+}
 
 /// Pieces longer than this are not cached, so an adversarial text cannot grow the cache
 /// without bound through many distinct long words.
@@ -137,7 +142,8 @@ impl Tokenizer {
             .zip(vocab.iter().cloned())
             .map(|(id, token)| (token, id))
             .collect();
-        let piece_pattern = Regex::new(PIECE_PATTERN).expect("the piece pattern is a valid regex");
+        let piece_pattern =
+            Regex::new(&piece_pattern()).expect("the piece pattern is a valid regex");
         Ok(Self {
             byte_to_char,
             encoder,

@@ -14,6 +14,9 @@ mod ftfy_tables;
 mod html_tables;
 mod mojibake;
 mod mojibake_tables;
+pub(crate) mod unicode_tables;
+
+use std::cmp::Ordering;
 
 use regex::{Captures, Regex};
 use unicode_normalization::UnicodeNormalization;
@@ -39,7 +42,7 @@ impl Default for TextCleaner {
         Self {
             ftfy_entity: compile(r"&#?[0-9A-Za-z]{1,24};"),
             html_charref: compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\x0C <&#;]{1,32};?)"),
-            terminal_escape: compile(r"\x1B\[((?:\d|;)*)([a-zA-Z])"),
+            terminal_escape: compile(ftfy_tables::TERMINAL_ESCAPE),
             mojibake: MojibakeFixer::default(),
         }
     }
@@ -57,7 +60,7 @@ impl TextCleaner {
             }
             folded.push_str(word);
         }
-        folded.to_lowercase()
+        by_python_runs(&folded, str::to_lowercase)
     }
 
     /// Python's `html.unescape`.
@@ -115,7 +118,7 @@ impl TextCleaner {
                 .replace(['\r', '\u{2028}', '\u{2029}', '\u{85}'], "\n");
             text = self.terminal_escape.replace_all(&text, "").into_owned();
             text.retain(|c| !is_ftfy_control(c));
-            text = text.nfc().collect();
+            text = by_python_runs(&text, |run| run.nfc().collect());
             if text == before {
                 return text;
             }
@@ -160,6 +163,49 @@ fn segments(line: &str) -> impl Iterator<Item = &str> {
         rest = tail;
         Some(segment)
     })
+}
+
+/// Whether Python 3.11, whose Unicode (14) is older than Rust's, has `c` assigned.
+fn known_to_python(c: char) -> bool {
+    let code = u32::from(c);
+    unicode_tables::PYTHON_ASSIGNED
+        .binary_search_by(|&(low, high)| {
+            if high < code {
+                Ordering::Less
+            } else if low > code {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// `fix` (NFC or lower-casing) applied as Python applies it: to the runs of characters it
+/// knows, leaving the others as they are. To Python an unassigned character is a starter
+/// that composes with nothing and is neither cased nor case-ignorable, so it ends every
+/// composition and every final-sigma context: fixing the runs apart is fixing the whole.
+fn by_python_runs(text: &str, fix: impl Fn(&str) -> String) -> String {
+    if text.chars().all(known_to_python) {
+        return fix(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(first) = rest.chars().next() {
+        let known = known_to_python(first);
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| known_to_python(c) != known)
+            .map_or(rest.len(), |(at, _)| at);
+        let (run, tail) = rest.split_at(end);
+        if known {
+            out.push_str(&fix(run));
+        } else {
+            out.push_str(run);
+        }
+        rest = tail;
+    }
+    out
 }
 
 /// Python's `str.isspace`: Unicode White_Space plus the four ASCII separators U+1C..U+1F.
@@ -254,6 +300,18 @@ mod tests {
             "\"loud\" fish ñ \"x\""
         );
         assert_eq!(cleaner.clean("\x1b[36mblue\x1b[0m e\u{301}"), "blue é");
+    }
+
+    #[test]
+    fn characters_newer_than_python_are_left_as_python_leaves_them() {
+        let cleaner = TextCleaner::default();
+        // U+1C89 (Unicode 16) is a capital letter to Rust, unassigned to Python 3.11: not
+        // lower-cased, and no cased letter before a final sigma.
+        assert_eq!(cleaner.clean("\u{1c89}Σ"), "\u{1c89}σ");
+        assert_eq!(cleaner.clean("AΣ\u{1c89}"), "aς\u{1c89}");
+        // A digit of Unicode 15 (Kawi) is no digit to ftfy's terminal-escape pattern: the
+        // escape is not removed whole, only its control character.
+        assert_eq!(cleaner.clean("\x1b[\u{11f50}mx"), "[\u{11f50}mx");
     }
 
     #[test]
