@@ -64,10 +64,23 @@ pub struct DecisionTree {
 }
 
 impl DecisionTree {
-    /// Fits a tree on all rows of `set`, trying every feature at every split.
+    /// Fits a tree on all rows of `set`, trying every feature at every split; of splits
+    /// equally good, the lowest dim's.
     pub fn fit(set: &TrainingSet, settings: &TreeSettings) -> Self {
         let sample = (0..set.len() as u32).collect();
         TreeBuilder::new(set, settings, None).build(sample, None)
+    }
+
+    /// As [`DecisionTree::fit`], but trying the features in an order drawn from `rng` at
+    /// every split, so that of splits equally good one is taken at random, as
+    /// scikit-learn's trees (the reference's post-trees) take it.
+    pub fn fit_with_random_ties(
+        set: &TrainingSet,
+        settings: &TreeSettings,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let sample = (0..set.len() as u32).collect();
+        TreeBuilder::new(set, settings, None).build(sample, Some(rng))
     }
 
     /// The nodes, root first.
@@ -270,8 +283,9 @@ impl<'a> TreeBuilder<'a> {
         }
     }
 
-    /// Grows a tree on the rows `sample` (indices into the set, repeats allowed);
-    /// `rng` draws the features per split and must be given when they are limited.
+    /// Grows a tree on the rows `sample` (indices into the set, repeats allowed). With
+    /// `rng`, the features are tried in an order drawn at each split (it must be given when
+    /// they are limited); without, in dim order.
     fn build(&self, mut sample: Vec<u32>, mut rng: Option<&mut ChaCha8Rng>) -> DecisionTree {
         let mut nodes = vec![TreeNode::Leaf { positive: false }];
         let mut features: Vec<u16> = (0..self.set.dims() as u16).collect();
@@ -289,7 +303,7 @@ impl<'a> TreeBuilder<'a> {
                 && counts.total() >= self.settings.min_samples_split
                 && self.settings.max_depth.is_none_or(|max| depth < max);
             let split = if splittable {
-                if let (Some(_), Some(rng)) = (self.features_per_split, rng.as_deref_mut()) {
+                if let Some(rng) = rng.as_deref_mut() {
                     shuffle(&mut features, rng);
                 }
                 self.best_split(rows, counts, &features, &mut histogram)
@@ -432,6 +446,30 @@ mod tests {
         );
         assert!(tree.predict(&[25, 9]));
         assert!(!tree.predict(&[26, 9]));
+    }
+
+    #[test]
+    fn equally_good_splits_are_taken_in_dim_order_or_at_random() {
+        // Both dims separate the labels alike, so their splits are equally good.
+        let twins = set(
+            &[[1, 1], [2, 2], [8, 8], [9, 9]],
+            &[true, true, false, false],
+        );
+        let root_dim = |tree: &DecisionTree| match tree.nodes()[0] {
+            TreeNode::Split { dim, .. } => dim,
+            TreeNode::Leaf { .. } => panic!("the labels are separable"),
+        };
+        let settings = TreeSettings::default();
+        assert_eq!(root_dim(&DecisionTree::fit(&twins, &settings)), 0);
+        let drawn: std::collections::BTreeSet<u16> = (0..16)
+            .map(|seed| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                root_dim(&DecisionTree::fit_with_random_ties(
+                    &twins, &settings, &mut rng,
+                ))
+            })
+            .collect();
+        assert_eq!(drawn, [0, 1].into());
     }
 
     #[test]

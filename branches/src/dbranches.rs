@@ -190,11 +190,11 @@ pub(crate) fn train_boxes(
         else {
             break;
         };
-        if per_box < subsets.len() {
-            for i in 0..per_box {
-                let j = i + below(rng, (subsets.len() - i) as u32) as usize;
-                subset_order.swap(i, j);
-            }
+        // In an order drawn anew for each box, as the reference tries them: of subsets
+        // equally good (and as small), the box goes to one at random.
+        for i in 0..per_box {
+            let j = i + below(rng, (subsets.len() - i) as u32) as usize;
+            subset_order.swap(i, j);
         }
 
         let mut subset_columns: Vec<Column<'_>> = Vec::new();
@@ -1008,6 +1008,32 @@ mod tests {
                 "seed {seed}"
             );
         }
+    }
+
+    #[test]
+    fn equal_scores_among_subsets_of_a_size_go_to_one_drawn_at_random() {
+        // Dims 0 and 1 are the same column, so both one-dim subsets reach Gini 0; the
+        // reference tries the subsets in a random order, and so the first of them differs.
+        let rows: Vec<Vec<u8>> = (0..20u8)
+            .map(|i| {
+                let v = if i < 10 { i } else { 100 + i };
+                vec![v, v]
+            })
+            .collect();
+        let labels: Vec<bool> = (0..20).map(|i| i < 10).collect();
+        let training = set(&rows, &labels);
+        let chosen: std::collections::BTreeSet<usize> = (0..16)
+            .map(|seed| {
+                let boxes = train_boxes(
+                    &training,
+                    &[vec![0], vec![1]],
+                    &open_borders(),
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                );
+                boxes[0].subset
+            })
+            .collect();
+        assert_eq!(chosen, [0, 1].into());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::dbranches::{BranchSettings, Covering, TrainedBox, train_boxes, train_
 use crate::error::Error;
 use crate::index::BoxIndex;
 use crate::model::{BoxRule, Model, Searcher};
+use crate::rng::child_rngs;
 use crate::training::{Labels, NegativePool, PoolSettings, TrainingSet, assemble, checked_row};
 
 /// Training settings beyond the labels; every field has the reference default.
@@ -412,9 +413,13 @@ impl<I: BoxIndex> SearchEngine<I> {
                     &settings.branches.single(),
                     &mut rng,
                 );
+                let tree_rngs = child_rngs(&mut rng, boxes.len() as u32);
                 let boxes = boxes
                     .iter()
-                    .filter_map(|b| box_rule(b, subsets, Some((&set, &settings.tree))))
+                    .zip(tree_rngs)
+                    .filter_map(|(b, mut tree_rng)| {
+                        box_rule(b, subsets, Some((&set, &settings.tree, &mut tree_rng)))
+                    })
                     .collect();
                 Model::DBranches { boxes }
             }
@@ -628,17 +633,17 @@ fn least_sure(mut scored: Vec<Scored>, min_hits: u32, k: usize) -> Vec<u32> {
 fn box_rule(
     trained: &TrainedBox,
     subsets: &[Vec<u16>],
-    post_tree: Option<(&TrainingSet, &TreeSettings)>,
+    post_tree: Option<(&TrainingSet, &TreeSettings, &mut ChaCha8Rng)>,
 ) -> Option<BoxRule> {
     let (lo, hi) = trained.to_u8()?;
     let dims = subsets[trained.subset].clone();
-    let post_tree = post_tree.and_then(|(set, settings)| {
+    let post_tree = post_tree.and_then(|(set, settings, rng)| {
         let inside: Vec<u32> = (0..set.len() as u32)
             .filter(|&i| trained.contains(set.row(i as usize), &dims))
             .collect();
         let positives = inside.iter().filter(|&&i| set.label(i as usize)).count();
         let pure = positives == 0 || positives == inside.len();
-        (!pure).then(|| DecisionTree::fit(&set.select(&inside), settings))
+        (!pure).then(|| DecisionTree::fit_with_random_ties(&set.select(&inside), settings, rng))
     });
     Some(BoxRule {
         subset: trained.subset as u32,

@@ -51,14 +51,14 @@ pub fn golden_request(set: &RareClusterSet) -> SearchRequest {
 
 /// The DBranches boxes of the golden request.
 pub const GOLDEN_DB_RULES: &[&str] = &[
-    "dim_1 in [66, 166] and dim_2 in [161, 165] and dim_3 in [41, 216] and dim_7 in [178, 182], then filtered by its post-tree",
+    "dim_1 in [158, 162] and dim_2 in [160, 165] and dim_3 in [41, 216] and dim_7 in [50, 187], then filtered by its post-tree",
 ];
 
 /// The DBranches ranking of the golden request (one box, so by depth in it, then id).
 pub const GOLDEN_DB_RESULTS: &[u32] = &[
-    66, 2768, 605, 752, 2584, 2, 96, 341, 659, 1334, 1445, 1894, 2521, 2751, 42, 459, 679, 1005,
-    1152, 1596, 1771, 2114, 2192, 2209, 2487, 2543, 2588, 2738, 2783, 2888, 2929, 276, 361, 635,
-    753, 865, 1403, 1450, 1451, 1874, 1951, 2016, 2848, 2869, 1186,
+    1063, 605, 752, 2584, 2779, 2, 96, 341, 659, 1334, 1445, 1724, 1894, 2521, 2751, 42, 459, 1005,
+    1152, 1596, 1771, 2114, 2209, 2487, 2543, 2588, 2738, 2783, 2888, 2929, 276, 361, 635, 753,
+    865, 1403, 1450, 1451, 1874, 1951, 2016, 2848, 2869, 1186,
 ];
 
 /// The ensemble ranking of the golden request (by votes, then summed depth, then id).

@@ -19,9 +19,9 @@ fn golden_example() {
     assert_eq!(
         db.sql,
         [
-            "SELECT * FROM images WHERE (dim_1 BETWEEN 66 AND 166) AND (dim_2 BETWEEN 161 AND 165) \
-          AND (dim_3 BETWEEN 41 AND 216) AND (dim_7 BETWEEN 178 AND 182) \
-          AND ((dim_1 <= 160 AND dim_7 <= 178) OR (dim_0 <= 137 AND dim_1 <= 159 AND dim_7 >= 179) \
+            "SELECT * FROM images WHERE (dim_1 BETWEEN 158 AND 162) AND (dim_2 BETWEEN 160 AND 165) \
+          AND (dim_3 BETWEEN 41 AND 216) AND (dim_7 BETWEEN 50 AND 187) \
+          AND ((dim_6 <= 160 AND dim_7 <= 178) OR (dim_0 <= 137 AND dim_1 <= 159 AND dim_7 >= 179) \
           OR (dim_0 >= 138 AND dim_7 >= 179))"
         ]
     );
