@@ -89,6 +89,22 @@ fn writing_twice_gives_identical_bytes_named_by_content() {
     assert_ne!(write(&data, &reseeded).0, manifest);
 }
 
+/// Same value as `tests/wasm.rs` checks in the browser: the manifest section names every
+/// file by its hash, so equal sections mean equal centroids and lists on 32- and 64-bit
+/// targets.
+const PINNED_KNN_MANIFEST_BLAKE3: &str =
+    "73aa978734e38cc190a8571a64cec06f631bb850a69565eca1215b451ed24df8";
+
+#[test]
+fn the_partition_is_pinned() {
+    let (manifest, _) = write(&set(3_000), &small_config(20));
+    let json = serde_json::to_vec(&manifest).unwrap();
+    assert_eq!(
+        blake3::hash(&json).to_hex().as_str(),
+        PINNED_KNN_MANIFEST_BLAKE3
+    );
+}
+
 #[test]
 fn every_list_probed_is_the_exact_scan_and_pages_extend() {
     let data = set(3_000);
