@@ -54,16 +54,12 @@ pub struct KnnListsArg {
 impl KnnListsArg {
     /// The partition of `n` rows, or `None` when there is to be none.
     fn partition(self, n: usize) -> Option<PartitionConfig> {
-        let lists = match self.knn_lists {
-            Some(0) => return None,
-            Some(lists) => lists,
-            None if n < MIN_PARTITIONED_ROWS => return None,
-            None => PartitionConfig::for_rows(n).lists,
-        };
-        Some(PartitionConfig {
-            lists,
-            ..PartitionConfig::for_rows(n)
-        })
+        let default = PartitionConfig::for_rows(n);
+        match self.knn_lists {
+            Some(0) => None,
+            Some(lists) => Some(PartitionConfig { lists, ..default }),
+            None => (n >= MIN_PARTITIONED_ROWS).then_some(default),
+        }
     }
 }
 
