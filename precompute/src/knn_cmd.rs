@@ -130,14 +130,12 @@ fn run_partitioned(args: &KnnArgs) -> Result<Response> {
         }
         response.push(&index.nearest(query, nprobe, args.k)?);
     }
-    let count = response.results.len().max(1);
     eprintln!(
-        "partitioned k-NN, nprobe {nprobe} of {} lists: read {} files, {:.2} MiB ({:.1} files, {:.1} KiB per query)",
+        "partitioned k-NN, nprobe {nprobe} of {} lists: read {} files, {:.2} MiB for {} queries (the centroids once, a list probed by several queries once)",
         knn.lists.len(),
         read.files,
         read.bytes as f64 / f64::from(1 << 20),
-        read.files as f64 / count as f64,
-        read.bytes as f64 / 1024.0 / count as f64
+        response.results.len()
     );
     Ok(response)
 }
