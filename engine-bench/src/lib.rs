@@ -10,11 +10,15 @@ use std::fmt::Write as _;
 
 use branches::{MemoryIndex, PoolSettings, SearchEngine, SearchRequest, Searcher};
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
-use index_shards::{KnnTree, RangeStats, ShardConfig, TreeSetConfig, knn_exact, write_index};
+use index_shards::{
+    KnnTree, Neighbour, RangeStats, ShardConfig, TreeSetConfig, knn_exact, write_index,
+};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use seeded::below;
 use serde::Serialize;
+
+pub mod partitioned_knn;
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -249,13 +253,7 @@ pub fn run(config: &BenchConfig, now_ms: &dyn Fn() -> f64, log: &mut dyn FnMut(&
                 .search(query, config.k, stop_leaves)
                 .expect("query of the right dims");
             times.push(now_ms() - t0);
-            // Ties at the k-th distance make ids interchangeable: count by distance.
-            let kth = truth.last().map_or(0, |n| n.dist);
-            hits += found
-                .iter()
-                .filter(|n| n.dist <= kth)
-                .count()
-                .min(truth.len());
+            hits += recall_hits(&found, truth);
         }
         let figures = KnnTreeFigures {
             stop_leaves,
@@ -302,6 +300,18 @@ fn round_requests(config: &BenchConfig, set: &RareClusterSet) -> Vec<SearchReque
             }
         })
         .collect()
+}
+
+/// How many of the exact `truth` neighbours an approximate search `found`. Ties at the
+/// k-th distance make ids interchangeable, so a hit is any found point not farther than
+/// the truth's last.
+fn recall_hits(found: &[Neighbour], truth: &[Neighbour]) -> usize {
+    let kth = truth.last().map_or(0, |n| n.dist);
+    found
+        .iter()
+        .filter(|n| n.dist <= kth)
+        .count()
+        .min(truth.len())
 }
 
 /// F1 of `found` against the sorted ids of `truth`.

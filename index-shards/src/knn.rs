@@ -20,13 +20,13 @@ pub struct Neighbour {
 }
 
 /// The `k` nearest of a stream of candidates (a max-heap of the best so far).
-struct TopK {
+pub(crate) struct TopK {
     k: usize,
     heap: BinaryHeap<Neighbour>,
 }
 
 impl TopK {
-    fn new(k: usize) -> Self {
+    pub(crate) fn new(k: usize) -> Self {
         Self {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
@@ -49,12 +49,12 @@ impl TopK {
         }
     }
 
-    fn into_sorted(self) -> Vec<Neighbour> {
+    pub(crate) fn into_sorted(self) -> Vec<Neighbour> {
         self.heap.into_sorted_vec()
     }
 }
 
-fn check_query(dims: usize, query: &[u8]) -> Result<(), IndexError> {
+pub(crate) fn check_query(dims: usize, query: &[u8]) -> Result<(), IndexError> {
     if query.len() == dims {
         Ok(())
     } else {
@@ -89,22 +89,9 @@ pub fn knn_exact(
     let stripes: Vec<usize> = (0..n).step_by(stripe_rows.max(1)).collect();
     let per_block = crate::par::map_ordered(&stripes, |&start| {
         let end = (start + stripe_rows).min(n);
-        let mut dists = vec![0u32; SCAN_BLOCK_ROWS];
         let mut top = TopK::new(k);
-        let mut bound = u32::MAX;
-        for first in (start..end).step_by(SCAN_BLOCK_ROWS) {
-            let rows = (end - first).min(SCAN_BLOCK_ROWS);
-            let data = &features.data()[first * d..(first + rows) * d];
-            let dists = &mut dists[..rows];
-            with_width!(d, w => row_distances(w, data, query, dists));
-            for (id, &dist) in (first as u32..).zip(dists.iter()) {
-                // Most rows lose to the current k-th: one compare with a register, no heap work.
-                if dist <= bound {
-                    top.offer(Neighbour { dist, id });
-                    bound = top.bound().unwrap_or(u32::MAX);
-                }
-            }
-        }
+        let rows = &features.data()[start * d..end * d];
+        offer_rows(&mut top, rows, start as u32.., query);
         top.into_sorted()
     });
     let mut all: Vec<Neighbour> = per_block.concat();
@@ -113,9 +100,36 @@ pub fn knn_exact(
     Ok(all)
 }
 
+/// Offers every row of row-major `rows` (rows of `query.len()`), whose ids are `ids` in
+/// order, to `top`: the one ranking rule of the exact scan and of the partitioned k-NN
+/// ([`crate::PartitionedKnn`]), so both order the same candidates the same way.
+pub(crate) fn offer_rows(
+    top: &mut TopK,
+    rows: &[u8],
+    ids: impl IntoIterator<Item = u32>,
+    query: &[u8],
+) {
+    let d = query.len();
+    let mut dists = [0u32; SCAN_BLOCK_ROWS];
+    let mut bound = top.bound().unwrap_or(u32::MAX);
+    let mut ids = ids.into_iter();
+    for block in rows.chunks(SCAN_BLOCK_ROWS * d) {
+        let dists = &mut dists[..block.len() / d];
+        with_width!(d, w => row_distances(w, block, query, dists));
+        // `dists` first: zip stops on it without taking an id of the next block.
+        for (&dist, id) in dists.iter().zip(ids.by_ref()) {
+            // Most rows lose to the current k-th: one compare with a register, no heap work.
+            if dist <= bound {
+                top.offer(Neighbour { dist, id });
+                bound = top.bound().unwrap_or(u32::MAX);
+            }
+        }
+    }
+}
+
 /// Squared distances of row-major `rows` to `query`, one per row, into `out`.
 #[inline]
-fn row_distances<W: RowWidth>(w: W, rows: &[u8], query: &[u8], out: &mut [u32]) {
+pub(crate) fn row_distances<W: RowWidth>(w: W, rows: &[u8], query: &[u8], out: &mut [u32]) {
     let d = w.get();
     let query = &query[..d];
     for (row, out) in rows.chunks_exact(d).zip(out) {

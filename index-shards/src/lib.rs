@@ -8,6 +8,8 @@
 //!   emits every point inside a box (search by classification).
 //! - [`knn_exact`] (flat scan) and [`KnnTree`] (depth-first, optionally approximate):
 //!   nearest neighbours of a text query.
+//! - [`PartitionedKnn`]: k-NN of a collection too big to fetch whole, through coarse
+//!   centroids and lists of rows fetched on demand ([`write_knn_lists`] writes them).
 //! - [`write_index`] splits features and trees into content-hashed shard files and a
 //!   [`Manifest`]; [`LoadedIndex`] checks and queries them in place, lazily.
 //!
@@ -38,6 +40,7 @@ mod knn;
 mod load;
 mod manifest;
 mod par;
+mod partitioned_knn;
 pub mod quantize;
 mod shard;
 pub mod synthetic;
@@ -51,6 +54,10 @@ pub use kdtree::{KdTree, PADDING_ID, RangeStats, TreeShape};
 pub use knn::{KnnTree, Neighbour, UNLIMITED_LEAVES, knn_exact};
 pub use load::LoadedIndex;
 pub use manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
+pub use partitioned_knn::{
+    Centroids, KNN_FORMAT_VERSION, KnnFile, KnnManifest, MIN_PARTITIONED_ROWS,
+    NPROBE_PER_SQRT_LISTS, PartitionConfig, PartitionedKnn, default_nprobe, write_knn_lists,
+};
 pub use shard::FORMAT_VERSION;
 pub use treeset::{TreeSet, TreeSetConfig, random_subsets};
 pub use write::{ShardConfig, write_index};

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::IndexError;
+use crate::{IndexError, KnnManifest};
 
 /// File name of the manifest.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -26,6 +26,10 @@ pub struct Manifest {
     pub subsets: Vec<Vec<u16>>,
     /// Every shard file.
     pub files: Vec<ShardFile>,
+    /// The partitioned k-NN's files, in indexes built with them (large collections);
+    /// readers that do not know the section ignore it and scan every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knn: Option<KnnManifest>,
 }
 
 /// One shard file of the index.
@@ -74,6 +78,16 @@ impl Manifest {
     pub fn to_json(&self) -> Vec<u8> {
         // A struct of strings and integers always serialises.
         serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Names of every file the manifest lists: the shards, then the k-NN files.
+    pub fn file_names(&self) -> impl Iterator<Item = &str> {
+        let knn = self.knn.iter().flat_map(|knn| {
+            std::iter::once(&knn.centroids)
+                .chain(&knn.lists)
+                .map(|f| f.name.as_str())
+        });
+        self.files.iter().map(|f| f.name.as_str()).chain(knn)
     }
 
     /// Parses `manifest.json` and checks its format version.

@@ -156,6 +156,7 @@ where
         seed: trees.config().seed,
         subsets: trees.subsets().to_vec(),
         files,
+        knn: None,
     };
     sink(MANIFEST_NAME, &manifest.to_json()).map_err(|e| IndexError::Sink {
         file: MANIFEST_NAME.into(),

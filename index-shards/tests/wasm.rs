@@ -1,11 +1,13 @@
 //! The index in the browser: build, query, k-NN and a shard round trip through bytes give
-//! the same results as brute force, and the written index is byte-identical to native's.
+//! the same results as brute force, and the written index and the partitioned k-NN's
+//! files are byte-identical to native's.
 #![cfg(target_family = "wasm")]
 
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 use index_shards::{
-    Features, KnnTree, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig, TreeSet, TreeSetConfig,
-    UNLIMITED_LEAVES, knn_exact, write_index,
+    Centroids, Features, KnnTree, LoadedIndex, MANIFEST_NAME, Manifest, PartitionConfig,
+    PartitionedKnn, ShardConfig, TreeSet, TreeSetConfig, UNLIMITED_LEAVES, knn_exact, write_index,
+    write_knn_lists,
 };
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -122,4 +124,45 @@ fn knn_exact_and_tree_agree() {
     assert_eq!(got, expected);
     let tree = KnnTree::build(f, 20).unwrap();
     assert_eq!(tree.search(query, 25, UNLIMITED_LEAVES).unwrap(), exact);
+}
+
+/// Same value as `tests/integration/partitioned_knn.rs` computes natively.
+const PINNED_KNN_MANIFEST_BLAKE3: &str =
+    "73aa978734e38cc190a8571a64cec06f631bb850a69565eca1215b451ed24df8";
+
+#[wasm_bindgen_test]
+fn partitioned_knn_files_equal_native_and_every_list_is_exact() {
+    let data = RareClusterSet::generate(&SyntheticConfig {
+        n: 3_000,
+        rare_clusters: 2,
+        rare_cluster_size: 200,
+        ..SyntheticConfig::default()
+    });
+    let f = Features::new(&data.features, data.dims).unwrap();
+    let config = PartitionConfig {
+        lists: 20,
+        ..PartitionConfig::for_rows(3_000)
+    };
+    let centroids = Centroids::train(f, &config).unwrap();
+    let mut files = std::collections::HashMap::new();
+    let knn = write_knn_lists(f, &centroids, |name, bytes| {
+        files.insert(name.to_owned(), bytes.to_vec());
+        Ok::<_, std::io::Error>(())
+    })
+    .unwrap();
+    let json = serde_json::to_vec(&knn).unwrap();
+    assert_eq!(
+        blake3::hash(&json).to_hex().as_str(),
+        PINNED_KNN_MANIFEST_BLAKE3
+    );
+    let mut index =
+        PartitionedKnn::new(&knn, data.dims, 3_000, &files[&knn.centroids.name]).unwrap();
+    for list in &knn.lists {
+        index.add_list(&list.name, &files[&list.name]).unwrap();
+    }
+    let query = data.row(17);
+    assert_eq!(
+        index.nearest(query, 20, 60).unwrap(),
+        knn_exact(f, query, 60).unwrap()
+    );
 }

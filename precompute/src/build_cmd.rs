@@ -50,6 +50,8 @@ use ingest::IngestedItem;
 pub struct BuildArgs {
     #[command(flatten)]
     ingest: IngestArgs,
+    #[command(flatten)]
+    knn: crate::index_cmd::KnnListsArg,
     /// The model: a Hugging Face CLIP folder, or an open_clip / OpenAI checkpoint file.
     #[arg(long)]
     model: PathBuf,
@@ -326,17 +328,18 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     stats.reduce_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
-    let index = crate::index_cmd::write_index_shards(
+    let mut index = crate::index_cmd::write_index_shards(
         &quantised,
         dims,
         &TreeSetConfig::default(),
         &ShardConfig::default(),
         &out,
     )?;
+    index.knn = crate::index_cmd::write_knn_parts(&quantised, dims, args.knn, &out)?;
     stats.index_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
-    let mut keep: HashSet<String> = index.files.iter().map(|f| f.name.clone()).collect();
+    let mut keep: HashSet<String> = index.file_names().map(str::to_owned).collect();
     let (reduction_file, reduction) = match &compact {
         CompactMap::Pca(pca) => {
             let file = write_hashed(&out, "reduction", "safetensors", &pca.to_safetensors())?;

@@ -2,11 +2,11 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use dataset::{DATASET_FILE, DatasetManifest};
-use index_shards::{LoadedIndex, MANIFEST_NAME, quantize};
+use index_shards::{LoadedIndex, MANIFEST_NAME, Manifest, quantize};
 
 use crate::npy::{self, Dtype, Matrix};
 
@@ -14,11 +14,9 @@ use crate::npy::{self, Dtype, Matrix};
 /// else `manifest.json`) and every shard file it names, each checked against its size and
 /// content hash.
 pub fn load_index(dir: &Path) -> Result<LoadedIndex> {
-    let manifest_path = dir.join(index_manifest_name(dir)?);
-    let manifest = fs::read(&manifest_path)
-        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
-    let mut index = LoadedIndex::from_manifest_json(&manifest)
-        .with_context(|| format!("invalid manifest {}", manifest_path.display()))?;
+    let (manifest, path) = read_index_manifest(dir)?;
+    let mut index = LoadedIndex::new(manifest)
+        .with_context(|| format!("invalid manifest {}", path.display()))?;
     let names: Vec<String> = index.missing_files().map(str::to_owned).collect();
     for name in names {
         let path = dir.join(&name);
@@ -28,6 +26,15 @@ pub fn load_index(dir: &Path) -> Result<LoadedIndex> {
             .with_context(|| format!("invalid shard {}", path.display()))?;
     }
     Ok(index)
+}
+
+/// Reads the index manifest of `dir` (as [`load_index`] finds it) and its path.
+pub fn read_index_manifest(dir: &Path) -> Result<(Manifest, PathBuf)> {
+    let path = dir.join(index_manifest_name(dir)?);
+    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let manifest = Manifest::from_json(&bytes)
+        .with_context(|| format!("invalid manifest {}", path.display()))?;
+    Ok((manifest, path))
 }
 
 /// The index manifest's name in `dir`: a dataset folder's `dataset.json` names it; an index

@@ -1,4 +1,5 @@
-//! `precompute index`: features (`.npy`) to index shards and a manifest.
+//! `precompute index`: features (`.npy`) to index shards, the partitioned k-NN's files
+//! and a manifest.
 
 use std::collections::HashSet;
 use std::fs;
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use index_shards::{
-    Features, MANIFEST_NAME, Manifest, ShardConfig, TreeSet, TreeSetConfig, write_index,
+    Centroids, Features, KnnManifest, MANIFEST_NAME, MIN_PARTITIONED_ROWS, Manifest,
+    PartitionConfig, ShardConfig, TreeSet, TreeSetConfig, write_index, write_knn_lists,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -36,6 +38,29 @@ pub struct IndexArgs {
     /// Upper size of a features or leaves shard file, in bytes.
     #[arg(long, default_value_t = ShardConfig::default().max_shard_bytes)]
     max_shard_bytes: usize,
+    #[command(flatten)]
+    knn: KnnListsArg,
+}
+
+/// How many lists the partitioned k-NN gets.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct KnnListsArg {
+    /// Lists of the partitioned k-NN (0: none, only the exact scan); default: about
+    /// sqrt(images) from 100,000 images on, none below.
+    #[arg(long)]
+    knn_lists: Option<usize>,
+}
+
+impl KnnListsArg {
+    /// The partition of `n` rows, or `None` when there is to be none.
+    fn partition(self, n: usize) -> Option<PartitionConfig> {
+        let default = PartitionConfig::for_rows(n);
+        match self.knn_lists {
+            Some(0) => None,
+            Some(lists) => Some(PartitionConfig { lists, ..default }),
+            None => (n >= MIN_PARTITIONED_ROWS).then_some(default),
+        }
+    }
 }
 
 /// `(dims per subset, number of subsets)` groups.
@@ -71,7 +96,8 @@ pub fn run(args: &IndexArgs) -> Result<()> {
     let shards = ShardConfig {
         max_shard_bytes: args.max_shard_bytes,
     };
-    let manifest = write_index_shards(&features, dims, &config, &shards, &args.out)?;
+    let mut manifest = write_index_shards(&features, dims, &config, &shards, &args.out)?;
+    manifest.knn = write_knn_parts(&features, dims, args.knn, &args.out)?;
     write_index_manifest(&args.out, &manifest)?;
     let removed = remove_stale_shards(&args.out, &manifest)?;
     if removed > 0 {
@@ -146,6 +172,61 @@ pub fn write_index_shards(
     Ok(manifest)
 }
 
+/// Trains the partitioned k-NN of quantised `features` (rows of `dims`) and writes its
+/// files into `out` (skipping files already there), with progress; returns the manifest
+/// section, or `None` where `lists` asks for no partition (small sets by default). Holds
+/// two `u32` per row beside `features` while it writes.
+pub fn write_knn_parts(
+    features: &[u8],
+    dims: usize,
+    lists: KnnListsArg,
+    out: &Path,
+) -> Result<Option<KnnManifest>> {
+    let n = features.len() / dims.max(1);
+    let Some(config) = lists.partition(n) else {
+        return Ok(None);
+    };
+    let features = Features::new(features, dims)?;
+    let started = Instant::now();
+    let bar = ProgressBar::new_spinner().with_message(format!(
+        "training {} k-NN centroids on a sample of {} rows",
+        config.lists,
+        (config.lists * config.sample_per_list).min(n)
+    ));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let centroids =
+        Centroids::train(features, &config).context("cannot train the k-NN centroids")?;
+    bar.finish_with_message(format!(
+        "trained {} k-NN centroids in {:.2?}",
+        centroids.len(),
+        started.elapsed()
+    ));
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let bar = ProgressBar::new(centroids.len() as u64 + 1).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} k-NN files, {msg} [{elapsed}]")
+            .expect("valid template"),
+    );
+    bar.set_message(format!("assigning {n} rows to their lists"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let mut written = 0u64;
+    let knn = write_knn_lists(features, &centroids, |name, bytes| {
+        write_content_named(&out.join(name), bytes)?;
+        written += bytes.len() as u64;
+        bar.inc(1);
+        bar.set_message(format!("{:.1} MiB", written as f64 / f64::from(1 << 20)));
+        Ok::<_, anyhow::Error>(())
+    })
+    .context("cannot write the k-NN lists")?;
+    bar.finish();
+    eprintln!(
+        "wrote {} k-NN files ({:.1} MiB) in {:.2?}",
+        knn.lists.len() + 1,
+        written as f64 / f64::from(1 << 20),
+        started.elapsed()
+    );
+    Ok(Some(knn))
+}
+
 /// Writes `manifest` as `out/manifest.json`, replacing the one readers may be using.
 fn write_index_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
     write_atomic(&out.join(MANIFEST_NAME), &manifest.to_json())
@@ -153,7 +234,7 @@ fn write_index_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
 
 /// Deletes `.shard` files of `dir` that `manifest` does not name; returns how many.
 pub fn remove_stale_shards(dir: &Path, manifest: &Manifest) -> Result<usize> {
-    let keep: HashSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    let keep: HashSet<&str> = manifest.file_names().collect();
     let mut removed = 0;
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry?;

@@ -4,7 +4,7 @@
 //! - [`index_cmd`]: features (`.npy`) to index shards and a manifest;
 //! - [`search_cmd`]: a round of search by classification over an index folder;
 //! - [`knn_cmd`]: nearest images of query vectors;
-//! - [`bench_cmd`]: the engine's figures on a synthetic set;
+//! - [`bench_cmd`]: the engine's and the partitioned k-NN's figures on a synthetic set;
 //! - [`tokenize_cmd`]: CLIP token ids of texts;
 //! - [`encode_cmd`]: CLIP features of texts, images and preprocessed tensors;
 //! - [`extract_cmd`]: resumable, splittable image feature extraction, and `merge`;

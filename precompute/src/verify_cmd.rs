@@ -1,7 +1,8 @@
 //! `precompute verify DIR`: checks a dataset folder as a client would read it and lists
 //! every fault, one line each, naming the file: `dataset.json`, the index manifest and
-//! every shard (size, blake3 and archive validation by `index_shards::LoadedIndex`), every
-//! file `dataset.json` names (size and blake3), every item chunk (parses, ids and counts
+//! every shard (size, blake3 and archive validation by `index_shards::LoadedIndex`), the
+//! partitioned k-NN's centroids and lists (as `index_shards::PartitionedKnn` adds them),
+//! every file `dataset.json` names (size and blake3), every item chunk (parses, ids and counts
 //! agree), every thumbnail the items name (exists, and its bytes match its
 //! content-hashed name), and whether the text encoder's config fits its weights.
 //!
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use clap::Args;
 use dataset::{DATASET_FILE, DatasetManifest, FileRef, ItemsChunk, Reduction, TextEncoder};
-use index_shards::{LoadedIndex, MANIFEST_NAME};
+use index_shards::{LoadedIndex, MANIFEST_NAME, Manifest, PartitionedKnn};
 use ingest::local_file::read_regular_file;
 use rayon::prelude::*;
 
@@ -228,7 +229,40 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
             complete = false;
         }
     }
+    check_knn_files(folder, index.manifest(), faults);
     complete.then_some(index)
+}
+
+/// Checks the partitioned k-NN's centroids and every list, as a client adds them.
+fn check_knn_files(folder: &ServedFolder, manifest: &Manifest, faults: &mut Vec<String>) {
+    let Some(knn) = &manifest.knn else { return };
+    let centroids = &knn.centroids;
+    let opened = folder
+        .read(&centroids.name, centroids.bytes)
+        .and_then(|bytes| {
+            PartitionedKnn::new(knn, manifest.dims, manifest.n_points, &bytes)
+                .map_err(|e| e.to_string())
+        });
+    let mut index = match opened {
+        Ok(index) => index,
+        Err(error) => {
+            faults.push(format!(
+                "{}: {error}",
+                folder.path(&centroids.name).display()
+            ));
+            return;
+        }
+    };
+    for list in &knn.lists {
+        let added = folder.read(&list.name, list.bytes).and_then(|bytes| {
+            index
+                .add_list(&list.name, &bytes)
+                .map_err(|e| e.to_string())
+        });
+        if let Err(error) = added {
+            faults.push(format!("{}: {error}", folder.path(&list.name).display()));
+        }
+    }
 }
 
 /// Why the bytes of a content-named file (`<stem>.<16 hex>.<ext>`, as a dataset's index

@@ -186,6 +186,95 @@ fn index_search_and_knn_find_a_rare_cluster() {
 }
 
 #[test]
+fn partitioned_knn_reads_only_the_probed_lists_and_all_of_them_are_the_exact_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set();
+    // Below 100,000 images an index has no k-NN lists unless asked for.
+    let small = build_index(dir.path(), &set);
+    let features = dir.path().join("features.npy");
+    let index = dir.path().join("partitioned");
+    let index_args = |lists: &str| {
+        let out = precompute(&[
+            "index",
+            "--features",
+            features.to_str().unwrap(),
+            "--out",
+            index.to_str().unwrap(),
+            "--knn-lists",
+            lists,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    index_args("16");
+    let knn_files = |dir: &Path| {
+        sorted_listing(dir)
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("knn-"))
+            .count()
+    };
+    assert_eq!(knn_files(&index), 17);
+    let verified = precompute(&["verify", "--index-only", index.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+
+    let query = dir.path().join("queries.npy");
+    let rows: Vec<u8> = [5u32, 999, 4_321]
+        .iter()
+        .flat_map(|&id| set.row(id).to_vec())
+        .collect();
+    fs::write(
+        &query,
+        npy::write(&Matrix::U8 {
+            rows: 3,
+            cols: set.dims,
+            data: rows,
+        }),
+    )
+    .unwrap();
+    let knn = |index: &Path, more: &[&str]| {
+        let args = [
+            "knn",
+            "--index",
+            index.to_str().unwrap(),
+            "--query",
+            query.to_str().unwrap(),
+            "--k",
+            "60",
+        ];
+        precompute(&[&args[..], more].concat())
+    };
+    let exact = ok_json(knn(&index, &["--exact"]));
+    let every_list = knn(&index, &["--partitioned", "--nprobe", "16"]);
+    assert!(
+        stderr(&every_list).contains("read 17 files"),
+        "{}",
+        stderr(&every_list)
+    );
+    assert_eq!(ok_json(every_list), exact);
+    let two_lists = knn(&index, &["--partitioned", "--nprobe", "2"]);
+    let report = stderr(&two_lists);
+    assert!(report.contains("nprobe 2 of 16 lists"), "{report}");
+    let files: usize = report
+        .split("read ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a count of files read");
+    assert!((2..=7).contains(&files), "{report}");
+    assert_eq!(ok_json(two_lists)["results"][0][0].as_u64(), Some(5));
+
+    let refused = knn(&small, &["--partitioned"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("the index has no partitioned k-NN"),
+        "{}",
+        stderr(&refused)
+    );
+    // Indexed again without lists: the old lists are stale and go.
+    index_args("0");
+    assert_eq!(knn_files(&index), 0);
+}
+
+#[test]
 fn the_same_features_give_the_same_shards_and_answers() {
     let set = small_set();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

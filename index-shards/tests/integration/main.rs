@@ -4,5 +4,6 @@
 mod bad_input;
 mod common;
 mod knn;
+mod partitioned_knn;
 mod range;
 mod shards;
