@@ -52,6 +52,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::knn::{TopK, check_query, offer_rows, row_distances};
 use crate::width::with_width;
+use crate::write::write_content_named;
 use crate::{Features, IndexError, Neighbour};
 
 /// The version of the centroids and list files and of [`KnnManifest`].
@@ -504,12 +505,7 @@ where
         });
     }
     let mut put = |stem: String, rows: usize, bytes: Vec<u8>| -> Result<KnnFile, IndexError> {
-        let hash = blake3::hash(&bytes).to_hex().to_string();
-        let name = format!("{stem}.{}.shard", &hash[..16]);
-        sink(&name, &bytes).map_err(|e| IndexError::Sink {
-            file: name.clone(),
-            source: e.into(),
-        })?;
+        let (name, hash) = write_content_named(&stem, &bytes, &mut sink)?;
         Ok(KnnFile {
             name,
             rows: rows as u64,

@@ -67,12 +67,7 @@ where
     }
     let mut files = Vec::new();
     let mut put = |stem: String, kind: ShardKind, bytes: Vec<u8>| -> Result<(), IndexError> {
-        let hash = blake3::hash(&bytes).to_hex().to_string();
-        let name = format!("{stem}.{}.shard", &hash[..16]);
-        sink(&name, &bytes).map_err(|e| IndexError::Sink {
-            file: name.clone(),
-            source: e.into(),
-        })?;
+        let (name, hash) = write_content_named(&stem, &bytes, &mut sink)?;
         files.push(ShardFile {
             name,
             kind,
@@ -163,4 +158,24 @@ where
         source: e.into(),
     })?;
     Ok(manifest)
+}
+
+/// Hands `bytes` to `sink` as `<stem>.<first 16 hex of their blake3>.shard`, the one naming
+/// rule of every index file (a changed file gets a new name, so caches never go stale);
+/// returns the name and the full hash.
+pub(crate) fn write_content_named<E>(
+    stem: &str,
+    bytes: &[u8],
+    sink: &mut impl FnMut(&str, &[u8]) -> Result<(), E>,
+) -> Result<(String, String), IndexError>
+where
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let hash = blake3::hash(bytes).to_hex().to_string();
+    let name = format!("{stem}.{}.shard", &hash[..16]);
+    sink(&name, bytes).map_err(|e| IndexError::Sink {
+        file: name.clone(),
+        source: e.into(),
+    })?;
+    Ok((name, hash))
 }
