@@ -292,8 +292,8 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   assert(lines.length - 1 >= found, `csv rows ${lines.length - 1} < ${found}`);
   assert(lines.some((l) => l.includes(`rare cluster ${cluster}`)), 'captions exported');
 
-  // Save the search.
-  const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save-search').click()]);
+  // Export the search as a file.
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-search').click()]);
   shared.model = await readFile(await saved.path(), 'utf8');
   assert(JSON.parse(shared.model).searcher === 'db', 'saved model is DBranches');
 
@@ -451,6 +451,54 @@ await test('accessible on desktop and a 390 x 844 phone: axe-core finds no serio
   assert(problems.length === 0, problems.join('\n'));
 });
 
+await test('tiles are toggle buttons: aria-pressed and the label in their name and badge; the keyboard moves a visible focus into view and labels (desktop and phone)', async () => {
+  for (const [device, viewport, columns] of [['desktop', { width: 1280, height: 900 }, 6], ['phone', { width: 390, height: 844 }, 3]]) {
+    const context = await browser.newContext({ serviceWorkers: 'block', viewport, isMobile: device === 'phone', hasTouch: device === 'phone' });
+    const { page } = await freshPage(context);
+    await page.goto(app());
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=result]').length === 60, null, { timeout: TIMEOUT });
+    const shown = await ids(page);
+    const button = (id) => page.locator(`[data-testid=result][data-id="${id}"] button.pick`);
+    const said = (id) => button(id).evaluate((b) => ({ pressed: b.getAttribute('aria-pressed'), name: b.getAttribute('aria-label'),
+      badge: getComputedStyle(b.closest('[data-testid=result]'), '::before').content }));
+    // A click cycles the label; the button says it (pressed while relevant, the label in its
+    // name) and so does the badge, not only the border's colour.
+    for (const [pressed, name, badge] of [['true', /: relevant$/, /relevant/], ['false', /: irrelevant$/, /irrelevant/], ['false', /: not labelled$/, /none/]]) {
+      await page.locator(`[data-testid=result][data-id="${shown[0]}"]`).click();
+      const got = await said(shown[0]);
+      assert(got.pressed === pressed && name.test(got.name) && badge.test(got.badge),
+        `${device}: after a click aria-pressed=${got.pressed}, name "${got.name}", badge ${got.badge}`);
+    }
+    // Tab reaches the grid at one tile (the last clicked), not at each of 60.
+    const focusedId = () => page.evaluate(() => document.activeElement?.closest('[data-testid=result]')?.dataset.id ?? null);
+    await page.getByTestId('query').focus();
+    for (let k = 0; k < 40 && (await focusedId()) === null; k++) await page.keyboard.press('Tab');
+    assert(await focusedId() === String(shown[0]), `${device}: Tab enters the grid at tile ${shown[0]}, got ${await focusedId()}`);
+    assert(await page.evaluate(() => document.activeElement.matches('button.pick:focus-visible')), `${device}: the focus is visible`);
+    await page.keyboard.press('ArrowRight');
+    assert(await focusedId() === String(shown[1]), `${device}: ArrowRight focuses the next tile`);
+    await page.keyboard.press(' ');
+    assert((await said(shown[1])).pressed === 'true', `${device}: Space labels the focused tile relevant`);
+    await page.keyboard.press('ArrowDown');
+    assert(await focusedId() === String(shown[1 + columns]), `${device}: ArrowDown moves one row of ${columns}`);
+    // Far down the page the focused tile is scrolled into view.
+    for (let k = 0; k < 8; k++) await page.keyboard.press('ArrowDown');
+    const at = 1 + 9 * columns;
+    assert(await focusedId() === String(shown[at]), `${device}: nine rows down is tile ${shown[at]}, got ${await focusedId()}`);
+    const view = await page.evaluate(() => { const r = document.activeElement.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, height: innerHeight }; });
+    assert(view.top >= 0 && view.bottom <= view.height + 1, `${device}: the focused tile is scrolled into view: ${JSON.stringify(view)}`);
+    await page.keyboard.press('i');
+    assert(await label(page, shown[at]) === 'irrelevant' && /: irrelevant$/.test((await said(shown[at])).name), `${device}: i labels it irrelevant`);
+    // Tab goes on to its "more like this", then out of the grid.
+    await page.keyboard.press('Tab');
+    assert(await page.evaluate(() => document.activeElement?.dataset.testid) === 'more-like-this' && await focusedId() === String(shown[at]),
+      `${device}: Tab reaches the tile's more like this`);
+    await page.keyboard.press('Tab');
+    assert(await focusedId() === null, `${device}: the next Tab leaves the grid`);
+    await context.close();
+  }
+});
+
 /** A proxy in front of the test's server: while `faults.down`, cuts the connection of every
  * request whose path matches `drop` (the browser's own retry of a cut request is cut too);
  * delays every other by `delayMs`. */
@@ -535,6 +583,59 @@ await test('a saved search applies in a fresh page, and one trained on another i
   const before = await ids(page);
   await page.getByTestId('saved-search').fill(JSON.stringify({ ...saved, index: 'manifest.0000000000000000.json' }));
   await page.getByTestId('apply-search').click();
+  const error = await page.getByTestId('error').textContent();
+  assert(/trained on index manifest\.0{16}\.json, and the dataset open has manifest\.[0-9a-f]{16}\.json/.test(error), `error: ${error}`);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(before), 'nothing applied');
+  await context.close();
+});
+
+await test('saved searches kept in the browser: named and dated, listed after a reload, applied and deleted with one click; another index\'s refused', async () => {
+  const { context, page } = await freshPage();
+  const stored = (p) => p.getByTestId('saved-searches').locator('[data-testid=stored-search]');
+  const like = new URL(shared.url).searchParams.get('like');
+  await page.goto(shared.url);
+  await page.waitForFunction((like) => document.querySelector('[data-testid=result]')?.dataset.id === like
+    && !document.querySelector('[data-testid=progress]'), like);
+  await page.getByTestId('finetune').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+  await idle(page);
+  const round = { count: await count(page), ids: await ids(page) };
+  await page.getByTestId('search-name').fill('cluster swatches');
+  await page.getByTestId('save-search').click();
+  await stored(page).filter({ hasText: 'cluster swatches' }).waitFor();
+  // Without a name, the query names it.
+  await page.getByTestId('save-search').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=stored-search]').length === 2);
+  const listed = await stored(page).allTextContents();
+  assert(/^cluster swatches \d{4}-\d\d-\d\d \d\d:\d\d UTC/.test(listed[0]), `named and dated: ${listed[0]}`);
+  assert(new RegExp(`^like image ${like}, 1 round `).test(listed[1]), `the default name: ${listed[1]}`);
+
+  // A reload of the app lists them; one click applies one: the round's results.
+  await page.goto(app());
+  await gridReady(page);
+  await stored(page).nth(1).waitFor();
+  assert(await stored(page).count() === 2, 'both listed after a reload');
+  await stored(page).first().getByTestId('apply-stored').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+  await idle(page);
+  assert(await count(page) === round.count, `applied: ${await count(page)} results, the round had ${round.count}`);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(round.ids), 'the same first page as the round');
+  // One click deletes one, for good.
+  await stored(page).nth(1).getByTestId('delete-stored').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=stored-search]').length === 1);
+  await page.reload();
+  await gridReady(page);
+  await stored(page).first().waitFor();
+  assert(JSON.stringify(await stored(page).allTextContents()).includes('cluster swatches') && await stored(page).count() === 1,
+    `left after deleting and reloading: ${await stored(page).allTextContents()}`);
+
+  // A file imported into the list that was trained on another index is refused when applied.
+  const other = JSON.stringify({ ...JSON.parse(shared.model), index: 'manifest.0000000000000000.json' });
+  await page.getByTestId('import-search').setInputFiles({ name: 'other-index.json', mimeType: 'application/json', buffer: Buffer.from(other) });
+  const imported = stored(page).filter({ hasText: 'other-index' });
+  await imported.waitFor();
+  const before = await ids(page);
+  await imported.getByTestId('apply-stored').click();
   const error = await page.getByTestId('error').textContent();
   assert(/trained on index manifest\.0{16}\.json, and the dataset open has manifest\.[0-9a-f]{16}\.json/.test(error), `error: ${error}`);
   assert(JSON.stringify(await ids(page)) === JSON.stringify(before), 'nothing applied');

@@ -76,7 +76,11 @@ pub(super) fn Main(props: &MainProps) -> Html {
             .and_then(|(_, v)| v.parse::<u32>().ok())
     });
     let query_text = use_state(String::new);
-    let saved_text = use_state(String::new);
+    let share_inputs = share::ShareInputs {
+        saved_text: use_state(String::new),
+        name: use_state(String::new),
+        stored: share::use_stored_searches(),
+    };
 
     use_opening(
         sender.clone(),
@@ -149,7 +153,7 @@ pub(super) fn Main(props: &MainProps) -> Html {
                 { notices::view(&state, &sender) }
                 { controls::view(&state, &fine_tune) }
                 { results::view(&state, &sender, &fine_tune) }
-                { share::view(&state, &sender, &saved_text) }
+                { share::view(&state, &sender, &share_inputs) }
             </div>
         </div>
     }
