@@ -6,7 +6,8 @@
 //! fetch-check-refetch path, [`FileCache::check_fetched`]: a damaged cached copy is dropped
 //! and fetched again, and only checked network bytes are stored.
 
-use js_sys::{Promise, Uint8Array};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, CacheStorage, Response, Window, WorkerGlobalScope};
@@ -94,6 +95,71 @@ pub fn now_ms() -> f64 {
         Scope::Worker(w) => w.performance(),
     };
     performance.map_or(0.0, |p| p.now())
+}
+
+/// `navigator.locks` (Web Locks), which only secure contexts have.
+fn lock_manager() -> Result<JsValue, String> {
+    let navigator =
+        Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|e| describe(&e))?;
+    let locks = Reflect::get(&navigator, &"locks".into()).map_err(|e| describe(&e))?;
+    if locks.is_undefined() {
+        return Err("this page has no Web Locks (not a secure context)".to_owned());
+    }
+    Ok(locks)
+}
+
+/// `navigator.locks.request(name, callback)`; the promise it returns settles when the
+/// callback's does, which nothing here waits for.
+fn request_lock(name: &str, callback: &JsValue) -> Result<(), String> {
+    let locks = lock_manager()?;
+    let request: Function = Reflect::get(&locks, &"request".into())
+        .map_err(|e| describe(&e))?
+        .dyn_into()
+        .map_err(|e| describe(&e))?;
+    request
+        .call2(&locks, &name.into(), callback)
+        .map_err(|e| describe(&e))?;
+    Ok(())
+}
+
+/// Takes Web Lock `name` and holds it until this worker ends (a worker's locks go with
+/// it, however it ends); returns once it is held.
+///
+/// # Errors
+/// No Web Locks here, or the lock was refused.
+pub async fn hold_lock(name: &str) -> Result<(), String> {
+    let mut grant = None;
+    let granted = Promise::new(&mut |resolve, _| grant = Some(resolve));
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        if let Some(grant) = grant {
+            let _ = grant.call0(&JsValue::UNDEFINED);
+        }
+        // Never settles: the lock is the worker's for its whole life.
+        Promise::new(&mut |_, _| {}).into()
+    });
+    request_lock(name, &callback)?;
+    JsFuture::from(granted).await.map_err(|e| describe(&e))?;
+    Ok(())
+}
+
+/// Calls `on_released` once Web Lock `name`, held by a worker ([`hold_lock`]), is free:
+/// that worker has ended. The lock is let go again at once.
+///
+/// # Errors
+/// No Web Locks here.
+pub fn when_released(name: &str, on_released: impl FnOnce() + 'static) -> Result<(), String> {
+    let callback = Closure::once_into_js(move |_lock: JsValue| on_released());
+    request_lock(name, &callback)
+}
+
+/// Closes this worker (in a worker; nothing in a page).
+pub fn close_worker() {
+    if let Scope::Worker(worker) = scope()
+        && let Ok(close) = Reflect::get(&worker, &"close".into())
+        && let Ok(close) = close.dyn_into::<Function>()
+    {
+        let _ = close.call0(&worker);
+    }
 }
 
 async fn response_bytes(url: &str, response: &Response) -> Result<Vec<u8>, NetError> {

@@ -18,9 +18,21 @@ pub struct WorkerRequest {
     pub task: Task,
 }
 
+/// The `seq` of [`Task::HoldLifeline`] and of its reply: outside the page's numbering of
+/// requests (which starts at 1), so the page's state never waits for it.
+pub const LIFELINE_SEQ: u32 = 0;
+
 /// What the app asks the worker to do.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Task {
+    /// Hold the Web Lock `lock` for as long as the worker lives, answered by
+    /// [`ReplyBody::LifelineHeld`] once held. The page then asks for the same lock, which it
+    /// gets only when the worker has ended (closed, terminated, or crashed: a panic closes
+    /// it), and starts a fresh worker.
+    HoldLifeline {
+        /// The lock's name, unique to this worker.
+        lock: String,
+    },
     /// Open the dataset whose folder is at `base` (absolute URL ending in `/`): fetch its
     /// index manifest and feature shards (what k-NN needs), checked and cached.
     Open {
@@ -97,6 +109,11 @@ pub struct WorkerReply {
 pub enum ReplyBody {
     /// Files fetched so far for the request.
     Progress(Progress),
+    /// The worker holds its lifeline ([`Task::HoldLifeline`]).
+    LifelineHeld {
+        /// The lock's name.
+        lock: String,
+    },
     /// The dataset is open: k-NN works from now on.
     Opened {
         /// Images in the index.

@@ -69,6 +69,8 @@ impl OpenDataset {
 pub enum Pending {
     /// Opening the dataset's index.
     Open,
+    /// Opening it again in a restarted search worker: the session stays as it was.
+    Reopen,
     /// k-NN for a query.
     Knn(Query),
     /// A longer k-NN list for the session's query ("more results").
@@ -81,6 +83,18 @@ pub enum Pending {
     Plan(f64),
     /// The plan's members training in the helper workers.
     Members,
+}
+
+impl Pending {
+    /// What the request was doing, for the error panel.
+    pub fn doing(&self) -> &'static str {
+        match self {
+            Pending::Open | Pending::Reopen => "opening the dataset",
+            Pending::Knn(_) | Pending::More(_) => "finding the nearest images",
+            Pending::FineTune | Pending::Plan(_) | Pending::Members => "the fine-tune round",
+            Pending::Apply => "applying the saved search",
+        }
+    }
 }
 
 /// Which failed request the error panel's retry sends again.
@@ -178,6 +192,8 @@ pub struct State {
     pub encode_ms: f64,
     /// The ensemble round whose members the helper workers train.
     pub ensemble: Option<EnsembleRound>,
+    /// How many times the search worker ended and was started again.
+    pub worker_restarts: u32,
 }
 
 /// Something that changes the [`State`].
@@ -216,6 +232,8 @@ pub enum Msg {
     TextSent(u32, bool),
     /// The text worker answered.
     Text(TextReply),
+    /// The search worker ended (closed, terminated, crashed); a fresh one is starting.
+    WorkerStopped,
 }
 
 impl State {
@@ -248,6 +266,7 @@ impl State {
             text_encode_seq: 0,
             encode_ms: 0.0,
             ensemble: None,
+            worker_restarts: 0,
         }
     }
 
@@ -272,11 +291,12 @@ impl State {
             }
             Msg::Sent(seq, pending) => {
                 self.seq = seq;
-                self.pending = Some(pending);
-                self.progress = None;
-                if self.retry == Some(Retry::Search) {
+                // Reopening keeps the retry of the request the stopped worker lost.
+                if self.retry == Some(Retry::Search) && pending != Pending::Reopen {
                     self.retry = None;
                 }
+                self.pending = Some(pending);
+                self.progress = None;
             }
             Msg::Reply(reply) if reply.seq == self.seq => self.on_reply(reply.body),
             Msg::Reply(_) => return false,
@@ -311,6 +331,21 @@ impl State {
                 }
             }
             Msg::Text(reply) => self.on_text(reply),
+            Msg::WorkerStopped => {
+                self.worker_restarts += 1;
+                self.ready = false;
+                self.progress = None;
+                self.ensemble = None;
+                if let Some(pending) = self.pending.take() {
+                    self.error = Some(Failure::new(
+                        pending.doing(),
+                        "the search worker stopped",
+                        "a fresh one has started: retry sends the request again, and the \
+                         files already checked are not fetched again",
+                    ));
+                    self.retry = Some(Retry::Search);
+                }
+            }
         }
         true
     }
@@ -341,10 +376,18 @@ impl State {
                 self.progress = Some(progress);
                 return;
             }
+            ReplyBody::LifelineHeld { .. } => return,
             _ => self.pending.take(),
         };
         self.progress = None;
         match (body, pending) {
+            // A restarted worker has the dataset open again: the session goes on, unless
+            // the first opening never showed one.
+            (ReplyBody::Opened { .. }, Some(Pending::Reopen))
+                if !self.session.round.ids.is_empty() =>
+            {
+                self.ready = true;
+            }
             (ReplyBody::Opened { count, .. }, _) => {
                 self.ready = true;
                 self.session.apply(Action::Show {
@@ -427,6 +470,7 @@ impl State {
             (
                 ReplyBody::Neighbours { .. }
                 | ReplyBody::Progress(_)
+                | ReplyBody::LifelineHeld { .. }
                 | ReplyBody::Plan(_)
                 | ReplyBody::Part(_),
                 _,
@@ -880,6 +924,53 @@ mod tests {
         assert_eq!(state.retry, None);
         state.apply(Msg::Error(failure()));
         assert_eq!(state.retry, None);
+    }
+
+    #[test]
+    fn a_stopped_worker_ends_the_request_offers_retry_and_reopens_keeping_the_session() {
+        let mut state = opened(false);
+        state.apply(Msg::Sent(2, Pending::Knn(Query::Like(1))));
+        state.apply(reply(
+            2,
+            ReplyBody::Neighbours {
+                ids: vec![1, 2, 3],
+                times: StageTimes::default(),
+            },
+        ));
+        state.apply(Msg::Session(Action::Click {
+            id: 2,
+            shift: false,
+        }));
+        state.apply(Msg::Sent(3, Pending::FineTune));
+        state.apply(Msg::WorkerStopped);
+        assert_eq!(state.worker_restarts, 1);
+        assert_eq!(state.pending, None, "never left on 'working…'");
+        assert!(!state.ready, "until the fresh worker has the dataset open");
+        let error = state.error.clone().expect("the error panel says so");
+        assert_eq!(
+            (error.what.as_str(), error.message.as_str()),
+            ("the fine-tune round", "the search worker stopped")
+        );
+        assert_eq!(state.retry, Some(Retry::Search));
+        // The fresh worker reopens the dataset: the session and the retry stay.
+        state.apply(Msg::Sent(4, Pending::Reopen));
+        assert_eq!(state.retry, Some(Retry::Search));
+        state.apply(reply(
+            4,
+            ReplyBody::Opened {
+                count: 10,
+                dims: 4,
+                trees: 1,
+            },
+        ));
+        assert!(state.can_send());
+        assert_eq!(state.session.round.ids, [1, 2, 3]);
+        assert_eq!(state.session.labels.irrelevant(), [2]);
+        assert_eq!(state.retry, Some(Retry::Search));
+        // A worker that stops while idle is only restarted.
+        state.apply(Msg::DismissError);
+        state.apply(Msg::WorkerStopped);
+        assert_eq!((state.worker_restarts, &state.error), (2, &None));
     }
 
     #[test]

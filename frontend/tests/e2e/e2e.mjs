@@ -566,6 +566,51 @@ await test('network faults: dropped and delayed requests end in the error panel,
   }
 });
 
+await test('a search worker that dies mid-round is restarted: the error panel, never left on working…, and retry gives the clean run\'s results from the files already checked', async () => {
+  const steps = async (url, proxy) => {
+    const { context, page } = await freshPage();
+    await page.goto(url);
+    await gridReady(page);
+    const { id } = await findClusterTile(page);
+    await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
+    await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
+    await idle(page);
+    await page.locator('[data-testid=result]').nth(1).click();
+    await page.getByTestId('finetune').click();
+    if (proxy) {
+      // The round is fetching its leaves (each answer delayed by the proxy): the worker ends.
+      while (!proxy.faults.requests.some((u) => /tree-\d+-leaves/.test(u))) await new Promise((r) => setTimeout(r, 10));
+      const workers = page.workers();
+      assert(workers.length === 1, `one worker (the search worker): ${workers.length}`);
+      await workers[0].evaluate(() => self.close());
+      await page.getByTestId('error').filter({ hasText: 'the search worker stopped' }).waitFor();
+      // A fresh worker reopens the dataset; then nothing is left in progress.
+      await page.waitForFunction(() => !document.querySelector('[data-testid=retry]')?.disabled, null, { timeout: TIMEOUT });
+      assert(await page.getByTestId('progress').count() === 0, 'not left on working…');
+      assert(page.workers().length === 1 && page.workers()[0] !== workers[0], 'a fresh search worker');
+      const features = proxy.faults.requests.filter((u) => /features-\d+/.test(u));
+      assert(new Set(features).size === features.length, `the fresh worker read the checked feature shards from the cache: ${features}`);
+      await page.getByTestId('retry').click();
+    }
+    await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'), null, { timeout: TIMEOUT });
+    await idle(page);
+    const found = { count: await count(page), ids: await ids(page), rules: await page.getByTestId('rules').textContent() };
+    assert(await page.getByTestId('error').count() === 0, 'the error panel is gone');
+    await context.close();
+    return found;
+  };
+  const clean = await steps(app());
+  const proxy = await faultyProxy(/^$/, 300);
+  try {
+    const restarted = await steps(proxy.url, proxy);
+    assert(restarted.count === clean.count && restarted.count > 0, `after the restart ${restarted.count} results, clean ${clean.count}`);
+    assert(JSON.stringify(restarted.ids) === JSON.stringify(clean.ids), 'the same first page');
+    assert(restarted.rules === clean.rules, 'the same rules');
+  } finally {
+    proxy.close();
+  }
+});
+
 await test('a saved search applies in a fresh page, and one trained on another index is refused', async () => {
   const { context, page } = await freshPage();
   await page.goto(app());
