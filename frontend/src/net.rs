@@ -179,20 +179,96 @@ async fn response_bytes(url: &str, response: &Response) -> Result<Vec<u8>, NetEr
 /// # Errors
 /// [`NetError`] naming the URL.
 pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, NetError> {
-    let answer = JsFuture::from(fetch_promise(url))
-        .await
-        .map_err(|e| NetError::NoAnswer {
+    let mut download = Download::start(url).await?;
+    while download.next_chunk().await?.is_some() {}
+    Ok(download.into_bytes())
+}
+
+/// A download read as its bytes arrive (the answer's body stream), so that a large file
+/// reports progress within itself.
+pub struct Download {
+    url: String,
+    /// The body's reader; none for an answer without a body.
+    reader: Option<JsValue>,
+    bytes: Vec<u8>,
+}
+
+impl Download {
+    /// Fetches `url` (through the HTTP cache) and checks the answer's status.
+    ///
+    /// # Errors
+    /// [`NetError`] naming the URL.
+    pub async fn start(url: &str) -> Result<Self, NetError> {
+        let answer = JsFuture::from(fetch_promise(url))
+            .await
+            .map_err(|e| NetError::NoAnswer {
+                url: url.to_owned(),
+                reason: describe(&e),
+            })?;
+        let response: Response = answer.unchecked_into();
+        if !response.ok() {
+            return Err(NetError::Status {
+                url: url.to_owned(),
+                status: response.status(),
+            });
+        }
+        let body = |reason: JsValue| NetError::Body {
             url: url.to_owned(),
-            reason: describe(&e),
-        })?;
-    let response: Response = answer.unchecked_into();
-    if !response.ok() {
-        return Err(NetError::Status {
+            reason: describe(&reason),
+        };
+        let stream = Reflect::get(&response, &"body".into()).map_err(body)?;
+        let reader = if stream.is_null() || stream.is_undefined() {
+            None
+        } else {
+            Some(call_method(&stream, "getReader").map_err(body)?)
+        };
+        Ok(Self {
             url: url.to_owned(),
-            status: response.status(),
-        });
+            reader,
+            bytes: Vec::new(),
+        })
     }
-    response_bytes(url, &response).await
+
+    /// Reads the next piece of the body; its length, or none at the end.
+    ///
+    /// # Errors
+    /// [`NetError::Body`] when the stream breaks (a connection cut mid-file).
+    pub async fn next_chunk(&mut self) -> Result<Option<usize>, NetError> {
+        let Some(reader) = &self.reader else {
+            return Ok(None);
+        };
+        let body = |reason: JsValue| NetError::Body {
+            url: self.url.clone(),
+            reason: describe(&reason),
+        };
+        let read: Promise = call_method(reader, "read").map_err(body)?.unchecked_into();
+        let result = JsFuture::from(read).await.map_err(body)?;
+        if Reflect::get(&result, &"done".into())
+            .map_err(body)?
+            .is_truthy()
+        {
+            self.reader = None;
+            return Ok(None);
+        }
+        let chunk: Uint8Array = Reflect::get(&result, &"value".into())
+            .map_err(body)?
+            .unchecked_into();
+        let start = self.bytes.len();
+        self.bytes.resize(start + chunk.length() as usize, 0);
+        chunk.copy_to(&mut self.bytes[start..]);
+        Ok(Some(self.bytes.len() - start))
+    }
+
+    /// The bytes read.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// `target.name()`.
+fn call_method(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
+    let method: Function = Reflect::get(target, &name.into())?.dyn_into()?;
+    method.call0(target)
 }
 
 /// Fetches `url` as UTF-8 text.
@@ -228,7 +304,7 @@ impl FileCache {
     }
 
     /// The stored bytes of `url`, if any.
-    async fn get(&self, url: &str) -> Option<Vec<u8>> {
+    pub async fn stored(&self, url: &str) -> Option<Vec<u8>> {
         let cache = self.cache.as_ref()?;
         let found = JsFuture::from(cache.match_with_str(url)).await.ok()?;
         let response: Response = found.dyn_into().ok()?;
@@ -269,7 +345,7 @@ impl FileCache {
     /// # Errors
     /// [`NetError`] naming the URL.
     pub async fn fetch(&self, url: &str) -> Result<(Vec<u8>, Source), NetError> {
-        if let Some(bytes) = self.get(url).await {
+        if let Some(bytes) = self.stored(url).await {
             return Ok((bytes, Source::Cache));
         }
         Ok((fetch_bytes(url).await?, Source::Network))

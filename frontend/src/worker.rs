@@ -267,6 +267,7 @@ impl State {
         if files.is_empty() {
             return Ok(0);
         }
+        let started_ms = net::now_ms();
         let base = open.base.clone();
         let cache = self.cache.clone();
         let mut fetches = futures::stream::iter(files.into_iter().map(|file| {
@@ -292,6 +293,7 @@ impl State {
             network += checked.network_bytes;
             progress.files_done += 1;
             progress.bytes_done += file.bytes;
+            progress.elapsed_ms = net::now_ms() - started_ms;
             let reply = WorkerReply {
                 seq,
                 body: ReplyBody::Progress(progress.clone()),

@@ -762,6 +762,66 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   await context.close();
 });
 
+/** A proxy in front of the test's server that sends the body of each answer whose path
+ * matches `slow` uncompressed, `chunk` bytes every `everyMs` (a slow link); others pass. */
+async function throttlingProxy(slow, chunk, everyMs) {
+  const target = new URL(base);
+  const server = http.createServer((req, res) => {
+    const throttled = slow.test(req.url);
+    const headers = { ...req.headers };
+    if (throttled) delete headers['accept-encoding'];
+    const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      if (!throttled) { answer.pipe(res); return; }
+      const parts = [];
+      answer.on('data', (part) => parts.push(part));
+      answer.on('end', async () => {
+        const body = Buffer.concat(parts);
+        for (let at = 0; at < body.length && !res.destroyed; at += chunk) {
+          res.write(body.subarray(at, at + chunk));
+          await new Promise((r) => setTimeout(r, everyMs));
+        }
+        res.end();
+      });
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${server.address().port}${target.pathname}`, close: () => server.close() };
+}
+
+await test('progress within a file: the text encoder\'s bytes are reported as they arrive, with a bar and an estimate', async () => {
+  // About 1.2 MB at 16 KB every 50 ms: some 4 s on the wire.
+  const proxy = await throttlingProxy(/text-encoder\.[0-9a-f]+\.safetensors/, 16_384, 50);
+  const { context, page } = await freshPage();
+  try {
+    await page.goto(`${proxy.url}?dataset=swatches-text`);
+    const seen = [];
+    let status = '';
+    const deadline = Date.now() + TIMEOUT;
+    while (!/ready|failed/.test(status) && Date.now() < deadline) {
+      const now = await page.evaluate(() => ({ bar: document.querySelector('[data-testid=text-progress]')?.value ?? null,
+        status: document.querySelector('[data-testid=text-status]')?.textContent ?? '' }));
+      status = now.status;
+      if (now.bar !== null) seen.push(now);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(/ready/.test(status), `the streamed encoder loads: ${status}`);
+    const bars = seen.map((s) => s.bar);
+    const within = [...new Set(bars.filter((v) => v > 0 && v < 100))];
+    figures.text_progress_steps_seen = within.length;
+    assert(within.length >= 5, `the bar advances within the file: ${JSON.stringify(within)}`);
+    assert(bars.every((v, k) => k === 0 || v >= bars[k - 1]), `the bar never goes back: ${JSON.stringify(bars)}`);
+    const estimate = seen.find((s) => /\d+ (KB|MB) of [\d.]+ MB \(\d+%\) · [\d.]+ (B|KB|MB)\/s · about \d+ s left/.test(s.status));
+    assert(estimate, `bytes, rate and time left shown: ${JSON.stringify(seen.slice(-3).map((s) => s.status))}`);
+    figures.text_progress_example = estimate.status;
+  } finally {
+    await context.close();
+    proxy.close();
+  }
+});
+
 await test('text search on WebGPU (SwiftShader adapter): same k-NN ids as on the CPU', async () => {
   const gpu = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -34,8 +34,7 @@ pub(super) fn view(state: &UseReducerHandle<State>, sender: &Sender) -> Html {
             if let Some(p) = &state.progress {
                 <div class="progress" data-testid="progress">
                     <progress max="100" value={format!("{:.0}", p.percent())} />
-                    {format!(" {}: {}/{} files, {}/{} bytes ({:.0}%)", p.what, p.files_done, p.files_total,
-                        p.bytes_done, p.bytes_total, p.percent())}
+                    {format!(" {}: {}/{} files, {}", p.what, p.files_done, p.files_total, p.describe())}
                 </div>
             } else if state.pending.is_some() {
                 <div class="progress" data-testid="progress">{"working…"}</div>
