@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use branches::{EnsemblePlan, SearchRequest, Searcher};
-use dataset::{Catalog, DatasetManifest, Item};
+use branches::{EnsemblePlan, SearchRequest, Searcher, TrainingSettings};
+use dataset::{Catalog, DatasetManifest, Item, SearchSettings, Slider};
 
 use super::DEFAULT_CATALOG;
 use crate::protocol::{
     Backend, Failure, Progress, ReplyBody, TextBody, TextReply, TextTask, WorkerReply,
 };
 use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
-use crate::share::SharedSearch;
+use crate::share::{SharedSearch, searcher_from_name};
 
 /// What an embedding page is told of the results shown (the element's `results` and
 /// `round` events' `detail`).
@@ -52,6 +52,72 @@ pub struct OpenDataset {
 }
 
 impl OpenDataset {
+    /// Its search settings: `dataset.json`'s, else the app's defaults.
+    pub fn search_settings(&self) -> SearchSettings {
+        self.manifest.search.clone().unwrap_or_default()
+    }
+
+    /// The searchers it offers, the default first.
+    pub fn searchers(&self) -> Vec<Searcher> {
+        let settings = self.search_settings();
+        settings
+            .searchers
+            .iter()
+            .filter_map(|name| searcher_from_name(name))
+            .collect()
+    }
+
+    /// The training settings its search settings give (the defaults without).
+    ///
+    /// # Errors
+    /// `training` is no `branches::TrainingSettings` (serde's message names the field).
+    pub fn training(&self) -> Result<TrainingSettings, serde_json::Error> {
+        match &self.manifest.search {
+            Some(search) => serde_json::from_value(search.training.clone().into()),
+            None => Ok(TrainingSettings::default()),
+        }
+    }
+
+    /// The settings a round starts with on this dataset: its default searcher and sliders.
+    pub fn default_settings(&self) -> Settings {
+        Settings::starting(&self.search_settings())
+    }
+
+    /// The next round's settings on this dataset, from `current`, the settings so far, and
+    /// `defaults`, those they started from (the last dataset's, or the app's): a value left
+    /// at its default takes this dataset's; a changed one (the user's, a shared URL's)
+    /// stays, if this dataset offers that searcher, and clamped to its sliders' ranges.
+    pub fn settings_from(&self, current: Settings, defaults: Settings) -> Settings {
+        let search = self.search_settings();
+        let own = Settings::starting(&search);
+        let slider = |value: u32, default: u32, slider: Slider| {
+            if value == default {
+                slider.default
+            } else {
+                value.clamp(slider.min, slider.max)
+            }
+        };
+        Settings {
+            searcher: if current.searcher != defaults.searcher
+                && self.searchers().contains(&current.searcher)
+            {
+                current.searcher
+            } else {
+                own.searcher
+            },
+            random_negatives: slider(
+                current.random_negatives,
+                defaults.random_negatives,
+                search.random_negatives,
+            ),
+            negative_weight: slider(
+                current.negative_weight,
+                defaults.negative_weight,
+                search.negative_weight,
+            ),
+        }
+    }
+
     /// The item chunks that hold `ids`, ascending and each once (ids out of range have none).
     pub fn chunks_of<'a>(&self, ids: impl IntoIterator<Item = &'a u32>) -> Vec<usize> {
         let mut chunks: Vec<usize> = ids
@@ -129,6 +195,21 @@ pub struct Settings {
     pub random_negatives: u32,
     /// How many times each irrelevant image counts.
     pub negative_weight: u32,
+}
+
+impl Settings {
+    /// The settings `search` starts a round with: its first searcher, its sliders' defaults.
+    pub fn starting(search: &SearchSettings) -> Self {
+        Self {
+            searcher: search
+                .searchers
+                .iter()
+                .find_map(|name| searcher_from_name(name))
+                .unwrap_or(Searcher::DBranches),
+            random_negatives: search.random_negatives.default,
+            negative_weight: search.negative_weight.default,
+        }
+    }
 }
 
 /// Where the dataset's text encoder is.
@@ -284,6 +365,11 @@ impl State {
                 } else {
                     TextState::Absent
                 };
+                let defaults = self.dataset.as_ref().map_or_else(
+                    || Settings::starting(&SearchSettings::default()),
+                    |d| d.default_settings(),
+                );
+                self.settings = dataset.settings_from(self.settings, defaults);
                 self.dataset = Some(dataset);
                 self.ready = false;
                 self.items.clear();
@@ -575,6 +661,10 @@ impl State {
         request.random_negatives = self.settings.random_negatives;
         request.negative_weight = self.settings.negative_weight;
         request.searcher = self.settings.searcher;
+        // Checked when the dataset opened (`loading`).
+        if let Some(dataset) = &self.dataset {
+            request.training = dataset.training().unwrap_or_default();
+        }
         request
     }
 
@@ -660,6 +750,7 @@ mod tests {
                     reduction: Reduction::Identity,
                 }),
                 full_features: None,
+                search: None,
             },
         })
     }
@@ -1111,6 +1202,83 @@ mod tests {
         assert_eq!(request.searcher, Searcher::RandomForest);
         assert_eq!((request.random_negatives, request.negative_weight), (9, 4));
         assert_eq!(state.shared().searcher, Searcher::RandomForest);
+    }
+
+    #[test]
+    fn a_datasets_search_settings_give_the_searchers_defaults_and_training() {
+        let mut tuned = dataset("https://x/tuned/", false);
+        Rc::get_mut(&mut tuned).unwrap().manifest.search = Some(
+            SearchSettings::from_json(
+                r#"{"searchers": ["ens", "dtree"], "random_negatives": {"min": 0, "max": 200, "default": 50},
+                    "negative_weight": {"min": 1, "max": 10, "default": 3}, "training": {"ensemble_models": 5}}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            tuned.searchers(),
+            [Searcher::Ensemble, Searcher::DecisionTree]
+        );
+        // A plain page: the dataset's defaults.
+        let mut state = State::new(None);
+        state.apply(Msg::Dataset(tuned.clone()));
+        assert_eq!(
+            state.settings,
+            Settings {
+                searcher: Searcher::Ensemble,
+                random_negatives: 50,
+                negative_weight: 3,
+            }
+        );
+        let request = state.search_request();
+        assert_eq!(request.training.ensemble_models, 5);
+        // A shared URL's settings stay where the dataset allows them.
+        let shared = SharedSearch {
+            searcher: Searcher::DecisionTree,
+            random_negatives: 700,
+            negative_weight: 2,
+            ..SharedSearch::default()
+        };
+        let mut state = State::new(Some(shared));
+        state.apply(Msg::Dataset(tuned.clone()));
+        assert_eq!(
+            state.settings,
+            Settings {
+                searcher: Searcher::DecisionTree,
+                random_negatives: 200,
+                negative_weight: 2,
+            }
+        );
+        // Not offered: the dataset's default searcher.
+        state.settings.searcher = Searcher::RandomForest;
+        let app = Settings::starting(&SearchSettings::default());
+        assert_eq!(
+            tuned.settings_from(state.settings, app).searcher,
+            Searcher::Ensemble
+        );
+        // On to a dataset without settings: what was the tuned one's default is the app's.
+        let plain = dataset("https://x/tiny/", false);
+        let mut state = State::new(None);
+        state.apply(Msg::Dataset(tuned.clone()));
+        state.settings.negative_weight = 7;
+        state.apply(Msg::Dataset(plain.clone()));
+        assert_eq!(
+            state.settings,
+            Settings {
+                searcher: Searcher::DBranches,
+                random_negatives: 500,
+                negative_weight: 7,
+            }
+        );
+        assert_eq!(plain.searchers().len(), 4);
+        assert_eq!(plain.training().unwrap(), TrainingSettings::default());
+        let mut bad = dataset("https://x/bad/", false);
+        let mut search = SearchSettings::default();
+        search
+            .training
+            .insert("ensemble_model".to_owned(), 5.into());
+        Rc::get_mut(&mut bad).unwrap().manifest.search = Some(search);
+        let error = bad.training().unwrap_err().to_string();
+        assert!(error.contains("ensemble_model"), "{error}");
     }
 
     #[test]

@@ -701,6 +701,37 @@ await test('shift-click range and keyboard labelling', async () => {
   await context.close();
 });
 
+await test('per-dataset search settings: only the searchers dataset.json offers, its sliders\' ranges and defaults; a round trains with them', async () => {
+  const { context, page } = await freshPage();
+  const controls = () => page.evaluate(() => {
+    const slider = (id) => { const s = document.querySelector(`[data-testid=${id}]`); return [s.min, s.max, s.value].map(Number); };
+    const select = document.querySelector('[data-testid=searcher]');
+    return { searchers: [...select.options].map((o) => o.value), searcher: select.value,
+      randomNegatives: slider('random-negatives'), negativeWeight: slider('negative-weight') };
+  });
+  await page.goto(app('?dataset=swatches-tuned'));
+  await gridReady(page);
+  const tuned = await controls();
+  assert(JSON.stringify(tuned) === JSON.stringify({ searchers: ['ens', 'dtree'], searcher: 'ens', randomNegatives: [0, 200, 50], negativeWeight: [1, 10, 3] }),
+    `the dataset's settings: ${JSON.stringify(tuned)}`);
+  // A round uses them: the ensemble (the dataset's default searcher).
+  await tiles(page).nth(3).locator('[data-testid=more-like-this]').click();
+  await idle(page);
+  await page.getByTestId('finetune').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+  await idle(page);
+  const round = new URL(page.url()).searchParams;
+  assert(await count(page) > 0 && round.get('searcher') === 'ens' && round.get('rn') === '50' && round.get('nw') === '3',
+    `the round's settings in the URL: ${page.url()}`);
+  // Another dataset without settings offers the app's four and its defaults again.
+  await page.getByTestId('dataset').selectOption('swatches');
+  await gridReady(page);
+  const plain = await controls();
+  assert(JSON.stringify(plain) === JSON.stringify({ searchers: ['db', 'ens', 'dtree', 'rf'], searcher: 'db', randomNegatives: [0, 1000, 500], negativeWeight: [1, 100, 1] }),
+    `the app's settings: ${JSON.stringify(plain)}`);
+  await context.close();
+});
+
 await test('text query without a text encoder says so in the error panel', async () => {
   const { context, page } = await freshPage();
   await page.goto(app());
