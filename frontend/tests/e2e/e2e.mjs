@@ -725,6 +725,8 @@ await test('per-dataset search settings: only the searchers dataset.json offers,
     `the round's settings in the URL: ${page.url()}`);
   // Another dataset without settings offers the app's four and its defaults again.
   await page.getByTestId('dataset').selectOption('swatches');
+  // The tuned dataset's grid may still be up: wait for the switch to reach the controls.
+  await page.waitForFunction(() => document.querySelector('[data-testid=searcher]').options.length !== 2, null, { timeout: TIMEOUT });
   await gridReady(page);
   const plain = await controls();
   assert(JSON.stringify(plain) === JSON.stringify({ searchers: ['db', 'ens', 'dtree', 'rf'], searcher: 'db', randomNegatives: [0, 1000, 500], negativeWeight: [1, 100, 1] }),
