@@ -48,6 +48,14 @@ pub enum DatasetError {
         /// serde's error.
         source: serde_json::Error,
     },
+    /// Search settings the app cannot use.
+    #[error("{file}: {source}")]
+    Settings {
+        /// The document's file name.
+        file: &'static str,
+        /// What is wrong, naming the field.
+        source: SettingsError,
+    },
     /// A document of another format version.
     #[error("{file}: format version {found}, this build reads {expected}")]
     Version {
@@ -96,6 +104,155 @@ pub struct DatasetManifest {
     pub text: Option<TextEncoder>,
     /// Full-dimension int8 image features (for exact text search and re-ranking).
     pub full_features: Option<FullFeatures>,
+    /// The app's search settings for this dataset (`precompute build --search FILE`);
+    /// absent in older folders and when not given: the app's own defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSettings>,
+}
+
+/// The searchers an app may offer, by the names its URL uses: decision branches, their
+/// ensemble, the decision tree and the random forest.
+pub const SEARCHER_NAMES: [&str; 4] = ["db", "ens", "dtree", "rf"];
+
+/// A slider's range and where it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slider {
+    /// The lowest value.
+    pub min: u32,
+    /// The highest value.
+    pub max: u32,
+    /// The value it starts at, in `min..=max`.
+    pub default: u32,
+}
+
+impl Slider {
+    /// Whether the slider lies within `limits` and starts inside its own range.
+    fn check(
+        &self,
+        field: &'static str,
+        limits: std::ops::RangeInclusive<u32>,
+    ) -> Result<(), SettingsError> {
+        let invalid = |problem: String| Err(SettingsError::Invalid { field, problem });
+        if self.min > self.max {
+            return invalid(format!("min {} is above max {}", self.min, self.max));
+        }
+        if !limits.contains(&self.min) || !limits.contains(&self.max) {
+            return invalid(format!(
+                "min {} and max {} must lie in {}..={}",
+                self.min,
+                self.max,
+                limits.start(),
+                limits.end()
+            ));
+        }
+        if !(self.min..=self.max).contains(&self.default) {
+            return invalid(format!(
+                "default {} is outside min {} ..= max {}",
+                self.default, self.min, self.max
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A dataset's search settings, as the app uses them: which searchers it offers (the first
+/// is the default), the ranges and starting values of its two sliders, and the classifiers'
+/// training settings. Any field left out takes the app's default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchSettings {
+    /// The searchers offered, by [`SEARCHER_NAMES`], the default first.
+    pub searchers: Vec<String>,
+    /// Random images added as irrelevant each round (within 0..=1000).
+    pub random_negatives: Slider,
+    /// How many times each irrelevant image counts (within 1..=100).
+    pub negative_weight: Slider,
+    /// `branches::TrainingSettings` as JSON (any of its fields; the rest at their
+    /// defaults): this crate leaves it to those who know `branches` to read and check.
+    pub training: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            searchers: SEARCHER_NAMES.iter().map(|&n| n.to_owned()).collect(),
+            random_negatives: Slider {
+                min: 0,
+                max: 1000,
+                default: 500,
+            },
+            negative_weight: Slider {
+                min: 1,
+                max: 100,
+                default: 1,
+            },
+            training: serde_json::Map::new(),
+        }
+    }
+}
+
+/// Why search settings are not usable, naming the field (`search.<field>`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A field's value is out of what the app can offer.
+    #[error("search.{field}: {problem}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl SearchSettings {
+    /// Parses search settings from JSON and checks them ([`Self::check`]).
+    ///
+    /// # Errors
+    /// [`DatasetError::Json`] (serde's message names an unknown field) or
+    /// [`DatasetError::Settings`].
+    pub fn from_json(text: &str) -> Result<Self, DatasetError> {
+        let settings: Self = serde_json::from_str(text).map_err(|source| DatasetError::Json {
+            file: "search settings",
+            source,
+        })?;
+        settings.check().map_err(|source| DatasetError::Settings {
+            file: "search settings",
+            source,
+        })?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: known, distinct searchers, at least one; sliders within
+    /// the app's limits, each starting inside its range.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the first field at fault.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let invalid = |problem: String| {
+            Err(SettingsError::Invalid {
+                field: "searchers",
+                problem,
+            })
+        };
+        if self.searchers.is_empty() {
+            return invalid("offer at least one searcher".to_owned());
+        }
+        for (k, name) in self.searchers.iter().enumerate() {
+            if !SEARCHER_NAMES.contains(&name.as_str()) {
+                return invalid(format!(
+                    "unknown searcher {name:?} (known: {})",
+                    SEARCHER_NAMES.join(", ")
+                ));
+            }
+            if self.searchers[..k].contains(name) {
+                return invalid(format!("{name:?} is listed twice"));
+            }
+        }
+        self.random_negatives.check("random_negatives", 0..=1000)?;
+        self.negative_weight.check("negative_weight", 1..=100)
+    }
 }
 
 /// The browser's text encoder and the way from its output to the index's space.
@@ -243,10 +400,17 @@ impl DatasetManifest {
                 expected: DATASET_FORMAT_VERSION,
             });
         }
-        serde_json::from_str(text).map_err(|source| DatasetError::Json {
+        let manifest: Self = serde_json::from_str(text).map_err(|source| DatasetError::Json {
             file: DATASET_FILE,
             source,
-        })
+        })?;
+        if let Some(search) = &manifest.search {
+            search.check().map_err(|source| DatasetError::Settings {
+                file: DATASET_FILE,
+                source,
+            })?;
+        }
+        Ok(manifest)
     }
 
     /// The metadata chunk that holds `id` and the id's position in it.
@@ -299,6 +463,7 @@ mod tests {
             items_per_chunk: per,
             text: None,
             full_features: None,
+            search: None,
         }
     }
 
@@ -312,6 +477,77 @@ mod tests {
         assert!(err.to_string().contains("format version 9"), "{err}");
         let err = DatasetManifest::from_json("{\"format_version\":1}").unwrap_err();
         assert!(err.to_string().contains("missing field"), "{err}");
+    }
+
+    #[test]
+    fn search_settings_are_optional_checked_and_name_the_field_at_fault() {
+        // Older dataset.json: no `search`; it opens, and a manifest without one writes none.
+        let m = manifest(25, 10, 3);
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(!json.contains("\"search\""), "{json}");
+        assert_eq!(DatasetManifest::from_json(&json).unwrap().search, None);
+
+        let settings = SearchSettings::from_json(
+            r#"{"searchers": ["ens", "dtree"], "random_negatives": {"min": 0, "max": 200, "default": 50},
+                "training": {"ensemble_models": 5}}"#,
+        )
+        .unwrap();
+        assert_eq!(settings.searchers, ["ens", "dtree"]);
+        assert_eq!(settings.random_negatives.default, 50);
+        assert_eq!(
+            settings.negative_weight,
+            SearchSettings::default().negative_weight,
+            "left out: the default"
+        );
+        assert_eq!(settings.training["ensemble_models"], 5);
+        let with = DatasetManifest {
+            search: Some(settings),
+            ..m.clone()
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        assert_eq!(DatasetManifest::from_json(&json).unwrap(), with);
+
+        let error = |text: &str| SearchSettings::from_json(text).unwrap_err().to_string();
+        for (text, names) in [
+            (
+                r#"{"searchers": ["db", "svm"]}"#,
+                "search.searchers: unknown searcher \"svm\"",
+            ),
+            (
+                r#"{"searchers": []}"#,
+                "search.searchers: offer at least one",
+            ),
+            (
+                r#"{"searchers": ["rf", "rf"]}"#,
+                "search.searchers: \"rf\" is listed twice",
+            ),
+            (
+                r#"{"random_negatives": {"min": 0, "max": 100, "default": 500}}"#,
+                "search.random_negatives: default 500 is outside min 0 ..= max 100",
+            ),
+            (
+                r#"{"negative_weight": {"min": 0, "max": 10, "default": 1}}"#,
+                "search.negative_weight: min 0 and max 10 must lie in 1..=100",
+            ),
+            (
+                r#"{"negative_weight": {"min": 9, "max": 3, "default": 4}}"#,
+                "search.negative_weight: min 9 is above max 3",
+            ),
+            (
+                r#"{"random_negative": {}}"#,
+                "unknown field `random_negative`",
+            ),
+        ] {
+            let message = error(text);
+            assert!(message.contains(names), "{text}: {message}");
+        }
+        // In dataset.json too, which then does not open.
+        let bad = json.replace("\"ens\"", "\"svm\"");
+        let message = DatasetManifest::from_json(&bad).unwrap_err().to_string();
+        assert!(
+            message.starts_with("dataset.json: search.searchers: unknown searcher"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! `OUT/catalog.json` lists `swatches` (N images, default 3000), `swatches-text` (the same
 //! with a text encoder: the tiny random open_clip fixture of `clip/fixtures` and a seeded
 //! random PCA, so text queries run end to end though their neighbours mean nothing),
+//! `swatches-tuned` (the same with search settings of its own in `dataset.json`),
 //! `broken-features` (a feature shard altered: the dataset cannot open) and
 //! `broken-leaves` (every leaf shard altered: k-NN works, box search fails). Same arguments, same bytes. Sets above 10,000
 //! images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no damaged
@@ -149,6 +150,7 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
         items_per_chunk: ITEMS_PER_CHUNK,
         text: None,
         full_features: None,
+        search: None,
     };
     let json = serde_json::to_vec_pretty(&manifest)?;
     total += json.len() as u64;
@@ -280,6 +282,20 @@ fn add_text_encoder(dir: &Path, kind: FixtureReduction) -> Result<()> {
     Ok(())
 }
 
+/// Gives the dataset at `dir` search settings of its own (as `precompute build --search`
+/// writes them): the ensemble and the decision tree only, narrower sliders, a smaller
+/// ensemble.
+fn add_search_settings(dir: &Path) -> Result<()> {
+    let path = dir.join(dataset::DATASET_FILE);
+    let mut manifest = DatasetManifest::from_json(&fs::read_to_string(&path)?)?;
+    manifest.search = Some(dataset::SearchSettings::from_json(
+        r#"{"searchers": ["ens", "dtree"], "random_negatives": {"min": 0, "max": 200, "default": 50},
+            "negative_weight": {"min": 1, "max": 10, "default": 3}, "training": {"ensemble_models": 5}}"#,
+    )?);
+    fs::write(path, serde_json::to_vec_pretty(&manifest)?)?;
+    Ok(())
+}
+
 /// Copies dataset folder `from` to `to` (renamed inside), flipping one byte in the middle
 /// of every file whose name starts with one of `prefixes` (none: a plain copy).
 fn copy_dataset(from: &Path, to: &Path, prefixes: &[&str]) -> Result<()> {
@@ -321,6 +337,7 @@ fn main() -> Result<()> {
     let copies: &[(&str, &[&str])] = if n <= 10_000 {
         &[
             ("swatches-text", &[]),
+            ("swatches-tuned", &[]),
             ("broken-features", &["features"]),
             ("broken-leaves", &["tree-"]),
             ("corrupt-head", &[]),
@@ -340,10 +357,16 @@ fn main() -> Result<()> {
         if let Some(reduction) = reduction {
             add_text_encoder(&out.join(name), reduction)?;
         }
+        if name == "swatches-tuned" {
+            add_search_settings(&out.join(name))?;
+        }
         catalog.datasets.push(CatalogEntry {
             name: name.to_owned(),
             description: match (name, prefixes) {
                 ("swatches-text", _) => format!("{} and a test text encoder", main.description),
+                ("swatches-tuned", _) => {
+                    format!("{} and its own search settings", main.description)
+                }
                 (_, []) => format!("{} (damaged text head, for tests)", main.description),
                 _ => format!("{} (damaged copy for tests)", main.description),
             },

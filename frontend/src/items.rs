@@ -156,6 +156,7 @@ mod tests {
             items_per_chunk: 3,
             text: None,
             full_features: None,
+            search: None,
         }
     }
 

@@ -37,6 +37,15 @@ impl Label {
             Label::Irrelevant => "irrelevant",
         }
     }
+
+    /// The label said for people (a tile's accessible name and its badge).
+    pub fn words(self) -> &'static str {
+        match self {
+            Label::None => "not labelled",
+            Label::Relevant => "relevant",
+            Label::Irrelevant => "irrelevant",
+        }
+    }
 }
 
 /// The labels of one query session; unlabelled ids are not stored.
@@ -134,6 +143,7 @@ mod tests {
             .map(|l| l.as_str())
             .collect();
         assert_eq!(names, ["none", "relevant", "irrelevant"]);
+        assert_eq!(Label::None.words(), "not labelled");
         assert_eq!(
             serde_json::to_string(&Label::Relevant).unwrap(),
             "\"relevant\""

@@ -6,7 +6,8 @@
 //! fetch-check-refetch path, [`FileCache::check_fetched`]: a damaged cached copy is dropped
 //! and fetched again, and only checked network bytes are stored.
 
-use js_sys::{Promise, Uint8Array};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, CacheStorage, Response, Window, WorkerGlobalScope};
@@ -96,6 +97,71 @@ pub fn now_ms() -> f64 {
     performance.map_or(0.0, |p| p.now())
 }
 
+/// `navigator.locks` (Web Locks), which only secure contexts have.
+fn lock_manager() -> Result<JsValue, String> {
+    let navigator =
+        Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|e| describe(&e))?;
+    let locks = Reflect::get(&navigator, &"locks".into()).map_err(|e| describe(&e))?;
+    if locks.is_undefined() {
+        return Err("this page has no Web Locks (not a secure context)".to_owned());
+    }
+    Ok(locks)
+}
+
+/// `navigator.locks.request(name, callback)`; the promise it returns settles when the
+/// callback's does, which nothing here waits for.
+fn request_lock(name: &str, callback: &JsValue) -> Result<(), String> {
+    let locks = lock_manager()?;
+    let request: Function = Reflect::get(&locks, &"request".into())
+        .map_err(|e| describe(&e))?
+        .dyn_into()
+        .map_err(|e| describe(&e))?;
+    request
+        .call2(&locks, &name.into(), callback)
+        .map_err(|e| describe(&e))?;
+    Ok(())
+}
+
+/// Takes Web Lock `name` and holds it until this worker ends (a worker's locks go with
+/// it, however it ends); returns once it is held.
+///
+/// # Errors
+/// No Web Locks here, or the lock was refused.
+pub async fn hold_lock(name: &str) -> Result<(), String> {
+    let mut grant = None;
+    let granted = Promise::new(&mut |resolve, _| grant = Some(resolve));
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        if let Some(grant) = grant {
+            let _ = grant.call0(&JsValue::UNDEFINED);
+        }
+        // Never settles: the lock is the worker's for its whole life.
+        Promise::new(&mut |_, _| {}).into()
+    });
+    request_lock(name, &callback)?;
+    JsFuture::from(granted).await.map_err(|e| describe(&e))?;
+    Ok(())
+}
+
+/// Calls `on_released` once Web Lock `name`, held by a worker ([`hold_lock`]), is free:
+/// that worker has ended. The lock is let go again at once.
+///
+/// # Errors
+/// No Web Locks here.
+pub fn when_released(name: &str, on_released: impl FnOnce() + 'static) -> Result<(), String> {
+    let callback = Closure::once_into_js(move |_lock: JsValue| on_released());
+    request_lock(name, &callback)
+}
+
+/// Closes this worker (in a worker; nothing in a page).
+pub fn close_worker() {
+    if let Scope::Worker(worker) = scope()
+        && let Ok(close) = Reflect::get(&worker, &"close".into())
+        && let Ok(close) = close.dyn_into::<Function>()
+    {
+        let _ = close.call0(&worker);
+    }
+}
+
 async fn response_bytes(url: &str, response: &Response) -> Result<Vec<u8>, NetError> {
     let body = |reason: JsValue| NetError::Body {
         url: url.to_owned(),
@@ -113,20 +179,96 @@ async fn response_bytes(url: &str, response: &Response) -> Result<Vec<u8>, NetEr
 /// # Errors
 /// [`NetError`] naming the URL.
 pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, NetError> {
-    let answer = JsFuture::from(fetch_promise(url))
-        .await
-        .map_err(|e| NetError::NoAnswer {
+    let mut download = Download::start(url).await?;
+    while download.next_chunk().await?.is_some() {}
+    Ok(download.into_bytes())
+}
+
+/// A download read as its bytes arrive (the answer's body stream), so that a large file
+/// reports progress within itself.
+pub struct Download {
+    url: String,
+    /// The body's reader; none for an answer without a body.
+    reader: Option<JsValue>,
+    bytes: Vec<u8>,
+}
+
+impl Download {
+    /// Fetches `url` (through the HTTP cache) and checks the answer's status.
+    ///
+    /// # Errors
+    /// [`NetError`] naming the URL.
+    pub async fn start(url: &str) -> Result<Self, NetError> {
+        let answer = JsFuture::from(fetch_promise(url))
+            .await
+            .map_err(|e| NetError::NoAnswer {
+                url: url.to_owned(),
+                reason: describe(&e),
+            })?;
+        let response: Response = answer.unchecked_into();
+        if !response.ok() {
+            return Err(NetError::Status {
+                url: url.to_owned(),
+                status: response.status(),
+            });
+        }
+        let body = |reason: JsValue| NetError::Body {
             url: url.to_owned(),
-            reason: describe(&e),
-        })?;
-    let response: Response = answer.unchecked_into();
-    if !response.ok() {
-        return Err(NetError::Status {
+            reason: describe(&reason),
+        };
+        let stream = Reflect::get(&response, &"body".into()).map_err(body)?;
+        let reader = if stream.is_null() || stream.is_undefined() {
+            None
+        } else {
+            Some(call_method(&stream, "getReader").map_err(body)?)
+        };
+        Ok(Self {
             url: url.to_owned(),
-            status: response.status(),
-        });
+            reader,
+            bytes: Vec::new(),
+        })
     }
-    response_bytes(url, &response).await
+
+    /// Reads the next piece of the body; its length, or none at the end.
+    ///
+    /// # Errors
+    /// [`NetError::Body`] when the stream breaks (a connection cut mid-file).
+    pub async fn next_chunk(&mut self) -> Result<Option<usize>, NetError> {
+        let Some(reader) = &self.reader else {
+            return Ok(None);
+        };
+        let body = |reason: JsValue| NetError::Body {
+            url: self.url.clone(),
+            reason: describe(&reason),
+        };
+        let read: Promise = call_method(reader, "read").map_err(body)?.unchecked_into();
+        let result = JsFuture::from(read).await.map_err(body)?;
+        if Reflect::get(&result, &"done".into())
+            .map_err(body)?
+            .is_truthy()
+        {
+            self.reader = None;
+            return Ok(None);
+        }
+        let chunk: Uint8Array = Reflect::get(&result, &"value".into())
+            .map_err(body)?
+            .unchecked_into();
+        let start = self.bytes.len();
+        self.bytes.resize(start + chunk.length() as usize, 0);
+        chunk.copy_to(&mut self.bytes[start..]);
+        Ok(Some(self.bytes.len() - start))
+    }
+
+    /// The bytes read.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// `target.name()`.
+fn call_method(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
+    let method: Function = Reflect::get(target, &name.into())?.dyn_into()?;
+    method.call0(target)
 }
 
 /// Fetches `url` as UTF-8 text.
@@ -162,7 +304,7 @@ impl FileCache {
     }
 
     /// The stored bytes of `url`, if any.
-    async fn get(&self, url: &str) -> Option<Vec<u8>> {
+    pub async fn stored(&self, url: &str) -> Option<Vec<u8>> {
         let cache = self.cache.as_ref()?;
         let found = JsFuture::from(cache.match_with_str(url)).await.ok()?;
         let response: Response = found.dyn_into().ok()?;
@@ -203,7 +345,7 @@ impl FileCache {
     /// # Errors
     /// [`NetError`] naming the URL.
     pub async fn fetch(&self, url: &str) -> Result<(Vec<u8>, Source), NetError> {
-        if let Some(bytes) = self.get(url).await {
+        if let Some(bytes) = self.stored(url).await {
             return Ok((bytes, Source::Cache));
         }
         Ok((fetch_bytes(url).await?, Source::Network))

@@ -18,9 +18,21 @@ pub struct WorkerRequest {
     pub task: Task,
 }
 
+/// The `seq` of [`Task::HoldLifeline`] and of its reply: outside the page's numbering of
+/// requests (which starts at 1), so the page's state never waits for it.
+pub const LIFELINE_SEQ: u32 = 0;
+
 /// What the app asks the worker to do.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Task {
+    /// Hold the Web Lock `lock` for as long as the worker lives, answered by
+    /// [`ReplyBody::LifelineHeld`] once held. The page then asks for the same lock, which it
+    /// gets only when the worker has ended (closed, terminated, or crashed: a panic closes
+    /// it), and starts a fresh worker.
+    HoldLifeline {
+        /// The lock's name, unique to this worker.
+        lock: String,
+    },
     /// Open the dataset whose folder is at `base` (absolute URL ending in `/`): fetch its
     /// index manifest and feature shards (what k-NN needs), checked and cached.
     Open {
@@ -97,6 +109,11 @@ pub struct WorkerReply {
 pub enum ReplyBody {
     /// Files fetched so far for the request.
     Progress(Progress),
+    /// The worker holds its lifeline ([`Task::HoldLifeline`]).
+    LifelineHeld {
+        /// The lock's name.
+        lock: String,
+    },
     /// The dataset is open: k-NN works from now on.
     Opened {
         /// Images in the index.
@@ -229,6 +246,18 @@ pub struct Progress {
     pub bytes_done: u64,
     /// Bytes the step needs.
     pub bytes_total: u64,
+    /// Milliseconds since the step started (the rate and the time left are estimated
+    /// from it).
+    pub elapsed_ms: f64,
+}
+
+/// How fast a step's bytes come and how long the rest will take, at the rate so far.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Bytes per second so far.
+    pub bytes_per_s: f64,
+    /// Seconds left at that rate.
+    pub remaining_s: f64,
 }
 
 impl Progress {
@@ -239,6 +268,54 @@ impl Progress {
         } else {
             100.0 * self.bytes_done as f64 / self.bytes_total as f64
         }
+    }
+
+    /// The rate and the time left; none before a quarter second and some bytes (too
+    /// early to tell), or once every byte is in.
+    pub fn estimate(&self) -> Option<Estimate> {
+        if self.elapsed_ms < 250.0 || self.bytes_done == 0 || self.bytes_done >= self.bytes_total {
+            return None;
+        }
+        let bytes_per_s = self.bytes_done as f64 / (self.elapsed_ms / 1000.0);
+        Some(Estimate {
+            bytes_per_s,
+            remaining_s: (self.bytes_total - self.bytes_done) as f64 / bytes_per_s,
+        })
+    }
+
+    /// The bytes, the percentage and the estimate, said for people:
+    /// `12.3 MB of 64.0 MB (19%) · 2.1 MB/s · about 25 s left`.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{} of {} ({:.0}%)",
+            size_text(self.bytes_done as f64),
+            size_text(self.bytes_total as f64),
+            self.percent()
+        );
+        if let Some(estimate) = self.estimate() {
+            let left = estimate.remaining_s.ceil();
+            let left = if left < 120.0 {
+                format!("{left} s")
+            } else {
+                format!("{} min", (left / 60.0).ceil())
+            };
+            text += &format!(
+                " · {}/s · about {left} left",
+                size_text(estimate.bytes_per_s)
+            );
+        }
+        text
+    }
+}
+
+/// A byte count for people: `789 B`, `456 KB`, `12.3 MB` (powers of 1000).
+fn size_text(bytes: f64) -> String {
+    if bytes >= 1e6 {
+        format!("{:.1} MB", bytes / 1e6)
+    } else if bytes >= 1e3 {
+        format!("{:.0} KB", bytes / 1e3)
+    } else {
+        format!("{bytes:.0} B")
     }
 }
 
@@ -294,6 +371,48 @@ mod tests {
             ..Progress::default()
         };
         assert_eq!(half.percent(), 50.0);
+    }
+
+    #[test]
+    fn an_estimate_comes_from_the_rate_so_far() {
+        let mut progress = Progress {
+            bytes_done: 16_000_000,
+            bytes_total: 64_000_000,
+            elapsed_ms: 8_000.0,
+            ..Progress::default()
+        };
+        assert_eq!(
+            progress.estimate(),
+            Some(Estimate {
+                bytes_per_s: 2_000_000.0,
+                remaining_s: 24.0,
+            })
+        );
+        assert_eq!(
+            progress.describe(),
+            "16.0 MB of 64.0 MB (25%) · 2.0 MB/s · about 24 s left"
+        );
+        progress.elapsed_ms = 200.0;
+        assert_eq!(progress.estimate(), None, "too early to tell");
+        assert_eq!(progress.describe(), "16.0 MB of 64.0 MB (25%)");
+        progress.elapsed_ms = 1_000_000.0;
+        assert!(
+            progress
+                .describe()
+                .ends_with("· 16 KB/s · about 50 min left")
+        );
+        progress.bytes_done = 64_000_000;
+        assert_eq!(progress.estimate(), None, "done");
+        let small = Progress {
+            bytes_done: 500,
+            bytes_total: 1_500,
+            elapsed_ms: 1_000.0,
+            ..Progress::default()
+        };
+        assert_eq!(
+            small.describe(),
+            "500 B of 2 KB (33%) · 500 B/s · about 2 s left"
+        );
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub enum Action {
     List(Listing),
     /// Moves the keyboard focus by this many tiles (clamped to the results).
     MoveFocus(isize),
+    /// The tile at this result position took the keyboard focus (Tab, a click).
+    Focus(usize),
     /// Sets the focused tile's label.
     LabelFocused(Label),
     /// Returns to the state before the last round.
@@ -177,6 +179,12 @@ impl Session {
             }
             Action::MoveFocus(delta) => {
                 self.move_focus(delta);
+                false
+            }
+            Action::Focus(at) => {
+                if at < self.listed().len() {
+                    self.focus = Some(at);
+                }
                 false
             }
             Action::LabelFocused(label) => {
@@ -524,6 +532,10 @@ mod tests {
         assert_eq!(session.labels.irrelevant(), [65]);
         session.apply(Action::MoveFocus(-1000));
         assert_eq!((session.focus, session.page), (Some(0), 0));
+        session.apply(Action::Focus(3));
+        assert_eq!(session.focus, Some(3), "a tile focused by Tab");
+        session.apply(Action::Focus(70));
+        assert_eq!(session.focus, Some(3), "no such tile");
         let mut empty = Session::default();
         empty.apply(Action::MoveFocus(1));
         assert_eq!(empty.focus, None);

@@ -307,6 +307,58 @@ impl SavedSearch {
     }
 }
 
+/// A saved search kept in the browser (IndexedDB): a name, when it was saved, and the
+/// saved search's JSON as "export search" writes it, so applying one refuses another
+/// index's search exactly as an imported file is refused ([`SavedSearch::read`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredSearch {
+    /// The name the user gave it (or [`search_name`]'s).
+    pub name: String,
+    /// When it was saved, in milliseconds since 1970 (UTC).
+    pub saved_ms: f64,
+    /// The [`SavedSearch`] as JSON.
+    pub json: String,
+}
+
+/// The name a saved search gets when the user gives none: what its query was, and after
+/// how many rounds.
+pub fn search_name(query: &Query, rounds: usize) -> String {
+    let query = match query {
+        Query::Text(text) => format!("\"{text}\""),
+        Query::Like(id) => format!("like image {id}"),
+        Query::Saved => "a saved search".to_owned(),
+        Query::None => "labelled images".to_owned(),
+    };
+    match rounds {
+        0 => query,
+        1 => format!("{query}, 1 round"),
+        n => format!("{query}, {n} rounds"),
+    }
+}
+
+/// A time in milliseconds since 1970 as the saved searches list shows it, in UTC:
+/// `2026-12-06 07:05 UTC`.
+pub fn date_text(ms: f64) -> String {
+    let minutes = (ms / 60_000.0).floor() as i64;
+    let (days, minute_of_day) = (minutes.div_euclid(1440), minutes.rem_euclid(1440));
+    // Days to a civil date (Howard Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minute_of_day / 60,
+        minute_of_day % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +385,18 @@ mod tests {
         let old = serde_json::to_string(&model).unwrap();
         assert_eq!(SavedSearch::read(&old, "manifest.json"), Ok(model));
         assert!(SavedSearch::read("{}", "manifest.json").is_err());
+    }
+
+    #[test]
+    fn stored_searches_are_named_and_dated() {
+        assert_eq!(search_name(&Query::Text("red".into()), 0), "\"red\"");
+        assert_eq!(search_name(&Query::Like(7), 1), "like image 7, 1 round");
+        assert_eq!(search_name(&Query::Saved, 3), "a saved search, 3 rounds");
+        assert_eq!(date_text(0.0), "1970-01-01 00:00 UTC");
+        // 2026-12-06 07:05:59.999 UTC; 2000-02-29 (a leap day); before 1970.
+        assert_eq!(date_text(1_796_540_759_999.0), "2026-12-06 07:05 UTC");
+        assert_eq!(date_text(951_782_400_000.0), "2000-02-29 00:00 UTC");
+        assert_eq!(date_text(-60_000.0), "1969-12-31 23:59 UTC");
     }
 
     #[test]

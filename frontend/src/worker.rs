@@ -21,8 +21,20 @@ const PARALLEL_FETCHES: usize = 6;
 
 type Scope = ReactorScope<WorkerRequest, WorkerReply>;
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
 /// Registers the reactor in the worker's global scope (the worker binary's `main`).
 pub fn register() {
+    // After a panic the worker's state is unknown: it closes, which lets go of its
+    // lifeline ([`Task::HoldLifeline`]), and the page starts a fresh one.
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!("search worker: {info}"));
+        net::close_worker();
+    }));
     SearchWorker::registrar().encoding::<SerdeWasm>().register();
 }
 
@@ -79,6 +91,16 @@ impl State {
         scope: &mut Scope,
     ) -> Result<ReplyBody, Failure> {
         match task {
+            Task::HoldLifeline { lock } => {
+                net::hold_lock(&lock).await.map_err(|e| {
+                    Failure::new(
+                        "watching the search worker",
+                        e,
+                        "a worker that stops will not be restarted: reload the page then",
+                    )
+                })?;
+                Ok(ReplyBody::LifelineHeld { lock })
+            }
             Task::Open {
                 base,
                 index: manifest_name,
@@ -245,6 +267,7 @@ impl State {
         if files.is_empty() {
             return Ok(0);
         }
+        let started_ms = net::now_ms();
         let base = open.base.clone();
         let cache = self.cache.clone();
         let mut fetches = futures::stream::iter(files.into_iter().map(|file| {
@@ -270,6 +293,7 @@ impl State {
             network += checked.network_bytes;
             progress.files_done += 1;
             progress.bytes_done += file.bytes;
+            progress.elapsed_ms = net::now_ms() - started_ms;
             let reply = WorkerReply {
                 seq,
                 body: ReplyBody::Progress(progress.clone()),

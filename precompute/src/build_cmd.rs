@@ -37,6 +37,7 @@ use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
 use crate::output::{write_atomic, write_content_named};
 use crate::part::{Part, PartArgs};
+use crate::search_settings;
 use crate::train_head_cmd::{has_heads, head_config, read_heads};
 use ingest::IngestedItem;
 
@@ -99,6 +100,11 @@ pub struct BuildArgs {
     /// The backend that runs the model.
     #[arg(long, value_enum, default_value_t)]
     device: DeviceKind,
+    /// The app's search settings for this dataset, a TOML (`.toml`) or JSON file: which
+    /// searchers it offers, its sliders' ranges and defaults, training settings (README,
+    /// "Search settings"). Checked before anything is built.
+    #[arg(long)]
+    search: Option<PathBuf>,
 }
 
 /// `build --reduction`.
@@ -184,6 +190,11 @@ fn extract_folder(out: &Path) -> PathBuf {
 /// Builds the dataset and returns the stage times, or `None` after extracting only the
 /// `--part` asked for.
 pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
+    let search = args
+        .search
+        .as_deref()
+        .map(search_settings::read)
+        .transpose()?;
     let out = args.ingest.out().to_owned();
     let part = args.split.part()?;
     let started = Instant::now();
@@ -401,6 +412,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
             reduction,
         }),
         full_features,
+        search,
     };
     // Readers of the folder see the old dataset or the new one, whole: the one entry file
     // is replaced after every file it names is written, and the old files removed after.

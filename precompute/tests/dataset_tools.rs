@@ -112,6 +112,7 @@ fn build_dataset(dir: &Path, name: &str) -> PathBuf {
         items_per_chunk: 10_000,
         text: None,
         full_features: None,
+        search: None,
     };
     fs::write(
         out.join("dataset.json"),

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use web_sys::{CustomEvent, CustomEventInit, Element};
 use yew::AppHandle;
 use yew::prelude::*;
+use yew_agent::Reach;
 use yew_agent::reactor::ReactorProvider;
 
 use super::state::State;
@@ -90,7 +91,9 @@ fn App(props: &AppProps) -> Html {
     let worker = AttrValue::from(format!("{}worker.js", props.assets));
     let text_worker = AttrValue::from(format!("{}text-worker.js", props.assets));
     html! {
-        <ReactorProvider<SearchWorker, SerdeWasm> path={worker}>
+        // Private: the bridge's own worker, so that resetting the bridge starts a fresh one
+        // when the worker has ended (`Main`'s lifeline).
+        <ReactorProvider<SearchWorker, SerdeWasm> path={worker} reach={Reach::Private}>
             <ReactorProvider<TextWorker, SerdeWasm> path={text_worker}>
                 <Main embed={props.embed.clone()} assets={props.assets.clone()} />
             </ReactorProvider<TextWorker, SerdeWasm>>

@@ -118,16 +118,24 @@ fn open_folder(base: String, name: Option<String>, sender: Sender) {
             })?;
             let manifest = DatasetManifest::from_json(&text).map_err(|e| {
                 Failure::new(
-                    what,
+                    what.clone(),
                     e,
                     "rebuild the dataset with this version of precompute",
                 )
             })?;
-            Ok::<_, Failure>(OpenDataset {
+            let dataset = OpenDataset {
                 name: name.unwrap_or_else(|| manifest.name.clone()),
                 base,
                 manifest,
-            })
+            };
+            dataset.training().map_err(|e| {
+                Failure::new(
+                    what,
+                    format!("dataset.json: search.training: {e}"),
+                    "fix the search settings and rebuild the dataset",
+                )
+            })?;
+            Ok::<_, Failure>(dataset)
         }
         .await;
         match opened {

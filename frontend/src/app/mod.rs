@@ -14,6 +14,7 @@
 //! - `loading`: the catalog, `dataset.json` and the item chunks of the tiles shown;
 //! - `ensemble`: the helper workers that train an ensemble round's members;
 //! - `page`: the page URL and file downloads;
+//! - `stored`: saved searches kept in the browser (IndexedDB);
 //! - `view`: the `Main` component and a view function per screen part.
 //!
 //! Stable hooks for automated clients are `data-testid` attributes: `query`, `search`,
@@ -33,6 +34,8 @@ mod ensemble;
 mod loading;
 #[cfg(target_family = "wasm")]
 mod page;
+#[cfg(target_family = "wasm")]
+mod stored;
 #[cfg(target_family = "wasm")]
 mod view;
 #[cfg(target_family = "wasm")]

@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use branches::{EnsemblePlan, SearchRequest, Searcher};
-use dataset::{Catalog, DatasetManifest, Item};
+use branches::{EnsemblePlan, SearchRequest, Searcher, TrainingSettings};
+use dataset::{Catalog, DatasetManifest, Item, SearchSettings, Slider};
 
 use super::DEFAULT_CATALOG;
 use crate::protocol::{
     Backend, Failure, Progress, ReplyBody, TextBody, TextReply, TextTask, WorkerReply,
 };
 use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
-use crate::share::SharedSearch;
+use crate::share::{SharedSearch, searcher_from_name};
 
 /// What an embedding page is told of the results shown (the element's `results` and
 /// `round` events' `detail`).
@@ -52,6 +52,72 @@ pub struct OpenDataset {
 }
 
 impl OpenDataset {
+    /// Its search settings: `dataset.json`'s, else the app's defaults.
+    pub fn search_settings(&self) -> SearchSettings {
+        self.manifest.search.clone().unwrap_or_default()
+    }
+
+    /// The searchers it offers, the default first.
+    pub fn searchers(&self) -> Vec<Searcher> {
+        let settings = self.search_settings();
+        settings
+            .searchers
+            .iter()
+            .filter_map(|name| searcher_from_name(name))
+            .collect()
+    }
+
+    /// The training settings its search settings give (the defaults without).
+    ///
+    /// # Errors
+    /// `training` is no `branches::TrainingSettings` (serde's message names the field).
+    pub fn training(&self) -> Result<TrainingSettings, serde_json::Error> {
+        match &self.manifest.search {
+            Some(search) => serde_json::from_value(search.training.clone().into()),
+            None => Ok(TrainingSettings::default()),
+        }
+    }
+
+    /// The settings a round starts with on this dataset: its default searcher and sliders.
+    pub fn default_settings(&self) -> Settings {
+        Settings::starting(&self.search_settings())
+    }
+
+    /// The next round's settings on this dataset, from `current`, the settings so far, and
+    /// `defaults`, those they started from (the last dataset's, or the app's): a value left
+    /// at its default takes this dataset's; a changed one (the user's, a shared URL's)
+    /// stays, if this dataset offers that searcher, and clamped to its sliders' ranges.
+    pub fn settings_from(&self, current: Settings, defaults: Settings) -> Settings {
+        let search = self.search_settings();
+        let own = Settings::starting(&search);
+        let slider = |value: u32, default: u32, slider: Slider| {
+            if value == default {
+                slider.default
+            } else {
+                value.clamp(slider.min, slider.max)
+            }
+        };
+        Settings {
+            searcher: if current.searcher != defaults.searcher
+                && self.searchers().contains(&current.searcher)
+            {
+                current.searcher
+            } else {
+                own.searcher
+            },
+            random_negatives: slider(
+                current.random_negatives,
+                defaults.random_negatives,
+                search.random_negatives,
+            ),
+            negative_weight: slider(
+                current.negative_weight,
+                defaults.negative_weight,
+                search.negative_weight,
+            ),
+        }
+    }
+
     /// The item chunks that hold `ids`, ascending and each once (ids out of range have none).
     pub fn chunks_of<'a>(&self, ids: impl IntoIterator<Item = &'a u32>) -> Vec<usize> {
         let mut chunks: Vec<usize> = ids
@@ -69,6 +135,8 @@ impl OpenDataset {
 pub enum Pending {
     /// Opening the dataset's index.
     Open,
+    /// Opening it again in a restarted search worker: the session stays as it was.
+    Reopen,
     /// k-NN for a query.
     Knn(Query),
     /// A longer k-NN list for the session's query ("more results").
@@ -81,6 +149,18 @@ pub enum Pending {
     Plan(f64),
     /// The plan's members training in the helper workers.
     Members,
+}
+
+impl Pending {
+    /// What the request was doing, for the error panel.
+    pub fn doing(&self) -> &'static str {
+        match self {
+            Pending::Open | Pending::Reopen => "opening the dataset",
+            Pending::Knn(_) | Pending::More(_) => "finding the nearest images",
+            Pending::FineTune | Pending::Plan(_) | Pending::Members => "the fine-tune round",
+            Pending::Apply => "applying the saved search",
+        }
+    }
 }
 
 /// Which failed request the error panel's retry sends again.
@@ -115,6 +195,21 @@ pub struct Settings {
     pub random_negatives: u32,
     /// How many times each irrelevant image counts.
     pub negative_weight: u32,
+}
+
+impl Settings {
+    /// The settings `search` starts a round with: its first searcher, its sliders' defaults.
+    pub fn starting(search: &SearchSettings) -> Self {
+        Self {
+            searcher: search
+                .searchers
+                .iter()
+                .find_map(|name| searcher_from_name(name))
+                .unwrap_or(Searcher::DBranches),
+            random_negatives: search.random_negatives.default,
+            negative_weight: search.negative_weight.default,
+        }
+    }
 }
 
 /// Where the dataset's text encoder is.
@@ -178,6 +273,8 @@ pub struct State {
     pub encode_ms: f64,
     /// The ensemble round whose members the helper workers train.
     pub ensemble: Option<EnsembleRound>,
+    /// How many times the search worker ended and was started again.
+    pub worker_restarts: u32,
 }
 
 /// Something that changes the [`State`].
@@ -216,6 +313,8 @@ pub enum Msg {
     TextSent(u32, bool),
     /// The text worker answered.
     Text(TextReply),
+    /// The search worker ended (closed, terminated, crashed); a fresh one is starting.
+    WorkerStopped,
 }
 
 impl State {
@@ -248,6 +347,7 @@ impl State {
             text_encode_seq: 0,
             encode_ms: 0.0,
             ensemble: None,
+            worker_restarts: 0,
         }
     }
 
@@ -265,6 +365,11 @@ impl State {
                 } else {
                     TextState::Absent
                 };
+                let defaults = self.dataset.as_ref().map_or_else(
+                    || Settings::starting(&SearchSettings::default()),
+                    |d| d.default_settings(),
+                );
+                self.settings = dataset.settings_from(self.settings, defaults);
                 self.dataset = Some(dataset);
                 self.ready = false;
                 self.items.clear();
@@ -272,11 +377,12 @@ impl State {
             }
             Msg::Sent(seq, pending) => {
                 self.seq = seq;
-                self.pending = Some(pending);
-                self.progress = None;
-                if self.retry == Some(Retry::Search) {
+                // Reopening keeps the retry of the request the stopped worker lost.
+                if self.retry == Some(Retry::Search) && pending != Pending::Reopen {
                     self.retry = None;
                 }
+                self.pending = Some(pending);
+                self.progress = None;
             }
             Msg::Reply(reply) if reply.seq == self.seq => self.on_reply(reply.body),
             Msg::Reply(_) => return false,
@@ -311,6 +417,21 @@ impl State {
                 }
             }
             Msg::Text(reply) => self.on_text(reply),
+            Msg::WorkerStopped => {
+                self.worker_restarts += 1;
+                self.ready = false;
+                self.progress = None;
+                self.ensemble = None;
+                if let Some(pending) = self.pending.take() {
+                    self.error = Some(Failure::new(
+                        pending.doing(),
+                        "the search worker stopped",
+                        "a fresh one has started: retry sends the request again, and the \
+                         files already checked are not fetched again",
+                    ));
+                    self.retry = Some(Retry::Search);
+                }
+            }
         }
         true
     }
@@ -341,10 +462,18 @@ impl State {
                 self.progress = Some(progress);
                 return;
             }
+            ReplyBody::LifelineHeld { .. } => return,
             _ => self.pending.take(),
         };
         self.progress = None;
         match (body, pending) {
+            // A restarted worker has the dataset open again: the session goes on, unless
+            // the first opening never showed one.
+            (ReplyBody::Opened { .. }, Some(Pending::Reopen))
+                if !self.session.round.ids.is_empty() =>
+            {
+                self.ready = true;
+            }
             (ReplyBody::Opened { count, .. }, _) => {
                 self.ready = true;
                 self.session.apply(Action::Show {
@@ -427,6 +556,7 @@ impl State {
             (
                 ReplyBody::Neighbours { .. }
                 | ReplyBody::Progress(_)
+                | ReplyBody::LifelineHeld { .. }
                 | ReplyBody::Plan(_)
                 | ReplyBody::Part(_),
                 _,
@@ -531,6 +661,10 @@ impl State {
         request.random_negatives = self.settings.random_negatives;
         request.negative_weight = self.settings.negative_weight;
         request.searcher = self.settings.searcher;
+        // Checked when the dataset opened (`loading`).
+        if let Some(dataset) = &self.dataset {
+            request.training = dataset.training().unwrap_or_default();
+        }
         request
     }
 
@@ -616,6 +750,7 @@ mod tests {
                     reduction: Reduction::Identity,
                 }),
                 full_features: None,
+                search: None,
             },
         })
     }
@@ -883,6 +1018,53 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_worker_ends_the_request_offers_retry_and_reopens_keeping_the_session() {
+        let mut state = opened(false);
+        state.apply(Msg::Sent(2, Pending::Knn(Query::Like(1))));
+        state.apply(reply(
+            2,
+            ReplyBody::Neighbours {
+                ids: vec![1, 2, 3],
+                times: StageTimes::default(),
+            },
+        ));
+        state.apply(Msg::Session(Action::Click {
+            id: 2,
+            shift: false,
+        }));
+        state.apply(Msg::Sent(3, Pending::FineTune));
+        state.apply(Msg::WorkerStopped);
+        assert_eq!(state.worker_restarts, 1);
+        assert_eq!(state.pending, None, "never left on 'working…'");
+        assert!(!state.ready, "until the fresh worker has the dataset open");
+        let error = state.error.clone().expect("the error panel says so");
+        assert_eq!(
+            (error.what.as_str(), error.message.as_str()),
+            ("the fine-tune round", "the search worker stopped")
+        );
+        assert_eq!(state.retry, Some(Retry::Search));
+        // The fresh worker reopens the dataset: the session and the retry stay.
+        state.apply(Msg::Sent(4, Pending::Reopen));
+        assert_eq!(state.retry, Some(Retry::Search));
+        state.apply(reply(
+            4,
+            ReplyBody::Opened {
+                count: 10,
+                dims: 4,
+                trees: 1,
+            },
+        ));
+        assert!(state.can_send());
+        assert_eq!(state.session.round.ids, [1, 2, 3]);
+        assert_eq!(state.session.labels.irrelevant(), [2]);
+        assert_eq!(state.retry, Some(Retry::Search));
+        // A worker that stops while idle is only restarted.
+        state.apply(Msg::DismissError);
+        state.apply(Msg::WorkerStopped);
+        assert_eq!((state.worker_restarts, &state.error), (2, &None));
+    }
+
+    #[test]
     fn opening_another_dataset_starts_over_and_drops_the_old_ones_chunks() {
         let mut state = opened(false);
         state.apply(Msg::Items {
@@ -1020,6 +1202,83 @@ mod tests {
         assert_eq!(request.searcher, Searcher::RandomForest);
         assert_eq!((request.random_negatives, request.negative_weight), (9, 4));
         assert_eq!(state.shared().searcher, Searcher::RandomForest);
+    }
+
+    #[test]
+    fn a_datasets_search_settings_give_the_searchers_defaults_and_training() {
+        let mut tuned = dataset("https://x/tuned/", false);
+        Rc::get_mut(&mut tuned).unwrap().manifest.search = Some(
+            SearchSettings::from_json(
+                r#"{"searchers": ["ens", "dtree"], "random_negatives": {"min": 0, "max": 200, "default": 50},
+                    "negative_weight": {"min": 1, "max": 10, "default": 3}, "training": {"ensemble_models": 5}}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            tuned.searchers(),
+            [Searcher::Ensemble, Searcher::DecisionTree]
+        );
+        // A plain page: the dataset's defaults.
+        let mut state = State::new(None);
+        state.apply(Msg::Dataset(tuned.clone()));
+        assert_eq!(
+            state.settings,
+            Settings {
+                searcher: Searcher::Ensemble,
+                random_negatives: 50,
+                negative_weight: 3,
+            }
+        );
+        let request = state.search_request();
+        assert_eq!(request.training.ensemble_models, 5);
+        // A shared URL's settings stay where the dataset allows them.
+        let shared = SharedSearch {
+            searcher: Searcher::DecisionTree,
+            random_negatives: 700,
+            negative_weight: 2,
+            ..SharedSearch::default()
+        };
+        let mut state = State::new(Some(shared));
+        state.apply(Msg::Dataset(tuned.clone()));
+        assert_eq!(
+            state.settings,
+            Settings {
+                searcher: Searcher::DecisionTree,
+                random_negatives: 200,
+                negative_weight: 2,
+            }
+        );
+        // Not offered: the dataset's default searcher.
+        state.settings.searcher = Searcher::RandomForest;
+        let app = Settings::starting(&SearchSettings::default());
+        assert_eq!(
+            tuned.settings_from(state.settings, app).searcher,
+            Searcher::Ensemble
+        );
+        // On to a dataset without settings: what was the tuned one's default is the app's.
+        let plain = dataset("https://x/tiny/", false);
+        let mut state = State::new(None);
+        state.apply(Msg::Dataset(tuned.clone()));
+        state.settings.negative_weight = 7;
+        state.apply(Msg::Dataset(plain.clone()));
+        assert_eq!(
+            state.settings,
+            Settings {
+                searcher: Searcher::DBranches,
+                random_negatives: 500,
+                negative_weight: 7,
+            }
+        );
+        assert_eq!(plain.searchers().len(), 4);
+        assert_eq!(plain.training().unwrap(), TrainingSettings::default());
+        let mut bad = dataset("https://x/bad/", false);
+        let mut search = SearchSettings::default();
+        search
+            .training
+            .insert("ensemble_model".to_owned(), 5.into());
+        Rc::get_mut(&mut bad).unwrap().manifest.search = Some(search);
+        let error = bad.training().unwrap_err().to_string();
+        assert!(error.contains("ensemble_model"), "{error}");
     }
 
     #[test]

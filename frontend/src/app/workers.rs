@@ -44,7 +44,10 @@ impl Sender {
     /// Sends `task` to the search worker; the state waits for `pending`.
     pub(super) fn send(&self, task: Task, pending: Pending) {
         let seq = self.next_seq();
-        *self.last_sent.borrow_mut() = Some((task.clone(), pending.clone()));
+        // Reopening in a restarted worker is no request of the user's to retry.
+        if pending != Pending::Reopen {
+            *self.last_sent.borrow_mut() = Some((task.clone(), pending.clone()));
+        }
         self.state.dispatch(Msg::Sent(seq, pending));
         self.bridge.send(WorkerRequest { seq, task });
     }

@@ -16,7 +16,7 @@ use futures::{SinkExt, StreamExt};
 
 use super::Scope;
 use crate::items::check_file;
-use crate::net::{self, FileCache};
+use crate::net::{self, FileCache, Source};
 use crate::projection::QueryProjection;
 use crate::protocol::{Backend, Failure, Progress, TextBody, TextReply, TextRequest, TextTask};
 
@@ -151,19 +151,75 @@ async fn pick_device() -> (Device, Backend) {
     (Device::flex(), Backend::Cpu)
 }
 
-/// Fetches `file` (Cache API first) and checks it against `dataset.json`.
-async fn fetch_file(cache: &FileCache, base: &str, file: &FileRef) -> Result<Vec<u8>, Failure> {
+/// How often a download in progress is reported, in milliseconds.
+const REPORT_EVERY_MS: f64 = 100.0;
+
+/// A load's progress, reported to the page as bytes arrive.
+struct Reporter<'a> {
+    progress: Progress,
+    started_ms: f64,
+    reported_ms: f64,
+    seq: u32,
+    scope: &'a mut Scope,
+}
+
+impl Reporter<'_> {
+    /// Sends the progress: always when `now`, else at most every [`REPORT_EVERY_MS`].
+    async fn report(&mut self, now: bool) {
+        let time = net::now_ms();
+        if !now && time - self.reported_ms < REPORT_EVERY_MS {
+            return;
+        }
+        self.reported_ms = time;
+        self.progress.elapsed_ms = time - self.started_ms;
+        // Progress is best effort: a closed bridge ends the loop at the next reply.
+        let _ = self
+            .scope
+            .send(TextReply {
+                seq: self.seq,
+                body: TextBody::Progress(self.progress.clone()),
+            })
+            .await;
+    }
+}
+
+/// Fetches `file` (Cache API first, else streamed from the network with its bytes
+/// reported as they arrive) and checks it against `dataset.json`.
+async fn fetch_file(
+    cache: &FileCache,
+    base: &str,
+    file: &FileRef,
+    reporter: &mut Reporter<'_>,
+) -> Result<Vec<u8>, Failure> {
     let url = format!("{base}{}", file.name);
+    let what = || format!("loading {}", file.name);
+    let network_hint = "check the connection, then reload";
+    let fetched = match cache.stored(&url).await {
+        Some(bytes) => {
+            reporter.progress.bytes_done += file.bytes;
+            (bytes, Source::Cache)
+        }
+        None => {
+            let mut download = net::Download::start(&url)
+                .await
+                .map_err(|e| Failure::new(what(), e, network_hint))?;
+            while let Some(read) = download
+                .next_chunk()
+                .await
+                .map_err(|e| Failure::new(what(), e, network_hint))?
+            {
+                reporter.progress.bytes_done += read as u64;
+                reporter.report(false).await;
+            }
+            (download.into_bytes(), Source::Network)
+        }
+    };
+    reporter.progress.files_done += 1;
+    reporter.report(true).await;
     let checked = cache
-        .fetch_checked(&url, |bytes| check_file(file, bytes))
+        .check_fetched(&url, fetched, |bytes| check_file(file, bytes))
         .await
-        .map_err(|e| {
-            e.into_failure(
-                format!("loading {}", file.name),
-                "check the connection, then reload",
-                HINT_DAMAGED,
-            )
-        })?;
+        .map_err(|e| e.into_failure(what(), network_hint, HINT_DAMAGED))?;
     Ok(checked.bytes)
 }
 
@@ -178,25 +234,23 @@ async fn load(
         Reduction::Pca { file } | Reduction::Head { file } => Some(file),
         Reduction::Identity => None,
     };
-    let mut progress = Progress {
-        what: "text encoder".to_owned(),
-        files_total: 1 + u32::from(reduction_file.is_some()),
-        bytes_total: spec.weights.bytes + reduction_file.map_or(0, |f| f.bytes),
-        ..Progress::default()
+    let started_ms = net::now_ms();
+    let mut reporter = Reporter {
+        progress: Progress {
+            what: "text encoder".to_owned(),
+            files_total: 1 + u32::from(reduction_file.is_some()),
+            bytes_total: spec.weights.bytes + reduction_file.map_or(0, |f| f.bytes),
+            ..Progress::default()
+        },
+        started_ms,
+        reported_ms: started_ms,
+        seq,
+        scope,
     };
-    let weights = fetch_file(cache, base, &spec.weights).await?;
-    progress.files_done += 1;
-    progress.bytes_done += spec.weights.bytes;
-    // Progress is best effort: a closed bridge ends the loop at the next reply.
-    let _ = scope
-        .send(TextReply {
-            seq,
-            body: TextBody::Progress(progress.clone()),
-        })
-        .await;
+    let weights = fetch_file(cache, base, &spec.weights, &mut reporter).await?;
     let reduction = match reduction_file {
         Some(file) => Some((
-            fetch_file(cache, base, file).await?,
+            fetch_file(cache, base, file, &mut reporter).await?,
             format!("reading {}", file.name),
         )),
         None => None,

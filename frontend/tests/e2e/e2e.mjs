@@ -292,8 +292,8 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   assert(lines.length - 1 >= found, `csv rows ${lines.length - 1} < ${found}`);
   assert(lines.some((l) => l.includes(`rare cluster ${cluster}`)), 'captions exported');
 
-  // Save the search.
-  const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save-search').click()]);
+  // Export the search as a file.
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-search').click()]);
   shared.model = await readFile(await saved.path(), 'utf8');
   assert(JSON.parse(shared.model).searcher === 'db', 'saved model is DBranches');
 
@@ -451,6 +451,54 @@ await test('accessible on desktop and a 390 x 844 phone: axe-core finds no serio
   assert(problems.length === 0, problems.join('\n'));
 });
 
+await test('tiles are toggle buttons: aria-pressed and the label in their name and badge; the keyboard moves a visible focus into view and labels (desktop and phone)', async () => {
+  for (const [device, viewport, columns] of [['desktop', { width: 1280, height: 900 }, 6], ['phone', { width: 390, height: 844 }, 3]]) {
+    const context = await browser.newContext({ serviceWorkers: 'block', viewport, isMobile: device === 'phone', hasTouch: device === 'phone' });
+    const { page } = await freshPage(context);
+    await page.goto(app());
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=result]').length === 60, null, { timeout: TIMEOUT });
+    const shown = await ids(page);
+    const button = (id) => page.locator(`[data-testid=result][data-id="${id}"] button.pick`);
+    const said = (id) => button(id).evaluate((b) => ({ pressed: b.getAttribute('aria-pressed'), name: b.getAttribute('aria-label'),
+      badge: getComputedStyle(b.closest('[data-testid=result]'), '::before').content }));
+    // A click cycles the label; the button says it (pressed while relevant, the label in its
+    // name) and so does the badge, not only the border's colour.
+    for (const [pressed, name, badge] of [['true', /: relevant$/, /relevant/], ['false', /: irrelevant$/, /irrelevant/], ['false', /: not labelled$/, /none/]]) {
+      await page.locator(`[data-testid=result][data-id="${shown[0]}"]`).click();
+      const got = await said(shown[0]);
+      assert(got.pressed === pressed && name.test(got.name) && badge.test(got.badge),
+        `${device}: after a click aria-pressed=${got.pressed}, name "${got.name}", badge ${got.badge}`);
+    }
+    // Tab reaches the grid at one tile (the last clicked), not at each of 60.
+    const focusedId = () => page.evaluate(() => document.activeElement?.closest('[data-testid=result]')?.dataset.id ?? null);
+    await page.getByTestId('query').focus();
+    for (let k = 0; k < 40 && (await focusedId()) === null; k++) await page.keyboard.press('Tab');
+    assert(await focusedId() === String(shown[0]), `${device}: Tab enters the grid at tile ${shown[0]}, got ${await focusedId()}`);
+    assert(await page.evaluate(() => document.activeElement.matches('button.pick:focus-visible')), `${device}: the focus is visible`);
+    await page.keyboard.press('ArrowRight');
+    assert(await focusedId() === String(shown[1]), `${device}: ArrowRight focuses the next tile`);
+    await page.keyboard.press(' ');
+    assert((await said(shown[1])).pressed === 'true', `${device}: Space labels the focused tile relevant`);
+    await page.keyboard.press('ArrowDown');
+    assert(await focusedId() === String(shown[1 + columns]), `${device}: ArrowDown moves one row of ${columns}`);
+    // Far down the page the focused tile is scrolled into view.
+    for (let k = 0; k < 8; k++) await page.keyboard.press('ArrowDown');
+    const at = 1 + 9 * columns;
+    assert(await focusedId() === String(shown[at]), `${device}: nine rows down is tile ${shown[at]}, got ${await focusedId()}`);
+    const view = await page.evaluate(() => { const r = document.activeElement.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, height: innerHeight }; });
+    assert(view.top >= 0 && view.bottom <= view.height + 1, `${device}: the focused tile is scrolled into view: ${JSON.stringify(view)}`);
+    await page.keyboard.press('i');
+    assert(await label(page, shown[at]) === 'irrelevant' && /: irrelevant$/.test((await said(shown[at])).name), `${device}: i labels it irrelevant`);
+    // Tab goes on to its "more like this", then out of the grid.
+    await page.keyboard.press('Tab');
+    assert(await page.evaluate(() => document.activeElement?.dataset.testid) === 'more-like-this' && await focusedId() === String(shown[at]),
+      `${device}: Tab reaches the tile's more like this`);
+    await page.keyboard.press('Tab');
+    assert(await focusedId() === null, `${device}: the next Tab leaves the grid`);
+    await context.close();
+  }
+});
+
 /** A proxy in front of the test's server: while `faults.down`, cuts the connection of every
  * request whose path matches `drop` (the browser's own retry of a cut request is cut too);
  * delays every other by `delayMs`. */
@@ -518,6 +566,51 @@ await test('network faults: dropped and delayed requests end in the error panel,
   }
 });
 
+await test('a search worker that dies mid-round is restarted: the error panel, never left on working…, and retry gives the clean run\'s results from the files already checked', async () => {
+  const steps = async (url, proxy) => {
+    const { context, page } = await freshPage();
+    await page.goto(url);
+    await gridReady(page);
+    const { id } = await findClusterTile(page);
+    await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
+    await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
+    await idle(page);
+    await page.locator('[data-testid=result]').nth(1).click();
+    await page.getByTestId('finetune').click();
+    if (proxy) {
+      // The round is fetching its leaves (each answer delayed by the proxy): the worker ends.
+      while (!proxy.faults.requests.some((u) => /tree-\d+-leaves/.test(u))) await new Promise((r) => setTimeout(r, 10));
+      const workers = page.workers();
+      assert(workers.length === 1, `one worker (the search worker): ${workers.length}`);
+      await workers[0].evaluate(() => self.close());
+      await page.getByTestId('error').filter({ hasText: 'the search worker stopped' }).waitFor();
+      // A fresh worker reopens the dataset; then nothing is left in progress.
+      await page.waitForFunction(() => !document.querySelector('[data-testid=retry]')?.disabled, null, { timeout: TIMEOUT });
+      assert(await page.getByTestId('progress').count() === 0, 'not left on working…');
+      assert(page.workers().length === 1 && page.workers()[0] !== workers[0], 'a fresh search worker');
+      const features = proxy.faults.requests.filter((u) => /features-\d+/.test(u));
+      assert(new Set(features).size === features.length, `the fresh worker read the checked feature shards from the cache: ${features}`);
+      await page.getByTestId('retry').click();
+    }
+    await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'), null, { timeout: TIMEOUT });
+    await idle(page);
+    const found = { count: await count(page), ids: await ids(page), rules: await page.getByTestId('rules').textContent() };
+    assert(await page.getByTestId('error').count() === 0, 'the error panel is gone');
+    await context.close();
+    return found;
+  };
+  const clean = await steps(app());
+  const proxy = await faultyProxy(/^$/, 300);
+  try {
+    const restarted = await steps(proxy.url, proxy);
+    assert(restarted.count === clean.count && restarted.count > 0, `after the restart ${restarted.count} results, clean ${clean.count}`);
+    assert(JSON.stringify(restarted.ids) === JSON.stringify(clean.ids), 'the same first page');
+    assert(restarted.rules === clean.rules, 'the same rules');
+  } finally {
+    proxy.close();
+  }
+});
+
 await test('a saved search applies in a fresh page, and one trained on another index is refused', async () => {
   const { context, page } = await freshPage();
   await page.goto(app());
@@ -541,6 +634,59 @@ await test('a saved search applies in a fresh page, and one trained on another i
   await context.close();
 });
 
+await test('saved searches kept in the browser: named and dated, listed after a reload, applied and deleted with one click; another index\'s refused', async () => {
+  const { context, page } = await freshPage();
+  const stored = (p) => p.getByTestId('saved-searches').locator('[data-testid=stored-search]');
+  const like = new URL(shared.url).searchParams.get('like');
+  await page.goto(shared.url);
+  await page.waitForFunction((like) => document.querySelector('[data-testid=result]')?.dataset.id === like
+    && !document.querySelector('[data-testid=progress]'), like);
+  await page.getByTestId('finetune').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+  await idle(page);
+  const round = { count: await count(page), ids: await ids(page) };
+  await page.getByTestId('search-name').fill('cluster swatches');
+  await page.getByTestId('save-search').click();
+  await stored(page).filter({ hasText: 'cluster swatches' }).waitFor();
+  // Without a name, the query names it.
+  await page.getByTestId('save-search').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=stored-search]').length === 2);
+  const listed = await stored(page).allTextContents();
+  assert(/^cluster swatches \d{4}-\d\d-\d\d \d\d:\d\d UTC/.test(listed[0]), `named and dated: ${listed[0]}`);
+  assert(new RegExp(`^like image ${like}, 1 round `).test(listed[1]), `the default name: ${listed[1]}`);
+
+  // A reload of the app lists them; one click applies one: the round's results.
+  await page.goto(app());
+  await gridReady(page);
+  await stored(page).nth(1).waitFor();
+  assert(await stored(page).count() === 2, 'both listed after a reload');
+  await stored(page).first().getByTestId('apply-stored').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+  await idle(page);
+  assert(await count(page) === round.count, `applied: ${await count(page)} results, the round had ${round.count}`);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(round.ids), 'the same first page as the round');
+  // One click deletes one, for good.
+  await stored(page).nth(1).getByTestId('delete-stored').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=stored-search]').length === 1);
+  await page.reload();
+  await gridReady(page);
+  await stored(page).first().waitFor();
+  assert(JSON.stringify(await stored(page).allTextContents()).includes('cluster swatches') && await stored(page).count() === 1,
+    `left after deleting and reloading: ${await stored(page).allTextContents()}`);
+
+  // A file imported into the list that was trained on another index is refused when applied.
+  const other = JSON.stringify({ ...JSON.parse(shared.model), index: 'manifest.0000000000000000.json' });
+  await page.getByTestId('import-search').setInputFiles({ name: 'other-index.json', mimeType: 'application/json', buffer: Buffer.from(other) });
+  const imported = stored(page).filter({ hasText: 'other-index' });
+  await imported.waitFor();
+  const before = await ids(page);
+  await imported.getByTestId('apply-stored').click();
+  const error = await page.getByTestId('error').textContent();
+  assert(/trained on index manifest\.0{16}\.json, and the dataset open has manifest\.[0-9a-f]{16}\.json/.test(error), `error: ${error}`);
+  assert(JSON.stringify(await ids(page)) === JSON.stringify(before), 'nothing applied');
+  await context.close();
+});
+
 await test('shift-click range and keyboard labelling', async () => {
   const { context, page } = await freshPage();
   await page.goto(app());
@@ -552,6 +698,39 @@ await test('shift-click range and keyboard labelling', async () => {
   await page.keyboard.press('ArrowRight');
   await page.keyboard.press('i');
   assert(await label(page, 7) === 'irrelevant', `keyboard label: ${await label(page, 7)}`);
+  await context.close();
+});
+
+await test('per-dataset search settings: only the searchers dataset.json offers, its sliders\' ranges and defaults; a round trains with them', async () => {
+  const { context, page } = await freshPage();
+  const controls = () => page.evaluate(() => {
+    const slider = (id) => { const s = document.querySelector(`[data-testid=${id}]`); return [s.min, s.max, s.value].map(Number); };
+    const select = document.querySelector('[data-testid=searcher]');
+    return { searchers: [...select.options].map((o) => o.value), searcher: select.value,
+      randomNegatives: slider('random-negatives'), negativeWeight: slider('negative-weight') };
+  });
+  await page.goto(app('?dataset=swatches-tuned'));
+  await gridReady(page);
+  const tuned = await controls();
+  assert(JSON.stringify(tuned) === JSON.stringify({ searchers: ['ens', 'dtree'], searcher: 'ens', randomNegatives: [0, 200, 50], negativeWeight: [1, 10, 3] }),
+    `the dataset's settings: ${JSON.stringify(tuned)}`);
+  // A round uses them: the ensemble (the dataset's default searcher).
+  await tiles(page).nth(3).locator('[data-testid=more-like-this]').click();
+  await idle(page);
+  await page.getByTestId('finetune').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'));
+  await idle(page);
+  const round = new URL(page.url()).searchParams;
+  assert(await count(page) > 0 && round.get('searcher') === 'ens' && round.get('rn') === '50' && round.get('nw') === '3',
+    `the round's settings in the URL: ${page.url()}`);
+  // Another dataset without settings offers the app's four and its defaults again.
+  await page.getByTestId('dataset').selectOption('swatches');
+  // The tuned dataset's grid may still be up: wait for the switch to reach the controls.
+  await page.waitForFunction(() => document.querySelector('[data-testid=searcher]').options.length !== 2, null, { timeout: TIMEOUT });
+  await gridReady(page);
+  const plain = await controls();
+  assert(JSON.stringify(plain) === JSON.stringify({ searchers: ['db', 'ens', 'dtree', 'rf'], searcher: 'db', randomNegatives: [0, 1000, 500], negativeWeight: [1, 100, 1] }),
+    `the app's settings: ${JSON.stringify(plain)}`);
   await context.close();
 });
 
@@ -614,6 +793,66 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   const next = await ids(page);
   assert(next.length === 60 && next.every((i) => !first.includes(i)), 'the next 60 text neighbours are new');
   await context.close();
+});
+
+/** A proxy in front of the test's server that sends the body of each answer whose path
+ * matches `slow` uncompressed, `chunk` bytes every `everyMs` (a slow link); others pass. */
+async function throttlingProxy(slow, chunk, everyMs) {
+  const target = new URL(base);
+  const server = http.createServer((req, res) => {
+    const throttled = slow.test(req.url);
+    const headers = { ...req.headers };
+    if (throttled) delete headers['accept-encoding'];
+    const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      if (!throttled) { answer.pipe(res); return; }
+      const parts = [];
+      answer.on('data', (part) => parts.push(part));
+      answer.on('end', async () => {
+        const body = Buffer.concat(parts);
+        for (let at = 0; at < body.length && !res.destroyed; at += chunk) {
+          res.write(body.subarray(at, at + chunk));
+          await new Promise((r) => setTimeout(r, everyMs));
+        }
+        res.end();
+      });
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${server.address().port}${target.pathname}`, close: () => server.close() };
+}
+
+await test('progress within a file: the text encoder\'s bytes are reported as they arrive, with a bar and an estimate', async () => {
+  // About 1.2 MB at 16 KB every 50 ms: some 4 s on the wire.
+  const proxy = await throttlingProxy(/text-encoder\.[0-9a-f]+\.safetensors/, 16_384, 50);
+  const { context, page } = await freshPage();
+  try {
+    await page.goto(`${proxy.url}?dataset=swatches-text`);
+    const seen = [];
+    let status = '';
+    const deadline = Date.now() + TIMEOUT;
+    while (!/ready|failed/.test(status) && Date.now() < deadline) {
+      const now = await page.evaluate(() => ({ bar: document.querySelector('[data-testid=text-progress]')?.value ?? null,
+        status: document.querySelector('[data-testid=text-status]')?.textContent ?? '' }));
+      status = now.status;
+      if (now.bar !== null) seen.push(now);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(/ready/.test(status), `the streamed encoder loads: ${status}`);
+    const bars = seen.map((s) => s.bar);
+    const within = [...new Set(bars.filter((v) => v > 0 && v < 100))];
+    figures.text_progress_steps_seen = within.length;
+    assert(within.length >= 5, `the bar advances within the file: ${JSON.stringify(within)}`);
+    assert(bars.every((v, k) => k === 0 || v >= bars[k - 1]), `the bar never goes back: ${JSON.stringify(bars)}`);
+    const estimate = seen.find((s) => /\d+ (KB|MB) of [\d.]+ MB \(\d+%\) · [\d.]+ (B|KB|MB)\/s · about \d+ s left/.test(s.status));
+    assert(estimate, `bytes, rate and time left shown: ${JSON.stringify(seen.slice(-3).map((s) => s.status))}`);
+    figures.text_progress_example = estimate.status;
+  } finally {
+    await context.close();
+    proxy.close();
+  }
 });
 
 await test('text search on WebGPU (SwiftShader adapter): same k-NN ids as on the CPU', async () => {

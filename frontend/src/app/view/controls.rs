@@ -1,6 +1,6 @@
 //! The controls: label every tile shown, the next round's settings, fine-tune and undo.
 
-use branches::Searcher;
+use dataset::{SEARCHER_NAMES, SearchSettings};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -48,23 +48,34 @@ pub(super) fn view(state: &UseReducerHandle<State>, fine_tune: &Callback<()>) ->
     let on_finetune = fine_tune.reform(|_: MouseEvent| ());
     let on_undo = session_callback(state, |_: MouseEvent| Action::Undo);
     let settings = state.settings;
+    // The open dataset's search settings (`dataset.json`'s `search`), else the app's.
+    let (offered, search) = match &state.dataset {
+        Some(dataset) => (dataset.searchers(), dataset.search_settings()),
+        None => (
+            SEARCHER_NAMES
+                .iter()
+                .filter_map(|n| searcher_from_name(n))
+                .collect(),
+            SearchSettings::default(),
+        ),
+    };
+    let (random, weight) = (search.random_negatives, search.negative_weight);
     html! {
         <section class="controls">
             <button data-testid="all-relevant" onclick={label_shown(Label::Relevant)}>{"all relevant"}</button>
             <button data-testid="all-irrelevant" onclick={label_shown(Label::Irrelevant)}>{"all irrelevant"}</button>
             <button data-testid="clear" onclick={label_shown(Label::None)}>{"clear"}</button>
             <label>{format!("random negatives {} ", settings.random_negatives)}
-                <input data-testid="random-negatives" type="range" min="0" max="1000"
+                <input data-testid="random-negatives" type="range" min={random.min.to_string()} max={random.max.to_string()}
                     value={settings.random_negatives.to_string()} oninput={on_random} />
             </label>
             <label>{format!("negative weight {} ", settings.negative_weight)}
-                <input data-testid="negative-weight" type="range" min="1" max="100"
+                <input data-testid="negative-weight" type="range" min={weight.min.to_string()} max={weight.max.to_string()}
                     value={settings.negative_weight.to_string()} oninput={on_weight} />
             </label>
             <label>{"searcher "}
             <select data-testid="searcher" onchange={on_searcher}>
-                { for [Searcher::DBranches, Searcher::Ensemble, Searcher::DecisionTree, Searcher::RandomForest]
-                    .into_iter().map(|sr| html! {
+                { for offered.into_iter().map(|sr| html! {
                         <option value={searcher_name(sr)} selected={sr == settings.searcher}>
                             {sr.name()}
                         </option>

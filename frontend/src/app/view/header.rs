@@ -82,7 +82,13 @@ pub(super) fn view(
                 </small>
             </form>
             <span class="backend">{"backend "}<b data-testid="backend">{state.backend().as_str()}</b></span>
-            <span class="text-status" data-testid="text-status">{text_status(&state.text)}</span>
+            <span class="text-status" data-testid="text-status">
+                if let TextState::Loading(Some(p)) = &state.text {
+                    <progress data-testid="text-progress" max="100" value={format!("{:.1}", p.percent())}
+                        aria-label="text encoder download" />{" "}
+                }
+                {text_status(&state.text)}
+            </span>
         </header>
     }
 }
@@ -92,12 +98,7 @@ fn text_status(text: &TextState) -> String {
     match text {
         TextState::Absent => String::new(),
         TextState::Loading(None) => "text encoder: loading".to_owned(),
-        TextState::Loading(Some(p)) => format!(
-            "text encoder: {}/{} bytes ({:.0}%)",
-            p.bytes_done,
-            p.bytes_total,
-            p.percent()
-        ),
+        TextState::Loading(Some(p)) => format!("text encoder: {}", p.describe()),
         TextState::Ready { warmup_ms, .. } => {
             format!("text encoder ready (warm-up {})", fmt_ms(*warmup_ms))
         }

@@ -10,7 +10,7 @@ mod notices;
 mod results;
 mod share;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use branches::Searcher;
@@ -24,7 +24,7 @@ use super::page::{shared_from_url, url_params, use_url_following};
 use super::state::{Msg, Pending, State};
 use super::workers::{Sender, TextLink, use_wanted_search};
 use crate::net;
-use crate::protocol::{Task, TextReply};
+use crate::protocol::{LIFELINE_SEQ, ReplyBody, Task, TextReply, WorkerRequest};
 use crate::session::Action;
 use crate::share::SharedSearch;
 use crate::text::TextWorker;
@@ -46,14 +46,23 @@ pub(super) fn Main(props: &MainProps) -> Html {
         })
     };
     let counter = use_memo((), |_| Rc::new(Cell::new(0u32)));
+    // The search worker's bridge of the latest render, for the lifeline's callback.
+    let latest_bridge = use_mut_ref(|| None::<UseReactorBridgeHandle<SearchWorker>>);
     let bridge = {
         let dispatch = state.dispatcher();
+        let latest_bridge = latest_bridge.clone();
         use_reactor_bridge::<SearchWorker, _>(move |event| {
-            if let ReactorEvent::Output(reply) = event {
+            let ReactorEvent::Output(reply) = event else {
+                return;
+            };
+            if reply.seq != LIFELINE_SEQ {
                 dispatch.dispatch(Msg::Reply(reply));
+            } else if let ReplyBody::LifelineHeld { lock } = reply.body {
+                watch_lifeline(&lock, latest_bridge.clone(), dispatch.clone());
             }
         })
     };
+    *latest_bridge.borrow_mut() = Some(bridge.clone());
     let text_bridge = use_mut_ref(|| None);
     let encoding = use_mut_ref(|| None);
     let encoded = use_mut_ref(|| None);
@@ -76,8 +85,13 @@ pub(super) fn Main(props: &MainProps) -> Html {
             .and_then(|(_, v)| v.parse::<u32>().ok())
     });
     let query_text = use_state(String::new);
-    let saved_text = use_state(String::new);
+    let share_inputs = share::ShareInputs {
+        saved_text: use_state(String::new),
+        name: use_state(String::new),
+        stored: share::use_stored_searches(),
+    };
 
+    use_lifeline(&state, &sender);
     use_opening(
         sender.clone(),
         props.embed.as_ref().map(|e| e.source.clone()),
@@ -149,10 +163,54 @@ pub(super) fn Main(props: &MainProps) -> Html {
                 { notices::view(&state, &sender) }
                 { controls::view(&state, &fine_tune) }
                 { results::view(&state, &sender, &fine_tune) }
-                { share::view(&state, &sender, &saved_text) }
+                { share::view(&state, &sender, &share_inputs) }
             </div>
         </div>
     }
+}
+
+/// Gives each search worker a lifeline (the first at mount, then each restarted one), and
+/// has a restarted worker open the dataset again.
+#[hook]
+fn use_lifeline(state: &UseReducerHandle<State>, sender: &Sender) {
+    // Unique to this page (several tabs, several elements), then to each worker.
+    let page = *use_memo((), |_| {
+        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
+    });
+    let state = state.clone();
+    let sender = sender.clone();
+    use_effect_with(state.worker_restarts, move |&restarts| {
+        let lock = format!("clip-branches-search-worker-{page:x}-{restarts}");
+        sender.bridge.send(WorkerRequest {
+            seq: LIFELINE_SEQ,
+            task: Task::HoldLifeline { lock },
+        });
+        if restarts > 0
+            && let Some(dataset) = &state.dataset
+        {
+            let task = Task::Open {
+                base: dataset.base.clone(),
+                index: dataset.manifest.index.clone(),
+            };
+            sender.send(task, Pending::Reopen);
+        }
+    });
+}
+
+/// Once the worker holding `lock` has ended, resets the bridge (a fresh worker: the search
+/// worker's provider is private) and tells the state. Without Web Locks (an insecure
+/// embedding page) nothing watches: a worker that ends is not restarted there.
+fn watch_lifeline(
+    lock: &str,
+    latest_bridge: Rc<RefCell<Option<UseReactorBridgeHandle<SearchWorker>>>>,
+    dispatch: UseReducerDispatcher<State>,
+) {
+    let _ = net::when_released(lock, move || {
+        if let Some(bridge) = latest_bridge.borrow().as_ref() {
+            bridge.reset();
+        }
+        dispatch.dispatch(Msg::WorkerStopped);
+    });
 }
 
 /// A callback that changes the query session with the action its event stands for.

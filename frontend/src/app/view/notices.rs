@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::app::state::{Msg, State};
+use crate::app::state::{Msg, Retry, State};
 use crate::app::workers::Sender;
 
 /// The error panel, if anything failed (with a retry for a request that can be sent
@@ -24,7 +24,9 @@ pub(super) fn view(state: &UseReducerHandle<State>, sender: &Sender) -> Html {
                     <b>{format!("{} failed: ", f.what)}</b>{&f.message}
                     <div class="hint">{&f.hint}</div>
                     if let Some(retry) = retry {
-                        <button data-testid="retry" onclick={retry}>{"retry"}</button>
+                        // A search retry waits for a restarted worker to reopen the dataset.
+                        <button data-testid="retry" onclick={retry}
+                            disabled={state.retry == Some(Retry::Search) && !state.can_send()}>{"retry"}</button>
                     }
                     <button data-testid="dismiss-error" onclick={dismiss}>{"dismiss"}</button>
                 </div>
@@ -32,10 +34,9 @@ pub(super) fn view(state: &UseReducerHandle<State>, sender: &Sender) -> Html {
             if let Some(p) = &state.progress {
                 <div class="progress" data-testid="progress">
                     <progress max="100" value={format!("{:.0}", p.percent())} />
-                    {format!(" {}: {}/{} files, {}/{} bytes ({:.0}%)", p.what, p.files_done, p.files_total,
-                        p.bytes_done, p.bytes_total, p.percent())}
+                    {format!(" {}: {}/{} files, {}", p.what, p.files_done, p.files_total, p.describe())}
                 </div>
-            } else if !state.can_send() {
+            } else if state.pending.is_some() {
                 <div class="progress" data-testid="progress">{"working…"}</div>
             } else if state.grid().len() < state.session.shown().len() {
                 <div class="progress" data-testid="progress">{"loading captions…"}</div>

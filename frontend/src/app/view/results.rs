@@ -21,6 +21,8 @@ fn columns_of(e: &KeyboardEvent) -> isize {
     use wasm_bindgen::JsCast;
     e.target()
         .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        // The key went to a tile's button inside the grid, or to the grid itself.
+        .and_then(|target| target.closest(".grid").ok().flatten())
         .and_then(|grid| web_sys::window()?.get_computed_style(&grid).ok().flatten())
         .and_then(|style| style.get_property_value("grid-template-columns").ok())
         .map(|columns| columns.split_whitespace().count() as isize)
@@ -82,14 +84,22 @@ pub(super) fn view(
         .map(|d| d.base.clone())
         .unwrap_or_default();
     let first_shown = session.page * PAGE_SIZE;
+    let on_focus = session_callback(state, Action::Focus);
+    // One tile is in the tab order (the focused one, else the first): Tab enters the grid
+    // at it and leaves after its "more like this"; arrows move within.
+    let tab_stop = session
+        .focus
+        .filter(|f| (first_shown..first_shown + PAGE_SIZE).contains(f))
+        .unwrap_or(first_shown);
     let tiles = state.grid().iter().enumerate().map(|(k, &id)| {
         let item = state.item(id);
         html! {
-            <Tile key={id} id={id} label={session.labels.get(id)}
+            <Tile key={id} id={id} position={first_shown + k} label={session.labels.get(id)}
                 focused={session.focus == Some(first_shown + k)}
+                tab_stop={tab_stop == first_shown + k}
                 thumb={item.map(|i| AttrValue::from(format!("{base}{}", i.thumb)))}
                 caption={item.map(|i| AttrValue::from(items::caption_line(id, i)))}
-                on_click={on_click.clone()} on_like={on_like.clone()} />
+                on_click={on_click.clone()} on_like={on_like.clone()} on_focus={on_focus.clone()} />
         }
     });
     let pages = session.pages();
@@ -119,7 +129,10 @@ pub(super) fn view(
                     "Least sure first: the unlabelled images nearest this model's border. Label them and fine-tune."
                 }</p>
             }
-            <div class="grid" tabindex="0" onkeydown={on_key}>{ for tiles }</div>
+            <div class="grid" role="group" tabindex="-1" onkeydown={on_key}
+                aria-label="results: a tile's button cycles its label (relevant, irrelevant, none); arrows move, r / i / n label, Enter fine-tunes">
+                { for tiles }
+            </div>
             <nav class="pager">
                 <button data-testid="prev-page" disabled={session.page == 0}
                     onclick={page(session.page.saturating_sub(1))}>{"previous"}</button>
@@ -147,18 +160,34 @@ pub(super) fn view(
 #[derive(Properties, PartialEq)]
 struct TileProps {
     id: u32,
+    /// Its position in the list shown (all pages).
+    position: usize,
     label: Label,
     focused: bool,
+    /// Whether Tab reaches it (one tile of the grid).
+    tab_stop: bool,
     thumb: Option<AttrValue>,
     caption: Option<AttrValue>,
     on_click: Callback<(u32, bool)>,
     on_like: Callback<u32>,
+    on_focus: Callback<usize>,
 }
 
-/// One result: its thumbnail and caption; a click labels it, ≈ searches "more like this".
+/// One result: a toggle button over its thumbnail (a click or Space cycles the label,
+/// `aria-pressed` while relevant, the label in its name and in a badge), its caption, and
+/// ≈ for "more like this".
 #[component]
 fn Tile(props: &TileProps) -> Html {
     let id = props.id;
+    let button = use_node_ref();
+    {
+        let button = button.clone();
+        use_effect_with(props.focused, move |&focused| {
+            if focused && let Some(button) = button.cast::<web_sys::HtmlElement>() {
+                take_focus(&button);
+            }
+        });
+    }
     let onclick = {
         let on_click = props.on_click.clone();
         Callback::from(move |e: MouseEvent| on_click.emit((id, e.shift_key())))
@@ -170,23 +199,65 @@ fn Tile(props: &TileProps) -> Html {
             on_like.emit(id);
         })
     };
+    // Enter and Space on ≈ are its own, not the grid's (Enter there fine-tunes).
+    let like_keys = Callback::from(|e: KeyboardEvent| {
+        if matches!(e.key().as_str(), "Enter" | " ") {
+            e.stop_propagation();
+        }
+    });
+    let onfocus = {
+        let on_focus = props.on_focus.clone();
+        let position = props.position;
+        Callback::from(move |_: FocusEvent| on_focus.emit(position))
+    };
     let caption = props
         .caption
         .clone()
         .unwrap_or_else(|| format!("image {id}").into());
+    let tabindex = if props.tab_stop { "0" } else { "-1" };
     html! {
+        // The figure takes the click, so a click on the caption labels too; the button's
+        // click (mouse, Space) reaches it by bubbling.
         <figure
             class={classes!("tile", props.label.as_str(), props.focused.then_some("focus"))}
             data-testid="result" data-id={id.to_string()} data-label={props.label.as_str()}
             title={caption.clone()} {onclick}>
-            if let Some(thumb) = &props.thumb {
-                <img src={thumb.clone()} alt={caption.clone()} loading="lazy" />
-            } else {
-                <div class="placeholder">{id}</div>
-            }
-            <figcaption>{caption}</figcaption>
-            <button class="like" data-testid="more-like-this" title="more like this" onclick={like}>{"≈"}</button>
+            <button ref={button} class="pick" type="button" {tabindex} {onfocus}
+                aria-pressed={(props.label == Label::Relevant).to_string()}
+                aria-label={format!("{caption}: {}", props.label.words())}>
+                if let Some(thumb) = &props.thumb {
+                    <img src={thumb.clone()} alt="" loading="lazy" />
+                } else {
+                    <div class="placeholder">{id}</div>
+                }
+            </button>
+            <figcaption>{caption.clone()}</figcaption>
+            <button class="like" data-testid="more-like-this" type="button" {tabindex}
+                title="more like this" aria-label={format!("more like {caption}")}
+                onclick={like} onkeydown={like_keys}>{"≈"}</button>
         </figure>
+    }
+}
+
+/// Gives the focused tile's `button` the browser's focus (outlined, scrolled into view)
+/// when the keyboard is in the grid, or nowhere (the tile that had it left with its page),
+/// so moving with the arrows never takes the focus from another control.
+fn take_focus(button: &web_sys::HtmlElement) {
+    let in_grid = button
+        .closest(".grid")
+        .ok()
+        .flatten()
+        .is_some_and(|grid| grid.matches(":focus-within").unwrap_or(false));
+    let nowhere = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .is_none_or(|active| active.tag_name() == "BODY");
+    if in_grid || nowhere {
+        let _ = button.focus();
+        // Whole, not just its first pixels (focus alone may leave it cut by the fold).
+        let options = web_sys::ScrollIntoViewOptions::new();
+        options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+        button.scroll_into_view_with_scroll_into_view_options(&options);
     }
 }
 
