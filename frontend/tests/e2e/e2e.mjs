@@ -523,17 +523,34 @@ async function faultyProxy(drop, delayMs) {
   return { url: `http://127.0.0.1:${server.address().port}${target.pathname}`, faults, close: () => server.close() };
 }
 
+// The start of a round that the fault tests run clean and faulty: "more like this" on a
+// cluster tile, the second result labelled relevant.
+async function likeAClusterTileAndLabelOne(url) {
+  const { context, page } = await freshPage();
+  await page.goto(url);
+  await gridReady(page);
+  const { id } = await findClusterTile(page);
+  await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
+  await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
+  await idle(page);
+  await page.locator('[data-testid=result]').nth(1).click();
+  return { context, page };
+}
+
+// What a finished round shows (count, first page, rules), once no error is left; closes the page.
+async function roundFound(context, page) {
+  await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'), null, { timeout: TIMEOUT });
+  await idle(page);
+  const found = { count: await count(page), ids: await ids(page), rules: await page.getByTestId('rules').textContent() };
+  assert(await page.getByTestId('error').count() === 0, 'the error panel is gone');
+  await context.close();
+  return found;
+}
+
 await test('network faults: dropped and delayed requests end in the error panel, and retry gives the clean run\'s results', async () => {
   // The same steps on a clean network and through the faulty proxy.
   const steps = async (url, faults) => {
-    const { context, page } = await freshPage();
-    await page.goto(url);
-    await gridReady(page);
-    const { id } = await findClusterTile(page);
-    await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
-    await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
-    await idle(page);
-    await page.locator('[data-testid=result]').nth(1).click();
+    const { context, page } = await likeAClusterTileAndLabelOne(url);
     if (faults) faults.down = true;
     await page.getByTestId('finetune').click();
     if (faults) {
@@ -544,12 +561,7 @@ await test('network faults: dropped and delayed requests end in the error panel,
       assert(await page.getByTestId('progress').count() === 0, 'not left on working…');
       await page.getByTestId('retry').click();
     }
-    await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'), null, { timeout: TIMEOUT });
-    await idle(page);
-    const found = { count: await count(page), ids: await ids(page), rules: await page.getByTestId('rules').textContent() };
-    assert(await page.getByTestId('error').count() === 0, 'the error panel is gone');
-    await context.close();
-    return found;
+    return roundFound(context, page);
   };
   const clean = await steps(app());
   const proxy = await faultyProxy(/tree-\d+-leaves/, 30);
@@ -568,14 +580,7 @@ await test('network faults: dropped and delayed requests end in the error panel,
 
 await test('a search worker that dies mid-round is restarted: the error panel, never left on working…, and retry gives the clean run\'s results from the files already checked', async () => {
   const steps = async (url, proxy) => {
-    const { context, page } = await freshPage();
-    await page.goto(url);
-    await gridReady(page);
-    const { id } = await findClusterTile(page);
-    await page.locator(`[data-testid=result][data-id="${id}"] [data-testid=more-like-this]`).click();
-    await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
-    await idle(page);
-    await page.locator('[data-testid=result]').nth(1).click();
+    const { context, page } = await likeAClusterTileAndLabelOne(url);
     await page.getByTestId('finetune').click();
     if (proxy) {
       // The round is fetching its leaves (each answer delayed by the proxy): the worker ends.
@@ -592,12 +597,7 @@ await test('a search worker that dies mid-round is restarted: the error panel, n
       assert(new Set(features).size === features.length, `the fresh worker read the checked feature shards from the cache: ${features}`);
       await page.getByTestId('retry').click();
     }
-    await page.waitForFunction(() => document.querySelector('[data-testid=rules] .sql'), null, { timeout: TIMEOUT });
-    await idle(page);
-    const found = { count: await count(page), ids: await ids(page), rules: await page.getByTestId('rules').textContent() };
-    assert(await page.getByTestId('error').count() === 0, 'the error panel is gone');
-    await context.close();
-    return found;
+    return roundFound(context, page);
   };
   const clean = await steps(app());
   const proxy = await faultyProxy(/^$/, 300);
