@@ -169,6 +169,16 @@ fn index_search_and_knn_find_a_rare_cluster() {
         }),
     )
     .unwrap();
+    let exact = ok_json(knn(&index, &query, 10, &["--exact"]));
+    let tree = ok_json(knn(&index, &query, 10, &["--stop-leaves", "0"]));
+    assert_eq!(exact["results"][0][0].as_u64(), Some(u64::from(member)));
+    assert_eq!(exact["distances"][0][0].as_u64(), Some(0));
+    assert_eq!(exact, tree, "an unlimited tree search is exact");
+}
+
+/// `precompute knn` over `index` for the rows of `query` (an npy file), `k` each, with `more`.
+fn knn(index: &Path, query: &Path, k: usize, more: &[&str]) -> Output {
+    let k = k.to_string();
     let args = [
         "knn",
         "--index",
@@ -176,13 +186,9 @@ fn index_search_and_knn_find_a_rare_cluster() {
         "--query",
         query.to_str().unwrap(),
         "--k",
-        "10",
+        &k,
     ];
-    let exact = ok_json(precompute(&[&args[..], &["--exact"]].concat()));
-    let tree = ok_json(precompute(&[&args[..], &["--stop-leaves", "0"]].concat()));
-    assert_eq!(exact["results"][0][0].as_u64(), Some(u64::from(member)));
-    assert_eq!(exact["distances"][0][0].as_u64(), Some(0));
-    assert_eq!(exact, tree, "an unlimited tree search is exact");
+    precompute(&[&args[..], more].concat())
 }
 
 #[test]
@@ -230,18 +236,7 @@ fn partitioned_knn_reads_only_the_probed_lists_and_all_of_them_are_the_exact_sca
         }),
     )
     .unwrap();
-    let knn = |index: &Path, more: &[&str]| {
-        let args = [
-            "knn",
-            "--index",
-            index.to_str().unwrap(),
-            "--query",
-            query.to_str().unwrap(),
-            "--k",
-            "60",
-        ];
-        precompute(&[&args[..], more].concat())
-    };
+    let knn = |index: &Path, more: &[&str]| knn(index, &query, 60, more);
     let exact = ok_json(knn(&index, &["--exact"]));
     let every_list = knn(&index, &["--partitioned", "--nprobe", "16"]);
     assert!(
