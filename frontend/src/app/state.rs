@@ -786,6 +786,13 @@ mod tests {
         Msg::Reply(WorkerReply { seq, body })
     }
 
+    fn neighbours(ids: Vec<u32>) -> ReplyBody {
+        ReplyBody::Neighbours {
+            ids,
+            times: StageTimes::default(),
+        }
+    }
+
     fn results(ids: Vec<u32>, network_bytes: u64) -> ReplyBody {
         ReplyBody::Results {
             ids,
@@ -885,13 +892,7 @@ mod tests {
         let before = state.clone();
         assert!(!state.apply(reply(2, results(vec![1, 2], 50))));
         assert_eq!(state, before);
-        assert!(state.apply(reply(
-            3,
-            ReplyBody::Neighbours {
-                ids: vec![4, 5],
-                times: StageTimes::default(),
-            }
-        )));
+        assert!(state.apply(reply(3, neighbours(vec![4, 5]))));
         assert_eq!(state.session.query, Query::Like(4));
         assert_eq!(state.pending, None);
     }
@@ -942,10 +943,6 @@ mod tests {
             None,
             "browsing is no neighbour list"
         );
-        let neighbours = |ids: Vec<u32>| ReplyBody::Neighbours {
-            ids,
-            times: StageTimes::default(),
-        };
         state.apply(Msg::Sent(2, Pending::Knn(Query::Like(1))));
         state.apply(reply(2, neighbours(vec![1, 2, 3])));
         // The next 60, as far as the collection's 10 images go.
@@ -971,13 +968,7 @@ mod tests {
     fn a_fine_tune_round_keeps_the_labels_and_an_applied_search_starts_over() {
         let mut state = opened(false);
         state.apply(Msg::Sent(2, Pending::Knn(Query::Like(1))));
-        state.apply(reply(
-            2,
-            ReplyBody::Neighbours {
-                ids: vec![1, 2, 3],
-                times: StageTimes::default(),
-            },
-        ));
+        state.apply(reply(2, neighbours(vec![1, 2, 3])));
         state.apply(Msg::Sent(3, Pending::FineTune));
         state.apply(reply(3, results(vec![1, 7, 8], 40)));
         assert_eq!(state.session.round.ids, [1, 7, 8]);
@@ -1021,13 +1012,7 @@ mod tests {
     fn a_stopped_worker_ends_the_request_offers_retry_and_reopens_keeping_the_session() {
         let mut state = opened(false);
         state.apply(Msg::Sent(2, Pending::Knn(Query::Like(1))));
-        state.apply(reply(
-            2,
-            ReplyBody::Neighbours {
-                ids: vec![1, 2, 3],
-                times: StageTimes::default(),
-            },
-        ));
+        state.apply(reply(2, neighbours(vec![1, 2, 3])));
         state.apply(Msg::Session(Action::Click {
             id: 2,
             shift: false,
