@@ -209,18 +209,12 @@ async fn store_then_list(
     stored: UseStateHandle<Vec<StoredEntry>>,
     search: StoredSearch,
 ) {
-    let done = async {
-        stored::add(&search).await?;
-        stored::list().await
-    };
-    match done.await {
-        Ok(entries) => stored.set(entries),
-        Err(e) => state.dispatch(Msg::Error(Failure::new(
-            "saving the search in this browser",
-            e,
-            "use \"export search file\" instead",
-        ))),
-    }
+    let change = stored::add(&search);
+    let failure = (
+        "saving the search in this browser",
+        "use \"export search file\" instead",
+    );
+    change_then_list(state, stored, change, failure).await;
 }
 
 /// Deletes the saved search under `key`, then lists them again.
@@ -229,17 +223,25 @@ async fn delete_then_list(
     stored: UseStateHandle<Vec<StoredEntry>>,
     key: f64,
 ) {
+    let failure = ("deleting the saved search", "reload the page and try again");
+    change_then_list(state, stored, stored::delete(key), failure).await;
+}
+
+/// Awaits `change` to the saved searches, then shows the list as it now is; a failure of
+/// either is shown as `(what, hint)`.
+async fn change_then_list(
+    state: UseReducerHandle<State>,
+    stored: UseStateHandle<Vec<StoredEntry>>,
+    change: impl std::future::Future<Output = Result<(), String>>,
+    (what, hint): (&str, &str),
+) {
     let done = async {
-        stored::delete(key).await?;
+        change.await?;
         stored::list().await
     };
     match done.await {
         Ok(entries) => stored.set(entries),
-        Err(e) => state.dispatch(Msg::Error(Failure::new(
-            "deleting the saved search",
-            e,
-            "reload the page and try again",
-        ))),
+        Err(e) => state.dispatch(Msg::Error(Failure::new(what, e, hint))),
     }
 }
 
