@@ -200,11 +200,23 @@ started=$EPOCHREALTIME
 submit_build "$work/killed"
 task="${array_job}_1"
 chunks="$work/killed/.work/parts/task-1/.work/extract/chunks"
+# The task's process (its batch script execs precompute), found before it writes a chunk.
+# scancel goes through the controller and slurmd and can take a second on a busy machine,
+# long enough for the task to write all its chunks; so the test freezes the task itself
+# (SIGSTOP, within a poll of its first chunk) and then has Slurm kill the frozen task.
 deadline=$(($(date +%s) + 120))
-until [ -n "$(ls "$chunks" 2>/dev/null)" ]; do
-    [ "$(date +%s)" -lt "$deadline" ] || { echo "test-on-slurm: task 1 wrote no chunk" >&2; exit 1; }
-    sleep 0.05
+task_pid=
+until [ -n "$task_pid" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "test-on-slurm: task 1 did not start" >&2; exit 1; }
+    task_pid=$(pgrep -f -- "killed/.work/parts/task-1 --parts" | head -1 || true)
+    sleep 0.01
 done
+# Builtins only in this loop (no fork per poll), so the first chunk is seen at once.
+until compgen -G "$chunks/*.npy" >/dev/null; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "test-on-slurm: task 1 wrote no chunk" >&2; exit 1; }
+    kill -0 "$task_pid" 2>/dev/null || break
+done
+kill -STOP "$task_pid" 2>/dev/null || true
 scancel --signal=KILL "$task"
 while [[ $(job_state "$task") =~ ^(RUNNING|COMPLETING)$ ]]; do sleep 0.2; done
 state_after_kill=$(job_state "$task")
