@@ -3,7 +3,7 @@
 //! synthetic feature set with rare clusters, plus two damaged copies for the error paths.
 //!
 //! ```sh
-//! cargo run --release -p frontend --example make_test_dataset -- OUT [N]
+//! cargo run --release -p frontend --example make_test_dataset -- OUT [N] [LISTS]
 //! ```
 //!
 //! `OUT/catalog.json` lists `swatches` (N images, default 3000), `swatches-text` (the same
@@ -11,9 +11,14 @@
 //! random PCA, so text queries run end to end though their neighbours mean nothing),
 //! `swatches-tuned` (the same with search settings of its own in `dataset.json`),
 //! `broken-features` (a feature shard altered: the dataset cannot open) and
-//! `broken-leaves` (every leaf shard altered: k-NN works, box search fails). Same arguments, same bytes. Sets above 10,000
-//! images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no damaged
-//! copies.
+//! `broken-leaves` (every leaf shard altered: k-NN works, box search fails) and
+//! `swatches-partitioned` (the same images with a partitioned k-NN of 100 lists, 60 probed per query, fetched per
+//! query instead of every feature shard at open). Same arguments, same bytes. Sets above
+//! 10,000 images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no
+//! damaged copies; from `index_shards::MIN_PARTITIONED_ROWS` images on, the main set has
+//! the partitioned k-NN `precompute build` gives such a set (about sqrt(N) lists); LISTS
+//! sets the main set's lists instead (0: none, the exact scan), so one machine can serve
+//! both layouts of one collection side by side.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,7 +28,10 @@ use dataset::{
     Reduction, TextEncoder, hashed_name,
 };
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
-use index_shards::{Features, MANIFEST_NAME, ShardConfig, TreeSet, TreeSetConfig, write_index};
+use index_shards::{
+    Centroids, Features, MANIFEST_NAME, MIN_PARTITIONED_ROWS, Manifest, PartitionConfig,
+    ShardConfig, TreeSet, TreeSetConfig, write_index, write_knn_lists,
+};
 
 const ITEMS_PER_CHUNK: u32 = 500;
 
@@ -52,7 +60,25 @@ fn swatch(row: &[u8], cluster: Option<usize>) -> String {
     )
 }
 
-fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
+/// Writes the k-NN lists of `config` for `features` into `dir` and names them in `index`.
+fn add_knn_lists(
+    dir: &Path,
+    features: Features<'_>,
+    config: &PartitionConfig,
+    index: &mut Manifest,
+    total: &mut u64,
+) -> Result<()> {
+    let centroids = Centroids::train(features, config)?;
+    index.knn = Some(write_knn_lists(features, &centroids, |name, bytes| {
+        *total += bytes.len() as u64;
+        fs::write(dir.join(name), bytes)
+    })?);
+    Ok(())
+}
+
+/// Writes dataset `dir` of `n` images; `knn_lists` partitions its k-NN (default: as
+/// `precompute build` does for `n` images).
+fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<CatalogEntry> {
     let set = RareClusterSet::generate(&SyntheticConfig {
         n,
         rare_clusters: 3,
@@ -77,19 +103,26 @@ fn write_dataset(dir: &Path, n: usize) -> Result<CatalogEntry> {
     let trees = TreeSet::build(&set.features, set.dims, &config)?;
     fs::create_dir_all(dir.join(dataset::THUMBS_DIR))?;
     let mut total = 0u64;
-    let index = write_index(
-        Features::new(&set.features, set.dims)?,
-        &trees,
-        &shards,
-        |name, bytes| {
-            if name == MANIFEST_NAME {
-                // Content-named below, as `precompute build` names it.
-                return Ok(());
-            }
-            total += bytes.len() as u64;
-            fs::write(dir.join(name), bytes)
-        },
-    )?;
+    let features = Features::new(&set.features, set.dims)?;
+    let mut index = write_index(features, &trees, &shards, |name, bytes| {
+        if name == MANIFEST_NAME {
+            // Content-named below, as `precompute build` names it.
+            return Ok(());
+        }
+        total += bytes.len() as u64;
+        fs::write(dir.join(name), bytes)
+    })?;
+    let partition = match knn_lists {
+        Some(0) => None,
+        Some(lists) => Some(PartitionConfig {
+            lists,
+            ..PartitionConfig::for_rows(n)
+        }),
+        None => (n >= MIN_PARTITIONED_ROWS).then(|| PartitionConfig::for_rows(n)),
+    };
+    if let Some(partition) = partition {
+        add_knn_lists(dir, features, &partition, &mut index, &mut total)?;
+    }
     let index = write_hashed(dir, "manifest", "json", &index.to_json())?;
     total += index.bytes;
     let cluster_of = |id: u32| {
@@ -328,9 +361,13 @@ fn copy_dataset(from: &Path, to: &Path, prefixes: &[&str]) -> Result<()> {
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().ok_or("usage: make_test_dataset OUT [N]")?);
+    let out = PathBuf::from(
+        args.next()
+            .ok_or("usage: make_test_dataset OUT [N] [LISTS]")?,
+    );
     let n: usize = args.next().map_or(Ok(3000), |a| a.parse())?;
-    let main = write_dataset(&out.join("swatches"), n)?;
+    let lists: Option<usize> = args.next().map(|a| a.parse()).transpose()?;
+    let main = write_dataset(&out.join("swatches"), n, lists)?;
     let mut catalog = Catalog {
         datasets: vec![main.clone()],
     };
@@ -373,6 +410,12 @@ fn main() -> Result<()> {
             path: name.to_owned(),
             ..main.clone()
         });
+    }
+    if n <= 10_000 {
+        let mut partitioned = write_dataset(&out.join("swatches-partitioned"), n, Some(100))?;
+        partitioned.description =
+            format!("{} and a partitioned k-NN (100 lists)", main.description);
+        catalog.datasets.push(partitioned);
     }
     fs::write(
         out.join(dataset::CATALOG_FILE),

@@ -1,16 +1,21 @@
 //! The search worker's dataset index: which shard files each step needs, and the steps
 //! themselves over the files loaded so far.
 //!
-//! Loading is lazy and in three layers, so the first results need only the features:
-//! [`DatasetIndex::missing_feature_files`] (k-NN, training rows, post-trees), then
-//! [`DatasetIndex::missing_top_files`] (every tree's top, small), then for each model
-//! [`DatasetIndex::missing_leaf_files`] (the leaf shards its boxes reach). Every file is
-//! checked by [`LoadedIndex::add_file`] (size, blake3, content) before it is used.
+//! Loading is lazy and in layers, so the first results need only part of the files:
+//! k-NN reads [`DatasetIndex::missing_for_nearest`] (every feature shard; or, for an index
+//! with a partitioned k-NN, the centroids at open and the few lists a query probes), and
+//! "more like this" first [`DatasetIndex::missing_for_row`] (nothing when the image came
+//! from a list already fetched); training needs [`DatasetIndex::missing_feature_files`]
+//! (training rows, post-trees), then [`DatasetIndex::missing_top_files`] (every tree's top,
+//! small), then for each model [`DatasetIndex::missing_leaf_files`] (the leaf shards its
+//! boxes reach). Every file is checked (size, blake3, content) before it is used.
 
 use std::ops::Range;
 
 use branches::{EnsemblePlan, Model, PoolSettings, SearchEngine, SearchRequest};
-use index_shards::{Features, IndexError, LoadedIndex, ShardKind, knn_exact};
+use index_shards::{
+    Features, IndexError, KnnFile, KnnManifest, LoadedIndex, PartitionedKnn, ShardKind, knn_exact,
+};
 
 /// Why a step over the dataset index failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,12 +44,30 @@ pub struct NeededFile {
     pub bytes: u64,
 }
 
+impl From<&KnnFile> for NeededFile {
+    fn from(file: &KnnFile) -> Self {
+        Self {
+            name: file.name.clone(),
+            bytes: file.bytes,
+        }
+    }
+}
+
+/// How k-NN runs on this index.
+#[derive(Debug)]
+enum Knn {
+    /// The exact scan of every feature row, copied into one slice once the last feature
+    /// shard is in.
+    Exact(Option<Vec<u8>>),
+    /// The manifest's partitioned index, once its centroids are added.
+    Partitioned(KnnManifest, Option<PartitionedKnn>),
+}
+
 /// An index described by `manifest.json`, with the shards loaded so far.
 #[derive(Debug)]
 pub struct DatasetIndex {
     index: LoadedIndex,
-    /// Every feature row, copied once the last feature shard is in (k-NN scans one slice).
-    features: Option<Vec<u8>>,
+    knn: Knn,
     pool: PoolSettings,
 }
 
@@ -55,9 +78,14 @@ impl DatasetIndex {
     /// # Errors
     /// As [`LoadedIndex::from_manifest_json`].
     pub fn from_manifest_json(bytes: &[u8]) -> Result<Self, IndexError> {
+        let index = LoadedIndex::from_manifest_json(bytes)?;
+        let knn = match &index.manifest().knn {
+            Some(knn) => Knn::Partitioned(knn.clone(), None),
+            None => Knn::Exact(None),
+        };
         Ok(Self {
-            index: LoadedIndex::from_manifest_json(bytes)?,
-            features: None,
+            index,
+            knn,
             pool: PoolSettings::default(),
         })
     }
@@ -93,6 +121,69 @@ impl DatasetIndex {
     /// Feature shards not loaded yet, in row order.
     pub fn missing_feature_files(&self) -> Vec<NeededFile> {
         self.missing(|kind| matches!(kind, ShardKind::Features { .. }))
+    }
+
+    /// What opening the dataset fetches so that k-NN can start: the partitioned index's
+    /// centroids (a query then fetches its lists), or every feature shard for the exact scan.
+    pub fn missing_to_open(&self) -> Vec<NeededFile> {
+        match &self.knn {
+            Knn::Exact(_) => self.missing_feature_files(),
+            Knn::Partitioned(_, Some(_)) => Vec::new(),
+            Knn::Partitioned(manifest, None) => vec![(&manifest.centroids).into()],
+        }
+    }
+
+    /// What [`Self::nearest`] needs for `query` and does not have yet.
+    ///
+    /// # Errors
+    /// A query of the wrong length.
+    pub fn missing_for_nearest(&self, query: &[u8]) -> Result<Vec<NeededFile>, StepError> {
+        match &self.knn {
+            Knn::Exact(_) => Ok(self.missing_feature_files()),
+            Knn::Partitioned(_, None) => Ok(self.missing_to_open()),
+            Knn::Partitioned(_, Some(knn)) => Ok(knn
+                .missing_lists(query, knn.default_nprobe())?
+                .into_iter()
+                .map(NeededFile::from)
+                .collect()),
+        }
+    }
+
+    /// Whether k-NN goes through a partitioned index (lists fetched per query) rather
+    /// than the exact scan of every feature shard.
+    pub fn is_partitioned(&self) -> bool {
+        matches!(self.knn, Knn::Partitioned(..))
+    }
+
+    /// The features of image `id`: from a k-NN list fetched already, else from its
+    /// feature shard.
+    ///
+    /// # Errors
+    /// An id out of range, or [`IndexError::NotLoaded`] naming the feature shard to fetch.
+    pub fn row(&self, id: u32) -> Result<&[u8], IndexError> {
+        if let Knn::Partitioned(_, Some(knn)) = &self.knn
+            && let Some(row) = knn.loaded_row(id)
+        {
+            return Ok(row);
+        }
+        self.index.feature_row(id)
+    }
+
+    /// What [`Self::more_like`] needs to read image `id`'s own features: nothing when a
+    /// fetched file holds them, else the feature shard that does.
+    ///
+    /// # Errors
+    /// An id out of range.
+    pub fn missing_for_row(&self, id: u32) -> Result<Vec<NeededFile>, StepError> {
+        match self.row(id) {
+            Ok(_) => Ok(Vec::new()),
+            Err(IndexError::NotLoaded { file }) => Ok(self
+                .missing(|_| true)
+                .into_iter()
+                .filter(|f| f.name == file)
+                .collect()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Tree top shards not loaded yet.
@@ -132,9 +223,24 @@ impl DatasetIndex {
     /// # Errors
     /// As [`LoadedIndex::add_file`]: unknown file, wrong size or hash, corrupt content.
     pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
+        match &mut self.knn {
+            Knn::Partitioned(manifest, knn @ None) if name == manifest.centroids.name => {
+                *knn = Some(PartitionedKnn::new(
+                    manifest,
+                    self.index.dims(),
+                    self.index.len() as u64,
+                    bytes,
+                )?);
+                return Ok(());
+            }
+            Knn::Partitioned(_, Some(knn)) if knn.is_list(name) => {
+                return knn.add_list(name, bytes);
+            }
+            _ => {}
+        }
         self.index.add_file(name, bytes)?;
-        if self.features.is_none() && self.missing_feature_files().is_empty() {
-            self.features = Some(self.index.features_to_vec()?);
+        if matches!(self.knn, Knn::Exact(None)) && self.missing_feature_files().is_empty() {
+            self.knn = Knn::Exact(Some(self.index.features_to_vec()?));
         }
         Ok(())
     }
@@ -144,14 +250,25 @@ impl DatasetIndex {
     /// # Errors
     /// [`StepError::FeaturesMissing`], or a query of the wrong length.
     pub fn nearest(&self, query: &[u8], k: u32) -> Result<Vec<u32>, StepError> {
-        let features = self
-            .features
-            .as_deref()
-            .ok_or_else(|| StepError::FeaturesMissing {
-                missing: self.missing_feature_files().len(),
-            })?;
-        let features = Features::new(features, self.dims())?;
-        let found = knn_exact(features, query, k as usize)?;
+        let found = match &self.knn {
+            Knn::Exact(Some(features)) => {
+                knn_exact(Features::new(features, self.dims())?, query, k as usize)?
+            }
+            Knn::Exact(None) => {
+                return Err(StepError::FeaturesMissing {
+                    missing: self.missing_feature_files().len(),
+                });
+            }
+            Knn::Partitioned(manifest, None) => {
+                return Err(IndexError::NotLoaded {
+                    file: manifest.centroids.name.clone(),
+                }
+                .into());
+            }
+            Knn::Partitioned(_, Some(knn)) => {
+                knn.nearest(query, knn.default_nprobe(), k as usize)?
+            }
+        };
         Ok(found.into_iter().map(|n| n.id).collect())
     }
 
@@ -160,7 +277,7 @@ impl DatasetIndex {
     /// # Errors
     /// An id out of range, or as [`Self::nearest`].
     pub fn more_like(&self, id: u32, k: u32) -> Result<Vec<u32>, StepError> {
-        let query = self.index.feature_row(id)?.to_vec();
+        let query = self.row(id)?.to_vec();
         self.nearest(&query, k)
     }
 
@@ -333,6 +450,68 @@ mod tests {
         let expected = reference.unwrap().run(&request).unwrap();
         assert_eq!(found, expected.results);
         assert_eq!(model.rules(), expected.rules);
+    }
+
+    #[test]
+    fn a_partitioned_index_fetches_the_centroids_then_the_probed_lists() {
+        let mut f = fixture();
+        let mut manifest = index_shards::Manifest::from_json(&f.manifest).unwrap();
+        let features = f.memory.features();
+        let config = index_shards::PartitionConfig {
+            lists: 49,
+            ..index_shards::PartitionConfig::for_rows(3000)
+        };
+        let centroids = index_shards::Centroids::train(features, &config).unwrap();
+        manifest.knn = Some(
+            index_shards::write_knn_lists(features, &centroids, |name, bytes| {
+                f.files.insert(name.to_owned(), bytes.to_vec());
+                Ok::<_, std::io::Error>(())
+            })
+            .unwrap(),
+        );
+        let mut index = DatasetIndex::from_manifest_json(&manifest.to_json()).unwrap();
+        assert!(index.is_partitioned());
+        let open = index.missing_to_open();
+        assert_eq!(open.len(), 1);
+        assert!(open[0].name.starts_with("knn-centroids"), "{open:?}");
+        load(&mut index, &f.files, &open);
+        assert!(index.missing_to_open().is_empty());
+
+        // "More like this" of an image no list holds yet: its feature shard, then the lists.
+        let id = f.clusters[0][0];
+        let row = index.missing_for_row(id).unwrap();
+        assert_eq!(row.len(), 1);
+        assert!(row[0].name.starts_with("features"), "{row:?}");
+        load(&mut index, &f.files, &row);
+        let query = index.row(id).unwrap().to_vec();
+        let lists = index.missing_for_nearest(&query).unwrap();
+        assert_eq!(lists.len(), 42, "6 x sqrt(49) of 49 lists");
+        assert!(lists.iter().all(|l| l.name.starts_with("knn-list-")));
+        assert!(index.more_like(id, 20).is_err(), "lists not loaded yet");
+        load(&mut index, &f.files, &lists);
+        assert!(index.missing_for_nearest(&query).unwrap().is_empty());
+        let near = index.more_like(id, 20).unwrap();
+        let exact: Vec<u32> = knn_exact(features, &query, 20)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        assert_eq!(near, exact);
+        // Every neighbour came from a fetched list: its "more like this" needs no other
+        // file, though most of them are in feature shards not fetched.
+        assert!(
+            near.iter()
+                .all(|&n| index.missing_for_row(n).unwrap().is_empty())
+        );
+        assert!(near.iter().any(|&n| index.index.feature_row(n).is_err()));
+
+        // Training needs every feature shard, as before.
+        let mut request = SearchRequest::new(f.clusters[0][..10].to_vec());
+        request.random_negatives = 200;
+        assert!(index.train(&request).is_err());
+        let features = index.missing_feature_files();
+        load(&mut index, &f.files, &features);
+        assert!(index.train(&request).is_ok());
     }
 
     #[test]

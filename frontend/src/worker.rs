@@ -11,7 +11,7 @@ use yew_agent::Registrable;
 use yew_agent::reactor::{ReactorScope, reactor};
 
 use crate::codec::SerdeWasm;
-use crate::index::{DatasetIndex, NeededFile};
+use crate::index::{DatasetIndex, NeededFile, StepError};
 use crate::net::{self, FileCache};
 use crate::protocol::{Failure, Progress, ReplyBody, StageTimes, Task, WorkerReply, WorkerRequest};
 use crate::session::FIRST_RESULTS;
@@ -113,8 +113,13 @@ impl State {
                 let index = DatasetIndex::from_manifest_json(&bytes)
                     .map_err(|e| Failure::new("reading the index manifest", e, HINT_DAMAGED))?;
                 let mut open = Open { base, index };
-                let needed = open.index.missing_feature_files();
-                self.load(&mut open, seq, "features", needed, scope).await?;
+                let needed = open.index.missing_to_open();
+                let what = if open.index.is_partitioned() {
+                    "k-NN centroids"
+                } else {
+                    "features"
+                };
+                self.load(&mut open, seq, what, needed, scope).await?;
                 let body = ReplyBody::Opened {
                     count: open.index.count(),
                     dims: open.index.dims() as u32,
@@ -124,21 +129,35 @@ impl State {
                 Ok(body)
             }
             Task::MoreLikeThis { id, k } => {
-                let open = self.open()?;
+                let doing = format!("more like image {id}");
+                let failed = |e: StepError| Failure::new(doing.clone(), e, "pick another image");
                 let start = net::now_ms();
-                let ids = open.index.more_like(id, k).map_err(|e| {
-                    Failure::new(format!("more like image {id}"), e, "pick another image")
-                })?;
+                let needed = self.open()?.index.missing_for_row(id).map_err(failed)?;
+                let mut network_bytes = self.load_open(seq, "features", needed, scope).await?;
+                let query = self
+                    .open()?
+                    .index
+                    .row(id)
+                    .map_err(|e| failed(e.into()))?
+                    .to_vec();
+                network_bytes += self.load_for_nearest(seq, &query, scope).await?;
+                let fetch_ms = net::now_ms() - start;
+                let start = net::now_ms();
+                let ids = self.open()?.index.more_like(id, k).map_err(failed)?;
                 let times = StageTimes {
+                    fetch_ms,
                     knn_ms: net::now_ms() - start,
+                    network_bytes,
                     ..StageTimes::default()
                 };
                 Ok(ReplyBody::Neighbours { ids, times })
             }
             Task::Nearest { query, k } => {
-                let open = self.open()?;
                 let start = net::now_ms();
-                let ids = open.index.nearest(&query, k).map_err(|e| {
+                let network_bytes = self.load_for_nearest(seq, &query, scope).await?;
+                let fetch_ms = net::now_ms() - start;
+                let start = net::now_ms();
+                let ids = self.open()?.index.nearest(&query, k).map_err(|e| {
                     Failure::new(
                         "nearest images",
                         e,
@@ -146,12 +165,15 @@ impl State {
                     )
                 })?;
                 let times = StageTimes {
+                    fetch_ms,
                     knn_ms: net::now_ms() - start,
+                    network_bytes,
                     ..StageTimes::default()
                 };
                 Ok(ReplyBody::Neighbours { ids, times })
             }
             Task::FineTune { request } => {
+                self.load_features(seq, scope).await?;
                 let start = net::now_ms();
                 let model = self.open()?.index.train(&request).map_err(|e| {
                     Failure::new("training", e, "label at least one image relevant")
@@ -163,6 +185,7 @@ impl State {
             }
             Task::Apply { model } => self.search(seq, model, 0.0, Vec::new(), scope).await,
             Task::PlanEnsemble { request } => {
+                self.load_features(seq, scope).await?;
                 let plan = self.open()?.index.plan_ensemble(&request).map_err(|e| {
                     Failure::new("training", e, "label at least one image relevant")
                 })?;
@@ -225,8 +248,53 @@ impl State {
         })
     }
 
-    /// Fetches the tree tops and the leaves `model` reaches; returns the fetch time and
-    /// the bytes that came from the network.
+    /// Fetches `files` into the open dataset, as [`Self::load`]; what loaded stays loaded
+    /// when one fails.
+    async fn load_open(
+        &mut self,
+        seq: u32,
+        what: &str,
+        files: Vec<NeededFile>,
+        scope: &mut Scope,
+    ) -> Result<u64, Failure> {
+        let mut open = self.open.take().ok_or_else(no_dataset)?;
+        let loaded = self.load(&mut open, seq, what, files, scope).await;
+        self.open = Some(open);
+        loaded
+    }
+
+    /// Fetches what k-NN for `query` reads (the probed lists of a partitioned index).
+    async fn load_for_nearest(
+        &mut self,
+        seq: u32,
+        query: &[u8],
+        scope: &mut Scope,
+    ) -> Result<u64, Failure> {
+        let index = &self.open()?.index;
+        let needed = index.missing_for_nearest(query).map_err(|e| {
+            Failure::new(
+                "nearest images",
+                e,
+                "the text encoder does not fit this dataset's index",
+            )
+        })?;
+        let what = if index.is_partitioned() {
+            "k-NN lists"
+        } else {
+            "features"
+        };
+        self.load_open(seq, what, needed, scope).await
+    }
+
+    /// Fetches every feature shard not loaded yet: training draws its rows and random
+    /// negatives from all of them, and the post-trees and the least-sure view score them.
+    async fn load_features(&mut self, seq: u32, scope: &mut Scope) -> Result<u64, Failure> {
+        let needed = self.open()?.index.missing_feature_files();
+        self.load_open(seq, "features", needed, scope).await
+    }
+
+    /// Fetches the features, the tree tops and the leaves `model` reaches; returns the
+    /// fetch time and the bytes that came from the network.
     async fn load_for(
         &self,
         open: &mut Open,
@@ -235,7 +303,8 @@ impl State {
         scope: &mut Scope,
     ) -> Result<(f64, u64), Failure> {
         let start = net::now_ms();
-        let mut network = 0;
+        let features = open.index.missing_feature_files();
+        let mut network = self.load(open, seq, "features", features, scope).await?;
         if !model.boxes().is_empty() {
             let tops = open.index.missing_top_files();
             network += self.load(open, seq, "tree tops", tops, scope).await?;

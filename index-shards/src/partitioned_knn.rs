@@ -715,6 +715,21 @@ impl PartitionedKnn {
         Ok(())
     }
 
+    /// Whether `name` is one of this index's list files.
+    pub fn is_list(&self, name: &str) -> bool {
+        self.list_by_name.contains_key(name)
+    }
+
+    /// The row of image `id` when a list added so far holds it (a neighbour shown from
+    /// those lists, whose "more like this" then needs no other file).
+    pub fn loaded_row(&self, id: u32) -> Option<&[u8]> {
+        let dims = self.centroids.dims();
+        self.lists.iter().flatten().find_map(|list| {
+            let at = list.ids.binary_search(&id).ok()?;
+            Some(&list.rows[at * dims..(at + 1) * dims])
+        })
+    }
+
     /// The exact `k` nearest of the rows of the `nprobe` lists nearest `query`, sorted by
     /// `(dist, id)` as [`crate::knn_exact`] sorts; with every list probed, its result.
     ///
@@ -780,6 +795,36 @@ mod tests {
             IndexError::Corrupt { file, reason } => format!("{file}: {reason}"),
             other => panic!("expected a corrupt-file error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_row_is_found_in_the_lists_added_and_nowhere_else() {
+        let data = features(400, 4);
+        let f = Features::new(&data, 4).unwrap();
+        let config = PartitionConfig {
+            lists: 5,
+            ..PartitionConfig::for_rows(400)
+        };
+        let centroids = Centroids::train(f, &config).unwrap();
+        let mut files = HashMap::new();
+        let knn = write_knn_lists(f, &centroids, |name, bytes| {
+            files.insert(name.to_owned(), bytes.to_vec());
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap();
+        let mut index = PartitionedKnn::new(&knn, 4, 400, &files[&knn.centroids.name]).unwrap();
+        assert!(!index.is_list(&knn.centroids.name));
+        let list = &knn.lists[2];
+        assert!(index.is_list(&list.name));
+        let list_file = KnnList::decode(&list.name, &files[&list.name], 2, 4, 400).unwrap();
+        let (inside, outside) = (
+            list_file.ids[0],
+            (0..400).find(|id| !list_file.ids.contains(id)).unwrap(),
+        );
+        assert_eq!(index.loaded_row(inside), None);
+        index.add_list(&list.name, &files[&list.name]).unwrap();
+        assert_eq!(index.loaded_row(inside), Some(f.row(inside).unwrap()));
+        assert_eq!(index.loaded_row(outside), None);
     }
 
     #[test]

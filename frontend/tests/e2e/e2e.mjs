@@ -526,7 +526,7 @@ async function faultyProxy(drop, delayMs) {
 // The start of a round that the fault tests run clean and faulty: "more like this" on a
 // cluster tile, the second result labelled relevant.
 async function likeAClusterTileAndLabelOne(url) {
-  const { context, page } = await freshPage();
+  const { context, page, net } = await freshPage();
   await page.goto(url);
   await gridReady(page);
   const { id } = await findClusterTile(page);
@@ -534,7 +534,7 @@ async function likeAClusterTileAndLabelOne(url) {
   await page.waitForFunction((id) => document.querySelector('[data-testid=result]')?.dataset.id === String(id), id);
   await idle(page);
   await page.locator('[data-testid=result]').nth(1).click();
-  return { context, page };
+  return { context, page, net, id };
 }
 
 // What a finished round shows (count, first page, rules), once no error is left; closes the page.
@@ -546,6 +546,30 @@ async function roundFound(context, page) {
   await context.close();
   return found;
 }
+
+await test('partitioned k-NN: open fetches the centroids, "more like this" its probed lists, a round the features', async () => {
+  const shards = (net, prefix) => net.urls.map((u) => u.split('/').pop()).filter((f) => f.endsWith('.shard') && f.startsWith(prefix));
+  // The same images, once with the exact scan and once with 100 lists (60 probed).
+  const exact = await likeAClusterTileAndLabelOne(app('?dataset=swatches'));
+  const exactIds = await ids(exact.page);
+  await exact.context.close();
+  const { context, page, net, id } = await likeAClusterTileAndLabelOne(app('?dataset=swatches-partitioned'));
+  assert(exact.id === id, `the same image in both: ${exact.id} and ${id}`);
+  const near = await ids(page);
+  const recall = near.filter((i) => exactIds.includes(i)).length / exactIds.length;
+  figures.partitioned_more_like_recall = recall;
+  assert(near[0] === id && recall >= 0.9, `"more like this" through 60 of 100 lists finds the exact scan's neighbours: recall ${recall}`);
+  const lists = shards(net, 'knn-list-').length;
+  const features = shards(net, 'features-').length;
+  assert(shards(net, 'knn-centroids').length === 1 && lists === 60 && features === 1,
+    `the centroids, the 60 probed lists and the clicked image's feature shard: ${shards(net, '')}`);
+  await page.getByTestId('finetune').click();
+  const found = await roundFound(context, page);
+  assert(found.count > 0, 'a round finds images');
+  const allFeatures = (await readFile(`${process.env.DATA_DIR}/swatches-partitioned/${JSON.parse(await readFile(`${process.env.DATA_DIR}/swatches-partitioned/dataset.json`, 'utf8')).index}`, 'utf8'))
+    .match(/features-[0-9a-z.]*\.shard/g);
+  assert(new Set(shards(net, 'features-')).size === new Set(allFeatures).size, 'training fetched every feature shard');
+});
 
 await test('network faults: dropped and delayed requests end in the error panel, and retry gives the clean run\'s results', async () => {
   // The same steps on a clean network and through the faulty proxy.
