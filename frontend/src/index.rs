@@ -60,7 +60,8 @@ enum Knn {
     /// shard is in.
     Exact(Option<Vec<u8>>),
     /// The manifest's partitioned index, once its centroids are added.
-    Partitioned(KnnManifest, Option<PartitionedKnn>),
+    /// Boxed: the manifest and the loaded lists are large beside the exact variant.
+    Partitioned(Box<KnnManifest>, Option<Box<PartitionedKnn>>),
 }
 
 /// An index described by `manifest.json`, with the shards loaded so far.
@@ -80,7 +81,7 @@ impl DatasetIndex {
     pub fn from_manifest_json(bytes: &[u8]) -> Result<Self, IndexError> {
         let index = LoadedIndex::from_manifest_json(bytes)?;
         let knn = match &index.manifest().knn {
-            Some(knn) => Knn::Partitioned(knn.clone(), None),
+            Some(knn) => Knn::Partitioned(Box::new(knn.clone()), None),
             None => Knn::Exact(None),
         };
         Ok(Self {
@@ -225,12 +226,12 @@ impl DatasetIndex {
     pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
         match &mut self.knn {
             Knn::Partitioned(manifest, knn @ None) if name == manifest.centroids.name => {
-                *knn = Some(PartitionedKnn::new(
+                *knn = Some(Box::new(PartitionedKnn::new(
                     manifest,
                     self.index.dims(),
                     self.index.len() as u64,
                     bytes,
-                )?);
+                )?));
                 return Ok(());
             }
             Knn::Partitioned(_, Some(knn)) if knn.is_list(name) => {
