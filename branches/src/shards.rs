@@ -1,9 +1,22 @@
 //! [`BoxIndex`] for the index of `index-shards`: loaded from shard files
 //! ([`LoadedIndex`]) or built in memory ([`MemoryIndex`]).
 
-use index_shards::{Features, IndexError, LoadedIndex, TreeSet, TreeSetConfig};
+use index_shards::{Features, IndexError, LoadedIndex, Manifest, TreeSet, TreeSetConfig};
 
 use crate::index::BoxIndex;
+use crate::training::PoolSettings;
+
+impl PoolSettings {
+    /// The pool an index was written with: as many ids as its stored pool holds (an index
+    /// with row blocks), else the default; the seed is always the default one. Every
+    /// reader of the index draws random negatives from this pool, so they agree.
+    pub fn of_index(manifest: &Manifest) -> Self {
+        Self {
+            size: manifest.rows.as_ref().map(|rows| rows.pool.rows as u32),
+            ..Self::default()
+        }
+    }
+}
 
 impl BoxIndex for LoadedIndex {
     type Error = IndexError;

@@ -4,17 +4,23 @@
 //! Loading is lazy and in layers, so the first results need only part of the files:
 //! k-NN reads [`DatasetIndex::missing_for_nearest`] (every feature shard; or, for an index
 //! with a partitioned k-NN, the centroids at open and the few lists a query probes), and
-//! "more like this" first [`DatasetIndex::missing_for_row`] (nothing when the image came
-//! from a list already fetched); training needs [`DatasetIndex::missing_feature_files`]
-//! (training rows, post-trees), then [`DatasetIndex::missing_top_files`] (every tree's top,
-//! small), then for each model [`DatasetIndex::missing_leaf_files`] (the leaf shards its
-//! boxes reach). Every file is checked (size, blake3, content) before it is used.
+//! "more like this" first [`DatasetIndex::missing_for_rows`] (nothing when the image came
+//! from a list already fetched). Training needs [`DatasetIndex::missing_for_training`]
+//! (every feature shard; or, for an index with row blocks, the stored pool of random
+//! negatives and the labelled rows), then a search [`DatasetIndex::missing_top_files`]
+//! (every tree's top, small), for each model [`DatasetIndex::missing_leaf_files`] (the leaf
+//! shards its boxes reach) and [`DatasetIndex::missing_for_search`] (the rows of the images
+//! those boxes hold). Rows come in layers (a table, its pages, the blocks), so a step asks
+//! again until nothing is missing. Every file is checked (size, blake3, content) before it
+//! is used.
 
 use std::ops::Range;
 
-use branches::{EnsemblePlan, Model, PoolSettings, SearchEngine, SearchRequest};
+use branches::{
+    BoxIndex, EnsemblePlan, Model, NegativePool, PoolSettings, SearchEngine, SearchRequest,
+};
 use index_shards::{
-    Features, IndexError, KnnFile, KnnManifest, LoadedIndex, PartitionedKnn, ShardKind, knn_exact,
+    Features, IndexError, KnnManifest, LazyFile, LoadedIndex, PartitionedKnn, ShardKind, knn_exact,
 };
 
 /// Why a step over the dataset index failed.
@@ -27,6 +33,10 @@ pub enum StepError {
     /// Training or searching rejected the request or the model.
     #[error(transparent)]
     Search(#[from] branches::Error),
+    /// The files fetched for some rows did not make them readable (a table that names
+    /// other blocks than the ones served).
+    #[error("the row files fetched do not hold the rows asked for")]
+    RowsIncomplete,
     /// k-NN was asked for before every feature shard was loaded.
     #[error("k-NN needs every feature shard: {missing} are not loaded yet")]
     FeaturesMissing {
@@ -44,8 +54,8 @@ pub struct NeededFile {
     pub bytes: u64,
 }
 
-impl From<&KnnFile> for NeededFile {
-    fn from(file: &KnnFile) -> Self {
+impl From<&LazyFile> for NeededFile {
+    fn from(file: &LazyFile) -> Self {
         Self {
             name: file.name.clone(),
             bytes: file.bytes,
@@ -85,9 +95,9 @@ impl DatasetIndex {
             None => Knn::Exact(None),
         };
         Ok(Self {
+            pool: PoolSettings::of_index(index.manifest()),
             index,
             knn,
-            pool: PoolSettings::default(),
         })
     }
 
@@ -156,35 +166,97 @@ impl DatasetIndex {
         matches!(self.knn, Knn::Partitioned(..))
     }
 
-    /// The features of image `id`: from a k-NN list fetched already, else from its
-    /// feature shard.
+    /// The features of image `id`: from its feature shard, row block or the pool, else
+    /// from a k-NN list fetched already.
     ///
     /// # Errors
     /// An id out of range, or [`IndexError::NotLoaded`] naming the feature shard to fetch.
     pub fn row(&self, id: u32) -> Result<&[u8], IndexError> {
-        if let Knn::Partitioned(_, Some(knn)) = &self.knn
-            && let Some(row) = knn.loaded_row(id)
-        {
-            return Ok(row);
+        match self.index.feature_row(id) {
+            Err(IndexError::NotLoaded { file }) => match &self.knn {
+                Knn::Partitioned(_, Some(knn)) => {
+                    knn.loaded_row(id).ok_or(IndexError::NotLoaded { file })
+                }
+                _ => Err(IndexError::NotLoaded { file }),
+            },
+            found => found,
         }
-        self.index.feature_row(id)
     }
 
-    /// What [`Self::more_like`] needs to read image `id`'s own features: nothing when a
-    /// fetched file holds them, else the feature shard that does.
+    /// The next files that the rows of `ids` need and that are not loaded: the next layer
+    /// of the row blocks (their top table, pages, then blocks), or the feature shards that
+    /// hold them; nothing once every row can be read (a fetched k-NN list serves its rows).
     ///
     /// # Errors
     /// An id out of range.
-    pub fn missing_for_row(&self, id: u32) -> Result<Vec<NeededFile>, StepError> {
-        match self.row(id) {
-            Ok(_) => Ok(Vec::new()),
-            Err(IndexError::NotLoaded { file }) => Ok(self
-                .missing(|_| true)
-                .into_iter()
-                .filter(|f| f.name == file)
-                .collect()),
-            Err(e) => Err(e.into()),
+    pub fn missing_for_rows(&self, ids: &[u32]) -> Result<Vec<NeededFile>, StepError> {
+        let mut absent = Vec::new();
+        let mut shards = std::collections::BTreeSet::new();
+        for &id in ids {
+            match self.row(id) {
+                Ok(_) => {}
+                Err(IndexError::NotLoaded { file }) => {
+                    absent.push(id);
+                    shards.insert(file);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+        if let Some(rows) = self.index.row_blocks() {
+            return Ok(rows
+                .missing_for_rows(absent)?
+                .iter()
+                .map(NeededFile::from)
+                .collect());
+        }
+        Ok(self
+            .missing(|kind| matches!(kind, ShardKind::Features { .. }))
+            .into_iter()
+            .filter(|f| shards.contains(&f.name))
+            .collect())
+    }
+
+    /// What training on `request` reads and is not loaded: the stored pool of random
+    /// negatives and the next files of the labelled rows ([`Self::missing_for_rows`]); for
+    /// an index without row blocks, every feature shard (its pool spans all rows).
+    ///
+    /// # Errors
+    /// A labelled id out of range.
+    pub fn missing_for_training(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<Vec<NeededFile>, StepError> {
+        let Some(rows) = self.index.row_blocks() else {
+            return Ok(self.missing_feature_files());
+        };
+        let mut needed: Vec<NeededFile> = rows.missing_pool().map(Into::into).into_iter().collect();
+        let labelled = [request.positives.as_slice(), &request.negatives].concat();
+        needed.extend(self.missing_for_rows(&labelled)?);
+        Ok(needed)
+    }
+
+    /// What searching with `model` reads beyond its tree tops and leaves: the rows of
+    /// every image its boxes hold (row blocks, [`Self::missing_for_rows`]); every feature
+    /// shard for the baselines, which score every row, and for an index without row
+    /// blocks.
+    ///
+    /// # Errors
+    /// [`IndexError::NotLoaded`] for a leaf or tree top the boxes need, or a box that does
+    /// not fit the index.
+    pub fn missing_for_search(&self, model: &Model) -> Result<Vec<NeededFile>, StepError> {
+        if model.boxes().is_empty() || self.index.row_blocks().is_none() {
+            return Ok(self.missing_feature_files());
+        }
+        let mut held = Vec::new();
+        for rule in model.boxes() {
+            self.index
+                .range_query(rule.subset as usize, &rule.lo, &rule.hi, &mut |ids| {
+                    held.extend_from_slice(ids)
+                })?;
+        }
+        held.sort_unstable();
+        held.dedup();
+        self.missing_for_rows(&held)
     }
 
     /// Tree top shards not loaded yet.
@@ -240,6 +312,15 @@ impl DatasetIndex {
             _ => {}
         }
         self.index.add_file(name, bytes)?;
+        if let Some(rows) = self.index.row_blocks()
+            && rows.manifest().pool.name == name
+            && rows.pool_ids() != Some(NegativePool::new(self.count(), self.pool).ids())
+        {
+            return Err(IndexError::Corrupt {
+                file: name.into(),
+                reason: "its ids are not the pool of random negatives every reader draws".into(),
+            });
+        }
         if matches!(self.knn, Knn::Exact(None)) && self.missing_feature_files().is_empty() {
             self.knn = Knn::Exact(Some(self.index.features_to_vec()?));
         }
@@ -282,8 +363,8 @@ impl DatasetIndex {
         self.nearest(&query, k)
     }
 
-    fn engine(&self) -> Result<SearchEngine<&LoadedIndex>, StepError> {
-        Ok(SearchEngine::new(&self.index, self.pool)?)
+    fn engine(&self) -> Result<SearchEngine<&Self>, StepError> {
+        Ok(SearchEngine::new(self, self.pool)?)
     }
 
     /// Trains the request's searcher; needs the feature shards only.
@@ -317,6 +398,38 @@ impl DatasetIndex {
         labelled: &[u32],
     ) -> Result<(Vec<u32>, Vec<u32>), StepError> {
         Ok(self.engine()?.search_and_uncertain(model, k, labelled)?)
+    }
+}
+
+/// The engine reads rows through the dataset index, so that a row of a fetched k-NN list
+/// needs no other file.
+impl BoxIndex for DatasetIndex {
+    type Error = IndexError;
+
+    fn len(&self) -> u32 {
+        self.count()
+    }
+
+    fn dims(&self) -> usize {
+        self.index.dims()
+    }
+
+    fn subsets(&self) -> &[Vec<u16>] {
+        self.index.subsets()
+    }
+
+    fn range_query(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32]),
+    ) -> Result<(), IndexError> {
+        self.index.range_query(tree, lo, hi, emit).map(drop)
+    }
+
+    fn row(&self, id: u32) -> Result<&[u8], IndexError> {
+        DatasetIndex::row(self, id)
     }
 }
 
@@ -453,9 +566,8 @@ mod tests {
         assert_eq!(model.rules(), expected.rules);
     }
 
-    #[test]
-    fn a_partitioned_index_fetches_the_centroids_then_the_probed_lists() {
-        let mut f = fixture();
+    /// The fixture's manifest with a partitioned k-NN of 49 lists, its files added.
+    fn partitioned(f: &mut Fixture) -> index_shards::Manifest {
         let mut manifest = index_shards::Manifest::from_json(&f.manifest).unwrap();
         let features = f.memory.features();
         let config = index_shards::PartitionConfig {
@@ -470,6 +582,30 @@ mod tests {
             })
             .unwrap(),
         );
+        manifest
+    }
+
+    /// Loads what `missing` names until it names nothing; returns the names loaded.
+    fn load_layers(
+        index: &mut DatasetIndex,
+        files: &HashMap<String, Vec<u8>>,
+        missing: impl Fn(&DatasetIndex) -> Vec<NeededFile>,
+    ) -> Vec<String> {
+        let mut loaded = Vec::new();
+        for _ in 0..4 {
+            let needed = missing(index);
+            load(index, files, &needed);
+            loaded.extend(needed.into_iter().map(|f| f.name));
+        }
+        assert!(missing(index).is_empty(), "four layers at most");
+        loaded
+    }
+
+    #[test]
+    fn a_partitioned_index_fetches_the_centroids_then_the_probed_lists() {
+        let mut f = fixture();
+        let manifest = partitioned(&mut f);
+        let features = f.memory.features();
         let mut index = DatasetIndex::from_manifest_json(&manifest.to_json()).unwrap();
         assert!(index.is_partitioned());
         let open = index.missing_to_open();
@@ -480,7 +616,7 @@ mod tests {
 
         // "More like this" of an image no list holds yet: its feature shard, then the lists.
         let id = f.clusters[0][0];
-        let row = index.missing_for_row(id).unwrap();
+        let row = index.missing_for_rows(&[id]).unwrap();
         assert_eq!(row.len(), 1);
         assert!(row[0].name.starts_with("features"), "{row:?}");
         load(&mut index, &f.files, &row);
@@ -502,7 +638,7 @@ mod tests {
         // file, though most of them are in feature shards not fetched.
         assert!(
             near.iter()
-                .all(|&n| index.missing_for_row(n).unwrap().is_empty())
+                .all(|&n| index.missing_for_rows(&[n]).unwrap().is_empty())
         );
         assert!(near.iter().any(|&n| index.index.feature_row(n).is_err()));
 
@@ -513,6 +649,85 @@ mod tests {
         let features = index.missing_feature_files();
         load(&mut index, &f.files, &features);
         assert!(index.train(&request).is_ok());
+    }
+
+    #[test]
+    fn row_blocks_serve_training_and_search_without_the_feature_shards() {
+        let mut f = fixture();
+        let mut manifest = partitioned(&mut f);
+        let pool = PoolSettings {
+            size: Some(500),
+            ..PoolSettings::default()
+        };
+        let config = index_shards::RowBlocksConfig {
+            block_rows: 32,
+            blocks_per_page: 8,
+        };
+        manifest.rows = Some(
+            index_shards::write_row_blocks(
+                f.memory.features(),
+                NegativePool::new(3000, pool).ids(),
+                &config,
+                |name, bytes| {
+                    f.files.insert(name.to_owned(), bytes.to_vec());
+                    Ok::<_, std::io::Error>(())
+                },
+            )
+            .unwrap(),
+        );
+        let mut index = DatasetIndex::from_manifest_json(&manifest.to_json()).unwrap();
+        let open = index.missing_to_open();
+        load(&mut index, &f.files, &open);
+
+        let mut request = SearchRequest::new(f.clusters[0][..10].to_vec());
+        request.negatives = vec![1, 2000, 2999];
+        request.random_negatives = 200;
+        let training = load_layers(&mut index, &f.files, |index| {
+            index.missing_for_training(&request).unwrap()
+        });
+        let kinds =
+            |names: &[String], prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
+        assert_eq!(kinds(&training, "rows-pool."), 1, "{training:?}");
+        assert_eq!(kinds(&training, "rows-top."), 1, "{training:?}");
+        assert_eq!(kinds(&training, "features"), 0, "{training:?}");
+        let blocks = kinds(&training, "rows-0");
+        assert!(
+            (1..=13).contains(&blocks),
+            "at most a block per labelled image: {training:?}"
+        );
+        let model = index.train(&request).unwrap();
+        assert!(!model.boxes().is_empty());
+
+        let tops = index.missing_top_files();
+        load(&mut index, &f.files, &tops);
+        let leaves = index.missing_leaf_files(&model).unwrap();
+        load(&mut index, &f.files, &leaves);
+        let results = load_layers(&mut index, &f.files, |index| {
+            index.missing_for_search(&model).unwrap()
+        });
+        assert_eq!(kinds(&results, "features"), 0, "{results:?}");
+        let found = index.search_and_uncertain(&model, 10, &[]).unwrap();
+
+        let reference = SearchEngine::new(f.memory, pool).unwrap();
+        let expected = reference.run(&request).unwrap();
+        assert_eq!(model.rules(), expected.rules);
+        assert_eq!(found.0, expected.results);
+        assert!(
+            f.files
+                .keys()
+                .filter(|n| n.starts_with("features"))
+                .all(|n| !index.index.is_loaded(n)),
+            "no feature shard was fetched"
+        );
+
+        // The baselines score every row: they need every feature shard.
+        let mut baseline = request.clone();
+        baseline.searcher = branches::Searcher::DecisionTree;
+        let tree = index.train(&baseline).unwrap();
+        assert_eq!(
+            index.missing_for_search(&tree).unwrap(),
+            index.missing_feature_files()
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! The worker fetches shards itself rather than being sent them: which leaf shards a
 //! round needs is known only after training, here, and the bytes never cross threads.
 
-use branches::Model;
+use branches::{Model, SearchRequest};
 use futures::{SinkExt, StreamExt};
 use yew_agent::Registrable;
 use yew_agent::reactor::{ReactorScope, reactor};
@@ -132,8 +132,15 @@ impl State {
                 let doing = format!("more like image {id}");
                 let failed = |e: StepError| Failure::new(doing.clone(), e, "pick another image");
                 let start = net::now_ms();
-                let needed = self.open()?.index.missing_for_row(id).map_err(failed)?;
-                let mut network_bytes = self.load_open(seq, "features", needed, scope).await?;
+                let mut network_bytes = self
+                    .load_layers(
+                        seq,
+                        "features",
+                        scope,
+                        |index| index.missing_for_rows(&[id]),
+                        failed,
+                    )
+                    .await?;
                 let query = self
                     .open()?
                     .index
@@ -173,7 +180,7 @@ impl State {
                 Ok(ReplyBody::Neighbours { ids, times })
             }
             Task::FineTune { request } => {
-                self.load_features(seq, scope).await?;
+                self.load_for_training(seq, &request, scope).await?;
                 let start = net::now_ms();
                 let model = self.open()?.index.train(&request).map_err(|e| {
                     Failure::new("training", e, "label at least one image relevant")
@@ -185,7 +192,7 @@ impl State {
             }
             Task::Apply { model } => self.search(seq, model, 0.0, Vec::new(), scope).await,
             Task::PlanEnsemble { request } => {
-                self.load_features(seq, scope).await?;
+                self.load_for_training(seq, &request, scope).await?;
                 let plan = self.open()?.index.plan_ensemble(&request).map_err(|e| {
                     Failure::new("training", e, "label at least one image relevant")
                 })?;
@@ -224,7 +231,18 @@ impl State {
         let mut open = self.open.take().ok_or_else(no_dataset)?;
         let fetched = self.load_for(&mut open, seq, &model, scope).await;
         self.open = Some(open);
-        let (fetch_ms, network_bytes) = fetched?;
+        let (mut fetch_ms, mut network_bytes) = fetched?;
+        let start = net::now_ms();
+        network_bytes += self
+            .load_layers(
+                seq,
+                "rows of the results",
+                scope,
+                |index| index.missing_for_search(&model),
+                |e| Failure::new("planning the search", e, HINT_OTHER_DATASET),
+            )
+            .await?;
+        fetch_ms += net::now_ms() - start;
         let start = net::now_ms();
         let (ids, uncertain) = self
             .open()?
@@ -286,15 +304,49 @@ impl State {
         self.load_open(seq, what, needed, scope).await
     }
 
-    /// Fetches every feature shard not loaded yet: training draws its rows and random
-    /// negatives from all of them, and the post-trees and the least-sure view score them.
-    async fn load_features(&mut self, seq: u32, scope: &mut Scope) -> Result<u64, Failure> {
-        let needed = self.open()?.index.missing_feature_files();
-        self.load_open(seq, "features", needed, scope).await
+    /// Fetches what `missing` names until it names nothing: rows come in layers (a
+    /// table, its pages, then blocks), each named by the one before. Returns the bytes
+    /// that came from the network.
+    async fn load_layers(
+        &mut self,
+        seq: u32,
+        what: &str,
+        scope: &mut Scope,
+        missing: impl Fn(&DatasetIndex) -> Result<Vec<NeededFile>, StepError>,
+        failed: impl Fn(StepError) -> Failure,
+    ) -> Result<u64, Failure> {
+        let mut network = 0;
+        // The pool or the leaves, then the row blocks' three layers.
+        for _ in 0..4 {
+            let needed = missing(&self.open()?.index).map_err(&failed)?;
+            if needed.is_empty() {
+                return Ok(network);
+            }
+            network += self.load_open(seq, what, needed, scope).await?;
+        }
+        Err(failed(StepError::RowsIncomplete))
     }
 
-    /// Fetches the features, the tree tops and the leaves `model` reaches; returns the
-    /// fetch time and the bytes that came from the network.
+    /// Fetches what training on `request` reads: the labelled rows and the pool of
+    /// random negatives, or every feature shard of an index without row blocks.
+    async fn load_for_training(
+        &mut self,
+        seq: u32,
+        request: &SearchRequest,
+        scope: &mut Scope,
+    ) -> Result<u64, Failure> {
+        self.load_layers(
+            seq,
+            "training rows",
+            scope,
+            |index| index.missing_for_training(request),
+            |e| Failure::new("training", e, "label at least one image relevant"),
+        )
+        .await
+    }
+
+    /// Fetches the tree tops and the leaves `model` reaches; returns the fetch time and
+    /// the bytes that came from the network.
     async fn load_for(
         &self,
         open: &mut Open,
@@ -303,8 +355,7 @@ impl State {
         scope: &mut Scope,
     ) -> Result<(f64, u64), Failure> {
         let start = net::now_ms();
-        let features = open.index.missing_feature_files();
-        let mut network = self.load(open, seq, "features", features, scope).await?;
+        let mut network = 0;
         if !model.boxes().is_empty() {
             let tops = open.index.missing_top_files();
             network += self.load(open, seq, "tree tops", tops, scope).await?;

@@ -37,11 +37,13 @@ mod error;
 pub mod features;
 pub mod kdtree;
 mod knn;
+mod lazy_file;
 mod load;
 mod manifest;
 mod par;
 mod partitioned_knn;
 pub mod quantize;
+mod row_blocks;
 mod shard;
 pub mod synthetic;
 mod treeset;
@@ -52,11 +54,15 @@ pub use error::IndexError;
 pub use features::Features;
 pub use kdtree::{KdTree, PADDING_ID, RangeStats, TreeShape};
 pub use knn::{KnnTree, Neighbour, UNLIMITED_LEAVES, knn_exact};
+pub use lazy_file::LazyFile;
 pub use load::LoadedIndex;
 pub use manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
 pub use partitioned_knn::{
-    Centroids, KNN_FORMAT_VERSION, KnnFile, KnnManifest, MIN_PARTITIONED_ROWS,
-    NPROBE_PER_SQRT_LISTS, PartitionConfig, PartitionedKnn, default_nprobe, write_knn_lists,
+    Centroids, KNN_FORMAT_VERSION, KnnManifest, MIN_PARTITIONED_ROWS, NPROBE_PER_SQRT_LISTS,
+    PartitionConfig, PartitionedKnn, default_nprobe, write_knn_lists,
+};
+pub use row_blocks::{
+    ROWS_FORMAT_VERSION, RowBlocks, RowBlocksConfig, RowsManifest, write_row_blocks,
 };
 pub use shard::FORMAT_VERSION;
 pub use treeset::{TreeSet, TreeSetConfig, random_subsets};

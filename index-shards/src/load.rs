@@ -16,7 +16,7 @@ use crate::manifest::{Manifest, ShardKind};
 use crate::shard::{
     ArchivedFeaturesShard, ArchivedTreeLeavesShard, ArchivedTreeTopShard, KindCode, open,
 };
-use crate::{IndexError, PADDING_ID, RangeStats, TreeShape};
+use crate::{IndexError, PADDING_ID, RangeStats, RowBlocks, TreeShape};
 
 /// Where a manifest file goes once loaded.
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +53,8 @@ pub struct LoadedIndex {
     features: Vec<Chunk>,
     /// Index in `manifest.files` of each file name.
     files_by_name: HashMap<String, usize>,
+    /// The rows by id, in indexes built with row blocks.
+    rows: Option<RowBlocks>,
 }
 
 /// Sorts `chunks` by first item and checks that they tile `0..total` (named `what`).
@@ -174,11 +176,17 @@ impl LoadedIndex {
                 chunks,
             });
         }
+        let rows = manifest
+            .rows
+            .as_ref()
+            .map(|rows| RowBlocks::new(rows, manifest.dims, manifest.n_points))
+            .transpose()?;
         Ok(Self {
             manifest,
             trees,
             features,
             files_by_name,
+            rows,
         })
     }
 
@@ -261,6 +269,11 @@ impl LoadedIndex {
     /// [`IndexError::HashMismatch`], [`IndexError::FormatVersion`], or
     /// [`IndexError::Corrupt`] naming the file and what is wrong in it.
     pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
+        if let Some(rows) = &mut self.rows
+            && rows.add_file(name, bytes)?
+        {
+            return Ok(());
+        }
         let file = *self
             .files_by_name
             .get(name)
@@ -430,7 +443,8 @@ impl LoadedIndex {
         range_query(&t.shape, &top.bounds, &mut store, lo, hi, emit)
     }
 
-    /// The features of point `id`.
+    /// The features of point `id`: from its features file, else from its row block or the
+    /// pool ([`Self::row_blocks`]).
     ///
     /// # Errors
     /// [`IndexError::IdOutOfRange`], or [`IndexError::NotLoaded`] naming its features file.
@@ -443,9 +457,22 @@ impl LoadedIndex {
             });
         }
         let chunk = &self.features[self.features.partition_point(|c| c.first + c.count <= i)];
-        let shard = self.features_shard(chunk)?;
-        let d = self.manifest.dims;
-        Ok(&shard.data[(i - chunk.first) * d..(i - chunk.first + 1) * d])
+        match self.features_shard(chunk) {
+            Ok(shard) => {
+                let d = self.manifest.dims;
+                Ok(&shard.data[(i - chunk.first) * d..(i - chunk.first + 1) * d])
+            }
+            Err(not_loaded) => self
+                .rows
+                .as_ref()
+                .and_then(|rows| rows.row(id))
+                .ok_or(not_loaded),
+        }
+    }
+
+    /// The rows by id, in an index built with row blocks ([`crate::write_row_blocks`]).
+    pub fn row_blocks(&self) -> Option<&RowBlocks> {
+        self.rows.as_ref()
     }
 
     /// The whole `n x dims` feature matrix, copied from every features file.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{IndexError, KnnManifest};
+use crate::{IndexError, KnnManifest, RowsManifest};
 
 /// File name of the manifest.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -30,6 +30,11 @@ pub struct Manifest {
     /// readers that do not know the section ignore it and scan every row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knn: Option<KnnManifest>,
+    /// The row blocks and the pool of random negatives, in indexes built with them
+    /// (large collections): training and search read rows by id from them instead of
+    /// fetching every feature shard. Readers that do not know the section ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<RowsManifest>,
 }
 
 /// One shard file of the index.
@@ -80,14 +85,23 @@ impl Manifest {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 
-    /// Names of every file the manifest lists: the shards, then the k-NN files.
+    /// Names of every file the manifest lists: the shards, the k-NN files, then the
+    /// row blocks' top table and pool (the pages and blocks are named by the top table).
     pub fn file_names(&self) -> impl Iterator<Item = &str> {
         let knn = self.knn.iter().flat_map(|knn| {
             std::iter::once(&knn.centroids)
                 .chain(&knn.lists)
                 .map(|f| f.name.as_str())
         });
-        self.files.iter().map(|f| f.name.as_str()).chain(knn)
+        let rows = self
+            .rows
+            .iter()
+            .flat_map(|rows| [rows.top.name.as_str(), rows.pool.name.as_str()]);
+        self.files
+            .iter()
+            .map(|f| f.name.as_str())
+            .chain(knn)
+            .chain(rows)
     }
 
     /// Parses `manifest.json` and checks its format version.

@@ -51,6 +51,7 @@ use seeded::below;
 use serde::{Deserialize, Serialize};
 
 use crate::knn::{TopK, check_query, offer_rows, row_distances};
+use crate::lazy_file::{LazyFile, check_listed};
 use crate::width::with_width;
 use crate::write::write_content_named;
 use crate::{Features, IndexError, Neighbour};
@@ -106,28 +107,15 @@ impl PartitionConfig {
     }
 }
 
-/// One file of the partitioned index, as the manifest lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KnnFile {
-    /// `<stem>.<first 16 hex of blake3>.shard`.
-    pub name: String,
-    /// Rows of a list; lists for the centroids file.
-    pub rows: u64,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// blake3 of the whole file, 64 lower-case hex digits.
-    pub blake3: String,
-}
-
 /// The partitioned k-NN section of the index manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnnManifest {
     /// [`KNN_FORMAT_VERSION`] of the files below.
     pub format_version: u32,
     /// The coarse centroids, one per list.
-    pub centroids: KnnFile,
+    pub centroids: LazyFile,
     /// List `l` holds the rows nearest centroid `l`.
-    pub lists: Vec<KnnFile>,
+    pub lists: Vec<LazyFile>,
 }
 
 /// The coarse centroids: `len() x dims()` points on the `u8` grid.
@@ -504,9 +492,9 @@ where
             right: centroids.dims() as u64,
         });
     }
-    let mut put = |stem: String, rows: usize, bytes: Vec<u8>| -> Result<KnnFile, IndexError> {
+    let mut put = |stem: String, rows: usize, bytes: Vec<u8>| -> Result<LazyFile, IndexError> {
         let (name, hash) = write_content_named(&stem, &bytes, &mut sink)?;
-        Ok(KnnFile {
+        Ok(LazyFile {
             name,
             rows: rows as u64,
             bytes: bytes.len() as u64,
@@ -557,26 +545,6 @@ pub struct PartitionedKnn {
     centroids: Centroids,
     lists: Vec<Option<KnnList>>,
     list_by_name: HashMap<String, usize>,
-}
-
-/// Checks `bytes` (of file `entry`) against the size and blake3 the manifest gives.
-fn check_listed(entry: &KnnFile, bytes: &[u8]) -> Result<(), IndexError> {
-    if bytes.len() as u64 != entry.bytes {
-        return Err(IndexError::SizeMismatch {
-            file: entry.name.clone(),
-            expected: entry.bytes,
-            actual: bytes.len() as u64,
-        });
-    }
-    let hash = blake3::hash(bytes).to_hex();
-    if hash.as_str() != entry.blake3 {
-        return Err(IndexError::HashMismatch {
-            file: entry.name.clone(),
-            expected: entry.blake3.clone(),
-            actual: hash.to_string(),
-        });
-    }
-    Ok(())
 }
 
 impl PartitionedKnn {
@@ -664,7 +632,7 @@ impl PartitionedKnn {
     ///
     /// # Errors
     /// [`IndexError::QueryDims`], or [`IndexError::Config`] for `nprobe` 0.
-    pub fn probed_lists(&self, query: &[u8], nprobe: usize) -> Result<Vec<&KnnFile>, IndexError> {
+    pub fn probed_lists(&self, query: &[u8], nprobe: usize) -> Result<Vec<&LazyFile>, IndexError> {
         Ok(self
             .probed(query, nprobe)?
             .into_iter()
@@ -676,7 +644,7 @@ impl PartitionedKnn {
     ///
     /// # Errors
     /// As [`Self::probed_lists`].
-    pub fn missing_lists(&self, query: &[u8], nprobe: usize) -> Result<Vec<&KnnFile>, IndexError> {
+    pub fn missing_lists(&self, query: &[u8], nprobe: usize) -> Result<Vec<&LazyFile>, IndexError> {
         Ok(self
             .probed(query, nprobe)?
             .into_iter()

@@ -152,6 +152,7 @@ where
         subsets: trees.subsets().to_vec(),
         files,
         knn: None,
+        rows: None,
     };
     sink(MANIFEST_NAME, &manifest.to_json()).map_err(|e| IndexError::Sink {
         file: MANIFEST_NAME.into(),
@@ -172,10 +173,16 @@ where
     E: Into<Box<dyn StdError + Send + Sync>>,
 {
     let hash = blake3::hash(bytes).to_hex().to_string();
-    let name = format!("{stem}.{}.shard", &hash[..16]);
+    let name = content_name(stem, &hash);
     sink(&name, bytes).map_err(|e| IndexError::Sink {
         file: name.clone(),
         source: e.into(),
     })?;
     Ok((name, hash))
+}
+
+/// The name of the file `stem` whose blake3 is `hash` (hex): the naming rule of
+/// [`write_content_named`], also used to name a file from a table of hashes.
+pub(crate) fn content_name(stem: &str, hash: &str) -> String {
+    format!("{stem}.{}.shard", &hash[..16])
 }

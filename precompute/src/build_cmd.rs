@@ -347,10 +347,14 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         &out,
     )?;
     index.knn = crate::index_cmd::write_knn_parts(&quantised, dims, args.knn, &out)?;
+    let rows = crate::index_cmd::write_row_parts(&quantised, dims, args.knn, &out)?;
+    index.rows = rows.as_ref().map(|rows| rows.manifest.clone());
+    let row_files = rows.map(|rows| rows.files).unwrap_or_default();
     stats.index_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
     let mut keep: HashSet<String> = index.file_names().map(str::to_owned).collect();
+    keep.extend(row_files.iter().cloned());
     let (reduction_file, reduction) = match &compact {
         CompactMap::Pca(pca) => {
             let file = write_hashed(&out, "reduction", "safetensors", &pca.to_safetensors())?;
@@ -422,7 +426,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     )?;
     ingest::remove_stale_output(&out, &ingested)
         .with_context(|| format!("cannot remove stale files from {}", out.display()))?;
-    crate::index_cmd::remove_stale_shards(&out, &index)?;
+    crate::index_cmd::remove_stale_shards(&out, &index, &row_files)?;
     remove_stale(&out, &keep)?;
     stats.total_s = started.elapsed().as_secs_f64();
     write_atomic(

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use branches::{NegativePool, PoolSettings};
 use clap::Args;
 use index_shards::{
     Centroids, Features, KnnManifest, MANIFEST_NAME, MIN_PARTITIONED_ROWS, Manifest,
-    PartitionConfig, ShardConfig, TreeSet, TreeSetConfig, write_index, write_knn_lists,
+    PartitionConfig, RowBlocksConfig, RowsManifest, ShardConfig, TreeSet, TreeSetConfig,
+    write_index, write_knn_lists, write_row_blocks,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -46,7 +48,8 @@ pub struct IndexArgs {
 #[derive(Args, Clone, Copy, Debug, Default)]
 pub struct KnnListsArg {
     /// Lists of the partitioned k-NN (0: none, only the exact scan); default: about
-    /// sqrt(images) from 100,000 images on, none below.
+    /// sqrt(images) from 100,000 images on, none below. An index with lists also gets the
+    /// row blocks and the stored pool of random negatives, so a browser reads rows by id.
     #[arg(long)]
     knn_lists: Option<usize>,
 }
@@ -98,8 +101,11 @@ pub fn run(args: &IndexArgs) -> Result<()> {
     };
     let mut manifest = write_index_shards(&features, dims, &config, &shards, &args.out)?;
     manifest.knn = write_knn_parts(&features, dims, args.knn, &args.out)?;
+    let rows = write_row_parts(&features, dims, args.knn, &args.out)?;
+    manifest.rows = rows.as_ref().map(|rows| rows.manifest.clone());
     write_index_manifest(&args.out, &manifest)?;
-    let removed = remove_stale_shards(&args.out, &manifest)?;
+    let row_files = rows.map(|rows| rows.files).unwrap_or_default();
+    let removed = remove_stale_shards(&args.out, &manifest, &row_files)?;
     if removed > 0 {
         eprintln!("removed {removed} stale shards");
     }
@@ -227,14 +233,73 @@ pub fn write_knn_parts(
     Ok(Some(knn))
 }
 
+/// The row blocks written beside an index: the manifest section, and the names of every
+/// page and block (the manifest names only the top table and the pool).
+pub struct RowParts {
+    /// The manifest section.
+    pub manifest: RowsManifest,
+    /// Every row-block file written.
+    pub files: Vec<String>,
+}
+
+/// Writes the row blocks and the pool of random negatives (`branches`' default pool, the
+/// one `search` and the app draw from) of an index that gets a partitioned k-NN, into
+/// `out`; `None` for an index without one (it is small enough to fetch whole).
+pub fn write_row_parts(
+    features: &[u8],
+    dims: usize,
+    lists: KnnListsArg,
+    out: &Path,
+) -> Result<Option<RowParts>> {
+    let n = features.len() / dims.max(1);
+    if lists.partition(n).is_none() {
+        return Ok(None);
+    }
+    let features = Features::new(features, dims)?;
+    let count = u32::try_from(n).context("more images than u32 ids can name")?;
+    let pool = NegativePool::new(count, PoolSettings::default());
+    let config = RowBlocksConfig::default();
+    let blocks = n.div_ceil(config.block_rows);
+    let files_total = blocks + blocks.div_ceil(config.blocks_per_page) + 2;
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let started = Instant::now();
+    let bar = ProgressBar::new(files_total as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} row-block files, {msg} [{elapsed}]")
+            .expect("valid template"),
+    );
+    let (mut written, mut files) = (0u64, Vec::with_capacity(files_total));
+    let manifest = write_row_blocks(features, pool.ids(), &config, |name, bytes| {
+        write_content_named(&out.join(name), bytes)?;
+        written += bytes.len() as u64;
+        files.push(name.to_owned());
+        bar.inc(1);
+        bar.set_message(format!("{:.1} MiB", written as f64 / f64::from(1 << 20)));
+        Ok::<_, anyhow::Error>(())
+    })
+    .context("cannot write the row blocks")?;
+    bar.finish();
+    eprintln!(
+        "wrote {} row-block files ({:.1} MiB, a pool of {} rows) in {:.2?}",
+        files.len(),
+        written as f64 / f64::from(1 << 20),
+        pool.ids().len(),
+        started.elapsed()
+    );
+    Ok(Some(RowParts { manifest, files }))
+}
+
 /// Writes `manifest` as `out/manifest.json`, replacing the one readers may be using.
 fn write_index_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
     write_atomic(&out.join(MANIFEST_NAME), &manifest.to_json())
 }
 
-/// Deletes `.shard` files of `dir` that `manifest` does not name; returns how many.
-pub fn remove_stale_shards(dir: &Path, manifest: &Manifest) -> Result<usize> {
-    let keep: HashSet<&str> = manifest.file_names().collect();
+/// Deletes `.shard` files of `dir` that neither `manifest` nor `row_files` (its row
+/// blocks' pages and blocks, [`RowParts::files`]) name; returns how many.
+pub fn remove_stale_shards(dir: &Path, manifest: &Manifest, row_files: &[String]) -> Result<usize> {
+    let keep: HashSet<&str> = manifest
+        .file_names()
+        .chain(row_files.iter().map(String::as_str))
+        .collect();
     let mut removed = 0;
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry?;

@@ -46,7 +46,8 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     let request: SearchRequest = serde_json::from_slice(&text)
         .with_context(|| format!("invalid request {}", args.request.display()))?;
     let index = load_index(&args.index)?;
-    let engine = SearchEngine::new(index, PoolSettings::default())?;
+    let pool = PoolSettings::of_index(index.manifest());
+    let engine = SearchEngine::new(index, pool)?;
     let started = Instant::now();
     let model = engine.train(&request).context("cannot train")?;
     let trained = Instant::now();
