@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cart::{DecisionTree, RandomForest, TreeSettings};
@@ -523,11 +524,12 @@ impl<I: BoxIndex> SearchEngine<I> {
     }
 
     /// Every id some box holds (and its post-tree accepts), with its hits and summed depth.
+    /// Memory grows with the ids the boxes hold, not with the collection: each touched id
+    /// gets a slot in `scored`, found through a map, in the order first touched.
     fn search_boxes(&self, boxes: &[BoxRule]) -> Result<Vec<Scored>, Error> {
         let len = self.index.len();
-        let mut hits = vec![0u16; len as usize];
-        let mut depths = vec![0f64; len as usize];
-        let mut touched = Vec::new();
+        let mut slot_of: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut scored: Vec<Scored> = Vec::new();
         let mut found = Vec::new();
         for rule in boxes {
             let tree = rule.subset as usize;
@@ -538,26 +540,25 @@ impl<I: BoxIndex> SearchEngine<I> {
                 })
                 .map_err(Error::index)?;
             for &id in &found {
-                let Some(count) = hits.get_mut(id as usize) else {
+                if id >= len {
                     return Err(Error::EmittedIdOutOfRange { tree, id, len });
-                };
+                }
                 let row = checked_row(&self.index, id)?;
                 if let Some(post_tree) = &rule.post_tree
                     && !post_tree.predict(row)
                 {
                     continue;
                 }
-                if *count == 0 {
-                    touched.push(id);
-                }
-                *count = count.saturating_add(1);
-                depths[id as usize] += depth(rule, row);
+                let slot = *slot_of.entry(id).or_insert_with(|| {
+                    scored.push((id, 0, 0.0));
+                    scored.len() - 1
+                });
+                let (_, hits, summed) = &mut scored[slot];
+                *hits += 1;
+                *summed += depth(rule, row);
             }
         }
-        Ok(touched
-            .into_iter()
-            .map(|id| (id, u32::from(hits[id as usize]), depths[id as usize]))
-            .collect())
+        Ok(scored)
     }
 
     /// A full scan: every id whose row gets at least `min_hits` votes, with its (votes,
