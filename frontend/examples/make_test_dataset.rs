@@ -12,17 +12,21 @@
 //! `swatches-tuned` (the same with search settings of its own in `dataset.json`),
 //! `broken-features` (a feature shard altered: the dataset cannot open) and
 //! `broken-leaves` (every leaf shard altered: k-NN works, box search fails) and
-//! `swatches-partitioned` (the same images with a partitioned k-NN of 100 lists, 60 probed per query, fetched per
-//! query instead of every feature shard at open). Same arguments, same bytes. Sets above
+//! `swatches-partitioned` (the same images with a partitioned k-NN of 100 lists, 60 probed
+//! per query, fetched per query instead of every feature shard at open, and row blocks of
+//! 64 rows with a pool of 1,000 random negatives, read by id instead of every feature shard
+//! at the first round). Same arguments, same bytes. Sets above
 //! 10,000 images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no
 //! damaged copies; from `index_shards::MIN_PARTITIONED_ROWS` images on, the main set has
-//! the partitioned k-NN `precompute build` gives such a set (about sqrt(N) lists); LISTS
+//! the partitioned k-NN and row blocks `precompute build` gives such a set (about sqrt(N)
+//! lists, blocks of 256 rows, the default pool); LISTS
 //! sets the main set's lists instead (0: none, the exact scan), so one machine can serve
 //! both layouts of one collection side by side.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use branches::{NegativePool, PoolSettings};
 use dataset::{
     Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, Item, ItemsChunk,
     Reduction, TextEncoder, hashed_name,
@@ -30,7 +34,8 @@ use dataset::{
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 use index_shards::{
     Centroids, Features, MANIFEST_NAME, MIN_PARTITIONED_ROWS, Manifest, PartitionConfig,
-    ShardConfig, TreeSet, TreeSetConfig, write_index, write_knn_lists,
+    RowBlocksConfig, ShardConfig, TreeSet, TreeSetConfig, write_index, write_knn_lists,
+    write_row_blocks,
 };
 
 const ITEMS_PER_CHUNK: u32 = 500;
@@ -73,6 +78,42 @@ fn add_knn_lists(
         *total += bytes.len() as u64;
         fs::write(dir.join(name), bytes)
     })?);
+    Ok(())
+}
+
+/// Writes the row blocks and the pool of random negatives for `features` into `dir` and
+/// names them in `index`, as `precompute build` does beside a partitioned k-NN; a `small`
+/// set gets small blocks and pages and a pool of 1,000, so that each layer shows.
+fn add_row_blocks(
+    dir: &Path,
+    features: Features<'_>,
+    small: bool,
+    index: &mut Manifest,
+    total: &mut u64,
+) -> Result<()> {
+    let (pool, config) = if small {
+        let pool = PoolSettings {
+            size: Some(1000),
+            ..PoolSettings::default()
+        };
+        let config = RowBlocksConfig {
+            block_rows: 64,
+            blocks_per_page: 8,
+        };
+        (pool, config)
+    } else {
+        (PoolSettings::default(), RowBlocksConfig::default())
+    };
+    let pool = NegativePool::new(features.len() as u32, pool);
+    index.rows = Some(write_row_blocks(
+        features,
+        pool.ids(),
+        &config,
+        |name, bytes| {
+            *total += bytes.len() as u64;
+            fs::write(dir.join(name), bytes)
+        },
+    )?);
     Ok(())
 }
 
@@ -122,6 +163,7 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
     };
     if let Some(partition) = partition {
         add_knn_lists(dir, features, &partition, &mut index, &mut total)?;
+        add_row_blocks(dir, features, small, &mut index, &mut total)?;
     }
     let index = write_hashed(dir, "manifest", "json", &index.to_json())?;
     total += index.bytes;
@@ -413,8 +455,10 @@ fn main() -> Result<()> {
     }
     if n <= 10_000 {
         let mut partitioned = write_dataset(&out.join("swatches-partitioned"), n, Some(100))?;
-        partitioned.description =
-            format!("{} and a partitioned k-NN (100 lists)", main.description);
+        partitioned.description = format!(
+            "{} and a partitioned k-NN (100 lists) and row blocks",
+            main.description
+        );
         catalog.datasets.push(partitioned);
     }
     fs::write(

@@ -374,11 +374,25 @@ impl RowBlocks {
                 blocks.insert(self.block_of(id));
             }
         }
+        Ok(self.missing_for_blocks(blocks))
+    }
+
+    /// The next layer of every file not added yet (the pool aside): the top table, else
+    /// the pages, else the blocks; what a check of the whole folder reads.
+    pub fn missing_files(&self) -> Vec<LazyFile> {
+        let blocks = (0..self.blocks())
+            .filter(|b| !self.blocks.contains_key(b))
+            .collect();
+        self.missing_for_blocks(blocks)
+    }
+
+    /// The next layer of files that `blocks` need.
+    fn missing_for_blocks(&self, blocks: BTreeSet<u64>) -> Vec<LazyFile> {
         if blocks.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         if self.top.is_none() {
-            return Ok(vec![self.manifest.top.clone()]);
+            return vec![self.manifest.top.clone()];
         }
         let pages: BTreeSet<u64> = blocks
             .iter()
@@ -386,15 +400,15 @@ impl RowBlocks {
             .filter(|p| !self.pages.contains_key(p))
             .collect();
         if !pages.is_empty() {
-            return Ok(pages
+            return pages
                 .into_iter()
                 .filter_map(|p| self.page_file(p))
-                .collect());
+                .collect();
         }
-        Ok(blocks
+        blocks
             .into_iter()
             .filter_map(|b| self.block_file(b))
-            .collect())
+            .collect()
     }
 
     /// Adds `name` if it is one of these files, after checking it against the hash its
@@ -648,6 +662,30 @@ mod tests {
             RowBlocks::new(&newer, DIMS, 100),
             Err(IndexError::FormatVersion { .. })
         ));
+    }
+
+    #[test]
+    fn every_file_is_named_layer_by_layer_though_the_pool_holds_every_row() {
+        let w = written(100, &(0..100).collect::<Vec<_>>());
+        let mut rows = RowBlocks::new(&w.manifest, DIMS, 100).unwrap();
+        let pool = w.manifest.pool.name.clone();
+        rows.add_file(&pool, &w.files[&pool]).unwrap();
+        assert!(rows.missing_for_rows(0..100).unwrap().is_empty());
+        let mut named = vec![pool];
+        loop {
+            let missing = rows.missing_files();
+            if missing.is_empty() {
+                break;
+            }
+            for file in missing {
+                rows.add_file(&file.name, &w.files[&file.name]).unwrap();
+                named.push(file.name);
+            }
+        }
+        named.sort();
+        let mut all: Vec<String> = w.files.keys().cloned().collect();
+        all.sort();
+        assert_eq!(named, all);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use clap::Args;
 use dataset::{DATASET_FILE, DatasetManifest, FileRef, ItemsChunk, Reduction, TextEncoder};
-use index_shards::{LoadedIndex, MANIFEST_NAME, Manifest, PartitionedKnn};
+use index_shards::{LazyFile, LoadedIndex, MANIFEST_NAME, Manifest, PartitionedKnn};
 use ingest::local_file::read_regular_file;
 use rayon::prelude::*;
 
@@ -229,8 +229,38 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
             complete = false;
         }
     }
+    complete &= check_row_files(folder, &mut index, faults);
     check_knn_files(folder, index.manifest(), faults);
     complete.then_some(index)
+}
+
+/// Checks the row blocks' pool, top table, pages and blocks, a layer at a time as a client
+/// adds them (each names the next); false when one is faulty.
+fn check_row_files(
+    folder: &ServedFolder,
+    index: &mut LoadedIndex,
+    faults: &mut Vec<String>,
+) -> bool {
+    // The pool and the top table, the pages, then the blocks.
+    for _ in 0..3 {
+        let Some(rows) = index.row_blocks() else {
+            return true;
+        };
+        let mut missing: Vec<LazyFile> = rows.missing_pool().cloned().into_iter().collect();
+        missing.extend(rows.missing_files());
+        for file in missing {
+            let added = folder.read(&file.name, file.bytes).and_then(|bytes| {
+                index
+                    .add_file(&file.name, &bytes)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(error) = added {
+                faults.push(format!("{}: {error}", folder.path(&file.name).display()));
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Checks the partitioned k-NN's centroids and every list, as a client adds them.

@@ -219,8 +219,39 @@ fn partitioned_knn_reads_only_the_probed_lists_and_all_of_them_are_the_exact_sca
             .count()
     };
     assert_eq!(knn_files(&index), 17);
+    let row_files = |dir: &Path| {
+        sorted_listing(dir)
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("rows-"))
+            .count()
+    };
+    // Blocks of 256 rows, one page, the top table and the pool.
+    assert_eq!(row_files(&index), set.len().div_ceil(256) + 3);
     let verified = precompute(&["verify", "--index-only", index.to_str().unwrap()]);
     assert!(verified.status.success(), "{}", stderr(&verified));
+    // The stored pool is the one every reader draws: the same answers as without it.
+    let request = write_request(dir.path(), r#"{"positives": [1, 2, 3], "negatives": [4]}"#);
+    let search = |index: &Path| {
+        let mut response = ok_json(run_search(index, &request));
+        let object = response.as_object_mut().unwrap();
+        object.remove("train_ms");
+        object.remove("search_ms");
+        response
+    };
+    assert_eq!(search(&index), search(&small));
+    // A damaged block is a fault that verify names.
+    let (block, _) = sorted_listing(&index)
+        .into_iter()
+        .find(|(name, _)| name.starts_with("rows-0000001."))
+        .unwrap();
+    let saved = fs::read(index.join(&block)).unwrap();
+    let mut damaged = saved.clone();
+    damaged[0] ^= 1;
+    fs::write(index.join(&block), &damaged).unwrap();
+    let verified = precompute(&["verify", "--index-only", index.to_str().unwrap()]);
+    assert!(!verified.status.success());
+    assert!(stderr(&verified).contains(&block), "{}", stderr(&verified));
+    fs::write(index.join(&block), saved).unwrap();
 
     let query = dir.path().join("queries.npy");
     let rows: Vec<u8> = [5u32, 999, 4_321]
@@ -267,6 +298,7 @@ fn partitioned_knn_reads_only_the_probed_lists_and_all_of_them_are_the_exact_sca
     // Indexed again without lists: the old lists are stale and go.
     index_args("0");
     assert_eq!(knn_files(&index), 0);
+    assert_eq!(row_files(&index), 0);
 }
 
 #[test]

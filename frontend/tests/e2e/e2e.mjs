@@ -547,7 +547,7 @@ async function roundFound(context, page) {
   return found;
 }
 
-await test('partitioned k-NN: open fetches the centroids, "more like this" its probed lists, a round the features', async () => {
+await test('partitioned k-NN and row blocks: open fetches the centroids, "more like this" its probed lists and its row, a round the pool and the rows it reads', async () => {
   const shards = (net, prefix) => net.urls.map((u) => u.split('/').pop()).filter((f) => f.endsWith('.shard') && f.startsWith(prefix));
   // The same images, once with the exact scan and once with 100 lists (60 probed).
   const exact = await likeAClusterTileAndLabelOne(app('?dataset=swatches'));
@@ -559,16 +559,23 @@ await test('partitioned k-NN: open fetches the centroids, "more like this" its p
   const recall = near.filter((i) => exactIds.includes(i)).length / exactIds.length;
   figures.partitioned_more_like_recall = recall;
   assert(near[0] === id && recall >= 0.9, `"more like this" through 60 of 100 lists finds the exact scan's neighbours: recall ${recall}`);
-  const lists = shards(net, 'knn-list-').length;
-  const features = shards(net, 'features-').length;
-  assert(shards(net, 'knn-centroids').length === 1 && lists === 60 && features === 1,
-    `the centroids, the 60 probed lists and the clicked image's feature shard: ${shards(net, '')}`);
+  const count = (prefix) => shards(net, prefix).length;
+  assert(count('knn-centroids') === 1 && count('knn-list-') === 60 && count('features-') === 0
+    && count('rows-top.') === 1 && count('rows-page-') === 1 && count('rows-0') === 1,
+    `the centroids, the 60 probed lists, and the clicked image's row (the table, its page, its block): ${shards(net, '')}`);
+  const before = net.bytes;
   await page.getByTestId('finetune').click();
   const found = await roundFound(context, page);
   assert(found.count > 0, 'a round finds images');
-  const allFeatures = (await readFile(`${process.env.DATA_DIR}/swatches-partitioned/${JSON.parse(await readFile(`${process.env.DATA_DIR}/swatches-partitioned/dataset.json`, 'utf8')).index}`, 'utf8'))
-    .match(/features-[0-9a-z.]*\.shard/g);
-  assert(new Set(shards(net, 'features-')).size === new Set(allFeatures).size, 'training fetched every feature shard');
+  const folder = `${process.env.DATA_DIR}/swatches-partitioned`;
+  const manifest = JSON.parse(await readFile(`${folder}/${JSON.parse(await readFile(`${folder}/dataset.json`, 'utf8')).index}`, 'utf8'));
+  const featureBytes = manifest.files.filter((f) => f.kind === 'features').reduce((sum, f) => sum + f.bytes, 0);
+  const blocks = Math.ceil(manifest.n_points / manifest.rows.block_rows);
+  figures.partitioned_round_blocks = count('rows-0');
+  figures.partitioned_round_bytes = net.bytes - before;
+  assert(count('features-') === 0 && count('rows-pool.') === 1 && count('rows-0') < blocks,
+    `a round reads the pool and some row blocks (${count('rows-0')} of ${blocks}), no feature shard: ${shards(net, '')}`);
+  assert(featureBytes > 0, 'the manifest lists feature shards for readers without row blocks');
 });
 
 await test('network faults: dropped and delayed requests end in the error panel, and retry gives the clean run\'s results', async () => {
