@@ -250,7 +250,8 @@ fn partitioned_knn_reads_only_the_probed_lists_and_all_of_them_are_the_exact_sca
     fs::write(index.join(&block), &damaged).unwrap();
     let verified = precompute(&["verify", "--index-only", index.to_str().unwrap()]);
     assert!(!verified.status.success());
-    assert!(stderr(&verified).contains(&block), "{}", stderr(&verified));
+    let faults = String::from_utf8_lossy(&verified.stdout);
+    assert!(faults.contains(&block), "{faults}");
     fs::write(index.join(&block), saved).unwrap();
 
     let query = dir.path().join("queries.npy");
