@@ -8,7 +8,7 @@
 //! from a list already fetched). Training needs [`DatasetIndex::missing_for_training`]
 //! (every feature shard; or, for an index with row blocks, the stored pool of random
 //! negatives and the labelled rows), then a search [`DatasetIndex::missing_top_files`]
-//! (every tree's top, small), for each model [`DatasetIndex::missing_leaf_files`] (the leaf
+//! (the tops of the trees its boxes query), [`DatasetIndex::missing_leaf_files`] (the leaf
 //! shards its boxes reach) and [`DatasetIndex::missing_for_search`] (the rows of the images
 //! those boxes hold). Rows come in layers (a table, its pages, the blocks), so a step asks
 //! again until nothing is missing. Every file is checked (size, blake3, content) before it
@@ -259,9 +259,15 @@ impl DatasetIndex {
         self.missing_for_rows(&held)
     }
 
-    /// Tree top shards not loaded yet.
-    pub fn missing_top_files(&self) -> Vec<NeededFile> {
-        self.missing(|kind| matches!(kind, ShardKind::TreeTop { .. }))
+    /// Top shards, not loaded yet, of the trees `model`'s boxes query (none for the
+    /// baselines): a model of a few boxes reads a few tops, not one per tree.
+    pub fn missing_top_files(&self, model: &Model) -> Vec<NeededFile> {
+        let trees: std::collections::BTreeSet<usize> = model
+            .boxes()
+            .iter()
+            .map(|rule| rule.subset as usize)
+            .collect();
+        self.missing(|kind| matches!(kind, ShardKind::TreeTop { tree } if trees.contains(tree)))
     }
 
     /// Leaf shards that `model`'s boxes reach and that are not loaded yet (none for the
@@ -535,7 +541,10 @@ mod tests {
         let model = index.train(&request).unwrap();
         let err = index.missing_leaf_files(&model).unwrap_err();
         assert!(matches!(err, IndexError::NotLoaded { .. }), "{err}");
-        let tops = index.missing_top_files();
+        let tops = index.missing_top_files(&model);
+        let trees: std::collections::BTreeSet<u32> =
+            model.boxes().iter().map(|rule| rule.subset).collect();
+        assert_eq!(tops.len(), trees.len(), "the tops of the boxes' trees only");
         load(&mut index, &f.files, &tops);
         let leaves = index.missing_leaf_files(&model).unwrap();
         assert!(!leaves.is_empty());
@@ -698,7 +707,7 @@ mod tests {
         let model = index.train(&request).unwrap();
         assert!(!model.boxes().is_empty());
 
-        let tops = index.missing_top_files();
+        let tops = index.missing_top_files(&model);
         load(&mut index, &f.files, &tops);
         let leaves = index.missing_leaf_files(&model).unwrap();
         load(&mut index, &f.files, &leaves);

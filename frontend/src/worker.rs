@@ -357,7 +357,7 @@ impl State {
         let start = net::now_ms();
         let mut network = 0;
         if !model.boxes().is_empty() {
-            let tops = open.index.missing_top_files();
+            let tops = open.index.missing_top_files(model);
             network += self.load(open, seq, "tree tops", tops, scope).await?;
             let leaves = open
                 .index
