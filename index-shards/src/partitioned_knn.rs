@@ -71,7 +71,7 @@ pub const NPROBE_PER_SQRT_LISTS: usize = 6;
 pub const MIN_PARTITIONED_ROWS: usize = 100_000;
 
 const MAGIC: [u8; 8] = *b"CBKNNIX\0";
-const HEADER_LEN: usize = 28;
+pub(crate) const HEADER_LEN: usize = 28;
 
 /// What a file of the partitioned index holds; the code is stored in its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

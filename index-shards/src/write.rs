@@ -8,6 +8,7 @@
 
 use std::error::Error as StdError;
 
+use crate::layout::{leaves_per_shard, rows_per_features_shard};
 use crate::manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
 use crate::shard::{FeaturesShard, KindCode, TreeLeavesShard, TreeTopShard, encode};
 use crate::{FORMAT_VERSION, Features, IndexError, TreeSet};
@@ -78,7 +79,7 @@ where
     };
 
     let dims = features.dims();
-    let rows_per_shard = (config.max_shard_bytes / dims).max(1);
+    let rows_per_shard = rows_per_features_shard(dims, config);
     for (index, first) in (0..features.len()).step_by(rows_per_shard).enumerate() {
         let rows = rows_per_shard.min(features.len() - first);
         let stem = format!("features-{index:04}");
@@ -115,10 +116,7 @@ where
         put(stem, ShardKind::TreeTop { tree: t }, bytes)?;
 
         let leaf_slots = shape.leaf_capacity() * shape.dims();
-        let leaf_bytes = (shape.leaf_capacity() * (shape.dims() + 4)).max(1);
-        let fit = (config.max_shard_bytes / leaf_bytes).max(1);
-        // A power of two, so each chunk is one whole subtree.
-        let per_chunk = (1usize << fit.ilog2()).min(shape.leaves());
+        let per_chunk = leaves_per_shard(&shape, config);
         for first in (0..shape.leaves()).step_by(per_chunk) {
             let last = first + per_chunk - 1;
             let stem = format!("tree-{t:03}-leaves-{first:04}-{last:04}");

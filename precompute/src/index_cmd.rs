@@ -68,10 +68,10 @@ impl KnnListsArg {
 
 /// `(dims per subset, number of subsets)` groups.
 #[derive(Clone, Debug, PartialEq)]
-struct SubsetGroups(Vec<(usize, usize)>);
+pub(crate) struct SubsetGroups(pub(crate) Vec<(usize, usize)>);
 
 /// `4:64,6:32` to `[(4, 64), (6, 32)]`.
-fn parse_subsets(text: &str) -> Result<SubsetGroups, String> {
+pub(crate) fn parse_subsets(text: &str) -> Result<SubsetGroups, String> {
     text.split(',')
         .map(|group| {
             let (dims, count) = group

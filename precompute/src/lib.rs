@@ -37,6 +37,7 @@ pub mod images;
 pub mod index_cmd;
 pub mod ingest_cmd;
 pub mod knn_cmd;
+pub mod layout_cmd;
 pub mod model_files;
 pub mod npy;
 pub mod output;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use precompute::{
     bench_cmd, build_cmd, catalog_cmd, encode_cmd, eval_cmd, extract_cmd, index_cmd, ingest_cmd,
-    knn_cmd, reduce_cmd, search_cmd, synth_cmd, tokenize_cmd, train_cmd, train_head_cmd,
-    verify_cmd,
+    knn_cmd, layout_cmd, reduce_cmd, search_cmd, synth_cmd, tokenize_cmd, train_cmd,
+    train_head_cmd, verify_cmd,
 };
 
 /// Build clip-branches datasets and query them offline.
@@ -25,6 +25,7 @@ enum Command {
     Knn(knn_cmd::KnnArgs),
     Bench(bench_cmd::BenchArgs),
     BenchKnn(bench_cmd::BenchKnnArgs),
+    Layout(layout_cmd::LayoutArgs),
     Tokenize(tokenize_cmd::TokenizeArgs),
     Encode(encode_cmd::EncodeArgs),
     Extract(extract_cmd::ExtractArgs),
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::Knn(args) => knn_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::BenchKnn(args) => bench_cmd::run_knn(&args),
+        Command::Layout(args) => layout_cmd::run(&args),
         Command::Tokenize(args) => tokenize_cmd::run(&args),
         Command::Encode(args) => encode_cmd::run(&args),
         Command::Extract(args) => extract_cmd::run(&args),

@@ -1,0 +1,73 @@
+//! `precompute layout`: what an index of N images holds on disk and what the browser
+//! fetches per action, computed from the writers' rules (`index_shards::Layout`) without
+//! writing anything: the figures at sizes no machine here can build (262.5M images).
+
+use anyhow::Result;
+use clap::Args;
+use index_shards::{Layout, LayoutConfig, RowBlocksConfig, ShardConfig, TreeSetConfig};
+
+use crate::index_cmd::{SubsetGroups, parse_subsets};
+
+/// Print the files and the bytes per action of an index of N images, from the format.
+#[derive(Args)]
+pub struct LayoutArgs {
+    /// Images in the collection.
+    #[arg(long)]
+    n: u64,
+    /// Feature dims.
+    #[arg(long, default_value_t = 32)]
+    dims: usize,
+    /// At most this many points per kd-tree leaf.
+    #[arg(long, default_value_t = 500)]
+    leaf_size: usize,
+    /// Feature subsets, as `dims:count` groups.
+    #[arg(long, default_value = "4:64,6:32,8:8", value_parser = parse_subsets)]
+    subsets: SubsetGroups,
+    /// Upper size of a features or leaves shard file, in bytes.
+    #[arg(long, default_value_t = ShardConfig::default().max_shard_bytes)]
+    max_shard_bytes: usize,
+    /// A round's labelled images whose rows no fetched file holds.
+    #[arg(long, default_value_t = 60)]
+    labelled: u64,
+    /// Trees a round's boxes query (one leaf shard each).
+    #[arg(long, default_value_t = 25)]
+    trees: u64,
+    /// Images a round's boxes hold whose rows are fetched (each in a block of its own).
+    #[arg(long, default_value_t = 2000)]
+    held: u64,
+}
+
+/// Runs the subcommand.
+pub fn run(args: &LayoutArgs) -> Result<()> {
+    let config = LayoutConfig {
+        dims: args.dims,
+        trees: TreeSetConfig {
+            leaf_size: args.leaf_size,
+            subsets: args.subsets.0.clone(),
+            ..TreeSetConfig::default()
+        },
+        shards: ShardConfig {
+            max_shard_bytes: args.max_shard_bytes,
+        },
+        rows: RowBlocksConfig::default(),
+    };
+    let layout = Layout::new(args.n, &config)?;
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    println!("{} images of {} dims\n", args.n, args.dims);
+    println!("| files | count | mean size | in all |\n|---|---|---|---|");
+    for kind in &layout.kinds {
+        println!(
+            "| {} | {} | {} B | {:.1} MiB |",
+            kind.kind,
+            kind.files,
+            kind.mean_bytes(),
+            mib(kind.bytes)
+        );
+    }
+    println!("\n{:.0} bytes per image stored\n", layout.bytes_per_row());
+    println!("| action | fetched | what |\n|---|---|---|");
+    for (action, bytes, what) in layout.actions(args.labelled, args.trees, args.held) {
+        println!("| {action} | {:.1} MiB | {what} |", mib(bytes));
+    }
+    Ok(())
+}
