@@ -172,15 +172,16 @@ impl DatasetIndex {
     /// # Errors
     /// An id out of range, or [`IndexError::NotLoaded`] naming the feature shard to fetch.
     pub fn row(&self, id: u32) -> Result<&[u8], IndexError> {
-        match self.index.feature_row(id) {
-            Err(IndexError::NotLoaded { file }) => match &self.knn {
-                Knn::Partitioned(_, Some(knn)) => {
-                    knn.loaded_row(id).ok_or(IndexError::NotLoaded { file })
-                }
-                _ => Err(IndexError::NotLoaded { file }),
-            },
-            found => found,
+        if let Some(row) = self.index.loaded_row(id) {
+            return Ok(row);
         }
+        if let Knn::Partitioned(_, Some(knn)) = &self.knn
+            && let Some(row) = knn.loaded_row(id)
+        {
+            return Ok(row);
+        }
+        // The error: out of range, or the features file to fetch.
+        self.index.feature_row(id)
     }
 
     /// The next files that the rows of `ids` need and that are not loaded: the next layer

@@ -8,6 +8,7 @@
 
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, CacheStorage, Response, Window, WorkerGlobalScope};
@@ -150,6 +151,21 @@ pub async fn hold_lock(name: &str) -> Result<(), String> {
 pub fn when_released(name: &str, on_released: impl FnOnce() + 'static) -> Result<(), String> {
     let callback = Closure::once_into_js(move |_lock: JsValue| on_released());
     request_lock(name, &callback)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// After a panic a worker's state is unknown: it logs the panic and closes, which lets go
+/// of its lifeline ([`hold_lock`]), and the page starts a fresh one.
+pub fn close_on_panic(worker: &'static str) {
+    std::panic::set_hook(Box::new(move |info| {
+        console_error(&format!("{worker}: {info}"));
+        close_worker();
+    }));
 }
 
 /// Closes this worker (in a worker; nothing in a page).

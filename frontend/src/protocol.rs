@@ -166,6 +166,12 @@ pub struct TextRequest {
 /// What the app asks the text worker to do.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TextTask {
+    /// Hold the Web Lock `lock` for as long as the worker lives, as [`Task::HoldLifeline`]
+    /// does for the search worker; answered by [`TextBody::LifelineHeld`].
+    HoldLifeline {
+        /// The lock's name, unique to this worker.
+        lock: String,
+    },
     /// Load the dataset's text encoder (weights and reduction from the folder at `base`),
     /// pick the backend (WebGPU if an adapter answers, else CPU) and warm it up.
     Load {
@@ -195,6 +201,11 @@ pub struct TextReply {
 pub enum TextBody {
     /// Files fetched so far.
     Progress(Progress),
+    /// The worker holds its lifeline ([`TextTask::HoldLifeline`]).
+    LifelineHeld {
+        /// The lock's name.
+        lock: String,
+    },
     /// The encoder is ready.
     Loaded {
         /// Where it runs.

@@ -19,6 +19,7 @@ type Scope = ReactorScope<TextRequest, TextReply>;
 #[cfg(feature = "text-encoder")]
 pub fn register() {
     use yew_agent::Registrable;
+    crate::net::close_on_panic("text worker");
     TextWorker::registrar()
         .encoding::<crate::codec::SerdeWasm>()
         .register();

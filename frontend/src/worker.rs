@@ -21,20 +21,9 @@ const PARALLEL_FETCHES: usize = 6;
 
 type Scope = ReactorScope<WorkerRequest, WorkerReply>;
 
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = console, js_name = error)]
-    fn console_error(message: &str);
-}
-
 /// Registers the reactor in the worker's global scope (the worker binary's `main`).
 pub fn register() {
-    // After a panic the worker's state is unknown: it closes, which lets go of its
-    // lifeline ([`Task::HoldLifeline`]), and the page starts a fresh one.
-    std::panic::set_hook(Box::new(|info| {
-        console_error(&format!("search worker: {info}"));
-        net::close_worker();
-    }));
+    net::close_on_panic("search worker");
     SearchWorker::registrar().encoding::<SerdeWasm>().register();
 }
 

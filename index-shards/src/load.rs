@@ -456,18 +456,27 @@ impl LoadedIndex {
                 n: self.manifest.n_points,
             });
         }
-        let chunk = &self.features[self.features.partition_point(|c| c.first + c.count <= i)];
-        match self.features_shard(chunk) {
-            Ok(shard) => {
-                let d = self.manifest.dims;
-                Ok(&shard.data[(i - chunk.first) * d..(i - chunk.first + 1) * d])
-            }
-            Err(not_loaded) => self
-                .rows
-                .as_ref()
-                .and_then(|rows| rows.row(id))
-                .ok_or(not_loaded),
+        self.loaded_row(id).ok_or_else(|| {
+            let chunk = &self.features[self.features.partition_point(|c| c.first + c.count <= i)];
+            self.not_loaded(chunk.file)
+        })
+    }
+
+    /// The features of point `id` when a file added so far holds them: its features file,
+    /// its row block or the pool. No error is made for a row not here, so a search that
+    /// looks rows up in several places stays fast.
+    pub fn loaded_row(&self, id: u32) -> Option<&[u8]> {
+        let i = id as usize;
+        if i >= self.len() {
+            return None;
         }
+        let chunk = &self.features[self.features.partition_point(|c| c.first + c.count <= i)];
+        if chunk.bytes.is_some() {
+            let shard = self.features_shard(chunk).ok()?;
+            let d = self.manifest.dims;
+            return Some(&shard.data[(i - chunk.first) * d..(i - chunk.first + 1) * d]);
+        }
+        self.rows.as_ref()?.row(id)
     }
 
     /// The rows by id, in an index built with row blocks ([`crate::write_row_blocks`]).

@@ -91,10 +91,11 @@ fn App(props: &AppProps) -> Html {
     let worker = AttrValue::from(format!("{}worker.js", props.assets));
     let text_worker = AttrValue::from(format!("{}text-worker.js", props.assets));
     html! {
-        // Private: the bridge's own worker, so that resetting the bridge starts a fresh one
-        // when the worker has ended (`Main`'s lifeline).
+        // Private: the bridge's own worker, so that resetting the bridge (the search worker)
+        // or linking anew (the text worker) starts a fresh one when the worker has ended
+        // (`Main`'s lifelines).
         <ReactorProvider<SearchWorker, SerdeWasm> path={worker} reach={Reach::Private}>
-            <ReactorProvider<TextWorker, SerdeWasm> path={text_worker}>
+            <ReactorProvider<TextWorker, SerdeWasm> path={text_worker} reach={Reach::Private}>
                 <Main embed={props.embed.clone()} assets={props.assets.clone()} />
             </ReactorProvider<TextWorker, SerdeWasm>>
         </ReactorProvider<SearchWorker, SerdeWasm>>

@@ -275,6 +275,8 @@ pub struct State {
     pub ensemble: Option<EnsembleRound>,
     /// How many times the search worker ended and was started again.
     pub worker_restarts: u32,
+    /// How many times the text worker ended and was started again.
+    pub text_restarts: u32,
 }
 
 /// Something that changes the [`State`].
@@ -315,6 +317,12 @@ pub enum Msg {
     Text(TextReply),
     /// The search worker ended (closed, terminated, crashed); a fresh one is starting.
     WorkerStopped,
+    /// The text worker ended; a fresh one is starting and loads the encoder again.
+    /// `encoding`: a text was being encoded.
+    TextWorkerStopped {
+        /// Whether a text was being encoded.
+        encoding: bool,
+    },
 }
 
 impl State {
@@ -348,6 +356,7 @@ impl State {
             encode_ms: 0.0,
             ensemble: None,
             worker_restarts: 0,
+            text_restarts: 0,
         }
     }
 
@@ -417,6 +426,25 @@ impl State {
                 }
             }
             Msg::Text(reply) => self.on_text(reply),
+            Msg::TextWorkerStopped { encoding } => {
+                self.text_restarts += 1;
+                let doing = match (&self.text, encoding) {
+                    (_, true) => Some("encoding the text"),
+                    (TextState::Loading(_), false) => Some("loading the text encoder"),
+                    _ => None,
+                };
+                if let Some(doing) = doing {
+                    self.error = Some(Failure::new(
+                        doing,
+                        "the text worker stopped",
+                        "a fresh one is loading the encoder from the files already fetched: \
+                         search again once it is ready",
+                    ));
+                    self.retry = None;
+                }
+                // The fresh worker is sent the load when it connects.
+                self.text = TextState::Loading(None);
+            }
             Msg::WorkerStopped => {
                 self.worker_restarts += 1;
                 self.ready = false;
@@ -1006,6 +1034,40 @@ mod tests {
         assert_eq!(state.retry, None);
         state.apply(Msg::Error(failure()));
         assert_eq!(state.retry, None);
+    }
+
+    #[test]
+    fn a_stopped_text_worker_loads_again_and_a_lost_encode_is_said() {
+        let mut state = opened(true);
+        let loaded = |state: &mut State, seq| {
+            state.apply(Msg::TextSent(seq, true));
+            state.apply(Msg::Text(TextReply {
+                seq,
+                body: TextBody::Loaded {
+                    backend: Backend::Cpu,
+                    warmup_ms: 1.0,
+                },
+            }));
+            assert!(matches!(state.text, TextState::Ready { .. }));
+        };
+        loaded(&mut state, 2);
+        // Idle: the fresh worker loads the encoder again, and nothing failed.
+        state.apply(Msg::TextWorkerStopped { encoding: false });
+        assert_eq!(state.text_restarts, 1);
+        assert_eq!(state.text, TextState::Loading(None));
+        assert_eq!(state.error, None);
+        // Stopped while loading or encoding: the error panel says what was lost.
+        state.apply(Msg::TextWorkerStopped { encoding: false });
+        assert_eq!(state.error.take().unwrap().what, "loading the text encoder");
+        loaded(&mut state, 3);
+        state.apply(Msg::TextSent(4, false));
+        state.apply(Msg::TextWorkerStopped { encoding: true });
+        let error = state.error.clone().unwrap();
+        assert_eq!(
+            (error.what.as_str(), error.message.as_str()),
+            ("encoding the text", "the text worker stopped")
+        );
+        assert_eq!((state.text_restarts, state.retry), (3, None));
     }
 
     #[test]

@@ -11,7 +11,10 @@ use yew_agent::reactor::{ReactorEvent, UseReactorBridgeHandle, use_reactor_bridg
 
 use super::embed::Embed;
 use super::state::{Msg, Pending, Retry, State, TextState};
-use crate::protocol::{Failure, Task, TextBody, TextReply, TextRequest, TextTask, WorkerRequest};
+use crate::net;
+use crate::protocol::{
+    Failure, LIFELINE_SEQ, Task, TextBody, TextReply, TextRequest, TextTask, WorkerRequest,
+};
 use crate::session::{FIRST_RESULTS, Query};
 use crate::share::SharedSearch;
 use crate::text::TextWorker;
@@ -225,19 +228,40 @@ pub(super) fn use_wanted_search(
 pub(super) struct TextLinkProps {
     pub(super) on_bridge: Callback<UseReactorBridgeHandle<TextWorker>>,
     pub(super) on_reply: Callback<TextReply>,
+    /// The Web Lock the worker holds for life, unique to it.
+    pub(super) lifeline: AttrValue,
+    /// Called once the worker has ended: the page renders a fresh link (a new key), whose
+    /// private worker loads the encoder again.
+    pub(super) on_stopped: Callback<()>,
 }
 
-/// Connects to the text worker; rendered only for a dataset with a text encoder, so the
-/// text worker (and burn's wasm) loads only then.
+/// Connects to a text worker of its own (private) and gives it a lifeline; rendered only
+/// for a dataset with a text encoder, so the text worker (and burn's wasm) loads only then.
 #[component]
 pub(super) fn TextLink(props: &TextLinkProps) -> Html {
     let on_reply = props.on_reply.clone();
+    let on_stopped = props.on_stopped.clone();
     let bridge = use_reactor_bridge::<TextWorker, _>(move |event| {
-        if let ReactorEvent::Output(reply) = event {
-            on_reply.emit(reply);
+        let ReactorEvent::Output(reply) = event else {
+            return;
+        };
+        match reply.body {
+            TextBody::LifelineHeld { lock } if reply.seq == LIFELINE_SEQ => {
+                let on_stopped = on_stopped.clone();
+                // Without Web Locks (an insecure embedding page) nothing watches.
+                let _ = net::when_released(&lock, move || on_stopped.emit(()));
+            }
+            _ => on_reply.emit(reply),
         }
     });
     let on_bridge = props.on_bridge.clone();
-    use_effect_with((), move |_| on_bridge.emit(bridge));
+    let lock = props.lifeline.to_string();
+    use_effect_with((), move |_| {
+        bridge.send(TextRequest {
+            seq: LIFELINE_SEQ,
+            task: TextTask::HoldLifeline { lock },
+        });
+        on_bridge.emit(bridge);
+    });
     Html::default()
 }

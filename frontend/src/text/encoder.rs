@@ -97,6 +97,14 @@ pub(super) async fn serve(mut scope: Scope) {
     let mut encoder: Option<Encoder> = None;
     while let Some(TextRequest { seq, task }) = scope.next().await {
         let body = match task {
+            TextTask::HoldLifeline { lock } => match net::hold_lock(&lock).await {
+                Ok(()) => TextBody::LifelineHeld { lock },
+                Err(e) => TextBody::Failed(Failure::new(
+                    "watching the text worker",
+                    e,
+                    "a text worker that stops will not be restarted: reload the page then",
+                )),
+            },
             TextTask::Load {
                 base,
                 encoder: spec,

@@ -826,6 +826,63 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   await context.close();
 });
 
+await test('a text worker that dies is restarted: it loads the encoder again from the cache, a lost encode is said, and text search works again', async () => {
+  const { context, page } = await freshPage();
+  const net = { urls: [] };
+  page.on('requestfinished', (r) => net.urls.push(r.url()));
+  await page.goto(app('?dataset=swatches-text'));
+  const ready = () => page.waitForFunction(() => /ready/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''), null, { timeout: TIMEOUT });
+  await ready();
+  await gridReady(page);
+  // Workers run from blob: URLs; the text worker is the one that fetched text-worker.js.
+  const textWorker = async () => {
+    for (const worker of page.workers()) {
+      const text = await worker.evaluate(() => performance.getEntriesByType('resource')
+        .some((e) => /text-worker/.test(e.name))).catch(() => false);
+      if (text) return worker;
+    }
+    return undefined;
+  };
+  const search = async (query) => {
+    await page.getByTestId('query').fill(query);
+    await page.getByTestId('search').click();
+    await page.waitForFunction((q) => new URL(location.href).searchParams.get('q') === q
+      && !document.querySelector('[data-testid=progress]'), query, { timeout: TIMEOUT });
+    return ids(page);
+  };
+  const before = await search('a red swatch');
+  const encoderFetches = () => net.urls.filter((u) => /text-encoder\.[0-9a-f]+\.safetensors/.test(u)).length;
+  const fetched = encoderFetches();
+  // Idle: the page starts a fresh worker, which loads the encoder again; nothing failed.
+  const first = await textWorker();
+  assert(first, `a text worker among ${page.workers().length}`);
+  await first.evaluate(() => self.close());
+  await page.waitForFunction(() => /loading/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''), null, { timeout: TIMEOUT });
+  await ready();
+  const second = await textWorker();
+  assert(second && second !== first, 'a fresh text worker');
+  assert(await page.getByTestId('error').count() === 0, `no error for an idle worker: ${await page.getByTestId('error').count()}`);
+  assert(encoderFetches() === fetched, `the encoder came from the cache, not the network: ${encoderFetches()} fetches`);
+  const after = await search('a red swatch - a blue swatch');
+  assert(after.length === 60, 'text search works in the fresh worker');
+  assert(JSON.stringify(await search('a red swatch')) === JSON.stringify(before), 'the same results as before');
+  // While encoding: the worker is kept busy for 500 ms and then closes, so the encode it
+  // is sent meanwhile is lost; the error panel says so, and the page is not left on working….
+  await (await textWorker()).evaluate(() => {
+    setTimeout(() => {
+      const start = Date.now();
+      while (Date.now() - start < 500);
+      self.close();
+    }, 0);
+  });
+  await page.getByTestId('query').fill('a green swatch');
+  await page.getByTestId('search').click();
+  await page.getByTestId('error').filter({ hasText: 'the text worker stopped' }).waitFor({ timeout: TIMEOUT });
+  await ready();
+  assert(await page.getByTestId('progress').count() === 0, 'not left on working…');
+  await context.close();
+});
+
 /** A proxy in front of the test's server that sends the body of each answer whose path
  * matches `slow` uncompressed, `chunk` bytes every `everyMs` (a slow link); others pass. */
 async function throttlingProxy(slow, chunk, everyMs) {

@@ -91,7 +91,11 @@ pub(super) fn Main(props: &MainProps) -> Html {
         stored: share::use_stored_searches(),
     };
 
-    use_lifeline(&state, &sender);
+    // Unique to this page (several tabs, several elements), then to each worker.
+    let page = *use_memo((), |_| {
+        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
+    });
+    use_lifeline(&state, &sender, page);
     use_opening(
         sender.clone(),
         props.embed.as_ref().map(|e| e.source.clone()),
@@ -145,11 +149,21 @@ pub(super) fn Main(props: &MainProps) -> Html {
         let sender = sender.clone();
         Callback::from(move |reply: TextReply| sender.on_text_reply(reply))
     };
+    let on_text_stopped = {
+        let sender = sender.clone();
+        Callback::from(move |()| {
+            *sender.text.borrow_mut() = None;
+            let encoding = sender.encoding.borrow_mut().take().is_some();
+            sender.state.dispatch(Msg::TextWorkerStopped { encoding });
+        })
+    };
+    // A new key for each fresh text worker: the link is made anew.
     let text_link = state
         .dataset
         .as_ref()
         .filter(|d| d.manifest.text.is_some())
-        .map(|d| d.base.clone());
+        .map(|d| format!("{}#{}", d.base, state.text_restarts));
+    let text_lifeline = format!("clip-branches-text-worker-{page:x}-{}", state.text_restarts);
 
     // The page's main landmark, unless embedded: the host page has its own.
     let main_role = props.embed.is_none().then_some("main");
@@ -157,7 +171,8 @@ pub(super) fn Main(props: &MainProps) -> Html {
         <div class="app">
             { header::view(&state, &sender, &query_text) }
             if let Some(key) = text_link {
-                <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply} />
+                <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply}
+                    lifeline={text_lifeline} on_stopped={on_text_stopped} />
             }
             <div role={main_role}>
                 { notices::view(&state, &sender) }
@@ -172,11 +187,7 @@ pub(super) fn Main(props: &MainProps) -> Html {
 /// Gives each search worker a lifeline (the first at mount, then each restarted one), and
 /// has a restarted worker open the dataset again.
 #[hook]
-fn use_lifeline(state: &UseReducerHandle<State>, sender: &Sender) {
-    // Unique to this page (several tabs, several elements), then to each worker.
-    let page = *use_memo((), |_| {
-        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
-    });
+fn use_lifeline(state: &UseReducerHandle<State>, sender: &Sender, page: u64) {
     let state = state.clone();
     let sender = sender.clone();
     use_effect_with(state.worker_restarts, move |&restarts| {
