@@ -47,6 +47,7 @@ use std::num::NonZeroU64;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap;
 use seeded::below;
 use serde::{Deserialize, Serialize};
 
@@ -545,6 +546,9 @@ pub struct PartitionedKnn {
     centroids: Centroids,
     lists: Vec<Option<KnnList>>,
     list_by_name: HashMap<String, usize>,
+    /// The list and position of every row of the lists added: a search looks up the rows
+    /// of thousands of images, too many for a search of each list.
+    row_at: FxHashMap<u32, (u32, u32)>,
 }
 
 impl PartitionedKnn {
@@ -605,6 +609,7 @@ impl PartitionedKnn {
             lists: vec![None; centroids.len()],
             centroids,
             list_by_name,
+            row_at: FxHashMap::default(),
         })
     }
 
@@ -679,6 +684,9 @@ impl PartitionedKnn {
                 ),
             ));
         }
+        for (at, &id) in decoded.ids.iter().enumerate() {
+            self.row_at.insert(id, (list as u32, at as u32));
+        }
         self.lists[list] = Some(decoded);
         Ok(())
     }
@@ -692,10 +700,9 @@ impl PartitionedKnn {
     /// those lists, whose "more like this" then needs no other file).
     pub fn loaded_row(&self, id: u32) -> Option<&[u8]> {
         let dims = self.centroids.dims();
-        self.lists.iter().flatten().find_map(|list| {
-            let at = list.ids.binary_search(&id).ok()?;
-            Some(&list.rows[at * dims..(at + 1) * dims])
-        })
+        let &(list, at) = self.row_at.get(&id)?;
+        let list = self.lists[list as usize].as_ref()?;
+        Some(&list.rows[at as usize * dims..(at as usize + 1) * dims])
     }
 
     /// The exact `k` nearest of the rows of the `nprobe` lists nearest `query`, sorted by

@@ -52,6 +52,15 @@ fn run_search(index: &Path, request: &Path) -> Output {
     ])
 }
 
+/// `precompute search`'s answer without its timings, which differ between runs.
+fn answer(index: &Path, request: &Path) -> Value {
+    let mut response = ok_json(run_search(index, request));
+    let object = response.as_object_mut().unwrap();
+    object.remove("train_ms");
+    object.remove("search_ms");
+    response
+}
+
 fn ok_json(output: Output) -> Value {
     assert!(output.status.success(), "failed: {}", stderr(&output));
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
@@ -231,14 +240,7 @@ fn partitioned_knn_reads_only_the_probed_lists_and_all_of_them_are_the_exact_sca
     assert!(verified.status.success(), "{}", stderr(&verified));
     // The stored pool is the one every reader draws: the same answers as without it.
     let request = write_request(dir.path(), r#"{"positives": [1, 2, 3], "negatives": [4]}"#);
-    let search = |index: &Path| {
-        let mut response = ok_json(run_search(index, &request));
-        let object = response.as_object_mut().unwrap();
-        object.remove("train_ms");
-        object.remove("search_ms");
-        response
-    };
-    assert_eq!(search(&index), search(&small));
+    assert_eq!(answer(&index, &request), answer(&small, &request));
     // A damaged block is a fault that verify names.
     let (block, _) = sorted_listing(&index)
         .into_iter()
@@ -310,14 +312,7 @@ fn the_same_features_give_the_same_shards_and_answers() {
     assert_eq!(sorted_listing(&index_a), sorted_listing(&index_b));
 
     let request = write_request(a.path(), r#"{"positives": [1, 2, 3], "negatives": [4]}"#);
-    let search = |index: &Path| {
-        let mut response = ok_json(run_search(index, &request));
-        let object = response.as_object_mut().unwrap();
-        object.remove("train_ms");
-        object.remove("search_ms");
-        response
-    };
-    assert_eq!(search(&index_a), search(&index_b));
+    assert_eq!(answer(&index_a, &request), answer(&index_b, &request));
 
     // Indexing again into the same folder keeps it valid and identical.
     build_index(a.path(), &set);
