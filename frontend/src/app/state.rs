@@ -443,7 +443,9 @@ impl State {
                     self.retry = None;
                 }
                 // The fresh worker is sent the load when it connects.
-                self.text = TextState::Loading(None);
+                if self.text != TextState::Absent {
+                    self.text = TextState::Loading(None);
+                }
             }
             Msg::WorkerStopped => {
                 self.worker_restarts += 1;

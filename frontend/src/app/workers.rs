@@ -226,13 +226,16 @@ pub(super) fn use_wanted_search(
 
 #[derive(Properties, PartialEq)]
 pub(super) struct TextLinkProps {
-    pub(super) on_bridge: Callback<UseReactorBridgeHandle<TextWorker>>,
+    /// Called at mount with the bridge and the lifeline its worker holds.
+    pub(super) on_bridge: Callback<(UseReactorBridgeHandle<TextWorker>, String)>,
     pub(super) on_reply: Callback<TextReply>,
-    /// The Web Lock the worker holds for life, unique to it.
+    /// The start of the Web Lock the worker holds for life (unique to the page); each
+    /// link adds its own part.
     pub(super) lifeline: AttrValue,
-    /// Called once the worker has ended: the page renders a fresh link (a new key), whose
+    /// Called with the lifeline once the worker has ended: unless the link was let go (the
+    /// page opened another dataset), the page renders a fresh link (a new key), whose
     /// private worker loads the encoder again.
-    pub(super) on_stopped: Callback<()>,
+    pub(super) on_stopped: Callback<String>,
 }
 
 /// Connects to a text worker of its own (private) and gives it a lifeline; rendered only
@@ -249,19 +252,23 @@ pub(super) fn TextLink(props: &TextLinkProps) -> Html {
             TextBody::LifelineHeld { lock } if reply.seq == LIFELINE_SEQ => {
                 let on_stopped = on_stopped.clone();
                 // Without Web Locks (an insecure embedding page) nothing watches.
-                let _ = net::when_released(&lock, move || on_stopped.emit(()));
+                let _ = net::when_released(&lock.clone(), move || on_stopped.emit(lock));
             }
             _ => on_reply.emit(reply),
         }
     });
     let on_bridge = props.on_bridge.clone();
-    let lock = props.lifeline.to_string();
+    let lock = format!(
+        "{}-{:x}",
+        props.lifeline,
+        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
+    );
     use_effect_with((), move |_| {
         bridge.send(TextRequest {
             seq: LIFELINE_SEQ,
-            task: TextTask::HoldLifeline { lock },
+            task: TextTask::HoldLifeline { lock: lock.clone() },
         });
-        on_bridge.emit(bridge);
+        on_bridge.emit((bridge, lock));
     });
     Html::default()
 }

@@ -135,15 +135,22 @@ pub(super) fn Main(props: &MainProps) -> Html {
             }
         })
     };
+    // The lifeline of the text worker linked last: a link let go for another dataset ends
+    // its worker too, which is no stop to act on.
+    let current_text_lifeline = use_mut_ref(|| None::<String>);
     let on_text_bridge = {
         let sender = sender.clone();
         let state = state.clone();
-        Callback::from(move |bridge: UseReactorBridgeHandle<TextWorker>| {
-            *sender.text.borrow_mut() = Some(bridge);
-            if let Some(load) = state.text_load() {
-                sender.send_text(load);
-            }
-        })
+        let current = current_text_lifeline.clone();
+        Callback::from(
+            move |(bridge, lifeline): (UseReactorBridgeHandle<TextWorker>, String)| {
+                *current.borrow_mut() = Some(lifeline);
+                *sender.text.borrow_mut() = Some(bridge);
+                if let Some(load) = state.text_load() {
+                    sender.send_text(load);
+                }
+            },
+        )
     };
     let on_text_reply = {
         let sender = sender.clone();
@@ -151,7 +158,10 @@ pub(super) fn Main(props: &MainProps) -> Html {
     };
     let on_text_stopped = {
         let sender = sender.clone();
-        Callback::from(move |()| {
+        Callback::from(move |lock: String| {
+            if current_text_lifeline.borrow().as_ref() != Some(&lock) {
+                return;
+            }
             *sender.text.borrow_mut() = None;
             let encoding = sender.encoding.borrow_mut().take().is_some();
             sender.state.dispatch(Msg::TextWorkerStopped { encoding });
@@ -163,7 +173,6 @@ pub(super) fn Main(props: &MainProps) -> Html {
         .as_ref()
         .filter(|d| d.manifest.text.is_some())
         .map(|d| format!("{}#{}", d.base, state.text_restarts));
-    let text_lifeline = format!("clip-branches-text-worker-{page:x}-{}", state.text_restarts);
 
     // The page's main landmark, unless embedded: the host page has its own.
     let main_role = props.embed.is_none().then_some("main");
@@ -172,7 +181,8 @@ pub(super) fn Main(props: &MainProps) -> Html {
             { header::view(&state, &sender, &query_text) }
             if let Some(key) = text_link {
                 <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply}
-                    lifeline={text_lifeline} on_stopped={on_text_stopped} />
+                    lifeline={format!("clip-branches-text-worker-{page:x}")}
+                    on_stopped={on_text_stopped} />
             }
             <div role={main_role}>
                 { notices::view(&state, &sender) }
