@@ -408,31 +408,70 @@ fn body<'b>(
     Ok(&bytes[HEADER_LEN..])
 }
 
-/// The rows of one list: ids ascending, rows in the same order.
+/// Ids and their rows back to back: the body of a list file, and the row blocks' pool
+/// ([`crate::RowBlocks`]). The ids (`u32`, little-endian) ascend; the rows follow in the
+/// same order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct KnnList {
-    ids: Vec<u32>,
-    rows: Vec<u8>,
+pub(crate) struct IdRows {
+    pub(crate) ids: Vec<u32>,
+    pub(crate) rows: Vec<u8>,
 }
 
-impl KnnList {
-    /// The file of list `list`, whose rows (of `dims`) are `ids` in `features`.
-    fn encode(list: usize, ids: &[u32], features: Features<'_>) -> Result<Vec<u8>, IndexError> {
-        let dims = features.dims();
-        let mut bytes = Vec::with_capacity(HEADER_LEN + ids.len() * (4 + dims));
-        put_header(&mut bytes, FileKind::List, dims, ids.len(), list);
+impl IdRows {
+    /// Appends the body of `ids` (ascending) and their rows in `features` to `bytes`.
+    pub(crate) fn encode_into(
+        ids: &[u32],
+        features: Features<'_>,
+        bytes: &mut Vec<u8>,
+    ) -> Result<(), IndexError> {
         for id in ids {
             bytes.extend_from_slice(&id.to_le_bytes());
         }
         for &id in ids {
             bytes.extend_from_slice(features.row(id)?);
         }
+        Ok(())
+    }
+
+    /// Reads a body of `count` ids and their rows (the caller has checked its length),
+    /// named `file` in errors: the ids must ascend.
+    pub(crate) fn decode(file: &str, body: &[u8], count: usize) -> Result<Self, IndexError> {
+        let (ids, rows) = body.split_at(count * 4);
+        let ids: Vec<u32> = ids.chunks_exact(4).map(le_u32).collect();
+        if let Some(at) = ids.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(corrupt(
+                file,
+                format!("ids not ascending at entry {}", at + 1),
+            ));
+        }
+        Ok(Self {
+            ids,
+            rows: rows.to_vec(),
+        })
+    }
+
+    /// The row of `id` (of `dims` bytes), if held.
+    pub(crate) fn row(&self, id: u32, dims: usize) -> Option<&[u8]> {
+        let at = self.ids.binary_search(&id).ok()?;
+        Some(&self.rows[at * dims..(at + 1) * dims])
+    }
+
+    /// The file of list `list`, whose rows (of `dims`) are `ids` in `features`.
+    fn encode_list(
+        list: usize,
+        ids: &[u32],
+        features: Features<'_>,
+    ) -> Result<Vec<u8>, IndexError> {
+        let dims = features.dims();
+        let mut bytes = Vec::with_capacity(HEADER_LEN + ids.len() * (4 + dims));
+        put_header(&mut bytes, FileKind::List, dims, ids.len(), list);
+        Self::encode_into(ids, features, &mut bytes)?;
         Ok(bytes)
     }
 
     /// Reads the file of list `list` (named `file` in errors) of a collection of
     /// `n_points` rows of `dims`.
-    fn decode(
+    fn decode_list(
         file: &str,
         bytes: &[u8],
         list: usize,
@@ -447,15 +486,8 @@ impl KnnList {
             ));
         }
         let body = body(file, bytes, header.count, 4 + dims)?;
-        let (ids, rows) = body.split_at(header.count * 4);
-        let ids: Vec<u32> = ids.chunks_exact(4).map(le_u32).collect();
-        if let Some(at) = ids.windows(2).position(|w| w[0] >= w[1]) {
-            return Err(corrupt(
-                file,
-                format!("ids not ascending at entry {}", at + 1),
-            ));
-        }
-        if let Some(&last) = ids.last()
+        let decoded = Self::decode(file, body, header.count)?;
+        if let Some(&last) = decoded.ids.last()
             && u64::from(last) >= n_points
         {
             return Err(IndexError::IdOutOfRange {
@@ -463,10 +495,7 @@ impl KnnList {
                 n: n_points,
             });
         }
-        Ok(Self {
-            ids,
-            rows: rows.to_vec(),
-        })
+        Ok(decoded)
     }
 }
 
@@ -528,7 +557,7 @@ where
     let mut lists = Vec::with_capacity(centroids.len());
     for (list, range) in starts.windows(2).enumerate() {
         let ids = &grouped[range[0]..range[1]];
-        let bytes = KnnList::encode(list, ids, features)?;
+        let bytes = IdRows::encode_list(list, ids, features)?;
         lists.push(put(format!("knn-list-{list:05}"), ids.len(), bytes)?);
     }
     Ok(KnnManifest {
@@ -544,7 +573,7 @@ pub struct PartitionedKnn {
     manifest: KnnManifest,
     n_points: u64,
     centroids: Centroids,
-    lists: Vec<Option<KnnList>>,
+    lists: Vec<Option<IdRows>>,
     list_by_name: HashMap<String, usize>,
     /// The list and position of every row of the lists added: a search looks up the rows
     /// of thousands of images, too many for a search of each list.
@@ -673,7 +702,7 @@ impl PartitionedKnn {
             .ok_or_else(|| IndexError::UnknownFile { file: name.into() })?;
         let entry = &self.manifest.lists[list];
         check_listed(entry, bytes)?;
-        let decoded = KnnList::decode(name, bytes, list, self.centroids.dims(), self.n_points)?;
+        let decoded = IdRows::decode_list(name, bytes, list, self.centroids.dims(), self.n_points)?;
         if decoded.ids.len() as u64 != entry.rows {
             return Err(corrupt(
                 name,
@@ -754,8 +783,8 @@ mod tests {
         assert_eq!(Centroids::from_bytes("c", &bytes, 8).unwrap(), centroids);
 
         let ids = [3u32, 17, 400];
-        let bytes = KnnList::encode(4, &ids, f).unwrap();
-        let list = KnnList::decode("l", &bytes, 4, 8, 500).unwrap();
+        let bytes = IdRows::encode_list(4, &ids, f).unwrap();
+        let list = IdRows::decode_list("l", &bytes, 4, 8, 500).unwrap();
         assert_eq!(list.ids, ids);
         let rows: Vec<u8> = ids
             .iter()
@@ -791,7 +820,7 @@ mod tests {
         assert!(!index.is_list(&knn.centroids.name));
         let list = &knn.lists[2];
         assert!(index.is_list(&list.name));
-        let list_file = KnnList::decode(&list.name, &files[&list.name], 2, 4, 400).unwrap();
+        let list_file = IdRows::decode_list(&list.name, &files[&list.name], 2, 4, 400).unwrap();
         let (inside, outside) = (
             list_file.ids[0],
             (0..400).find(|id| !list_file.ids.contains(id)).unwrap(),
@@ -806,8 +835,8 @@ mod tests {
     fn bad_bytes_are_clear_errors() {
         let data = features(100, 8);
         let f = Features::new(&data, 8).unwrap();
-        let good = KnnList::encode(1, &[2, 5, 9], f).unwrap();
-        let decode = |bytes: &[u8]| KnnList::decode("knn-list-00001.x.shard", bytes, 1, 8, 100);
+        let good = IdRows::encode_list(1, &[2, 5, 9], f).unwrap();
+        let decode = |bytes: &[u8]| IdRows::decode_list("knn-list-00001.x.shard", bytes, 1, 8, 100);
 
         let truncated = reason(decode(&good[..good.len() - 1]).unwrap_err());
         assert!(
@@ -828,7 +857,7 @@ mod tests {
         magic[0] = b'X';
         assert!(reason(decode(&magic).unwrap_err()).contains("bad magic"));
 
-        let other_dims = KnnList::decode("l", &good, 1, 16, 100).unwrap_err();
+        let other_dims = IdRows::decode_list("l", &good, 1, 16, 100).unwrap_err();
         assert!(reason(other_dims).contains("dims 8 at offset 16, the index has 16"));
 
         let mut version = good.clone();
@@ -841,10 +870,10 @@ mod tests {
                 ..
             })
         ));
-        assert!(reason(KnnList::decode("l", &good, 2, 8, 100).unwrap_err()).contains("list 1"));
+        assert!(reason(IdRows::decode_list("l", &good, 2, 8, 100).unwrap_err()).contains("list 1"));
         assert!(reason(Centroids::from_bytes("c", &good, 8).unwrap_err()).contains("file kind 2"));
         assert!(matches!(
-            KnnList::decode("l", &good, 1, 8, 9),
+            IdRows::decode_list("l", &good, 1, 8, 9),
             Err(IndexError::IdOutOfRange { id: 9, n: 9 })
         ));
         let mut unsorted = good.clone();

@@ -49,6 +49,7 @@ use std::error::Error as StdError;
 use serde::{Deserialize, Serialize};
 
 use crate::lazy_file::{LazyFile, check_listed};
+use crate::partitioned_knn::IdRows;
 use crate::write::{content_name, write_content_named};
 use crate::{Features, IndexError};
 
@@ -183,12 +184,7 @@ where
     };
     let top = put("rows-top", top.len() / HASH_BYTES, &top)?;
     let mut pool = Vec::with_capacity(pool_ids.len() * (4 + dims));
-    for id in pool_ids {
-        pool.extend_from_slice(&id.to_le_bytes());
-    }
-    for &id in pool_ids {
-        pool.extend_from_slice(features.row(id)?);
-    }
+    IdRows::encode_into(pool_ids, features, &mut pool)?;
     let pool = put("rows-pool", pool_ids.len(), &pool)?;
     Ok(RowsManifest {
         format_version: ROWS_FORMAT_VERSION,
@@ -197,13 +193,6 @@ where
         top,
         pool,
     })
-}
-
-/// The pool's ids (ascending) and their rows.
-#[derive(Debug)]
-struct Pool {
-    ids: Vec<u32>,
-    rows: Vec<u8>,
 }
 
 /// The rows of a collection by id: whichever blocks, pages and pool have been added.
@@ -218,7 +207,8 @@ pub struct RowBlocks {
     pages: HashMap<u64, Vec<u8>>,
     /// Each added block's rows, by block.
     blocks: HashMap<u64, Vec<u8>>,
-    pool: Option<Pool>,
+    /// The pool's ids (ascending) and their rows, once added.
+    pool: Option<IdRows>,
 }
 
 impl RowBlocks {
@@ -338,9 +328,7 @@ impl RowBlocks {
             let at = (id % self.manifest.block_rows) as usize * d;
             return block.get(at..at + d);
         }
-        let pool = self.pool.as_ref()?;
-        let at = pool.ids.binary_search(&id).ok()?;
-        Some(&pool.rows[at * d..(at + 1) * d])
+        self.pool.as_ref()?.row(id, d)
     }
 
     /// The pool's ids once its file is added.
@@ -466,20 +454,11 @@ impl RowBlocks {
         Ok(false)
     }
 
-    fn decode_pool(&self, file: &str, bytes: &[u8]) -> Result<Pool, IndexError> {
-        let count = self.manifest.pool.rows as usize;
-        let (ids, rows) = bytes.split_at(count * 4);
-        let ids: Vec<u32> = ids
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(at) = ids.windows(2).position(|w| w[0] >= w[1]) {
-            return Err(corrupt(
-                file,
-                format!("pool ids not ascending at entry {}", at + 1),
-            ));
-        }
-        if let Some(&last) = ids.last()
+    /// The pool file's ids and rows (its size already checked): ids ascending, each an id
+    /// of the collection.
+    fn decode_pool(&self, file: &str, bytes: &[u8]) -> Result<IdRows, IndexError> {
+        let pool = IdRows::decode(file, bytes, self.manifest.pool.rows as usize)?;
+        if let Some(&last) = pool.ids.last()
             && u64::from(last) >= self.n_points
         {
             return Err(corrupt(
@@ -487,10 +466,7 @@ impl RowBlocks {
                 format!("pool id {last} is past the {} rows", self.n_points),
             ));
         }
-        Ok(Pool {
-            ids,
-            rows: rows.to_vec(),
-        })
+        Ok(pool)
     }
 }
 
