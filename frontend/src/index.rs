@@ -211,7 +211,7 @@ impl DatasetIndex {
                 .collect());
         }
         Ok(self
-            .missing(|kind| matches!(kind, ShardKind::Features { .. }))
+            .missing_feature_files()
             .into_iter()
             .filter(|f| shards.contains(&f.name))
             .collect())

@@ -143,6 +143,12 @@ pub async fn hold_lock(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A random number of 53 bits (what an `f64` holds exactly), for names that must be
+/// unique to a page or a worker, such as their Web Locks.
+pub fn random_id() -> u64 {
+    (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
+}
+
 /// Calls `on_released` once Web Lock `name`, held by a worker ([`hold_lock`]), is free:
 /// that worker has ended. The lock is let go again at once.
 ///

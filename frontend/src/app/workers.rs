@@ -258,11 +258,8 @@ pub(super) fn TextLink(props: &TextLinkProps) -> Html {
         }
     });
     let on_bridge = props.on_bridge.clone();
-    let lock = format!(
-        "{}-{:x}",
-        props.lifeline,
-        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
-    );
+    // Drawn once: the link's worker holds this lock for life.
+    let lock = (*use_memo((), |_| format!("{}-{:x}", props.lifeline, net::random_id()))).clone();
     use_effect_with((), move |_| {
         bridge.send(TextRequest {
             seq: LIFELINE_SEQ,

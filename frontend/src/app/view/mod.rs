@@ -92,9 +92,7 @@ pub(super) fn Main(props: &MainProps) -> Html {
     };
 
     // Unique to this page (several tabs, several elements), then to each worker.
-    let page = *use_memo((), |_| {
-        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
-    });
+    let page = *use_memo((), |_| net::random_id());
     use_lifeline(&state, &sender, page);
     use_opening(
         sender.clone(),
