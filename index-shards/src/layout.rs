@@ -6,20 +6,28 @@
 
 use crate::kdtree::TreeShape;
 use crate::manifest::{Manifest, ShardFile, ShardKind};
-use crate::partitioned_knn::{HEADER_LEN as KNN_HEADER_LEN, MIN_PARTITIONED_ROWS};
+use crate::partitioned_knn::{
+    CENTROIDS_STEM, HEADER_LEN as KNN_HEADER_LEN, MIN_PARTITIONED_ROWS, list_stem,
+};
+use crate::row_blocks::{POOL_STEM, TOP_STEM};
 use crate::shard::HEADER_LEN;
+use crate::write::{content_name, features_stem, tree_leaves_stem, tree_top_stem};
 use crate::{
     IndexError, KnnManifest, LazyFile, PartitionConfig, RowBlocksConfig, RowsManifest, ShardConfig,
     TreeSetConfig, default_nprobe, random_subsets,
 };
 
+/// A blake3 hash in hex that stands in for a file's own: the manifest's size depends only
+/// on the hashes' length.
+const PLACEHOLDER_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 /// A manifest entry of the right shape: the name and hash lengths of a written one.
-fn placeholder(stem: String, kind: ShardKind, bytes: u64) -> ShardFile {
+fn placeholder(stem: &str, kind: ShardKind, bytes: u64) -> ShardFile {
     ShardFile {
-        name: format!("{stem}.{:016}.shard", 0),
+        name: content_name(stem, PLACEHOLDER_HASH),
         kind,
         bytes,
-        blake3: "0".repeat(64),
+        blake3: PLACEHOLDER_HASH.into(),
     }
 }
 
@@ -114,7 +122,7 @@ impl Layout {
         for (index, first) in (0..n).step_by(per_shard as usize).enumerate() {
             let rows = per_shard.min(n - first);
             manifest.files.push(placeholder(
-                format!("features-{index:04}"),
+                &features_stem(index),
                 ShardKind::Features {
                     first_row: first,
                     rows,
@@ -144,14 +152,14 @@ impl Layout {
             for _ in 0..count {
                 let tree = trees.len();
                 manifest.files.push(placeholder(
-                    format!("tree-{tree:03}-top"),
+                    &tree_top_stem(tree),
                     ShardKind::TreeTop { tree },
                     top,
                 ));
                 for first in (0..shape.leaves()).step_by(per_shard as usize) {
                     let last = first + per_shard as usize - 1;
                     manifest.files.push(placeholder(
-                        format!("tree-{tree:03}-leaves-{first:04}-{last:04}"),
+                        &tree_leaves_stem(tree, first, last),
                         ShardKind::TreeLeaves {
                             tree,
                             first_leaf: first,
@@ -206,26 +214,26 @@ impl Layout {
                 files: 1,
                 bytes: pool * (4 + dims),
             });
-            let lazy_file = |stem: String, rows: u64, bytes: u64| LazyFile {
-                name: format!("{stem}.{:016}.shard", 0),
+            let lazy_file = |stem: &str, rows: u64, bytes: u64| LazyFile {
+                name: content_name(stem, PLACEHOLDER_HASH),
                 rows,
                 bytes,
-                blake3: "0".repeat(64),
+                blake3: PLACEHOLDER_HASH.into(),
             };
             let list_bytes = header + (n / lists) * (4 + dims);
             manifest.knn = Some(KnnManifest {
                 format_version: crate::KNN_FORMAT_VERSION,
-                centroids: lazy_file("knn-centroids".into(), lists, header + lists * dims),
+                centroids: lazy_file(CENTROIDS_STEM, lists, header + lists * dims),
                 lists: (0..lists)
-                    .map(|list| lazy_file(format!("knn-list-{list:05}"), n / lists, list_bytes))
+                    .map(|list| lazy_file(&list_stem(list as usize), n / lists, list_bytes))
                     .collect(),
             });
             manifest.rows = Some(RowsManifest {
                 format_version: crate::ROWS_FORMAT_VERSION,
                 block_rows: config.rows.block_rows as u32,
                 blocks_per_page: config.rows.blocks_per_page as u32,
-                top: lazy_file("rows-top".into(), pages, pages * 32),
-                pool: lazy_file("rows-pool".into(), pool, pool * (4 + dims)),
+                top: lazy_file(TOP_STEM, pages, pages * 32),
+                pool: lazy_file(POOL_STEM, pool, pool * (4 + dims)),
             });
         }
         kinds.push(FileKind {

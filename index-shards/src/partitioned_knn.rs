@@ -72,6 +72,14 @@ pub const NPROBE_PER_SQRT_LISTS: usize = 6;
 pub const MIN_PARTITIONED_ROWS: usize = 100_000;
 
 const MAGIC: [u8; 8] = *b"CBKNNIX\0";
+
+/// The stem of the centroids file.
+pub(crate) const CENTROIDS_STEM: &str = "knn-centroids";
+
+/// The stem of list `list`'s file.
+pub(crate) fn list_stem(list: usize) -> String {
+    format!("knn-list-{list:05}")
+}
 pub(crate) const HEADER_LEN: usize = 28;
 
 /// What a file of the partitioned index holds; the code is stored in its header.
@@ -531,11 +539,7 @@ where
             blake3: hash,
         })
     };
-    let centroids_file = put(
-        "knn-centroids".into(),
-        centroids.len(),
-        centroids.to_bytes(),
-    )?;
+    let centroids_file = put(CENTROIDS_STEM.into(), centroids.len(), centroids.to_bytes())?;
 
     // A counting sort of the ids by list: ascending ids within each list.
     let assignment = centroids.assign(features);
@@ -558,7 +562,7 @@ where
     for (list, range) in starts.windows(2).enumerate() {
         let ids = &grouped[range[0]..range[1]];
         let bytes = IdRows::encode_list(list, ids, features)?;
-        lists.push(put(format!("knn-list-{list:05}"), ids.len(), bytes)?);
+        lists.push(put(list_stem(list), ids.len(), bytes)?);
     }
     Ok(KnnManifest {
         format_version: KNN_FORMAT_VERSION,

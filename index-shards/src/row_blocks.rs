@@ -95,6 +95,12 @@ pub struct RowsManifest {
     pub pool: LazyFile,
 }
 
+/// The stem of the top table.
+pub(crate) const TOP_STEM: &str = "rows-top";
+
+/// The stem of the pool.
+pub(crate) const POOL_STEM: &str = "rows-pool";
+
 fn block_stem(block: u64) -> String {
     format!("rows-{block:07}")
 }
@@ -182,10 +188,10 @@ where
             blake3,
         })
     };
-    let top = put("rows-top", top.len() / HASH_BYTES, &top)?;
+    let top = put(TOP_STEM, top.len() / HASH_BYTES, &top)?;
     let mut pool = Vec::with_capacity(pool_ids.len() * (4 + dims));
     IdRows::encode_into(pool_ids, features, &mut pool)?;
-    let pool = put("rows-pool", pool_ids.len(), &pool)?;
+    let pool = put(POOL_STEM, pool_ids.len(), &pool)?;
     Ok(RowsManifest {
         format_version: ROWS_FORMAT_VERSION,
         block_rows: config.block_rows as u32,

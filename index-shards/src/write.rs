@@ -82,7 +82,7 @@ where
     let rows_per_shard = rows_per_features_shard(dims, config);
     for (index, first) in (0..features.len()).step_by(rows_per_shard).enumerate() {
         let rows = rows_per_shard.min(features.len() - first);
-        let stem = format!("features-{index:04}");
+        let stem = features_stem(index);
         let shard = FeaturesShard {
             dims: dims as u32,
             first_row: first as u64,
@@ -102,7 +102,7 @@ where
 
     for (t, (tree, subset)) in trees.trees().iter().zip(trees.subsets()).enumerate() {
         let shape = *tree.shape();
-        let stem = format!("tree-{t:03}-top");
+        let stem = tree_top_stem(t);
         let top = TreeTopShard {
             tree: t as u32,
             subset: subset.clone(),
@@ -119,7 +119,7 @@ where
         let per_chunk = leaves_per_shard(&shape, config);
         for first in (0..shape.leaves()).step_by(per_chunk) {
             let last = first + per_chunk - 1;
-            let stem = format!("tree-{t:03}-leaves-{first:04}-{last:04}");
+            let stem = tree_leaves_stem(t, first, last);
             let cap = shape.leaf_capacity();
             let shard = TreeLeavesShard {
                 tree: t as u32,
@@ -177,6 +177,21 @@ where
         source: e.into(),
     })?;
     Ok((name, hash))
+}
+
+/// The stem of features shard `index`.
+pub(crate) fn features_stem(index: usize) -> String {
+    format!("features-{index:04}")
+}
+
+/// The stem of tree `tree`'s top shard.
+pub(crate) fn tree_top_stem(tree: usize) -> String {
+    format!("tree-{tree:03}-top")
+}
+
+/// The stem of tree `tree`'s shard of leaves `first..=last`.
+pub(crate) fn tree_leaves_stem(tree: usize, first: usize, last: usize) -> String {
+    format!("tree-{tree:03}-leaves-{first:04}-{last:04}")
 }
 
 /// The name of the file `stem` whose blake3 is `hash` (hex): the naming rule of
