@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use clap::Args;
 use dataset::{DATASET_FILE, DatasetManifest, FileRef, ItemsChunk, Reduction, TextEncoder};
-use index_shards::{LazyFile, LoadedIndex, MANIFEST_NAME, Manifest, PartitionedKnn};
+use index_shards::{IndexError, LazyFile, LoadedIndex, MANIFEST_NAME, Manifest, PartitionedKnn};
 use ingest::local_file::read_regular_file;
 use rayon::prelude::*;
 
@@ -221,13 +221,9 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
     let mut complete = true;
     for name in names {
         let max_bytes = sizes.get(&name).copied().unwrap_or(0);
-        let added = folder
-            .read(&name, max_bytes)
-            .and_then(|bytes| index.add_file(&name, &bytes).map_err(|e| e.to_string()));
-        if let Err(error) = added {
-            faults.push(format!("{}: {error}", folder.path(&name).display()));
-            complete = false;
-        }
+        complete &= add_served(folder, &name, max_bytes, faults, |bytes| {
+            index.add_file(&name, bytes)
+        });
     }
     complete &= check_row_files(folder, &mut index, faults);
     check_knn_files(folder, index.manifest(), faults);
@@ -249,13 +245,9 @@ fn check_row_files(
         let mut missing: Vec<LazyFile> = rows.missing_pool().cloned().into_iter().collect();
         missing.extend(rows.missing_files());
         for file in missing {
-            let added = folder.read(&file.name, file.bytes).and_then(|bytes| {
-                index
-                    .add_file(&file.name, &bytes)
-                    .map_err(|e| e.to_string())
-            });
-            if let Err(error) = added {
-                faults.push(format!("{}: {error}", folder.path(&file.name).display()));
+            if !add_served(folder, &file.name, file.bytes, faults, |bytes| {
+                index.add_file(&file.name, bytes)
+            }) {
                 return false;
             }
         }
@@ -284,15 +276,29 @@ fn check_knn_files(folder: &ServedFolder, manifest: &Manifest, faults: &mut Vec<
         }
     };
     for list in &knn.lists {
-        let added = folder.read(&list.name, list.bytes).and_then(|bytes| {
-            index
-                .add_list(&list.name, &bytes)
-                .map_err(|e| e.to_string())
+        add_served(folder, &list.name, list.bytes, faults, |bytes| {
+            index.add_list(&list.name, bytes)
         });
-        if let Err(error) = added {
-            faults.push(format!("{}: {error}", folder.path(&list.name).display()));
-        }
     }
+}
+
+/// Reads file `name` (at most `max_bytes`) and hands it to `add`, as a client adds what
+/// it fetched; a file that cannot be read or is refused is a fault naming it. Whether it
+/// was added.
+fn add_served(
+    folder: &ServedFolder,
+    name: &str,
+    max_bytes: u64,
+    faults: &mut Vec<String>,
+    add: impl FnOnce(&[u8]) -> Result<(), IndexError>,
+) -> bool {
+    let added = folder
+        .read(name, max_bytes)
+        .and_then(|bytes| add(&bytes).map_err(|e| e.to_string()));
+    if let Err(error) = &added {
+        faults.push(format!("{}: {error}", folder.path(name).display()));
+    }
+    added.is_ok()
 }
 
 /// Why the bytes of a content-named file (`<stem>.<16 hex>.<ext>`, as a dataset's index
