@@ -59,8 +59,9 @@ case "\$1" in
     fmt|clippy) echo "\$1 1.0" ;;
     install)
         echo "cargo \$*" >>"$case_dir/asked"
-        printf '#!/usr/bin/env bash\necho "wasm-bindgen %s"\n' "\$4" >"$bin/wasm-bindgen"
-        printf '#!/usr/bin/env bash\necho "wasm-bindgen-test-runner %s"\n' "\$4" >"$bin/wasm-bindgen-test-runner"
+        # The version is the last argument (after --version).
+        printf '#!/usr/bin/env bash\necho "wasm-bindgen %s"\n' "\${@: -1}" >"$bin/wasm-bindgen"
+        printf '#!/usr/bin/env bash\necho "wasm-bindgen-test-runner %s"\n' "\${@: -1}" >"$bin/wasm-bindgen-test-runner"
         chmod +x "$bin/wasm-bindgen" "$bin/wasm-bindgen-test-runner" ;;
     *) echo "cargo stub: unexpected \$*" >&2; exit 1 ;;
 esac
@@ -161,7 +162,7 @@ stub wasm-bindgen "wasm-bindgen 0.2.1"
 run
 check "exits 0" test "$status" = 0
 check "rustup adds the wasm32 target" grep -qx "rustup target add wasm32-unknown-unknown" "$case_dir/asked"
-check "cargo installs wasm-bindgen-cli at the Cargo.lock version" grep -qx "cargo install wasm-bindgen-cli --version $lock_version" "$case_dir/asked"
+check "cargo installs wasm-bindgen-cli at the Cargo.lock version, over the one its records hold" grep -qx "cargo install --force wasm-bindgen-cli --version $lock_version" "$case_dir/asked"
 check "apt is not asked" test -z "$(apt_install_line)"
 
 if [ "$failures" -gt 0 ]; then
