@@ -95,6 +95,18 @@ pub enum Error {
         /// Number of images in the index.
         len: u32,
     },
+    /// The index emitted point values that are not one subset row per id.
+    #[error("tree {tree} emitted {values} point values for {ids} ids of {dims} dims")]
+    EmittedPointsShape {
+        /// The tree queried.
+        tree: usize,
+        /// Ids emitted.
+        ids: usize,
+        /// Values emitted.
+        values: usize,
+        /// Dims of the tree's subset.
+        dims: usize,
+    },
     /// A saved model does not fit the index it is applied to, or is corrupt.
     #[error("model does not fit the index: {part}: {reason}")]
     ModelMismatch {

@@ -18,13 +18,15 @@ pub trait BoxIndex {
     fn subsets(&self) -> &[Vec<u16>];
     /// Calls `emit` with slices of the ids of every point `p` with
     /// `lo[j] <= p[subset[j]] <= hi[j]` for all `j` (inclusive; `lo`/`hi` in the subset's
-    /// dim order). Each id is emitted once.
+    /// dim order), and beside them the points' values in the subset's dims, row by row
+    /// (`subset.len()` values per id): a box's own dims are all a search needs of most
+    /// points, and a tree's leaves hold them. Each id is emitted once.
     fn range_query(
         &self,
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
+        emit: &mut dyn FnMut(&[u32], &[u8]),
     ) -> Result<(), Self::Error>;
     /// The full `u8` feature row of `id`.
     fn row(&self, id: u32) -> Result<&[u8], Self::Error>;
@@ -52,7 +54,7 @@ impl<T: BoxIndex + ?Sized> BoxIndex for &T {
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
+        emit: &mut dyn FnMut(&[u32], &[u8]),
     ) -> Result<(), Self::Error> {
         (**self).range_query(tree, lo, hi, emit)
     }
@@ -183,7 +185,7 @@ impl BoxIndex for FlatIndex {
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
+        emit: &mut dyn FnMut(&[u32], &[u8]),
     ) -> Result<(), FlatIndexError> {
         let subset = self.subsets.get(tree).ok_or(FlatIndexError::NoSuchTree {
             tree,
@@ -199,22 +201,25 @@ impl BoxIndex for FlatIndex {
         }
         // Emit in chunks, as a tree emits leaf by leaf.
         const CHUNK: usize = 1024;
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut ids = Vec::with_capacity(CHUNK);
+        let mut points = Vec::with_capacity(CHUNK * subset.len());
         for (id, row) in (0..self.len).zip(self.features.chunks_exact(self.dims)) {
             let inside = subset
                 .iter()
                 .zip(lo.iter().zip(hi))
                 .all(|(&d, (&l, &h))| (l..=h).contains(&row[usize::from(d)]));
             if inside {
-                chunk.push(id);
-                if chunk.len() == CHUNK {
-                    emit(&chunk);
-                    chunk.clear();
+                ids.push(id);
+                points.extend(subset.iter().map(|&d| row[usize::from(d)]));
+                if ids.len() == CHUNK {
+                    emit(&ids, &points);
+                    ids.clear();
+                    points.clear();
                 }
             }
         }
-        if !chunk.is_empty() {
-            emit(&chunk);
+        if !ids.is_empty() {
+            emit(&ids, &points);
         }
         Ok(())
     }

@@ -525,27 +525,41 @@ impl<I: BoxIndex> SearchEngine<I> {
 
     /// Every id some box holds (and its post-tree accepts), with its hits and summed depth.
     /// Memory grows with the ids the boxes hold, not with the collection: each touched id
-    /// gets a slot in `scored`, found through a map, in the order first touched.
+    /// gets a slot in `scored`, found through a map, in the order first touched. The depth
+    /// comes from the box's own dims, which the index emits; only a box with a post-tree
+    /// reads its images' full rows.
     fn search_boxes(&self, boxes: &[BoxRule]) -> Result<Vec<Scored>, Error> {
         let len = self.index.len();
         let mut slot_of: FxHashMap<u32, usize> = FxHashMap::default();
         let mut scored: Vec<Scored> = Vec::new();
-        let mut found = Vec::new();
+        let (mut found, mut depths) = (Vec::new(), Vec::new());
         for rule in boxes {
             let tree = rule.subset as usize;
+            let dims = rule.dims.len();
             found.clear();
+            depths.clear();
+            let mut values = 0;
             self.index
-                .range_query(tree, &rule.lo, &rule.hi, &mut |ids| {
-                    found.extend_from_slice(ids)
+                .range_query(tree, &rule.lo, &rule.hi, &mut |ids, points| {
+                    found.extend_from_slice(ids);
+                    values += points.len();
+                    depths.extend(points.chunks_exact(dims.max(1)).map(|p| depth(rule, p)));
                 })
                 .map_err(Error::index)?;
-            for &id in &found {
+            if values != found.len() * dims || depths.len() != found.len() {
+                return Err(Error::EmittedPointsShape {
+                    tree,
+                    ids: found.len(),
+                    values,
+                    dims,
+                });
+            }
+            for (&id, &depth) in found.iter().zip(&depths) {
                 if id >= len {
                     return Err(Error::EmittedIdOutOfRange { tree, id, len });
                 }
-                let row = checked_row(&self.index, id)?;
                 if let Some(post_tree) = &rule.post_tree
-                    && !post_tree.predict(row)
+                    && !post_tree.predict(checked_row(&self.index, id)?)
                 {
                     continue;
                 }
@@ -555,7 +569,7 @@ impl<I: BoxIndex> SearchEngine<I> {
                 });
                 let (_, hits, summed) = &mut scored[slot];
                 *hits += 1;
-                *summed += depth(rule, row);
+                *summed += depth;
             }
         }
         Ok(scored)
@@ -579,17 +593,16 @@ impl<I: BoxIndex> SearchEngine<I> {
     }
 }
 
-/// How deep `row` lies inside the box of `rule`, in `(0, 1]`: 1 at its centre, falling
-/// towards `1 / (width + 1)` on its faces, by the dim where the row is nearest a face
-/// (relative to the box's width there). Exact in `f64`, so native and wasm rank alike.
-fn depth(rule: &BoxRule, row: &[u8]) -> f64 {
-    let nearest_face = rule
-        .dims
+/// How deep a point lies inside the box of `rule`, in `(0, 1]`, from its values in the
+/// box's dims (`point[j]` in `rule.dims[j]`): 1 at the box's centre, falling towards
+/// `1 / (width + 1)` on its faces, by the dim where the point is nearest a face (relative
+/// to the box's width there). Exact in `f64`, so native and wasm rank alike.
+fn depth(rule: &BoxRule, point: &[u8]) -> f64 {
+    let nearest_face = point
         .iter()
         .zip(rule.lo.iter().zip(&rule.hi))
-        .map(|(&d, (&lo, &hi))| {
-            let value = f64::from(row[usize::from(d)]);
-            let offset = (2.0 * value - f64::from(lo) - f64::from(hi)).abs();
+        .map(|(&value, (&lo, &hi))| {
+            let offset = (2.0 * f64::from(value) - f64::from(lo) - f64::from(hi)).abs();
             offset / (f64::from(hi) - f64::from(lo) + 1.0)
         })
         .fold(0.0, f64::max);
@@ -702,10 +715,11 @@ mod tests {
             hi: vec![20, 255],
             post_tree: None,
         };
-        assert_eq!(depth(&rule, &[15, 99, 127]), 1.0 - 1.0 / 256.0);
-        assert!(depth(&rule, &[10, 0, 127]) < 0.1);
-        assert!(depth(&rule, &[14, 0, 127]) > depth(&rule, &[12, 0, 127]));
-        assert!(depth(&rule, &[15, 0, 0]) > 0.0);
+        // Values in the box's dims (0 and 2).
+        assert_eq!(depth(&rule, &[15, 127]), 1.0 - 1.0 / 256.0);
+        assert!(depth(&rule, &[10, 127]) < 0.1);
+        assert!(depth(&rule, &[14, 127]) > depth(&rule, &[12, 127]));
+        assert!(depth(&rule, &[15, 0]) > 0.0);
     }
 
     /// The reference's tree set over 32 dims: 64 subsets of 4, 32 of 6, 8 of 8.

@@ -39,9 +39,9 @@ impl BoxIndex for LoadedIndex {
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
+        emit: &mut dyn FnMut(&[u32], &[u8]),
     ) -> Result<(), IndexError> {
-        LoadedIndex::range_query(self, tree, lo, hi, emit).map(drop)
+        LoadedIndex::range_query_points(self, tree, lo, hi, emit).map(drop)
     }
 
     fn row(&self, id: u32) -> Result<&[u8], IndexError> {
@@ -102,9 +102,9 @@ impl BoxIndex for MemoryIndex {
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
+        emit: &mut dyn FnMut(&[u32], &[u8]),
     ) -> Result<(), IndexError> {
-        self.trees.range_query(tree, lo, hi, emit).map(drop)
+        self.trees.range_query_points(tree, lo, hi, emit).map(drop)
     }
 
     fn row(&self, id: u32) -> Result<&[u8], IndexError> {

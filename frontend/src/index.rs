@@ -237,7 +237,8 @@ impl DatasetIndex {
     }
 
     /// What searching with `model` reads beyond its tree tops and leaves: the rows of
-    /// every image its boxes hold (row blocks, [`Self::missing_for_rows`]); every feature
+    /// the images that its boxes with a post-tree hold (row blocks,
+    /// [`Self::missing_for_rows`]; a box's depth comes from its leaves); every feature
     /// shard for the baselines, which score every row, and for an index without row
     /// blocks.
     ///
@@ -249,7 +250,7 @@ impl DatasetIndex {
             return Ok(self.missing_feature_files());
         }
         let mut held = Vec::new();
-        for rule in model.boxes() {
+        for rule in model.boxes().iter().filter(|rule| rule.post_tree.is_some()) {
             self.index
                 .range_query(rule.subset as usize, &rule.lo, &rule.hi, &mut |ids| {
                     held.extend_from_slice(ids)
@@ -430,9 +431,9 @@ impl BoxIndex for DatasetIndex {
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-        emit: &mut dyn FnMut(&[u32]),
+        emit: &mut dyn FnMut(&[u32], &[u8]),
     ) -> Result<(), IndexError> {
-        self.index.range_query(tree, lo, hi, emit).map(drop)
+        self.index.range_query_points(tree, lo, hi, emit).map(drop)
     }
 
     fn row(&self, id: u32) -> Result<&[u8], IndexError> {
@@ -729,6 +730,20 @@ mod tests {
                 .all(|n| !index.index.is_loaded(n)),
             "no feature shard was fetched"
         );
+
+        // An ensemble has no post-trees: its round reads the leaves and no row, though its
+        // boxes hold images whose rows were never fetched.
+        let mut ensemble = request.clone();
+        ensemble.searcher = branches::Searcher::Ensemble;
+        let model = index.train(&ensemble).unwrap();
+        let tops = index.missing_top_files(&model);
+        load(&mut index, &f.files, &tops);
+        let leaves = index.missing_leaf_files(&model).unwrap();
+        load(&mut index, &f.files, &leaves);
+        assert_eq!(index.missing_for_search(&model).unwrap(), []);
+        let found = index.search_and_uncertain(&model, 10, &[]).unwrap();
+        assert!(found.0.iter().any(|&id| index.row(id).is_err()));
+        assert_eq!(found.0, reference.run(&ensemble).unwrap().results);
 
         // The baselines score every row: they need every feature shard.
         let mut baseline = request.clone();

@@ -222,7 +222,29 @@ impl KdTree {
             &mut OwnedLeaves(self),
             lo,
             hi,
-            emit,
+            Emit::Ids(emit),
+        )
+    }
+
+    /// [`Self::range_query`], also handing `emit` the points' values in the tree's
+    /// columns, row by row (`dims` values per id), as the leaves hold them: a caller that
+    /// needs only those values reads no feature row.
+    ///
+    /// # Errors
+    /// As [`Self::range_query`].
+    pub fn range_query_points(
+        &self,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32], &[u8]),
+    ) -> Result<RangeStats, IndexError> {
+        range_query(
+            &self.shape,
+            &self.bounds,
+            &mut OwnedLeaves(self),
+            lo,
+            hi,
+            Emit::Points(emit),
         )
     }
 
@@ -444,6 +466,13 @@ pub(crate) fn walk_box(
     Ok(visited)
 }
 
+/// Where a box query hands what it finds: the ids only, or the ids and their points' values
+/// (row by row, in the tree's columns).
+pub(crate) enum Emit<'e> {
+    Ids(&'e mut dyn FnMut(&[u32])),
+    Points(&'e mut dyn FnMut(&[u32], &[u8])),
+}
+
 /// The box query over any leaf store (see [`KdTree::range_query`]).
 pub(crate) fn range_query<'a>(
     shape: &TreeShape,
@@ -451,16 +480,17 @@ pub(crate) fn range_query<'a>(
     store: &mut impl LeafStore<'a>,
     lo: &[u8],
     hi: &[u8],
-    emit: &mut dyn FnMut(&[u32]),
+    mut emit: Emit<'_>,
 ) -> Result<RangeStats, IndexError> {
     check_box(shape.dims, lo, hi)?;
     let mut stats = RangeStats::default();
     if lo.iter().zip(hi).any(|(l, h)| l > h) {
         return Ok(stats);
     }
-    let cap = shape.leaf_capacity;
+    let (cap, d) = (shape.leaf_capacity, shape.dims);
     let mut mask: Vec<u8> = Vec::with_capacity(cap);
     let mut hits: Vec<u32> = Vec::with_capacity(cap);
+    let mut rows: Vec<u8> = Vec::new();
     stats.nodes_visited = walk_box(shape, bounds, lo, hi, |first, count, inside| {
         for leaf in first..first + count {
             let len = shape.leaf_len(leaf);
@@ -468,25 +498,15 @@ pub(crate) fn range_query<'a>(
                 continue;
             }
             let LeafRef { points, ids } = store.leaf(leaf)?;
-            if inside {
-                stats.points_emitted += len as u64;
-                match ids {
-                    LeafIds::Native(ids) => emit(&ids[..len]),
-                    LeafIds::Archived(ids) => {
-                        hits.clear();
-                        hits.extend(ids[..len].iter().map(|id| id.to_native()));
-                        emit(&hits);
-                    }
-                }
-                continue;
-            }
-            stats.leaves_tested += 1;
-            stats.points_tested += len as u64;
             mask.clear();
             mask.resize(len, 1);
-            for ((column, &l), &h) in points.chunks_exact(cap).zip(lo).zip(hi) {
-                for (m, &v) in mask.iter_mut().zip(&column[..len]) {
-                    *m &= u8::from(v >= l) & u8::from(v <= h);
+            if !inside {
+                stats.leaves_tested += 1;
+                stats.points_tested += len as u64;
+                for ((column, &l), &h) in points.chunks_exact(cap).zip(lo).zip(hi) {
+                    for (m, &v) in mask.iter_mut().zip(&column[..len]) {
+                        *m &= u8::from(v >= l) & u8::from(v <= h);
+                    }
                 }
             }
             hits.clear();
@@ -506,9 +526,23 @@ pub(crate) fn range_query<'a>(
                         .map(|(id, _)| id.to_native()),
                 ),
             }
-            if !hits.is_empty() {
-                stats.points_emitted += hits.len() as u64;
-                emit(&hits);
+            if hits.is_empty() {
+                continue;
+            }
+            stats.points_emitted += hits.len() as u64;
+            match &mut emit {
+                Emit::Ids(emit) => emit(&hits),
+                Emit::Points(emit) => {
+                    rows.clear();
+                    rows.resize(hits.len() * d, 0);
+                    for (j, column) in points.chunks_exact(cap).enumerate() {
+                        let kept = column[..len].iter().zip(&mask).filter(|&(_, &m)| m != 0);
+                        for (row, (&v, _)) in rows.chunks_exact_mut(d).zip(kept) {
+                            row[j] = v;
+                        }
+                    }
+                    emit(&hits, &rows);
+                }
             }
         }
         Ok(())

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rkyv::util::AlignedVec;
 
-use crate::kdtree::{LeafIds, LeafRef, LeafStore, range_query, walk_box};
+use crate::kdtree::{Emit, LeafIds, LeafRef, LeafStore, range_query, walk_box};
 use crate::manifest::{Manifest, ShardKind};
 use crate::shard::{
     ArchivedFeaturesShard, ArchivedTreeLeavesShard, ArchivedTreeTopShard, KindCode, open,
@@ -433,6 +433,32 @@ impl LoadedIndex {
         lo: &[u8],
         hi: &[u8],
         emit: &mut dyn FnMut(&[u32]),
+    ) -> Result<RangeStats, IndexError> {
+        self.query(tree, lo, hi, Emit::Ids(emit))
+    }
+
+    /// [`Self::range_query`], also handing `emit` the points' values in the subset's dims,
+    /// row by row, from the leaves ([`crate::KdTree::range_query_points`]): no feature row
+    /// is read.
+    ///
+    /// # Errors
+    /// As [`Self::range_query`].
+    pub fn range_query_points(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32], &[u8]),
+    ) -> Result<RangeStats, IndexError> {
+        self.query(tree, lo, hi, Emit::Points(emit))
+    }
+
+    fn query(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: Emit<'_>,
     ) -> Result<RangeStats, IndexError> {
         let (t, top) = self.top(tree)?;
         let mut store = LoadedLeaves {

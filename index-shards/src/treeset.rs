@@ -170,13 +170,29 @@ impl TreeSet {
         hi: &[u8],
         emit: &mut dyn FnMut(&[u32]),
     ) -> Result<RangeStats, IndexError> {
-        self.trees
-            .get(tree)
-            .ok_or(IndexError::TreeOutOfRange {
-                tree,
-                trees: self.trees.len(),
-            })?
-            .range_query(lo, hi, emit)
+        self.tree(tree)?.range_query(lo, hi, emit)
+    }
+
+    /// [`Self::range_query`], also handing `emit` the points' values in the subset's dims,
+    /// row by row ([`KdTree::range_query_points`]).
+    ///
+    /// # Errors
+    /// As [`Self::range_query`].
+    pub fn range_query_points(
+        &self,
+        tree: usize,
+        lo: &[u8],
+        hi: &[u8],
+        emit: &mut dyn FnMut(&[u32], &[u8]),
+    ) -> Result<RangeStats, IndexError> {
+        self.tree(tree)?.range_query_points(lo, hi, emit)
+    }
+
+    fn tree(&self, tree: usize) -> Result<&KdTree, IndexError> {
+        self.trees.get(tree).ok_or(IndexError::TreeOutOfRange {
+            tree,
+            trees: self.trees.len(),
+        })
     }
 }
 

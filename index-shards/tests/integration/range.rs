@@ -43,7 +43,27 @@ proptest! {
                 prop_assert_eq!(stats.unwrap().points_emitted, got.len() as u64);
                 got.sort_unstable();
                 let expected = brute_force_box(&features, dims, subset, &lo, &hi);
-                prop_assert_eq!(got, expected);
+                prop_assert_eq!(&got, &expected);
+                // The points a query hands beside the ids are the rows' values in the
+                // subset's dims, in memory and from the leaf shards.
+                for from_shards in [false, true] {
+                    let mut pairs = Vec::new();
+                    let mut emit = |ids: &[u32], points: &[u8]| {
+                        assert_eq!(points.len(), ids.len() * subset.len());
+                        pairs.extend(ids.iter().copied().zip(points.chunks_exact(subset.len()).map(<[u8]>::to_vec)));
+                    };
+                    if from_shards {
+                        loaded.range_query_points(tree, &lo, &hi, &mut emit).unwrap();
+                    } else {
+                        set.range_query_points(tree, &lo, &hi, &mut emit).unwrap();
+                    }
+                    pairs.sort_unstable();
+                    let rows: Vec<(u32, Vec<u8>)> = expected.iter().map(|&id| {
+                        let row = &features[id as usize * dims..][..dims];
+                        (id, subset.iter().map(|&d| row[usize::from(d)]).collect())
+                    }).collect();
+                    prop_assert_eq!(pairs, rows);
+                }
             }
         }
     }
