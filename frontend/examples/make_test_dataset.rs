@@ -135,9 +135,7 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
         seed: 7,
     };
     let shards = if small {
-        ShardConfig {
-            max_shard_bytes: 16 << 10,
-        }
+        ShardConfig::uniform(16 << 10)
     } else {
         ShardConfig::default()
     };

@@ -279,24 +279,16 @@ impl DatasetIndex {
     /// [`IndexError::NotLoaded`] if a box's tree top is missing, or a box that does not
     /// fit its tree (a saved model of another dataset).
     pub fn missing_leaf_files(&self, model: &Model) -> Result<Vec<NeededFile>, IndexError> {
-        let mut names = std::collections::BTreeSet::new();
+        let mut needed = std::collections::BTreeMap::new();
         for rule in model.boxes() {
-            let needed = self
+            let files = self
                 .index
                 .needed_leaf_files(rule.subset as usize, &rule.lo, &rule.hi)?;
-            names.extend(needed.into_iter().filter(|n| !self.index.is_loaded(n)));
+            for file in files.into_iter().filter(|f| !self.index.is_loaded(&f.name)) {
+                needed.insert(file.name.as_str(), NeededFile::from(file));
+            }
         }
-        Ok(self
-            .index
-            .manifest()
-            .files
-            .iter()
-            .filter(|f| names.contains(f.name.as_str()))
-            .map(|f| NeededFile {
-                name: f.name.clone(),
-                bytes: f.bytes,
-            })
-            .collect())
+        Ok(needed.into_values().collect())
     }
 
     /// Adds a fetched shard after [`LoadedIndex::add_file`]'s checks.
@@ -492,9 +484,7 @@ mod tests {
         let manifest = write_index(
             memory.features(),
             memory.trees(),
-            &ShardConfig {
-                max_shard_bytes: 4096,
-            },
+            &ShardConfig::uniform(4096),
             |name, bytes| {
                 files.insert(name.to_owned(), bytes.to_vec());
                 Ok::<_, std::io::Error>(())

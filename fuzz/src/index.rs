@@ -1,6 +1,7 @@
 //! The index's files as a browser fetches them: a small real index, one of whose files is
-//! replaced by the input (its manifest entry made to match, so the bytes get past the
-//! size and hash checks to the shard validation behind them).
+//! replaced by the input (its parent's entry made to match: the manifest's, or for a leaf
+//! file its tree top's and then the manifest's, so the bytes get past the size and hash
+//! checks to the shard validation behind them).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -32,9 +33,7 @@ fn small_index() -> &'static SmallIndex {
         let features = index_shards::Features::new(&features, DIMS).expect("whole rows");
         let mut files = BTreeMap::new();
         // Small shards, so a tree has several leaf files.
-        let shards = ShardConfig {
-            max_shard_bytes: 512,
-        };
+        let shards = ShardConfig::uniform(512);
         let manifest = write_index(features, &trees, &shards, |name, bytes| {
             files.insert(name.to_owned(), bytes.to_vec());
             Ok::<_, std::io::Error>(())
@@ -45,18 +44,16 @@ fn small_index() -> &'static SmallIndex {
     })
 }
 
-/// The shard files of the small index, in manifest order: the seeds of `index_shard`
-/// (each with its selector byte in front).
+/// The shard files of the small index, in name order: the seeds of `index_shard` (each
+/// with its selector byte in front).
 pub fn index_shard_seeds() -> Vec<Vec<u8>> {
-    let index = small_index();
-    index
-        .manifest
+    small_index()
         .files
-        .iter()
+        .values()
         .enumerate()
-        .map(|(i, file)| {
+        .map(|(i, bytes)| {
             let mut seed = vec![i as u8];
-            seed.extend_from_slice(&index.files[&file.name]);
+            seed.extend_from_slice(bytes);
             seed
         })
         .collect()
@@ -67,33 +64,96 @@ pub fn small_index_manifest() -> Vec<u8> {
     small_index().manifest.to_json()
 }
 
-/// The first byte picks a file of the small index; the rest replaces its bytes. Every
-/// file is added, then each tree is queried with a whole box and a partial one and every
-/// feature row read: a file that was accepted must answer.
+/// The first byte picks a file of the small index (in name order); the rest replaces its
+/// bytes. Every file is added, a layer at a time, then each tree is queried with a whole
+/// box and a partial one and every feature row read: a file that was accepted must answer.
 pub fn index_shard(data: &[u8]) {
     let Some((&which, bytes)) = data.split_first() else {
         return;
     };
     let index = small_index();
     let mut manifest = index.manifest.clone();
-    let replaced = usize::from(which) % manifest.files.len();
-    let entry = &mut manifest.files[replaced];
-    entry.bytes = bytes.len() as u64;
-    entry.blake3 = blake3::hash(bytes).to_hex().to_string();
-    let replaced_name = entry.name.clone();
-    let mut loaded = LoadedIndex::new(manifest).expect("the small index's manifest is valid");
-    for (name, original) in &index.files {
-        let content = if *name == replaced_name {
-            bytes
-        } else {
-            original
+    let mut files = index.files.clone();
+    let replaced = files
+        .keys()
+        .nth(usize::from(which) % files.len())
+        .expect("a file")
+        .clone();
+    // `name`'s bytes replaced, and its manifest entry made to match; false if the manifest
+    // does not list it.
+    let reseal = |manifest: &mut Manifest, files: &mut BTreeMap<_, _>, name: &str, bytes: &[u8]| {
+        let Some(entry) = manifest.files.iter_mut().find(|f| f.name == name) else {
+            return false;
         };
-        if loaded.add_file(name, content).is_err() {
-            assert_eq!(*name, replaced_name, "an untouched file was refused");
-            return;
+        entry.bytes = bytes.len() as u64;
+        entry.blake3 = blake3::hash(bytes).to_hex().to_string();
+        files.insert(name.to_owned(), bytes.to_vec());
+        true
+    };
+    let (replaced_name, top_replaced) = if reseal(&mut manifest, &mut files, &replaced, bytes) {
+        (replaced.clone(), replaced.contains("-top."))
+    } else {
+        // A leaf file: its tree's top lists the input in its place.
+        let (top, k) = leaf_position(&replaced);
+        let (relisted, name) = index_shards::relist_leaf_file(&top, &files[&top], k, bytes)
+            .expect("the small index's top is valid");
+        assert!(reseal(&mut manifest, &mut files, &top, &relisted));
+        files.remove(&replaced);
+        files.insert(name.clone(), bytes.to_vec());
+        (name, false)
+    };
+    let mut loaded = LoadedIndex::new(manifest).expect("the small index's manifest is valid");
+    for _ in 0..2 {
+        let missing: Vec<String> = loaded
+            .missing_files()
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for name in missing {
+            let added = match files.get(&name) {
+                Some(content) => loaded.add_file(&name, content),
+                None => Err(index_shards::IndexError::UnknownFile { file: name.clone() }),
+            };
+            if added.is_err() {
+                // A top that was accepted with another table names leaf files that are
+                // refused; any other refusal is of the replaced file.
+                assert!(
+                    top_replaced || name == replaced_name,
+                    "an untouched file {name} was refused"
+                );
+                return;
+            }
         }
     }
     query_everything(&loaded);
+}
+
+/// The top file of leaf file `name` of the small index, and its position in the top's
+/// table.
+fn leaf_position(name: &str) -> (String, usize) {
+    let index = small_index();
+    let mut loaded = LoadedIndex::new(index.manifest.clone()).expect("a valid manifest");
+    for file in &index.manifest.files {
+        loaded
+            .add_file(&file.name, &index.files[&file.name])
+            .expect("a valid file");
+    }
+    for (tree, subset) in loaded.subsets().iter().enumerate() {
+        let dims = subset.len();
+        let listed = loaded
+            .needed_leaf_files(tree, &vec![0; dims], &vec![255; dims])
+            .expect("a loaded top");
+        if let Some(k) = listed.iter().position(|f| f.name == name) {
+            let top = index
+                .manifest
+                .files
+                .iter()
+                .find(|f| f.kind == index_shards::ShardKind::TreeTop { tree })
+                .expect("a top per tree");
+            return (top.name.clone(), k);
+        }
+    }
+    panic!("{name} is no leaf file of the small index")
 }
 
 /// Box queries on every tree and every feature row: errors are fine, panics are not, and
@@ -132,7 +192,7 @@ pub fn manifest(data: &[u8]) {
     let Ok(loaded) = LoadedIndex::new(manifest) else {
         return;
     };
-    let _ = loaded.missing_files().count();
+    let _ = loaded.missing_files().len();
     for (tree, subset) in loaded.subsets().iter().enumerate().take(8) {
         let dims = subset.len();
         let _ = loaded.needed_leaf_files(tree, &vec![0; dims], &vec![255; dims]);

@@ -45,7 +45,9 @@ pub enum IndexError {
     #[error("manifest.json is inconsistent: {reason}")]
     Manifest { reason: String },
     /// A format version this build does not read.
-    #[error("{file}: format version {found}, this build reads version {expected}")]
+    #[error(
+        "{file}: format version {found}, this build reads version {expected}; rebuild the index with this build's `precompute build` or `precompute index`"
+    )]
     FormatVersion {
         file: String,
         found: u32,

@@ -117,6 +117,18 @@ impl TreeShape {
         self.nodes() * 2 * self.dims
     }
 
+    /// Bytes of the bounds of levels `0..=level`: the first `2^(level + 1) - 1` nodes, which
+    /// a tree's top file holds (node `2^level - 1 + pos` is the `pos`th of its level).
+    pub fn bounds_len_to(&self, level: u32) -> usize {
+        ((1 << (level + 1)) - 1) * 2 * self.dims
+    }
+
+    /// Bytes of the bounds of a subtree's nodes below its root, `height` levels of them
+    /// (`2^j` nodes at its `j`th level), which a leaf file holds for its subtree.
+    pub fn subtree_bounds_len(&self, height: u32) -> usize {
+        ((1 << (height + 1)) - 2) * 2 * self.dims
+    }
+
     /// Points (not padding) in leaf `leaf`: the halving of `n` along the leaf's path.
     pub fn leaf_len(&self, leaf: usize) -> usize {
         (0..self.depth).rev().fold(self.n_points, |m, level| {
@@ -216,14 +228,7 @@ impl KdTree {
         hi: &[u8],
         emit: &mut dyn FnMut(&[u32]),
     ) -> Result<RangeStats, IndexError> {
-        range_query(
-            &self.shape,
-            &self.bounds,
-            &mut OwnedLeaves(self),
-            lo,
-            hi,
-            Emit::Ids(emit),
-        )
+        range_query(&self.shape, &OwnedLeaves(self), lo, hi, Emit::Ids(emit))
     }
 
     /// [`Self::range_query`], also handing `emit` the points' values in the tree's
@@ -238,14 +243,23 @@ impl KdTree {
         hi: &[u8],
         emit: &mut dyn FnMut(&[u32], &[u8]),
     ) -> Result<RangeStats, IndexError> {
-        range_query(
-            &self.shape,
-            &self.bounds,
-            &mut OwnedLeaves(self),
-            lo,
-            hi,
-            Emit::Points(emit),
-        )
+        range_query(&self.shape, &OwnedLeaves(self), lo, hi, Emit::Points(emit))
+    }
+
+    /// The bounds of the nodes below node `pos` of level `level`, level by level (the
+    /// layout [`TreeShape::subtree_bounds_len`] counts): what a leaf file of that subtree
+    /// holds so that the tree's top file needs only the levels above.
+    pub(crate) fn subtree_bounds(&self, level: u32, pos: usize) -> Vec<u8> {
+        let node_bytes = 2 * self.shape.dims;
+        let height = self.shape.depth - level;
+        let mut bounds = Vec::with_capacity(self.shape.subtree_bounds_len(height));
+        for j in 1..=height {
+            let first = (1usize << (level + j)) - 1 + (pos << j);
+            bounds.extend_from_slice(
+                &self.bounds[first * node_bytes..(first + (1 << j)) * node_bytes],
+            );
+        }
+        bounds
     }
 
     /// The column-major points and the ids of leaf `leaf`.
@@ -400,14 +414,22 @@ pub(crate) struct LeafRef<'a> {
 pub(crate) trait LeafStore<'a> {
     /// Leaf `leaf`; its slices must have the shape's lengths and its first
     /// `leaf_len(leaf)` ids must be point ids.
-    fn leaf(&mut self, leaf: usize) -> Result<LeafRef<'a>, IndexError>;
+    fn leaf(&self, leaf: usize) -> Result<LeafRef<'a>, IndexError>;
+    /// The bounds of node `pos` of level `level`: `dims` minimums, then `dims` maximums.
+    fn node_bounds(&self, level: u32, pos: usize) -> Result<&'a [u8], IndexError>;
 }
 
 struct OwnedLeaves<'a>(&'a KdTree);
 
 impl<'a> LeafStore<'a> for OwnedLeaves<'a> {
-    fn leaf(&mut self, leaf: usize) -> Result<LeafRef<'a>, IndexError> {
+    fn leaf(&self, leaf: usize) -> Result<LeafRef<'a>, IndexError> {
         Ok(self.0.leaf(leaf))
+    }
+
+    fn node_bounds(&self, level: u32, pos: usize) -> Result<&'a [u8], IndexError> {
+        let node_bytes = 2 * self.0.shape.dims;
+        let node = (1 << level) - 1 + pos;
+        Ok(&self.0.bounds[node * node_bytes..(node + 1) * node_bytes])
     }
 }
 
@@ -425,24 +447,26 @@ pub(crate) fn check_box(dims: usize, lo: &[u8], hi: &[u8]) -> Result<(), IndexEr
     Ok(())
 }
 
-/// Walks the nodes whose bounds meet the box `lo..=hi` and calls `on_leaves(first, count,
-/// inside)` for each run of leaves reached: `inside` when their whole subtree lies in the
-/// box (no point needs a test), else a single leaf whose points must be tested. Returns
-/// the number of nodes visited. `lo` and `hi` must be `dims` long and the box non-empty.
-pub(crate) fn walk_box(
-    shape: &TreeShape,
-    bounds: &[u8],
+/// Walks the nodes of the levels `0..=depth` whose bounds (`node_bounds(level, pos)`)
+/// meet the box `lo..=hi` and calls `on_leaves(first, count, inside)` for each run of
+/// nodes of level `depth` reached: `inside` when their whole subtree lies in the box (no
+/// point needs a test), else a single node whose points must be tested. A tree's own depth
+/// walks to its leaves; a smaller one finds the subtrees (leaf files) a box reaches.
+/// Returns the number of nodes visited. `lo` and `hi` must be as long as the bounds' dims
+/// and the box non-empty.
+pub(crate) fn walk_box<'a>(
+    depth: u32,
+    node_bounds: impl Fn(u32, usize) -> Result<&'a [u8], IndexError>,
     lo: &[u8],
     hi: &[u8],
     mut on_leaves: impl FnMut(usize, usize, bool) -> Result<(), IndexError>,
 ) -> Result<u64, IndexError> {
-    let d = shape.dims;
+    let d = lo.len();
     let mut visited = 0;
     let mut stack = vec![(0u32, 0usize)];
     while let Some((level, pos)) = stack.pop() {
         visited += 1;
-        let node = (1 << level) - 1 + pos;
-        let (mins, maxs) = bounds[node * 2 * d..(node + 1) * 2 * d].split_at(d);
+        let (mins, maxs) = node_bounds(level, pos)?.split_at(d);
         let mut meets = true;
         let mut inside = true;
         for j in 0..d {
@@ -452,7 +476,7 @@ pub(crate) fn walk_box(
         if !meets {
             continue;
         }
-        let height = shape.depth - level;
+        let height = depth - level;
         if inside {
             on_leaves(pos << height, 1 << height, true)?;
         } else if height == 0 {
@@ -476,8 +500,7 @@ pub(crate) enum Emit<'e> {
 /// The box query over any leaf store (see [`KdTree::range_query`]).
 pub(crate) fn range_query<'a>(
     shape: &TreeShape,
-    bounds: &[u8],
-    store: &mut impl LeafStore<'a>,
+    store: &impl LeafStore<'a>,
     lo: &[u8],
     hi: &[u8],
     mut emit: Emit<'_>,
@@ -491,7 +514,8 @@ pub(crate) fn range_query<'a>(
     let mut mask: Vec<u8> = Vec::with_capacity(cap);
     let mut hits: Vec<u32> = Vec::with_capacity(cap);
     let mut rows: Vec<u8> = Vec::new();
-    stats.nodes_visited = walk_box(shape, bounds, lo, hi, |first, count, inside| {
+    let node_bounds = |level, pos| store.node_bounds(level, pos);
+    stats.nodes_visited = walk_box(shape.depth, node_bounds, lo, hi, |first, count, inside| {
         for leaf in first..first + count {
             let len = shape.leaf_len(leaf);
             if len == 0 {

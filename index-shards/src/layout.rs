@@ -11,7 +11,7 @@ use crate::partitioned_knn::{
 };
 use crate::row_blocks::{POOL_STEM, TOP_STEM};
 use crate::shard::HEADER_LEN;
-use crate::write::{content_name, features_stem, tree_leaves_stem, tree_top_stem};
+use crate::write::{content_name, features_stem, tree_top_stem};
 use crate::{
     IndexError, KnnManifest, LazyFile, PartitionConfig, RowBlocksConfig, RowsManifest, ShardConfig,
     TreeSetConfig, default_nprobe, random_subsets,
@@ -80,11 +80,12 @@ pub(crate) fn rows_per_features_shard(dims: usize, config: &ShardConfig) -> usiz
     (config.max_shard_bytes / dims.max(1)).max(1)
 }
 
-/// Leaves of each leaf shard of a tree of `shape`: the largest power of two (a whole
-/// subtree) whose leaves fit `config.max_shard_bytes`, at least one, at most all.
+/// Leaves of each leaf file of a tree of `shape`: the largest power of two (a whole
+/// subtree) whose leaves and node bounds (about two nodes a leaf) fit
+/// `config.max_leaf_shard_bytes`, at least one, at most all.
 pub(crate) fn leaves_per_shard(shape: &TreeShape, config: &ShardConfig) -> usize {
-    let leaf_bytes = (shape.leaf_capacity() * (shape.dims() + 4)).max(1);
-    let fit = (config.max_shard_bytes / leaf_bytes).max(1);
+    let leaf_bytes = shape.leaf_capacity() * (shape.dims() + 4) + 4 * shape.dims();
+    let fit = (config.max_leaf_shard_bytes / leaf_bytes).max(1);
     (1usize << fit.ilog2()).min(shape.leaves())
 }
 
@@ -145,10 +146,17 @@ impl Layout {
         );
         for &(subset_dims, count) in &config.trees.subsets {
             let shape = TreeShape::new(rows, subset_dims, config.trees.leaf_size)?;
-            let top = (HEADER_LEN + 2 * shape.dims() * shape.nodes() + 2 * subset_dims + 40) as u64;
-            let per_shard = leaves_per_shard(&shape, &config.shards) as u64;
-            let shards = (shape.leaves() as u64).div_ceil(per_shard);
-            let leaf_bytes = (shape.leaf_capacity() * (subset_dims + 4)) as u64;
+            let per_shard = leaves_per_shard(&shape, &config.shards);
+            let level = shape.depth() - per_shard.ilog2();
+            let shards = 1u64 << level;
+            // The top: its fields (80 bytes archived), the bounds of levels 0..=level, and per leaf file
+            // its size and blake3.
+            let top = (HEADER_LEN + 2 * subset_dims + 80 + shape.bounds_len_to(level)) as u64
+                + shards * 40;
+            let leaf_file = (HEADER_LEN
+                + shape.subtree_bounds_len(shape.depth() - level)
+                + per_shard * shape.leaf_capacity() * (subset_dims + 4))
+                as u64;
             for _ in 0..count {
                 let tree = trees.len();
                 manifest.files.push(placeholder(
@@ -156,23 +164,11 @@ impl Layout {
                     ShardKind::TreeTop { tree },
                     top,
                 ));
-                for first in (0..shape.leaves()).step_by(per_shard as usize) {
-                    let last = first + per_shard as usize - 1;
-                    manifest.files.push(placeholder(
-                        &tree_leaves_stem(tree, first, last),
-                        ShardKind::TreeLeaves {
-                            tree,
-                            first_leaf: first,
-                            last_leaf: last,
-                        },
-                        per_shard * leaf_bytes,
-                    ));
-                }
-                trees.push((shards, top, per_shard * leaf_bytes + HEADER_LEN as u64));
+                trees.push((shards, top, leaf_file));
                 tops.files += 1;
                 tops.bytes += top;
                 leaves.files += shards;
-                leaves.bytes += shape.leaves() as u64 * leaf_bytes + shards * HEADER_LEN as u64;
+                leaves.bytes += shards * leaf_file;
             }
         }
         let mut nprobe = 0;
@@ -357,9 +353,7 @@ mod tests {
                 subsets: vec![(4, 2), (8, 1)],
                 seed: 3,
             },
-            shards: ShardConfig {
-                max_shard_bytes: 256 << 10,
-            },
+            shards: ShardConfig::uniform(256 << 10),
             rows: RowBlocksConfig::default(),
         };
         let features = Features::new(&set.features, set.dims).unwrap();

@@ -23,8 +23,10 @@
 //! let manifest = write_index(Features::new(&features, 4)?, &trees, &ShardConfig::default(),
 //!     |name, bytes| { files.push((name.to_owned(), bytes.to_vec())); Ok::<_, std::io::Error>(()) })?;
 //! let mut loaded = LoadedIndex::new(manifest)?;
-//! for (name, bytes) in files.iter().filter(|(name, _)| name != "manifest.json") {
-//!     loaded.add_file(name, bytes)?;
+//! // The manifest names the tree tops; a top names its leaf files once it is added.
+//! while let Some(name) = loaded.missing_files().first().map(|(name, _)| name.to_string()) {
+//!     let (_, bytes) = files.iter().find(|(n, _)| *n == name).unwrap();
+//!     loaded.add_file(&name, bytes)?;
 //! }
 //! let (mut a, mut b) = (Vec::new(), Vec::new());
 //! trees.range_query(0, &[0, 0], &[100, 200], &mut |ids| a.extend_from_slice(ids))?;
@@ -68,4 +70,4 @@ pub use row_blocks::{
 };
 pub use shard::FORMAT_VERSION;
 pub use treeset::{TreeSet, TreeSetConfig, random_subsets};
-pub use write::{ShardConfig, write_index};
+pub use write::{ShardConfig, relist_leaf_file, write_index};

@@ -1,24 +1,29 @@
 //! An index loaded from a manifest and shard bytes, queried in place (zero-copy).
 //!
 //! Files may be added in any order and only as needed: [`LoadedIndex::needed_leaf_files`]
-//! tells from a tree's top shard alone which leaf shards a box needs, so a browser fetches
-//! lazily. Every added file is checked against the manifest (size, blake3), its header
-//! (magic, version, kind) and its archive (bytecheck), and its content against the
-//! manifest's shape (lengths, leaf ranges, every id below `n_points` and padding only where
-//! the shape puts it), so a query over loaded shards never indexes out of bounds.
+//! tells from a tree's top file alone which leaf files a box needs, so a browser fetches
+//! lazily. The manifest names the features and each tree's top file; a top file names its
+//! tree's leaf files (their sizes and hashes), so these become known, and can be added,
+//! once it is. Every added file is checked against the size and blake3 its parent lists,
+//! its header (magic, version, kind) and its archive (bytecheck), and its content against
+//! the manifest's shape (lengths, leaf ranges, every id below `n_points` and padding only
+//! where the shape puts it), so a query over loaded files never indexes out of bounds.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 
 use rkyv::util::AlignedVec;
 
-use crate::kdtree::{Emit, LeafIds, LeafRef, LeafStore, range_query, walk_box};
+use crate::kdtree::{Emit, LeafIds, LeafRef, LeafStore, check_box, range_query, walk_box};
+use crate::lazy_file::check_listed;
 use crate::manifest::{Manifest, ShardKind};
 use crate::shard::{
     ArchivedFeaturesShard, ArchivedTreeLeavesShard, ArchivedTreeTopShard, KindCode, open,
 };
-use crate::{IndexError, PADDING_ID, RangeStats, RowBlocks, TreeShape};
+use crate::write::{content_name, tree_leaves_stem};
+use crate::{IndexError, LazyFile, PADDING_ID, RangeStats, RowBlocks, TreeShape};
 
-/// Where a manifest file goes once loaded.
+/// Where a file goes once loaded.
 #[derive(Clone, Copy, Debug)]
 enum Slot {
     Features { chunk: usize },
@@ -26,7 +31,7 @@ enum Slot {
     TreeLeaves { tree: usize, chunk: usize },
 }
 
-/// A run of items (rows or leaves) stored in one file, and that file's bytes once loaded.
+/// A run of rows stored in one features file, and that file's bytes once loaded.
 #[derive(Debug)]
 struct Chunk {
     file: usize,
@@ -35,13 +40,24 @@ struct Chunk {
     bytes: Option<AlignedVec>,
 }
 
+/// The leaf files of a tree, as its top file names them.
+#[derive(Debug)]
+struct LeafFiles {
+    /// The level of their roots: file `k` holds the subtree of node `k` of this level.
+    level: u32,
+    /// Each file as the top lists it (`rows`: its leaves).
+    listed: Vec<LazyFile>,
+    /// Each file's bytes once loaded.
+    bytes: Vec<Option<AlignedVec>>,
+}
+
 #[derive(Debug)]
 struct LoadedTree {
     shape: TreeShape,
     top_file: usize,
     top: Option<AlignedVec>,
-    /// Sorted by first leaf, tiling all leaves.
-    chunks: Vec<Chunk>,
+    /// Known once the top is loaded.
+    leaves: Option<LeafFiles>,
 }
 
 /// An index described by a [`Manifest`], with any subset of its files loaded.
@@ -51,8 +67,9 @@ pub struct LoadedIndex {
     trees: Vec<LoadedTree>,
     /// Sorted by first row, tiling all rows.
     features: Vec<Chunk>,
-    /// Index in `manifest.files` of each file name.
-    files_by_name: HashMap<String, usize>,
+    /// Where each file known so far goes: the manifest's, and the leaf files of the
+    /// loaded tops.
+    files_by_name: HashMap<String, Slot>,
     /// The rows by id, in indexes built with row blocks.
     rows: Option<RowBlocks>,
 }
@@ -104,24 +121,12 @@ impl LoadedIndex {
             shapes.push(TreeShape::new(n, subset.len(), manifest.leaf_size)?);
         }
         let mut top_files: Vec<Option<usize>> = vec![None; shapes.len()];
-        let mut leaf_chunks: Vec<Vec<Chunk>> = shapes.iter().map(|_| Vec::new()).collect();
         let mut features = Vec::new();
-        let mut files_by_name = HashMap::new();
+        let mut names = BTreeSet::new();
         for (file, entry) in manifest.files.iter().enumerate() {
-            if files_by_name.insert(entry.name.clone(), file).is_some() {
+            if !names.insert(entry.name.as_str()) {
                 return Err(bad(format!("{} is listed twice", entry.name)));
             }
-            let tree_of = |tree: usize| {
-                if tree < shapes.len() {
-                    Ok(tree)
-                } else {
-                    Err(bad(format!(
-                        "{}: tree {tree} of {}",
-                        entry.name,
-                        shapes.len()
-                    )))
-                }
-            };
             match entry.kind {
                 ShardKind::Features { first_row, rows } => {
                     let (Ok(first), Ok(count)) =
@@ -137,43 +142,39 @@ impl LoadedIndex {
                     });
                 }
                 ShardKind::TreeTop { tree } => {
-                    if top_files[tree_of(tree)?].replace(file).is_some() {
+                    let Some(top) = top_files.get_mut(tree) else {
+                        return Err(bad(format!(
+                            "{}: tree {tree} of {}",
+                            entry.name,
+                            shapes.len()
+                        )));
+                    };
+                    if top.replace(file).is_some() {
                         return Err(bad(format!("tree {tree} has two top files")));
                     }
-                }
-                ShardKind::TreeLeaves {
-                    tree,
-                    first_leaf,
-                    last_leaf,
-                } => {
-                    let count = last_leaf
-                        .checked_sub(first_leaf)
-                        .map(|c| c + 1)
-                        .ok_or_else(|| bad(format!("{}: last leaf before first", entry.name)))?;
-                    leaf_chunks[tree_of(tree)?].push(Chunk {
-                        file,
-                        first: first_leaf,
-                        count,
-                        bytes: None,
-                    });
                 }
             }
         }
         check_tiling(&mut features, n, "features")?;
+        let mut files_by_name = HashMap::new();
+        for (chunk, c) in features.iter().enumerate() {
+            files_by_name.insert(
+                manifest.files[c.file].name.clone(),
+                Slot::Features { chunk },
+            );
+        }
         let mut trees = Vec::with_capacity(shapes.len());
-        for (t, ((shape, top_file), mut chunks)) in shapes
-            .into_iter()
-            .zip(top_files)
-            .zip(leaf_chunks)
-            .enumerate()
-        {
+        for (t, (shape, top_file)) in shapes.into_iter().zip(top_files).enumerate() {
             let top_file = top_file.ok_or_else(|| bad(format!("tree {t} has no top file")))?;
-            check_tiling(&mut chunks, shape.leaves(), &format!("tree {t} leaves"))?;
+            files_by_name.insert(
+                manifest.files[top_file].name.clone(),
+                Slot::TreeTop { tree: t },
+            );
             trees.push(LoadedTree {
                 shape,
                 top_file,
                 top: None,
-                chunks,
+                leaves: None,
             });
         }
         let rows = manifest
@@ -188,23 +189,6 @@ impl LoadedIndex {
             files_by_name,
             rows,
         })
-    }
-
-    /// Where file `file` of the manifest goes (its kind was checked by [`Self::new`]).
-    fn slot(&self, file: usize) -> Slot {
-        let find = |chunks: &[Chunk], first: usize| chunks.partition_point(|c| c.first < first);
-        match self.manifest.files[file].kind {
-            ShardKind::Features { first_row, .. } => Slot::Features {
-                chunk: find(&self.features, first_row as usize),
-            },
-            ShardKind::TreeTop { tree } => Slot::TreeTop { tree },
-            ShardKind::TreeLeaves {
-                tree, first_leaf, ..
-            } => Slot::TreeLeaves {
-                tree,
-                chunk: find(&self.trees[tree].chunks, first_leaf),
-            },
-        }
     }
 
     /// Parses `manifest.json` and makes an index with no file loaded (see [`Self::new`]).
@@ -242,59 +226,66 @@ impl LoadedIndex {
 
     /// Whether file `name` has been added.
     pub fn is_loaded(&self, name: &str) -> bool {
-        let Some(&file) = self.files_by_name.get(name) else {
-            return false;
-        };
-        match self.slot(file) {
-            Slot::Features { chunk } => self.features[chunk].bytes.is_some(),
-            Slot::TreeTop { tree } => self.trees[tree].top.is_some(),
-            Slot::TreeLeaves { tree, chunk } => self.trees[tree].chunks[chunk].bytes.is_some(),
+        match self.files_by_name.get(name) {
+            None => false,
+            Some(&Slot::Features { chunk }) => self.features[chunk].bytes.is_some(),
+            Some(&Slot::TreeTop { tree }) => self.trees[tree].top.is_some(),
+            Some(&Slot::TreeLeaves { tree, chunk }) => self.trees[tree]
+                .leaves
+                .as_ref()
+                .is_some_and(|leaves| leaves.bytes[chunk].is_some()),
         }
     }
 
-    /// Names of the files not added yet.
-    pub fn missing_files(&self) -> impl Iterator<Item = &str> {
-        self.manifest
+    /// The files known and not added yet, with their sizes: the manifest's, then the leaf
+    /// files of every loaded top (those of a top not loaded become known once it is, so a
+    /// caller that wants every file asks again after adding these).
+    pub fn missing_files(&self) -> Vec<(&str, u64)> {
+        let listed = self
+            .manifest
             .files
             .iter()
-            .map(|f| f.name.as_str())
-            .filter(|name| !self.is_loaded(name))
+            .map(|f| (f.name.as_str(), f.bytes));
+        let leaves = self
+            .trees
+            .iter()
+            .filter_map(|t| t.leaves.as_ref())
+            .flat_map(|leaves| leaves.listed.iter().map(|f| (f.name.as_str(), f.bytes)));
+        listed
+            .chain(leaves)
+            .filter(|(name, _)| !self.is_loaded(name))
+            .collect()
     }
 
-    /// Adds the file `name` after checking its size and blake3 against the manifest and
-    /// validating its content. The bytes are copied into a 16-aligned buffer.
+    /// Adds the file `name` after checking its size and blake3 against its parent's list
+    /// (the manifest, or its tree's top file) and validating its content. The bytes are
+    /// copied into a 16-aligned buffer. A tree's top file makes its leaf files known.
     ///
     /// # Errors
-    /// [`IndexError::UnknownFile`], [`IndexError::SizeMismatch`],
-    /// [`IndexError::HashMismatch`], [`IndexError::FormatVersion`], or
-    /// [`IndexError::Corrupt`] naming the file and what is wrong in it.
+    /// [`IndexError::UnknownFile`] (also a leaf file of a top not loaded yet),
+    /// [`IndexError::SizeMismatch`], [`IndexError::HashMismatch`],
+    /// [`IndexError::FormatVersion`], or [`IndexError::Corrupt`] naming the file and what
+    /// is wrong in it.
     pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
         if let Some(rows) = &mut self.rows
             && rows.add_file(name, bytes)?
         {
             return Ok(());
         }
-        let file = *self
+        let slot = *self
             .files_by_name
             .get(name)
             .ok_or_else(|| IndexError::UnknownFile { file: name.into() })?;
-        let slot = self.slot(file);
-        let entry = &self.manifest.files[file];
-        if bytes.len() as u64 != entry.bytes {
-            return Err(IndexError::SizeMismatch {
-                file: name.into(),
-                expected: entry.bytes,
-                actual: bytes.len() as u64,
-            });
-        }
-        let hash = blake3::hash(bytes).to_hex();
-        if hash.as_str() != entry.blake3 {
-            return Err(IndexError::HashMismatch {
-                file: name.into(),
-                expected: entry.blake3.clone(),
-                actual: hash.to_string(),
-            });
-        }
+        let listed = match slot {
+            Slot::Features { chunk } => self.listed(self.features[chunk].file),
+            Slot::TreeTop { tree } => self.listed(self.trees[tree].top_file),
+            Slot::TreeLeaves { tree, chunk } => self.trees[tree]
+                .leaves
+                .as_ref()
+                .map(|leaves| leaves.listed[chunk].clone())
+                .expect("leaf files are known once their top is loaded"),
+        };
+        check_listed(&listed, bytes)?;
         let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
         aligned.extend_from_slice(bytes);
         let corrupt = |reason: String| IndexError::Corrupt {
@@ -315,41 +306,88 @@ impl LoadedIndex {
                 self.features[chunk].bytes = Some(aligned);
             }
             Slot::TreeTop { tree } => {
+                if self.trees[tree].top.is_some() {
+                    // The same bytes again (the hash matched): its leaf files stay loaded.
+                    return Ok(());
+                }
                 let shape = self.trees[tree].shape;
                 let top: &ArchivedTreeTopShard = open(name, &aligned, KindCode::TreeTop)?;
                 let subset: Vec<u16> = top.subset.iter().map(|d| d.to_native()).collect();
+                let level = top.chunk_level.to_native();
                 if top.tree.to_native() as usize != tree
                     || subset != self.manifest.subsets[tree]
                     || top.n_points.to_native() != self.manifest.n_points
                     || top.leaf_size.to_native() != self.manifest.leaf_size as u64
                     || top.depth.to_native() != shape.depth()
                     || top.leaf_capacity.to_native() != shape.leaf_capacity() as u64
-                    || top.bounds.len() != shape.bounds_len()
                 {
                     return Err(corrupt(format!(
                         "tree {tree}: subset or shape differs from the manifest"
                     )));
                 }
-                self.trees[tree].top = Some(aligned);
+                if level > shape.depth()
+                    || top.bounds.len() != shape.bounds_len_to(level)
+                    || top.chunk_bytes.len() != 1 << level
+                    || top.chunk_hashes.len() != 1 << level
+                {
+                    return Err(corrupt(format!(
+                        "tree {tree}: leaf file level {level}, its bounds or its table of leaf files do not fit depth {}",
+                        shape.depth()
+                    )));
+                }
+                let per_file = 1usize << (shape.depth() - level);
+                let listed: Vec<LazyFile> = top
+                    .chunk_bytes
+                    .iter()
+                    .zip(top.chunk_hashes.iter())
+                    .enumerate()
+                    .map(|(k, (bytes, hash))| {
+                        let hash = blake3::Hash::from_bytes(*hash).to_hex().to_string();
+                        let first = k * per_file;
+                        LazyFile {
+                            name: content_name(
+                                &tree_leaves_stem(tree, first, first + per_file - 1),
+                                &hash,
+                            ),
+                            rows: per_file as u64,
+                            bytes: bytes.to_native(),
+                            blake3: hash,
+                        }
+                    })
+                    .collect();
+                for (chunk, file) in listed.iter().enumerate() {
+                    self.files_by_name
+                        .insert(file.name.clone(), Slot::TreeLeaves { tree, chunk });
+                }
+                let t = &mut self.trees[tree];
+                t.leaves = Some(LeafFiles {
+                    level,
+                    bytes: vec![None; listed.len()],
+                    listed,
+                });
+                t.top = Some(aligned);
             }
             Slot::TreeLeaves { tree, chunk } => {
                 let t = &self.trees[tree];
-                let c = &t.chunks[chunk];
+                let level = t.leaves.as_ref().map_or(0, |leaves| leaves.level);
                 let shape = t.shape;
+                let per_file = 1usize << (shape.depth() - level);
+                let first = chunk * per_file;
                 let cap = shape.leaf_capacity();
                 let shard: &ArchivedTreeLeavesShard = open(name, &aligned, KindCode::TreeLeaves)?;
                 if shard.tree.to_native() as usize != tree
-                    || shard.first_leaf.to_native() != c.first as u64
-                    || shard.leaf_count.to_native() != c.count as u64
-                    || shard.points.len() != c.count * cap * shape.dims()
-                    || shard.ids.len() != c.count * cap
+                    || shard.first_leaf.to_native() != first as u64
+                    || shard.leaf_count.to_native() != per_file as u64
+                    || shard.bounds.len() != shape.subtree_bounds_len(shape.depth() - level)
+                    || shard.points.len() != per_file * cap * shape.dims()
+                    || shard.ids.len() != per_file * cap
                 {
                     return Err(corrupt(format!(
-                        "tree {tree}: leaf range or lengths differ from the manifest"
+                        "tree {tree}: leaf range or lengths differ from its top file"
                     )));
                 }
                 for (k, ids) in shard.ids.chunks_exact(cap.max(1)).enumerate() {
-                    let leaf = c.first + k;
+                    let leaf = first + k;
                     let len = shape.leaf_len(leaf);
                     for (slot, id) in ids.iter().enumerate() {
                         let id = id.to_native();
@@ -366,10 +404,23 @@ impl LoadedIndex {
                         }
                     }
                 }
-                self.trees[tree].chunks[chunk].bytes = Some(aligned);
+                if let Some(leaves) = &mut self.trees[tree].leaves {
+                    leaves.bytes[chunk] = Some(aligned);
+                }
             }
         }
         Ok(())
+    }
+
+    /// File `file` of the manifest, as a listed file.
+    fn listed(&self, file: usize) -> LazyFile {
+        let entry = &self.manifest.files[file];
+        LazyFile {
+            name: entry.name.clone(),
+            rows: 0,
+            bytes: entry.bytes,
+            blake3: entry.blake3.clone(),
+        }
     }
 
     fn tree(&self, tree: usize) -> Result<&LoadedTree, IndexError> {
@@ -393,8 +444,8 @@ impl LoadedIndex {
         Ok((t, open(name, bytes, KindCode::TreeTop)?))
     }
 
-    /// Names of the leaf files a box query on tree `tree` reads, in leaf order; needs only
-    /// the tree's top file. An empty box needs none.
+    /// The leaf files a box query on tree `tree` reads, in leaf order; needs only the
+    /// tree's top file. An empty box needs none.
     ///
     /// # Errors
     /// [`IndexError::TreeOutOfRange`], [`IndexError::QueryDims`], or
@@ -404,25 +455,28 @@ impl LoadedIndex {
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-    ) -> Result<Vec<&str>, IndexError> {
+    ) -> Result<Vec<&LazyFile>, IndexError> {
         let (t, top) = self.top(tree)?;
-        crate::kdtree::check_box(t.shape.dims(), lo, hi)?;
-        let mut chunks = BTreeSet::new();
+        let leaves = t.leaves.as_ref().expect("known once the top is loaded");
+        check_box(t.shape.dims(), lo, hi)?;
+        let mut needed = Vec::new();
         if lo.iter().zip(hi).all(|(l, h)| l <= h) {
-            walk_box(&t.shape, &top.bounds, lo, hi, |first, count, _| {
-                let from = t.chunks.partition_point(|c| c.first + c.count <= first);
-                let to = t.chunks.partition_point(|c| c.first < first + count);
-                chunks.extend(from..to);
+            let node_bytes = 2 * t.shape.dims();
+            let bounds = top.bounds.as_slice();
+            let node_bounds = |level: u32, pos: usize| {
+                let node = (1 << level) - 1 + pos;
+                Ok(&bounds[node * node_bytes..(node + 1) * node_bytes])
+            };
+            // The walk to the leaf files' roots yields each reached file once, in order.
+            walk_box(leaves.level, node_bounds, lo, hi, |first, count, _| {
+                needed.extend(&leaves.listed[first..first + count]);
                 Ok(())
             })?;
         }
-        Ok(chunks
-            .into_iter()
-            .map(|c| self.manifest.files[t.chunks[c].file].name.as_str())
-            .collect())
+        Ok(needed)
     }
 
-    /// Box query on tree `tree`, as [`crate::TreeSet::range_query`], over the loaded shards.
+    /// Box query on tree `tree`, as [`crate::TreeSet::range_query`], over the loaded files.
     ///
     /// # Errors
     /// As [`crate::TreeSet::range_query`], and [`IndexError::NotLoaded`] naming the first
@@ -461,12 +515,14 @@ impl LoadedIndex {
         emit: Emit<'_>,
     ) -> Result<RangeStats, IndexError> {
         let (t, top) = self.top(tree)?;
-        let mut store = LoadedLeaves {
-            index: self,
+        let files = t.leaves.as_ref().expect("known once the top is loaded");
+        let store = LoadedLeaves {
             tree: t,
-            opened: vec![None; t.chunks.len()],
+            files,
+            top: top.bounds.as_slice(),
+            opened: vec![OnceCell::new(); files.listed.len()],
         };
-        range_query(&t.shape, &top.bounds, &mut store, lo, hi, emit)
+        range_query(&t.shape, &store, lo, hi, emit)
     }
 
     /// The features of point `id`: from its features file, else from its row block or the
@@ -538,37 +594,54 @@ impl LoadedIndex {
     }
 }
 
-/// The leaves of one loaded tree, each chunk validated once per query.
+/// The leaves of one loaded tree, each leaf file validated once per query.
 struct LoadedLeaves<'a> {
-    index: &'a LoadedIndex,
     tree: &'a LoadedTree,
-    opened: Vec<Option<&'a ArchivedTreeLeavesShard>>,
+    files: &'a LeafFiles,
+    /// The top's bounds: levels `0..=files.level`.
+    top: &'a [u8],
+    opened: Vec<OnceCell<&'a ArchivedTreeLeavesShard>>,
+}
+
+impl<'a> LoadedLeaves<'a> {
+    /// Leaf file `k`, validated.
+    fn file(&self, k: usize) -> Result<&'a ArchivedTreeLeavesShard, IndexError> {
+        if let Some(shard) = self.opened[k].get() {
+            return Ok(shard);
+        }
+        let name = &self.files.listed[k].name;
+        let bytes = self.files.bytes[k]
+            .as_ref()
+            .ok_or_else(|| IndexError::NotLoaded { file: name.clone() })?;
+        let shard = open(name, bytes, KindCode::TreeLeaves)?;
+        Ok(*self.opened[k].get_or_init(|| shard))
+    }
 }
 
 impl<'a> LeafStore<'a> for LoadedLeaves<'a> {
-    fn leaf(&mut self, leaf: usize) -> Result<LeafRef<'a>, IndexError> {
-        let chunks = &self.tree.chunks;
-        let k = chunks.partition_point(|c| c.first + c.count <= leaf);
-        let chunk = &chunks[k];
-        let shard = match self.opened[k] {
-            Some(shard) => shard,
-            None => {
-                let bytes = chunk
-                    .bytes
-                    .as_ref()
-                    .ok_or_else(|| self.index.not_loaded(chunk.file))?;
-                let name = &self.index.manifest.files[chunk.file].name;
-                let shard = open(name, bytes, KindCode::TreeLeaves)?;
-                self.opened[k] = Some(shard);
-                shard
-            }
-        };
+    fn leaf(&self, leaf: usize) -> Result<LeafRef<'a>, IndexError> {
+        let height = self.tree.shape.depth() - self.files.level;
+        let shard = self.file(leaf >> height)?;
         let cap = self.tree.shape.leaf_capacity();
         let slots = cap * self.tree.shape.dims();
-        let offset = leaf - chunk.first;
+        let offset = leaf & ((1 << height) - 1);
         Ok(LeafRef {
             points: &shard.points[offset * slots..(offset + 1) * slots],
             ids: LeafIds::Archived(&shard.ids[offset * cap..(offset + 1) * cap]),
         })
+    }
+
+    fn node_bounds(&self, level: u32, pos: usize) -> Result<&'a [u8], IndexError> {
+        let node_bytes = 2 * self.tree.shape.dims();
+        if level <= self.files.level {
+            let node = (1 << level) - 1 + pos;
+            return Ok(&self.top[node * node_bytes..(node + 1) * node_bytes]);
+        }
+        // Below the files' roots: in the file of the node's subtree, at its relative level
+        // `j`, after the `2^j - 2` nodes of the levels above.
+        let j = level - self.files.level;
+        let shard = self.file(pos >> j)?;
+        let node = (1 << j) - 2 + (pos & ((1 << j) - 1));
+        Ok(&shard.bounds[node * node_bytes..(node + 1) * node_bytes])
     }
 }

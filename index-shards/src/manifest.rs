@@ -62,19 +62,11 @@ pub enum ShardKind {
         /// Number of rows.
         rows: u64,
     },
-    /// Shape, subset and node bounds of tree `tree`.
+    /// Shape, subset and upper node bounds of tree `tree`, and the table of its leaf
+    /// files.
     TreeTop {
         /// Tree index.
         tree: usize,
-    },
-    /// Leaves `first_leaf..=last_leaf` of tree `tree`.
-    TreeLeaves {
-        /// Tree index.
-        tree: usize,
-        /// First leaf.
-        first_leaf: usize,
-        /// Last leaf, inclusive.
-        last_leaf: usize,
     },
 }
 
@@ -109,20 +101,30 @@ impl Manifest {
     /// # Errors
     /// [`IndexError::ManifestJson`] for malformed JSON, [`IndexError::FormatVersion`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, IndexError> {
-        let manifest: Manifest = serde_json::from_slice(bytes).map_err(IndexError::ManifestJson)?;
-        manifest.check_version()?;
-        Ok(manifest)
+        // The version first: another version's files may not parse as this one's.
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let version: Version = serde_json::from_slice(bytes).map_err(IndexError::ManifestJson)?;
+        check_version(version.format_version)?;
+        serde_json::from_slice(bytes).map_err(IndexError::ManifestJson)
     }
 
     pub(crate) fn check_version(&self) -> Result<(), IndexError> {
-        if self.format_version == crate::FORMAT_VERSION {
-            Ok(())
-        } else {
-            Err(IndexError::FormatVersion {
-                file: MANIFEST_NAME.into(),
-                found: self.format_version,
-                expected: crate::FORMAT_VERSION,
-            })
-        }
+        check_version(self.format_version)
+    }
+}
+
+/// [`IndexError::FormatVersion`] unless `found` is the version this build reads.
+fn check_version(found: u32) -> Result<(), IndexError> {
+    if found == crate::FORMAT_VERSION {
+        Ok(())
+    } else {
+        Err(IndexError::FormatVersion {
+            file: MANIFEST_NAME.into(),
+            found,
+            expected: crate::FORMAT_VERSION,
+        })
     }
 }

@@ -14,7 +14,7 @@ use rkyv::rancor;
 use crate::IndexError;
 
 /// The version of the manifest and shard format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Bytes before the archive.
 pub(crate) const HEADER_LEN: usize = 16;
@@ -39,8 +39,9 @@ pub(crate) struct FeaturesShard {
     pub(crate) data: Vec<u8>,
 }
 
-/// On disk: everything of one tree but its leaves (its subset, shape and node bounds),
-/// enough to tell which leaf chunks a box needs.
+/// On disk: a tree's subset, shape, the bounds of its upper levels and the table of its
+/// leaf files, enough to tell which leaf files a box needs. The leaf files are named by
+/// this table, not by the manifest, so the manifest stays small at any size of leaf file.
 #[derive(rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct TreeTopShard {
     pub(crate) tree: u32,
@@ -49,16 +50,27 @@ pub(crate) struct TreeTopShard {
     pub(crate) leaf_size: u64,
     pub(crate) depth: u32,
     pub(crate) leaf_capacity: u64,
-    /// Node bounds in the layout of [`crate::kdtree`].
+    /// The level of the leaf files' roots: leaf file `k` holds the subtree of node `k` of
+    /// this level, `2^(depth - chunk_level)` leaves.
+    pub(crate) chunk_level: u32,
+    /// The bounds of levels `0..=chunk_level`, in the layout of [`crate::kdtree`].
     pub(crate) bounds: Vec<u8>,
+    /// Per leaf file, its size in bytes.
+    pub(crate) chunk_bytes: Vec<u64>,
+    /// Per leaf file, its blake3.
+    pub(crate) chunk_hashes: Vec<[u8; 32]>,
 }
 
-/// On disk: a run of leaves of one tree, in the layout of [`crate::kdtree`].
+/// On disk: the subtree below one node of a tree's `chunk_level`, in the layout of
+/// [`crate::kdtree`]: its nodes' bounds and its leaves.
 #[derive(rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct TreeLeavesShard {
     pub(crate) tree: u32,
     pub(crate) first_leaf: u64,
     pub(crate) leaf_count: u64,
+    /// The bounds of the subtree's nodes below its root, level by level
+    /// ([`crate::TreeShape::subtree_bounds_len`]).
+    pub(crate) bounds: Vec<u8>,
     /// `leaf_count x dims x capacity`: per leaf, its columns.
     pub(crate) points: Vec<u8>,
     /// `leaf_count x capacity`, padding [`crate::PADDING_ID`].

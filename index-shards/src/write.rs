@@ -10,22 +10,40 @@ use std::error::Error as StdError;
 
 use crate::layout::{leaves_per_shard, rows_per_features_shard};
 use crate::manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
-use crate::shard::{FeaturesShard, KindCode, TreeLeavesShard, TreeTopShard, encode};
+use crate::shard::{
+    ArchivedTreeTopShard, FeaturesShard, KindCode, TreeLeavesShard, TreeTopShard, encode, open,
+};
 use crate::{FORMAT_VERSION, Features, IndexError, TreeSet};
 
 /// How to split an index into shard files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardConfig {
-    /// Target upper size of a features or leaves shard; a single row or leaf larger than
-    /// this still gets a shard of its own.
+    /// Target upper size of a features shard; a single row larger than this still gets a
+    /// shard of its own.
     pub max_shard_bytes: usize,
+    /// Target upper size of a leaf file (a subtree's bounds and leaves); a single leaf
+    /// larger than this still gets a file of its own.
+    pub max_leaf_shard_bytes: usize,
 }
 
 impl Default for ShardConfig {
-    /// 4 MiB: few requests per query, little waste when a box needs one subtree.
+    /// Features in 4 MiB (a small collection fetches them all, in few requests); leaves in
+    /// 128 KiB, since a box fetches every leaf file it reaches, and the tree's top lists
+    /// them (its size grows as they shrink: 41 bytes and two nodes' bounds per file).
     fn default() -> Self {
         Self {
             max_shard_bytes: 4 << 20,
+            max_leaf_shard_bytes: 128 << 10,
+        }
+    }
+}
+
+impl ShardConfig {
+    /// Features shards and leaf files both of at most `bytes`.
+    pub fn uniform(bytes: usize) -> Self {
+        Self {
+            max_shard_bytes: bytes,
+            max_leaf_shard_bytes: bytes,
         }
     }
 }
@@ -67,8 +85,9 @@ where
         }
     }
     let mut files = Vec::new();
-    let mut put = |stem: String, kind: ShardKind, bytes: Vec<u8>| -> Result<(), IndexError> {
-        let (name, hash) = write_content_named(&stem, &bytes, &mut sink)?;
+    // A file the manifest lists.
+    let mut put = |sink: &mut _, stem: String, kind, bytes: Vec<u8>| -> Result<(), IndexError> {
+        let (name, hash) = write_content_named(&stem, &bytes, sink)?;
         files.push(ShardFile {
             name,
             kind,
@@ -91,6 +110,7 @@ where
         };
         let bytes = encode(&stem, KindCode::Features, &shard)?;
         put(
+            &mut sink,
             stem,
             ShardKind::Features {
                 first_row: first as u64,
@@ -102,6 +122,31 @@ where
 
     for (t, (tree, subset)) in trees.trees().iter().zip(trees.subsets()).enumerate() {
         let shape = *tree.shape();
+        let leaf_slots = shape.leaf_capacity() * shape.dims();
+        let cap = shape.leaf_capacity();
+        let per_chunk = leaves_per_shard(&shape, config);
+        let chunk_level = shape.depth() - per_chunk.ilog2();
+        let (mut chunk_bytes, mut chunk_hashes) = (Vec::new(), Vec::new());
+        for (k, first) in (0..shape.leaves()).step_by(per_chunk).enumerate() {
+            let last = first + per_chunk - 1;
+            let stem = tree_leaves_stem(t, first, last);
+            let shard = TreeLeavesShard {
+                tree: t as u32,
+                first_leaf: first as u64,
+                leaf_count: per_chunk as u64,
+                bounds: tree.subtree_bounds(chunk_level, k),
+                points: tree.points[first * leaf_slots..(last + 1) * leaf_slots].to_vec(),
+                ids: tree.ids[first * cap..(last + 1) * cap].to_vec(),
+            };
+            let bytes = encode(&stem, KindCode::TreeLeaves, &shard)?;
+            let (_, hash) = write_content_named(&stem, &bytes, &mut sink)?;
+            chunk_bytes.push(bytes.len() as u64);
+            chunk_hashes.push(
+                *blake3::Hash::from_hex(&hash)
+                    .expect("blake3 hex")
+                    .as_bytes(),
+            );
+        }
         let stem = tree_top_stem(t);
         let top = TreeTopShard {
             tree: t as u32,
@@ -110,35 +155,13 @@ where
             leaf_size: trees.config().leaf_size as u64,
             depth: shape.depth(),
             leaf_capacity: shape.leaf_capacity() as u64,
-            bounds: tree.bounds.clone(),
+            chunk_level,
+            bounds: tree.bounds[..shape.bounds_len_to(chunk_level)].to_vec(),
+            chunk_bytes,
+            chunk_hashes,
         };
         let bytes = encode(&stem, KindCode::TreeTop, &top)?;
-        put(stem, ShardKind::TreeTop { tree: t }, bytes)?;
-
-        let leaf_slots = shape.leaf_capacity() * shape.dims();
-        let per_chunk = leaves_per_shard(&shape, config);
-        for first in (0..shape.leaves()).step_by(per_chunk) {
-            let last = first + per_chunk - 1;
-            let stem = tree_leaves_stem(t, first, last);
-            let cap = shape.leaf_capacity();
-            let shard = TreeLeavesShard {
-                tree: t as u32,
-                first_leaf: first as u64,
-                leaf_count: per_chunk as u64,
-                points: tree.points[first * leaf_slots..(last + 1) * leaf_slots].to_vec(),
-                ids: tree.ids[first * cap..(last + 1) * cap].to_vec(),
-            };
-            let bytes = encode(&stem, KindCode::TreeLeaves, &shard)?;
-            put(
-                stem,
-                ShardKind::TreeLeaves {
-                    tree: t,
-                    first_leaf: first,
-                    last_leaf: last,
-                },
-                bytes,
-            )?;
-        }
+        put(&mut sink, stem, ShardKind::TreeTop { tree: t }, bytes)?;
     }
 
     let manifest = Manifest {
@@ -198,4 +221,48 @@ pub(crate) fn tree_leaves_stem(tree: usize, first: usize, last: usize) -> String
 /// [`write_content_named`], also used to name a file from a table of hashes.
 pub(crate) fn content_name(stem: &str, hash: &str) -> String {
     format!("{stem}.{}.shard", &hash[..16])
+}
+
+/// The top file `top` (named `top_name`) listing `leaf` as its leaf file `k` instead, and
+/// that leaf file's name: the tables of a writer that agree with a broken leaf file, so
+/// that tests and fuzzing reach the leaf checks behind the size and hash.
+///
+/// # Errors
+/// As [`crate::LoadedIndex::add_file`] for a bad top; [`IndexError::Corrupt`] for a `k`
+/// past its table.
+#[doc(hidden)]
+pub fn relist_leaf_file(
+    top_name: &str,
+    top: &[u8],
+    k: usize,
+    leaf: &[u8],
+) -> Result<(Vec<u8>, String), IndexError> {
+    let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(top.len());
+    aligned.extend_from_slice(top);
+    let old: &ArchivedTreeTopShard = open(top_name, &aligned, KindCode::TreeTop)?;
+    let mut relisted = TreeTopShard {
+        tree: old.tree.to_native(),
+        subset: old.subset.iter().map(|d| d.to_native()).collect(),
+        n_points: old.n_points.to_native(),
+        leaf_size: old.leaf_size.to_native(),
+        depth: old.depth.to_native(),
+        leaf_capacity: old.leaf_capacity.to_native(),
+        chunk_level: old.chunk_level.to_native(),
+        bounds: old.bounds.to_vec(),
+        chunk_bytes: old.chunk_bytes.iter().map(|b| b.to_native()).collect(),
+        chunk_hashes: old.chunk_hashes.to_vec(),
+    };
+    if relisted.chunk_level > relisted.depth || k >= relisted.chunk_bytes.len() {
+        return Err(IndexError::Corrupt {
+            file: top_name.into(),
+            reason: format!("no leaf file {k}"),
+        });
+    }
+    let hash = blake3::hash(leaf);
+    relisted.chunk_bytes[k] = leaf.len() as u64;
+    relisted.chunk_hashes[k] = *hash.as_bytes();
+    let per_file = 1usize << (relisted.depth - relisted.chunk_level);
+    let stem = tree_leaves_stem(relisted.tree as usize, k * per_file, (k + 1) * per_file - 1);
+    let bytes = encode(top_name, KindCode::TreeTop, &relisted)?;
+    Ok((bytes, content_name(&stem, &hash.to_hex())))
 }

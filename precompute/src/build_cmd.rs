@@ -339,7 +339,10 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     stats.reduce_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
-    let mut index = crate::index_cmd::write_index_shards(
+    let crate::index_cmd::IndexShards {
+        manifest: mut index,
+        leaf_files: mut tabled,
+    } = crate::index_cmd::write_index_shards(
         &quantised,
         dims,
         &TreeSetConfig::default(),
@@ -349,12 +352,12 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     index.knn = crate::index_cmd::write_knn_parts(&quantised, dims, args.knn, &out)?;
     let rows = crate::index_cmd::write_row_parts(&quantised, dims, args.knn, &out)?;
     index.rows = rows.as_ref().map(|rows| rows.manifest.clone());
-    let row_files = rows.map(|rows| rows.files).unwrap_or_default();
+    tabled.extend(rows.map(|rows| rows.files).unwrap_or_default());
     stats.index_s = stage.elapsed().as_secs_f64();
 
     let stage = Instant::now();
     let mut keep: HashSet<String> = index.file_names().map(str::to_owned).collect();
-    keep.extend(row_files.iter().cloned());
+    keep.extend(tabled.iter().cloned());
     let (reduction_file, reduction) = match &compact {
         CompactMap::Pca(pca) => {
             let file = write_hashed(&out, "reduction", "safetensors", &pca.to_safetensors())?;
@@ -426,7 +429,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     )?;
     ingest::remove_stale_output(&out, &ingested)
         .with_context(|| format!("cannot remove stale files from {}", out.display()))?;
-    crate::index_cmd::remove_stale_shards(&out, &index, &row_files)?;
+    crate::index_cmd::remove_stale_shards(&out, &index, &tabled)?;
     remove_stale(&out, &keep)?;
     stats.total_s = started.elapsed().as_secs_f64();
     write_atomic(

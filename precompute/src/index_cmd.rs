@@ -37,11 +37,33 @@ pub struct IndexArgs {
     /// Seed of the subset draw.
     #[arg(long, default_value_t = TreeSetConfig::default().seed)]
     seed: u64,
-    /// Upper size of a features or leaves shard file, in bytes.
-    #[arg(long, default_value_t = ShardConfig::default().max_shard_bytes)]
-    max_shard_bytes: usize,
+    #[command(flatten)]
+    shards: ShardSizes,
     #[command(flatten)]
     knn: KnnListsArg,
+}
+
+/// How large the index's files may be.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct ShardSizes {
+    /// Upper size of a features shard file, in bytes (a small collection's browser fetches
+    /// them all).
+    #[arg(long, default_value_t = ShardConfig::default().max_shard_bytes)]
+    max_shard_bytes: usize,
+    /// Upper size of a leaf file (a subtree of a kd-tree), in bytes: a box fetches every
+    /// leaf file it reaches, and each tree's top lists its leaf files.
+    #[arg(long, default_value_t = ShardConfig::default().max_leaf_shard_bytes)]
+    max_leaf_shard_bytes: usize,
+}
+
+impl ShardSizes {
+    /// The writers' setting.
+    pub fn config(self) -> ShardConfig {
+        ShardConfig {
+            max_shard_bytes: self.max_shard_bytes,
+            max_leaf_shard_bytes: self.max_leaf_shard_bytes,
+        }
+    }
 }
 
 /// How many lists the partitioned k-NN gets.
@@ -96,33 +118,42 @@ pub fn run(args: &IndexArgs) -> Result<()> {
         subsets: args.subsets.0.clone(),
         seed: args.seed,
     };
-    let shards = ShardConfig {
-        max_shard_bytes: args.max_shard_bytes,
-    };
-    let mut manifest = write_index_shards(&features, dims, &config, &shards, &args.out)?;
+    let IndexShards {
+        mut manifest,
+        mut leaf_files,
+    } = write_index_shards(&features, dims, &config, &args.shards.config(), &args.out)?;
     manifest.knn = write_knn_parts(&features, dims, args.knn, &args.out)?;
     let rows = write_row_parts(&features, dims, args.knn, &args.out)?;
     manifest.rows = rows.as_ref().map(|rows| rows.manifest.clone());
     write_index_manifest(&args.out, &manifest)?;
-    let row_files = rows.map(|rows| rows.files).unwrap_or_default();
-    let removed = remove_stale_shards(&args.out, &manifest, &row_files)?;
+    leaf_files.extend(rows.map(|rows| rows.files).unwrap_or_default());
+    let removed = remove_stale_shards(&args.out, &manifest, &leaf_files)?;
     if removed > 0 {
         eprintln!("removed {removed} stale shards");
     }
     Ok(())
 }
 
+/// The features and trees of an index as written: the manifest (its `knn` and `rows`
+/// sections still to add), and the leaf files, which the tree tops name.
+pub struct IndexShards {
+    /// The manifest, which [`write_index_manifest`] writes.
+    pub manifest: Manifest,
+    /// Every leaf file written.
+    pub leaf_files: Vec<String>,
+}
+
 /// Builds the trees of quantised `features` (rows of `dims`) and writes their shards into
 /// `out`, skipping shards already there (and removing the temporary files of a killed
-/// run); returns the manifest, which [`write_index_manifest`] writes. The shards of an
-/// earlier index stay until [`remove_stale_shards`], for readers of its manifest.
+/// run). The shards of an earlier index stay until [`remove_stale_shards`], for readers of
+/// its manifest.
 pub fn write_index_shards(
     features: &[u8],
     dims: usize,
     config: &TreeSetConfig,
     shards: &ShardConfig,
     out: &Path,
-) -> Result<Manifest> {
+) -> Result<IndexShards> {
     let n = features.len() / dims.max(1);
     let spinner = |message: String| {
         let bar = ProgressBar::new_spinner().with_message(message);
@@ -147,7 +178,7 @@ pub fn write_index_shards(
         ProgressStyle::with_template("{spinner} writing shards: {pos} files, {msg} [{elapsed}]")
             .expect("valid template"),
     );
-    let mut written = 0u64;
+    let (mut written, mut names) = (0u64, Vec::new());
     let manifest = write_index(
         Features::new(features, dims)?,
         &trees,
@@ -158,6 +189,7 @@ pub fn write_index_shards(
                 return Ok(());
             }
             write_content_named(&out.join(name), bytes)?;
+            names.push(name.to_owned());
             written += bytes.len() as u64;
             bar.inc(1);
             bar.set_message(format!("{:.1} MiB", written as f64 / f64::from(1 << 20)));
@@ -166,16 +198,20 @@ pub fn write_index_shards(
     )
     .context("cannot write the index")?;
     bar.finish();
-    let shard_bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
     eprintln!(
         "wrote {} shard files to {} ({:.1} MiB, {:.0} bytes per image) in {:.2?}",
-        manifest.files.len(),
+        names.len(),
         out.display(),
-        shard_bytes as f64 / f64::from(1 << 20),
-        shard_bytes as f64 / n.max(1) as f64,
+        written as f64 / f64::from(1 << 20),
+        written as f64 / n.max(1) as f64,
         started.elapsed()
     );
-    Ok(manifest)
+    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    names.retain(|name| !listed.contains(name.as_str()));
+    Ok(IndexShards {
+        manifest,
+        leaf_files: names,
+    })
 }
 
 /// Trains the partitioned k-NN of quantised `features` (rows of `dims`) and writes its
@@ -293,12 +329,13 @@ fn write_index_manifest(out: &Path, manifest: &Manifest) -> Result<()> {
     write_atomic(&out.join(MANIFEST_NAME), &manifest.to_json())
 }
 
-/// Deletes `.shard` files of `dir` that neither `manifest` nor `row_files` (its row
-/// blocks' pages and blocks, [`RowParts::files`]) name; returns how many.
-pub fn remove_stale_shards(dir: &Path, manifest: &Manifest, row_files: &[String]) -> Result<usize> {
+/// Deletes `.shard` files of `dir` that neither `manifest` nor `tabled` (the files its
+/// tables name: the leaf files the tree tops list, the row blocks' pages and blocks) name;
+/// returns how many.
+pub fn remove_stale_shards(dir: &Path, manifest: &Manifest, tabled: &[String]) -> Result<usize> {
     let keep: HashSet<&str> = manifest
         .file_names()
-        .chain(row_files.iter().map(String::as_str))
+        .chain(tabled.iter().map(String::as_str))
         .collect();
     let mut removed = 0;
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {

@@ -4,9 +4,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use index_shards::{Layout, LayoutConfig, RowBlocksConfig, ShardConfig, TreeSetConfig};
+use index_shards::{Layout, LayoutConfig, RowBlocksConfig, TreeSetConfig};
 
-use crate::index_cmd::{SubsetGroups, parse_subsets};
+use crate::index_cmd::{ShardSizes, SubsetGroups, parse_subsets};
 
 /// Print the files and the bytes per action of an index of N images, from the format.
 #[derive(Args)]
@@ -23,9 +23,8 @@ pub struct LayoutArgs {
     /// Feature subsets, as `dims:count` groups.
     #[arg(long, default_value = "4:64,6:32,8:8", value_parser = parse_subsets)]
     subsets: SubsetGroups,
-    /// Upper size of a features or leaves shard file, in bytes.
-    #[arg(long, default_value_t = ShardConfig::default().max_shard_bytes)]
-    max_shard_bytes: usize,
+    #[command(flatten)]
+    shards: ShardSizes,
     /// A round's labelled images whose rows no fetched file holds.
     #[arg(long, default_value_t = 60)]
     labelled: u64,
@@ -46,9 +45,7 @@ pub fn run(args: &LayoutArgs) -> Result<()> {
             subsets: args.subsets.0.clone(),
             ..TreeSetConfig::default()
         },
-        shards: ShardConfig {
-            max_shard_bytes: args.max_shard_bytes,
-        },
+        shards: args.shards.config(),
         rows: RowBlocksConfig::default(),
     };
     let layout = Layout::new(args.n, &config)?;

@@ -11,7 +11,7 @@
 //! inside the folder, and be a regular file; reads are bounded (by the size the manifest
 //! gives, or a cap), so a link to `/dev/zero` or a FIFO is a fault, not a hang.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
@@ -211,19 +211,19 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
             path.display()
         ));
     }
-    let sizes: HashMap<String, u64> = index
-        .manifest()
-        .files
-        .iter()
-        .map(|file| (file.name.clone(), file.bytes))
-        .collect();
-    let names: Vec<String> = index.missing_files().map(str::to_owned).collect();
+    // The manifest's files, then the leaf files the tree tops name, as a client adds them.
     let mut complete = true;
-    for name in names {
-        let max_bytes = sizes.get(&name).copied().unwrap_or(0);
-        complete &= add_served(folder, &name, max_bytes, faults, |bytes| {
-            index.add_file(&name, bytes)
-        });
+    for _ in 0..2 {
+        let missing: Vec<(String, u64)> = index
+            .missing_files()
+            .into_iter()
+            .map(|(name, bytes)| (name.to_owned(), bytes))
+            .collect();
+        for (name, max_bytes) in missing {
+            complete &= add_served(folder, &name, max_bytes, faults, |bytes| {
+                index.add_file(&name, bytes)
+            });
+        }
     }
     complete &= check_row_files(folder, &mut index, faults);
     check_knn_files(folder, index.manifest(), faults);

@@ -15,14 +15,7 @@ fn tiny() -> (Vec<u8>, TreeSet, Manifest, Files) {
         seed: 5,
     };
     let set = TreeSet::build(&features, 3, &config).unwrap();
-    let (manifest, files) = write_to_memory(
-        &features,
-        3,
-        &set,
-        &ShardConfig {
-            max_shard_bytes: 64,
-        },
-    );
+    let (manifest, files) = write_to_memory(&features, 3, &set, &ShardConfig::uniform(64));
     (features, set, manifest, files)
 }
 
@@ -104,17 +97,98 @@ fn wrong_format_versions_are_reported() {
     }
 }
 
+/// Which file a test breaks.
+#[derive(Clone, Copy)]
+enum Target {
+    /// A file the manifest lists, of this kind.
+    Listed(fn(&ShardKind) -> bool),
+    /// The first leaf file of tree 0, which its top lists.
+    Leaves,
+}
+
+/// Loads every file of the tiny index with the target's bytes replaced by `broken`, its
+/// parent's table made to agree (the manifest, or the top and then the manifest); the
+/// result of adding the broken file, and the index.
+fn load_broken(
+    manifest: &Manifest,
+    files: &[(String, Vec<u8>)],
+    target: Target,
+    broken: &[u8],
+) -> (Result<(), IndexError>, LoadedIndex) {
+    let bytes_of = |name: &str| files.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let mut replaced: Vec<(String, Vec<u8>)> = Vec::new();
+    let broken_name = match target {
+        Target::Listed(kind) => {
+            let (name, _) = shard_of(manifest, files, kind);
+            replaced.push((name.clone(), broken.to_vec()));
+            name
+        }
+        Target::Leaves => {
+            let (top, top_bytes) = shard_of(manifest, files, |k| {
+                matches!(k, ShardKind::TreeTop { tree: 0 })
+            });
+            let (relisted, name) =
+                index_shards::relist_leaf_file(&top, &top_bytes, 0, broken).unwrap();
+            replaced.push((top, relisted));
+            replaced.push((name.clone(), broken.to_vec()));
+            name
+        }
+    };
+    let mut sealed = manifest.clone();
+    for (name, bytes) in &replaced {
+        if sealed.files.iter().any(|f| f.name == *name) {
+            sealed = reseal(&sealed, name, bytes);
+        }
+    }
+    let mut loaded = LoadedIndex::new(sealed).unwrap();
+    for _ in 0..2 {
+        let missing: Vec<String> = loaded
+            .missing_files()
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for name in missing {
+            let bytes = match replaced.iter().find(|(n, _)| *n == name) {
+                Some((_, bytes)) => bytes.clone(),
+                None => bytes_of(&name),
+            };
+            let added = loaded.add_file(&name, &bytes);
+            if name == broken_name || added.is_err() {
+                assert_eq!(
+                    name, broken_name,
+                    "an untouched file was refused: {added:?}"
+                );
+                return (added, loaded);
+            }
+        }
+    }
+    panic!("{broken_name} was never added")
+}
+
 #[test]
 fn truncated_and_bit_flipped_shards_never_panic() {
     let (_, set, manifest, files) = tiny();
     let mut out_of_range_ids = 0;
-    let kinds: [fn(&ShardKind) -> bool; 3] = [
-        |k| matches!(k, ShardKind::Features { .. }),
-        |k| matches!(k, ShardKind::TreeTop { .. }),
-        |k| matches!(k, ShardKind::TreeLeaves { .. }),
+    let targets = [
+        Target::Listed(|k| matches!(k, ShardKind::Features { .. })),
+        Target::Listed(|k| matches!(k, ShardKind::TreeTop { .. })),
+        Target::Leaves,
     ];
-    for kind in kinds {
-        let (name, bytes) = shard_of(&manifest, &files, kind);
+    let leaf_file = {
+        let loaded = crate::common::load_all(&manifest, &files);
+        let first = loaded.needed_leaf_files(0, &[0, 0], &[255, 255]).unwrap()[0].clone();
+        files
+            .iter()
+            .find(|(n, _)| *n == first.name)
+            .unwrap()
+            .1
+            .clone()
+    };
+    for target in targets {
+        let bytes = match target {
+            Target::Listed(kind) => shard_of(&manifest, &files, kind).1,
+            Target::Leaves => leaf_file.clone(),
+        };
         let mut candidates: Vec<Vec<u8>> =
             (0..bytes.len()).map(|cut| bytes[..cut].to_vec()).collect();
         for i in 0..bytes.len() {
@@ -125,17 +199,15 @@ fn truncated_and_bit_flipped_shards_never_panic() {
             }
         }
         for broken in candidates {
-            let sealed = reseal(&manifest, &name, &broken);
-            let mut loaded = LoadedIndex::new(sealed.clone()).unwrap();
-            for (other, b) in files
-                .iter()
-                .filter(|(n, _)| *n != name && n != MANIFEST_NAME)
-            {
-                loaded.add_file(other, b).unwrap();
-            }
-            match loaded.add_file(&name, &broken) {
-                Ok(()) => {
-                    // Accepted bytes are structurally valid: queries must still work.
+            match load_broken(&manifest, &files, target, &broken) {
+                (Ok(()), mut loaded) => {
+                    // Accepted bytes are structurally valid: queries must still work once
+                    // every file is in.
+                    let all = crate::common::load_all_into(&mut loaded, &files);
+                    if all.is_err() {
+                        // A top accepted with another table: its leaf files are refused.
+                        continue;
+                    }
                     for tree in 0..set.trees().len() {
                         let mut ids = Vec::new();
                         loaded
@@ -146,12 +218,11 @@ fn truncated_and_bit_flipped_shards_never_panic() {
                         assert!(ids.iter().all(|&id| id < 40));
                     }
                 }
-                Err(IndexError::Corrupt { file, reason }) => {
-                    assert_eq!(file, name);
+                (Err(IndexError::Corrupt { reason, .. }), _) => {
                     out_of_range_ids += usize::from(reason.contains("out of range"));
                 }
-                Err(IndexError::FormatVersion { .. }) => {}
-                Err(other) => panic!("unexpected error {other}"),
+                (Err(IndexError::FormatVersion { .. }), _) => {}
+                (Err(other), _) => panic!("unexpected error {other}"),
             }
         }
     }
@@ -170,12 +241,12 @@ fn inconsistent_manifests_are_rejected() {
         Err(IndexError::Manifest { .. })
     ));
     let mut gap = manifest.clone();
-    let leaves = gap
+    let features = gap
         .files
         .iter()
-        .position(|f| matches!(f.kind, ShardKind::TreeLeaves { .. }))
+        .position(|f| matches!(f.kind, ShardKind::Features { .. }))
         .unwrap();
-    gap.files.remove(leaves);
+    gap.files.remove(features);
     assert!(matches!(
         LoadedIndex::new(gap),
         Err(IndexError::Manifest { .. })

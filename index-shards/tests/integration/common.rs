@@ -1,7 +1,7 @@
 //! Shared helpers: brute-force references and in-memory shard round trips.
 
 use index_shards::{
-    Features, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig, TreeSet, write_index,
+    Features, IndexError, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig, TreeSet, write_index,
 };
 
 /// Ids of rows of `features` (rows of `dims`) inside the box over `subset`, ascending.
@@ -56,11 +56,39 @@ pub fn write_to_memory(
     (manifest, files)
 }
 
-/// A loaded index with every shard added.
+/// A loaded index with every file added, a layer at a time as a client adds them (the
+/// manifest's files, then the leaf files the tops name).
 pub fn load_all(manifest: &Manifest, files: &[(String, Vec<u8>)]) -> LoadedIndex {
     let mut loaded = LoadedIndex::new(manifest.clone()).unwrap();
-    for (name, bytes) in files.iter().filter(|(name, _)| name != MANIFEST_NAME) {
-        loaded.add_file(name, bytes).unwrap();
-    }
+    load_all_into(&mut loaded, files).unwrap();
+    assert_eq!(
+        files.iter().filter(|(n, _)| n != MANIFEST_NAME).count(),
+        files.iter().filter(|(n, _)| loaded.is_loaded(n)).count(),
+        "every file written is named by the manifest or a top"
+    );
     loaded
+}
+
+/// Adds every file `loaded` misses from `files`, a layer at a time; the first refusal, or
+/// a named file `files` does not hold.
+pub fn load_all_into(
+    loaded: &mut LoadedIndex,
+    files: &[(String, Vec<u8>)],
+) -> Result<(), IndexError> {
+    for _ in 0..2 {
+        let missing: Vec<String> = loaded
+            .missing_files()
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for name in missing {
+            let (_, bytes) = files
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or(IndexError::UnknownFile { file: name.clone() })?;
+            loaded.add_file(&name, bytes)?;
+        }
+    }
+    assert!(loaded.missing_files().is_empty());
+    Ok(())
 }

@@ -30,7 +30,7 @@ proptest! {
     ) {
         let config = TreeSetConfig { leaf_size, subsets: vec![(1, 1), (dims.min(3), 2), (dims, 1)], seed };
         let set = TreeSet::build(&features, dims, &config).unwrap();
-        let (manifest, files) = write_to_memory(&features, dims, &set, &ShardConfig { max_shard_bytes: 64 });
+        let (manifest, files) = write_to_memory(&features, dims, &set, &ShardConfig::uniform(64));
         let loaded = load_all(&manifest, &files);
         for (tree, subset) in set.subsets().iter().enumerate() {
             for bounds in &boxes {

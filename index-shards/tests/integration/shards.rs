@@ -29,16 +29,19 @@ fn small_set() -> (Vec<u8>, TreeSet) {
 #[test]
 fn writing_twice_gives_identical_bytes() {
     let (features, set) = small_set();
-    let config = ShardConfig {
-        max_shard_bytes: 4096,
-    };
+    let config = ShardConfig::uniform(4096);
     let first = write_to_memory(&features, 16, &set, &config);
     let rebuilt = TreeSet::build(&features, 16, set.config()).unwrap();
     let second = write_to_memory(&features, 16, &rebuilt, &config);
     assert_eq!(first, second);
     let names: Vec<&str> = first.1.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.last(), Some(&MANIFEST_NAME));
-    for (entry, (name, bytes)) in first.0.files.iter().zip(&first.1) {
+    // The manifest's files in its order; the leaf files, which the tops list, between.
+    let listed = first
+        .1
+        .iter()
+        .filter(|(name, _)| first.0.files.iter().any(|f| f.name == *name));
+    for (entry, (name, bytes)) in first.0.files.iter().zip(listed) {
         assert_eq!(&entry.name, name);
         assert_eq!(entry.bytes, bytes.len() as u64);
         assert!(
@@ -54,30 +57,29 @@ fn writing_twice_gives_identical_bytes() {
 #[test]
 fn shards_are_bounded_and_named_by_what_they_cover() {
     let (features, set) = small_set();
-    let (manifest, _) = write_to_memory(
-        &features,
-        16,
-        &set,
-        &ShardConfig {
-            max_shard_bytes: 4096,
-        },
-    );
+    let (manifest, files) = write_to_memory(&features, 16, &set, &ShardConfig::uniform(4096));
     let features_files = manifest
         .files
         .iter()
         .filter(|f| matches!(f.kind, ShardKind::Features { .. }))
         .count();
     assert_eq!(features_files, 3_000usize.div_ceil(4096 / 16));
-    for file in &manifest.files {
-        if let ShardKind::TreeLeaves {
-            tree,
-            first_leaf,
-            last_leaf,
-        } = file.kind
-        {
-            assert!(file.name.starts_with(&format!(
-                "tree-{tree:03}-leaves-{first_leaf:04}-{last_leaf:04}."
-            )));
+    // The manifest lists the features and the tops; the tops list the leaf files.
+    assert_eq!(manifest.files.len(), features_files + set.trees().len());
+    let loaded = load_all(&manifest, &files);
+    for tree in 0..set.trees().len() {
+        let dims = set.subsets()[tree].len();
+        let all = loaded
+            .needed_leaf_files(tree, &vec![0; dims], &vec![255; dims])
+            .unwrap();
+        assert!(all.len() > 1);
+        for (k, file) in all.iter().enumerate() {
+            let per_file = file.rows as usize;
+            let (first, last) = (k * per_file, (k + 1) * per_file - 1);
+            assert!(
+                file.name
+                    .starts_with(&format!("tree-{tree:03}-leaves-{first:04}-{last:04}."))
+            );
             assert!(
                 file.bytes < 4096 + 512,
                 "{} has {} bytes",
@@ -91,14 +93,7 @@ fn shards_are_bounded_and_named_by_what_they_cover() {
 #[test]
 fn lazy_loading_fetches_only_needed_leaves() {
     let (features, set) = small_set();
-    let (manifest, files) = write_to_memory(
-        &features,
-        16,
-        &set,
-        &ShardConfig {
-            max_shard_bytes: 1024,
-        },
-    );
+    let (manifest, files) = write_to_memory(&features, 16, &set, &ShardConfig::uniform(1024));
     let bytes_of = |name: &str| {
         files
             .iter()
@@ -122,12 +117,11 @@ fn lazy_loading_fetches_only_needed_leaves() {
         .needed_leaf_files(0, &lo, &hi)
         .unwrap()
         .into_iter()
-        .map(str::to_owned)
+        .map(|f| f.name.clone())
         .collect();
-    let all_leaves = manifest
-        .files
+    let all_leaves = files
         .iter()
-        .filter(|f| matches!(f.kind, ShardKind::TreeLeaves { tree: 0, .. }))
+        .filter(|(name, _)| name.starts_with("tree-000-leaves-"))
         .count();
     assert!(
         !needed.is_empty() && needed.len() < all_leaves,
@@ -159,14 +153,7 @@ fn lazy_loading_fetches_only_needed_leaves() {
 #[test]
 fn loaded_features_equal_the_input() {
     let (features, set) = small_set();
-    let (manifest, files) = write_to_memory(
-        &features,
-        16,
-        &set,
-        &ShardConfig {
-            max_shard_bytes: 5000,
-        },
-    );
+    let (manifest, files) = write_to_memory(&features, 16, &set, &ShardConfig::uniform(5000));
     let loaded = load_all(&manifest, &files);
     assert_eq!(loaded.features_to_vec().unwrap(), features);
     assert_eq!(loaded.feature_row(2_999).unwrap(), &features[2_999 * 16..]);
@@ -178,25 +165,18 @@ fn loaded_features_equal_the_input() {
         })
     ));
     assert_eq!(loaded.subsets(), set.subsets());
-    assert!(loaded.missing_files().next().is_none());
+    assert!(loaded.missing_files().is_empty());
 }
 
 /// The blake3 of `manifest.json` for a fixed small input; `tests/wasm.rs` pins the same
 /// value, so native and wasm builds write byte-identical indexes.
 const PINNED_MANIFEST_BLAKE3: &str =
-    "c42801cf3cfb912c5a5314a03472a0063052e17e2b93d174d30b3a2cad50b178";
+    "e9cc2b840600c612b5e5d910adc94c0e0acdd6732dd5f89545969262ea2ddf07";
 
 #[test]
 fn manifest_hash_is_pinned_across_targets() {
     let (features, set) = small_set();
-    let (_, files) = write_to_memory(
-        &features,
-        16,
-        &set,
-        &ShardConfig {
-            max_shard_bytes: 4096,
-        },
-    );
+    let (_, files) = write_to_memory(&features, 16, &set, &ShardConfig::uniform(4096));
     let json = &files.last().unwrap().1;
     assert_eq!(blake3::hash(json).to_hex().as_str(), PINNED_MANIFEST_BLAKE3);
 }
