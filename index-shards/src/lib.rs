@@ -69,5 +69,7 @@ pub use row_blocks::{
     ROWS_FORMAT_VERSION, RowBlocks, RowBlocksConfig, RowsManifest, write_row_blocks,
 };
 pub use shard::FORMAT_VERSION;
-pub use treeset::{TreeSet, TreeSetConfig, random_subsets};
-pub use write::{ShardConfig, relist_leaf_file, write_index};
+pub use treeset::{TreeBuilder, TreeSet, TreeSetConfig, random_subsets};
+pub use write::{
+    ShardConfig, index_manifest, relist_leaf_file, write_features, write_index, write_tree,
+};

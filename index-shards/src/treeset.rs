@@ -92,37 +92,21 @@ impl TreeSet {
     }
 
     /// Builds one tree per given subset (each non-empty, dims distinct and below `dims`).
-    pub(crate) fn build_with_subsets(
+    fn build_with_subsets(
         features: Features<'_>,
         config: &TreeSetConfig,
         subsets: Vec<Vec<u16>>,
     ) -> Result<TreeSet, IndexError> {
-        let n = features.len();
-        let dims = features.dims();
-        // Column-major copy, so gathering a subset's rows reads a few contiguous streams.
-        let mut columns = vec![0u8; features.data().len()];
-        for (i, row) in features.rows().enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                columns[j * n + i] = v;
-            }
-        }
-        let trees = crate::par::map_ordered(&subsets, |subset| {
-            let mut rows = vec![0u8; n * subset.len()];
-            for (k, &dim) in subset.iter().enumerate() {
-                let column = &columns[usize::from(dim) * n..usize::from(dim + 1) * n];
-                for (row, &v) in rows.chunks_exact_mut(subset.len()).zip(column) {
-                    row[k] = v;
-                }
-            }
-            KdTree::from_rows(rows, subset.len(), config.leaf_size)
-        })
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+        let builder = TreeBuilder::with_subsets(features, config, subsets);
+        let positions: Vec<usize> = (0..builder.subsets.len()).collect();
+        let trees = crate::par::map_ordered(&positions, |&t| builder.build(t))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             config: config.clone(),
-            dims,
-            n_points: n,
-            subsets,
+            dims: features.dims(),
+            n_points: features.len(),
+            subsets: builder.subsets,
             trees,
         })
     }
@@ -193,6 +177,74 @@ impl TreeSet {
             tree,
             trees: self.trees.len(),
         })
+    }
+}
+
+/// The trees of a tree set built one at a time ([`Self::build`]), for a writer that holds
+/// a tree per thread rather than the whole set: at 10M images the 104 default trees hold
+/// about 9 GB, one of them at most 120 MB.
+pub struct TreeBuilder {
+    /// The features, column-major, so gathering a subset's rows reads a few contiguous
+    /// streams.
+    columns: Vec<u8>,
+    n: usize,
+    leaf_size: usize,
+    subsets: Vec<Vec<u16>>,
+}
+
+impl TreeBuilder {
+    /// A builder of the trees [`TreeSet::build`] builds over `features`.
+    ///
+    /// # Errors
+    /// A config whose subsets do not fit `features`' dims.
+    pub fn new(features: Features<'_>, config: &TreeSetConfig) -> Result<Self, IndexError> {
+        let subsets = random_subsets(features.dims(), config)?;
+        Ok(Self::with_subsets(features, config, subsets))
+    }
+
+    fn with_subsets(
+        features: Features<'_>,
+        config: &TreeSetConfig,
+        subsets: Vec<Vec<u16>>,
+    ) -> Self {
+        let n = features.len();
+        let mut columns = vec![0u8; features.data().len()];
+        for (i, row) in features.rows().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                columns[j * n + i] = v;
+            }
+        }
+        Self {
+            columns,
+            n,
+            leaf_size: config.leaf_size,
+            subsets,
+        }
+    }
+
+    /// The feature subset of each tree, dims ascending.
+    pub fn subsets(&self) -> &[Vec<u16>] {
+        &self.subsets
+    }
+
+    /// Tree `tree`, as [`TreeSet::build`] builds it.
+    ///
+    /// # Errors
+    /// [`IndexError::TreeOutOfRange`], or a bad leaf size.
+    pub fn build(&self, tree: usize) -> Result<KdTree, IndexError> {
+        let subset = self.subsets.get(tree).ok_or(IndexError::TreeOutOfRange {
+            tree,
+            trees: self.subsets.len(),
+        })?;
+        let n = self.n;
+        let mut rows = vec![0u8; n * subset.len()];
+        for (k, &dim) in subset.iter().enumerate() {
+            let column = &self.columns[usize::from(dim) * n..usize::from(dim + 1) * n];
+            for (row, &v) in rows.chunks_exact_mut(subset.len()).zip(column) {
+                row[k] = v;
+            }
+        }
+        KdTree::from_rows(rows, subset.len(), self.leaf_size)
     }
 }
 

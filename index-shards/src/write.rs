@@ -2,9 +2,11 @@
 //! them to disk; a test keeps them in memory).
 //!
 //! Shards are split so a client fetches only what a query needs: features in chunks of
-//! bounded size; per tree a small top shard (subset, shape, node bounds) and its leaves in
-//! chunks of bounded size, each a power-of-two run of leaves (a whole subtree). Output is
-//! a pure function of the features and the tree set: byte-identical on every run.
+//! bounded size; per tree a small top file (subset, shape, the bounds of its upper levels,
+//! the table of its leaf files) and its leaf files of bounded size, each a whole subtree
+//! (its nodes' bounds and a power-of-two run of leaves). Output is a pure function of the
+//! features and the tree set: byte-identical on every run, whether the trees are written
+//! together ([`write_index`]) or one at a time ([`write_tree`]).
 
 use std::error::Error as StdError;
 
@@ -13,7 +15,7 @@ use crate::manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
 use crate::shard::{
     ArchivedTreeTopShard, FeaturesShard, KindCode, TreeLeavesShard, TreeTopShard, encode, open,
 };
-use crate::{FORMAT_VERSION, Features, IndexError, TreeSet};
+use crate::{FORMAT_VERSION, Features, IndexError, KdTree, TreeSet, TreeSetConfig};
 
 /// How to split an index into shard files.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,21 +86,40 @@ where
             });
         }
     }
-    let mut files = Vec::new();
-    // A file the manifest lists.
-    let mut put = |sink: &mut _, stem: String, kind, bytes: Vec<u8>| -> Result<(), IndexError> {
-        let (name, hash) = write_content_named(&stem, &bytes, sink)?;
-        files.push(ShardFile {
-            name,
-            kind,
-            bytes: bytes.len() as u64,
-            blake3: hash,
-        });
-        Ok(())
-    };
+    let mut files = write_features(features, config, &mut sink)?;
+    for (t, (tree, subset)) in trees.trees().iter().zip(trees.subsets()).enumerate() {
+        files.push(write_tree(
+            t,
+            tree,
+            subset,
+            trees.config(),
+            config,
+            &mut sink,
+        )?);
+    }
+    let manifest = index_manifest(features, trees.config(), trees.subsets().to_vec(), files);
+    sink(MANIFEST_NAME, &manifest.to_json()).map_err(|e| IndexError::Sink {
+        file: MANIFEST_NAME.into(),
+        source: e.into(),
+    })?;
+    Ok(manifest)
+}
 
+/// Writes the features shards of `features` through `sink`; their manifest entries.
+///
+/// # Errors
+/// [`IndexError::Sink`] naming the file, [`IndexError::Encode`].
+pub fn write_features<E>(
+    features: Features<'_>,
+    config: &ShardConfig,
+    mut sink: impl FnMut(&str, &[u8]) -> Result<(), E>,
+) -> Result<Vec<ShardFile>, IndexError>
+where
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
     let dims = features.dims();
     let rows_per_shard = rows_per_features_shard(dims, config);
+    let mut files = Vec::new();
     for (index, first) in (0..features.len()).step_by(rows_per_shard).enumerate() {
         let rows = rows_per_shard.min(features.len() - first);
         let stem = features_stem(index);
@@ -109,77 +130,114 @@ where
             data: features.data()[first * dims..(first + rows) * dims].to_vec(),
         };
         let bytes = encode(&stem, KindCode::Features, &shard)?;
-        put(
-            &mut sink,
-            stem,
-            ShardKind::Features {
-                first_row: first as u64,
-                rows: rows as u64,
-            },
-            bytes,
-        )?;
-    }
-
-    for (t, (tree, subset)) in trees.trees().iter().zip(trees.subsets()).enumerate() {
-        let shape = *tree.shape();
-        let leaf_slots = shape.leaf_capacity() * shape.dims();
-        let cap = shape.leaf_capacity();
-        let per_chunk = leaves_per_shard(&shape, config);
-        let chunk_level = shape.depth() - per_chunk.ilog2();
-        let (mut chunk_bytes, mut chunk_hashes) = (Vec::new(), Vec::new());
-        for (k, first) in (0..shape.leaves()).step_by(per_chunk).enumerate() {
-            let last = first + per_chunk - 1;
-            let stem = tree_leaves_stem(t, first, last);
-            let shard = TreeLeavesShard {
-                tree: t as u32,
-                first_leaf: first as u64,
-                leaf_count: per_chunk as u64,
-                bounds: tree.subtree_bounds(chunk_level, k),
-                points: tree.points[first * leaf_slots..(last + 1) * leaf_slots].to_vec(),
-                ids: tree.ids[first * cap..(last + 1) * cap].to_vec(),
-            };
-            let bytes = encode(&stem, KindCode::TreeLeaves, &shard)?;
-            let (_, hash) = write_content_named(&stem, &bytes, &mut sink)?;
-            chunk_bytes.push(bytes.len() as u64);
-            chunk_hashes.push(
-                *blake3::Hash::from_hex(&hash)
-                    .expect("blake3 hex")
-                    .as_bytes(),
-            );
-        }
-        let stem = tree_top_stem(t);
-        let top = TreeTopShard {
-            tree: t as u32,
-            subset: subset.clone(),
-            n_points: shape.n_points() as u64,
-            leaf_size: trees.config().leaf_size as u64,
-            depth: shape.depth(),
-            leaf_capacity: shape.leaf_capacity() as u64,
-            chunk_level,
-            bounds: tree.bounds[..shape.bounds_len_to(chunk_level)].to_vec(),
-            chunk_bytes,
-            chunk_hashes,
+        let kind = ShardKind::Features {
+            first_row: first as u64,
+            rows: rows as u64,
         };
-        let bytes = encode(&stem, KindCode::TreeTop, &top)?;
-        put(&mut sink, stem, ShardKind::TreeTop { tree: t }, bytes)?;
+        files.push(listed(stem, kind, &bytes, &mut sink)?);
     }
+    Ok(files)
+}
 
-    let manifest = Manifest {
+/// Writes tree `t` (over `subset`, built with `trees`) through `sink`: its leaf files,
+/// then its top, which lists them; the top's manifest entry. Each tree is written alone,
+/// so a writer may build, write and drop the trees one at a time ([`crate::TreeBuilder`]).
+///
+/// # Errors
+/// [`IndexError::Sink`] naming the file, [`IndexError::Encode`].
+pub fn write_tree<E>(
+    t: usize,
+    tree: &KdTree,
+    subset: &[u16],
+    trees: &TreeSetConfig,
+    config: &ShardConfig,
+    mut sink: impl FnMut(&str, &[u8]) -> Result<(), E>,
+) -> Result<ShardFile, IndexError>
+where
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let shape = *tree.shape();
+    let leaf_slots = shape.leaf_capacity() * shape.dims();
+    let cap = shape.leaf_capacity();
+    let per_chunk = leaves_per_shard(&shape, config);
+    let chunk_level = shape.depth() - per_chunk.ilog2();
+    let (mut chunk_bytes, mut chunk_hashes) = (Vec::new(), Vec::new());
+    for (k, first) in (0..shape.leaves()).step_by(per_chunk).enumerate() {
+        let last = first + per_chunk - 1;
+        let stem = tree_leaves_stem(t, first, last);
+        let shard = TreeLeavesShard {
+            tree: t as u32,
+            first_leaf: first as u64,
+            leaf_count: per_chunk as u64,
+            bounds: tree.subtree_bounds(chunk_level, k),
+            points: tree.points[first * leaf_slots..(last + 1) * leaf_slots].to_vec(),
+            ids: tree.ids[first * cap..(last + 1) * cap].to_vec(),
+        };
+        let bytes = encode(&stem, KindCode::TreeLeaves, &shard)?;
+        let (_, hash) = write_content_named(&stem, &bytes, &mut sink)?;
+        chunk_bytes.push(bytes.len() as u64);
+        chunk_hashes.push(
+            *blake3::Hash::from_hex(&hash)
+                .expect("blake3 hex")
+                .as_bytes(),
+        );
+    }
+    let stem = tree_top_stem(t);
+    let top = TreeTopShard {
+        tree: t as u32,
+        subset: subset.to_vec(),
+        n_points: shape.n_points() as u64,
+        leaf_size: trees.leaf_size as u64,
+        depth: shape.depth(),
+        leaf_capacity: shape.leaf_capacity() as u64,
+        chunk_level,
+        bounds: tree.bounds[..shape.bounds_len_to(chunk_level)].to_vec(),
+        chunk_bytes,
+        chunk_hashes,
+    };
+    let bytes = encode(&stem, KindCode::TreeTop, &top)?;
+    listed(stem, ShardKind::TreeTop { tree: t }, &bytes, &mut sink)
+}
+
+/// The manifest of an index of `features` with trees over `subsets` (built with `trees`),
+/// from its files' entries ([`write_features`], then [`write_tree`] in tree order); its
+/// `knn` and `rows` sections empty.
+pub fn index_manifest(
+    features: Features<'_>,
+    trees: &TreeSetConfig,
+    subsets: Vec<Vec<u16>>,
+    files: Vec<ShardFile>,
+) -> Manifest {
+    Manifest {
         format_version: FORMAT_VERSION,
-        dims,
+        dims: features.dims(),
         n_points: features.len() as u64,
-        leaf_size: trees.config().leaf_size,
-        seed: trees.config().seed,
-        subsets: trees.subsets().to_vec(),
+        leaf_size: trees.leaf_size,
+        seed: trees.seed,
+        subsets,
         files,
         knn: None,
         rows: None,
-    };
-    sink(MANIFEST_NAME, &manifest.to_json()).map_err(|e| IndexError::Sink {
-        file: MANIFEST_NAME.into(),
-        source: e.into(),
-    })?;
-    Ok(manifest)
+    }
+}
+
+/// Hands `bytes` to `sink` under its content name; its manifest entry.
+fn listed<E>(
+    stem: String,
+    kind: ShardKind,
+    bytes: &[u8],
+    sink: &mut impl FnMut(&str, &[u8]) -> Result<(), E>,
+) -> Result<ShardFile, IndexError>
+where
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let (name, hash) = write_content_named(&stem, bytes, sink)?;
+    Ok(ShardFile {
+        name,
+        kind,
+        bytes: bytes.len() as u64,
+        blake3: hash,
+    })
 }
 
 /// Hands `bytes` to `sink` as `<stem>.<first 16 hex of their blake3>.shard`, the one naming

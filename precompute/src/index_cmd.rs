@@ -10,11 +10,12 @@ use anyhow::{Context, Result};
 use branches::{NegativePool, PoolSettings};
 use clap::Args;
 use index_shards::{
-    Centroids, Features, KnnManifest, MANIFEST_NAME, MIN_PARTITIONED_ROWS, Manifest,
-    PartitionConfig, RowBlocksConfig, RowsManifest, ShardConfig, TreeSet, TreeSetConfig,
-    write_index, write_knn_lists, write_row_blocks,
+    Centroids, Features, KdTree, KnnManifest, MANIFEST_NAME, MIN_PARTITIONED_ROWS, Manifest,
+    PartitionConfig, RowBlocksConfig, RowsManifest, ShardConfig, TreeBuilder, TreeSetConfig,
+    index_manifest, write_features, write_knn_lists, write_row_blocks, write_tree,
 };
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 
 use crate::dataset::read_u8_rows;
 use crate::output::{write_atomic, write_content_named};
@@ -155,49 +156,48 @@ pub fn write_index_shards(
     out: &Path,
 ) -> Result<IndexShards> {
     let n = features.len() / dims.max(1);
-    let spinner = |message: String| {
-        let bar = ProgressBar::new_spinner().with_message(message);
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    };
     let started = Instant::now();
-    let bar = spinner(format!(
-        "building {} trees over {n} x {dims}",
-        config.subsets.iter().map(|s| s.1).sum::<usize>()
-    ));
-    let trees = TreeSet::build(features, dims, config).context("cannot build the tree set")?;
-    bar.finish_with_message(format!(
-        "built {} trees in {:.2?}",
-        trees.trees().len(),
-        started.elapsed()
-    ));
-
+    let features = Features::new(features, dims)?;
+    let builder = TreeBuilder::new(features, config).context("cannot build the tree set")?;
+    let trees = builder.subsets().len();
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     ingest::output::remove_abandoned_temporaries(out)?;
-    let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} writing shards: {pos} files, {msg} [{elapsed}]")
-            .expect("valid template"),
+    let bar = ProgressBar::new(trees as u64).with_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} trees over {msg} [{elapsed}, {eta} left]",
+        )
+        .expect("valid template"),
     );
+    bar.set_message(format!("{n} x {dims}"));
+    bar.enable_steady_tick(Duration::from_millis(120));
     let (mut written, mut names) = (0u64, Vec::new());
-    let manifest = write_index(
-        Features::new(features, dims)?,
-        &trees,
-        shards,
-        |name, bytes| {
-            // The manifest is the entry file: written by the caller, after every shard.
-            if name == MANIFEST_NAME {
-                return Ok(());
-            }
-            write_content_named(&out.join(name), bytes)?;
-            names.push(name.to_owned());
-            written += bytes.len() as u64;
+    let mut sink = |name: &str, bytes: &[u8]| {
+        write_content_named(&out.join(name), bytes)?;
+        names.push(name.to_owned());
+        written += bytes.len() as u64;
+        Ok::<_, anyhow::Error>(())
+    };
+    let mut files =
+        write_features(features, shards, &mut sink).context("cannot write the features")?;
+    // A tree per thread at a time, written and dropped before the next: memory holds the
+    // features twice (rows and columns) and a few trees, never the whole set.
+    let positions: Vec<usize> = (0..trees).collect();
+    for batch in positions.chunks(rayon::current_num_threads().max(1)) {
+        let built: Vec<KdTree> = batch
+            .par_iter()
+            .map(|&t| builder.build(t))
+            .collect::<Result<_, _>>()
+            .context("cannot build a tree")?;
+        for (&t, tree) in batch.iter().zip(&built) {
+            files.push(
+                write_tree(t, tree, &builder.subsets()[t], config, shards, &mut sink)
+                    .context("cannot write a tree")?,
+            );
             bar.inc(1);
-            bar.set_message(format!("{:.1} MiB", written as f64 / f64::from(1 << 20)));
-            Ok::<_, anyhow::Error>(())
-        },
-    )
-    .context("cannot write the index")?;
+        }
+    }
     bar.finish();
+    let manifest = index_manifest(features, config, builder.subsets().to_vec(), files);
     eprintln!(
         "wrote {} shard files to {} ({:.1} MiB, {:.0} bytes per image) in {:.2?}",
         names.len(),

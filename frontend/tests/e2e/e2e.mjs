@@ -4,7 +4,7 @@
 // Prints one line per test and the measured figures; exits 1 if any test failed.
 // E2E_ONLY=REGEX runs only the tests whose names match.
 import { chromium } from 'playwright-core';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 
@@ -259,9 +259,11 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   assert(!/\[0, 255\]|BETWEEN 0 AND 255/.test(rules), `rules bound nothing: ${rules}`);
   assert(/train/.test(figures.finetune_times), `times: ${figures.finetune_times}`);
   const leafShards = net.urls.filter((u) => /tree-\d+-leaves/.test(u)).length;
+  // The tree tops name the leaf files (the manifest names the tops): count them beside it.
   const swatches = process.env.DATA_DIR + '/swatches/';
   const { index } = JSON.parse(await readFile(swatches + 'dataset.json', 'utf8'));
-  const allLeaves = (await readFile(swatches + index, 'utf8')).match(/tree_leaves/g).length;
+  const indexDir = swatches + index.replace(/[^/]*$/, '');
+  const allLeaves = (await readdir(indexDir)).filter((f) => /^tree-\d+-leaves/.test(f)).length;
   figures.finetune_leaf_shards = `${leafShards} of ${allLeaves}`;
   // Ranked likeliest first (hits, then depth in the boxes), not by id: most of the first
   // page is the cluster.

@@ -1,8 +1,8 @@
 //! Shard files: deterministic, named by content, lazily loadable.
 
 use index_shards::{
-    FORMAT_VERSION, IndexError, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig, ShardKind,
-    TreeSet, TreeSetConfig,
+    FORMAT_VERSION, Features, IndexError, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig,
+    ShardKind, TreeBuilder, TreeSet, TreeSetConfig, index_manifest, write_features, write_tree,
 };
 
 use crate::common::{collect, load_all, write_to_memory};
@@ -52,6 +52,49 @@ fn writing_twice_gives_identical_bytes() {
     let json = &first.1.last().unwrap().1;
     assert_eq!(Manifest::from_json(json).unwrap(), first.0);
     assert_eq!(first.0.format_version, FORMAT_VERSION);
+}
+
+#[test]
+fn trees_written_one_at_a_time_give_the_same_bytes() {
+    let (features, set) = small_set();
+    let config = ShardConfig::uniform(4096);
+    let together = write_to_memory(&features, 16, &set, &config);
+    let features = Features::new(&features, 16).unwrap();
+    let builder = TreeBuilder::new(features, set.config()).unwrap();
+    let mut files = Vec::new();
+    let mut sink = |name: &str, bytes: &[u8]| {
+        files.push((name.to_owned(), bytes.to_vec()));
+        Ok::<_, std::io::Error>(())
+    };
+    let mut listed = write_features(features, &config, &mut sink).unwrap();
+    // Backwards: each tree stands alone.
+    let mut tops = Vec::new();
+    for t in (0..builder.subsets().len()).rev() {
+        let tree = builder.build(t).unwrap();
+        tops.push(
+            write_tree(
+                t,
+                &tree,
+                &builder.subsets()[t],
+                set.config(),
+                &config,
+                &mut sink,
+            )
+            .unwrap(),
+        );
+    }
+    listed.extend(tops.into_iter().rev());
+    let manifest = index_manifest(features, set.config(), builder.subsets().to_vec(), listed);
+    assert_eq!(manifest, together.0);
+    let mut alone: Vec<_> = files;
+    let mut all: Vec<_> = together
+        .1
+        .into_iter()
+        .filter(|(n, _)| n != MANIFEST_NAME)
+        .collect();
+    alone.sort();
+    all.sort();
+    assert_eq!(alone, all);
 }
 
 #[test]
