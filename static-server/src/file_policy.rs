@@ -16,8 +16,10 @@ pub const NO_CACHE: &str = "no-cache";
 /// Length of the hex content hash in dataset and app file names.
 const HASH_LEN: usize = 16;
 
-/// Whether a file name carries a content hash, in either of the project's forms:
+/// Whether a file name carries a content hash, in any of the project's forms:
 /// - dataset files `<stem>.<16 lowercase hex>.<ext>` (`tree-017-top.3f2a9c0d1e2b4a5c.shard`);
+/// - thumbnails `<16 lowercase hex>.<ext>` (`thumbs/3f2a9c0d1e2b4a5c.jpg`: ingest names a
+///   thumbnail by its bytes' hash alone);
 /// - the app's files (frontend/build.sh) `<stem>-<16 hex>.<ext>` and `<stem>-<16 hex>_bg.wasm`
 ///   (`app-1a2b3c4d5e6f7a8b.js`).
 pub fn is_content_hashed(file_name: &str) -> bool {
@@ -34,7 +36,7 @@ pub fn is_content_hashed(file_name: &str) -> bool {
     let app_form = app_stem
         .rsplit_once('-')
         .is_some_and(|(name, hash)| !name.is_empty() && is_hash(hash));
-    dataset_form || app_form
+    dataset_form || is_hash(stem) || app_form
 }
 
 fn is_hash(text: &str) -> bool {
@@ -83,6 +85,7 @@ mod tests {
             "frontend-1a2b3c4d5e6f7a8b.js",
             "frontend-1a2b3c4d5e6f7a8b_bg.wasm",
             "style-1a2b3c4d5e6f7a8b.css",
+            "3f2a9c0d1e2b4a5c.jpg",
         ] {
             assert!(is_content_hashed(name), "{name}");
             assert_eq!(cache_control_for(name), IMMUTABLE, "{name}");
@@ -106,6 +109,8 @@ mod tests {
             "tree.3f2a9c0d1e2b4a5c",
             "tree.3f2a9c0d1e2b4a5c.",
             "frontend-1a2b3c4d5e6f7a8g.js",
+            "3f2a9c0d1e2b4a5.jpg",
+            "3F2A9C0D1E2B4A5C.jpg",
         ] {
             assert!(!is_content_hashed(name), "{name}");
             assert_eq!(cache_control_for(name), NO_CACHE, "{name}");
