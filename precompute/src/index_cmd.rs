@@ -11,14 +11,16 @@ use branches::{NegativePool, PoolSettings};
 use clap::Args;
 use index_shards::{
     Centroids, Features, KdTree, KnnManifest, MANIFEST_NAME, MIN_PARTITIONED_ROWS, Manifest,
-    PartitionConfig, RowBlocksConfig, RowsManifest, ShardConfig, TreeBuilder, TreeSetConfig,
-    index_manifest, write_features, write_knn_lists, write_row_blocks, write_tree,
+    PartitionConfig, RowBlocksConfig, RowsManifest, ShardConfig, ShardFile, TreeBuilder,
+    TreeSetConfig, index_manifest, write_features, write_knn_lists, write_row_blocks, write_tree,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::dataset::read_u8_rows;
 use crate::output::{write_atomic, write_content_named};
+use crate::part::{Part, PartArgs};
 
 /// Build the index shards and manifest of a feature matrix.
 #[derive(Args)]
@@ -42,6 +44,11 @@ pub struct IndexArgs {
     shards: ShardSizes,
     #[command(flatten)]
     knn: KnnListsArg,
+    /// Build only this part's trees (tree t when t mod n = i), for a split run: each part
+    /// records its trees in OUT/.work/trees, and the run without a part (once every part
+    /// is done) writes the rest and the manifest, reusing them.
+    #[command(flatten)]
+    part: PartArgs,
 }
 
 /// How large the index's files may be.
@@ -119,6 +126,25 @@ pub fn run(args: &IndexArgs) -> Result<()> {
         subsets: args.subsets.0.clone(),
         seed: args.seed,
     };
+    let part = args.part.part()?.unwrap_or(Part::WHOLE);
+    if part != Part::WHOLE {
+        let written = write_trees(
+            &features,
+            dims,
+            &config,
+            &args.shards.config(),
+            &args.out,
+            part,
+        )?;
+        eprintln!(
+            "part {}/{}: {} trees recorded in {}; run `precompute index` without a part to finish",
+            part.index,
+            part.count,
+            written.len(),
+            args.out.join(TREE_RECORDS).display()
+        );
+        return Ok(());
+    }
     let IndexShards {
         mut manifest,
         mut leaf_files,
@@ -146,8 +172,9 @@ pub struct IndexShards {
 
 /// Builds the trees of quantised `features` (rows of `dims`) and writes their shards into
 /// `out`, skipping shards already there (and removing the temporary files of a killed
-/// run). The shards of an earlier index stay until [`remove_stale_shards`], for readers of
-/// its manifest.
+/// run), and reusing the trees recorded by an earlier run or part of the same inputs
+/// ([`write_trees`]). The shards of an earlier index stay until [`remove_stale_shards`],
+/// for readers of its manifest.
 pub fn write_index_shards(
     features: &[u8],
     dims: usize,
@@ -155,63 +182,180 @@ pub fn write_index_shards(
     shards: &ShardConfig,
     out: &Path,
 ) -> Result<IndexShards> {
-    let n = features.len() / dims.max(1);
     let started = Instant::now();
-    let features = Features::new(features, dims)?;
-    let builder = TreeBuilder::new(features, config).context("cannot build the tree set")?;
-    let trees = builder.subsets().len();
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     ingest::output::remove_abandoned_temporaries(out)?;
-    let bar = ProgressBar::new(trees as u64).with_style(
+    let rows = Features::new(features, dims)?;
+    let mut files = write_features(rows, shards, |name, bytes| {
+        write_content_named(&out.join(name), bytes)
+    })
+    .context("cannot write the features")?;
+    let trees = write_trees(features, dims, config, shards, out, Part::WHOLE)?;
+    let subsets = trees.iter().map(|t| t.subset.clone()).collect();
+    let mut leaf_files = Vec::new();
+    for tree in trees {
+        files.push(tree.top);
+        leaf_files.extend(tree.leaf_files.into_iter().map(|file| file.name));
+    }
+    let manifest = index_manifest(rows, config, subsets, files);
+    let written: u64 = manifest.files.iter().map(|f| f.bytes).sum::<u64>();
+    eprintln!(
+        "index of {} x {dims} in {}: {} files listed by the manifest and {} leaf files ({:.1} MiB without the leaf files) in {:.2?}",
+        rows.len(),
+        out.display(),
+        manifest.files.len(),
+        leaf_files.len(),
+        written as f64 / f64::from(1 << 20),
+        started.elapsed()
+    );
+    Ok(IndexShards {
+        manifest,
+        leaf_files,
+    })
+}
+
+/// Where `precompute index` records each tree it wrote, inside the output folder.
+const TREE_RECORDS: &str = ".work/trees";
+
+/// One written tree, as recorded in [`TREE_RECORDS`]: enough to list it in a manifest and
+/// to keep its files, without building it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct TreeRecord {
+    /// What the tree was built from: [`tree_inputs`].
+    inputs: String,
+    /// The tree's feature subset.
+    subset: Vec<u16>,
+    /// Its top file's manifest entry.
+    top: ShardFile,
+    /// Its leaf files, which the top lists.
+    leaf_files: Vec<RecordedFile>,
+}
+
+/// A file of a recorded tree: its name and the blake3 of its bytes, checked before the
+/// tree is reused, so a damaged file is written again (as any content-named file is).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RecordedFile {
+    name: String,
+    blake3: String,
+}
+
+impl TreeRecord {
+    /// Whether every file of the tree is in `out` with the bytes it was written with.
+    fn is_whole_in(&self, out: &Path) -> bool {
+        let top = RecordedFile {
+            name: self.top.name.clone(),
+            blake3: self.top.blake3.clone(),
+        };
+        std::iter::once(&top).chain(&self.leaf_files).all(|file| {
+            fs::read(out.join(&file.name))
+                .is_ok_and(|bytes| blake3::hash(&bytes).to_hex().as_str() == file.blake3)
+        })
+    }
+}
+
+/// The blake3 of everything a tree's files follow from: the format, the features, the
+/// tree-set config and the file sizes. A record of other inputs is never reused, so a part
+/// whose features changed under it is built again, not mixed in.
+fn tree_inputs(
+    features: &[u8],
+    dims: usize,
+    config: &TreeSetConfig,
+    shards: &ShardConfig,
+) -> String {
+    let mut hasher = blake3::Hasher::new();
+    let settings = format!(
+        "format {} dims {dims} leaf_size {} subsets {:?} seed {} shard bytes {} leaf file bytes {}",
+        index_shards::FORMAT_VERSION,
+        config.leaf_size,
+        config.subsets,
+        config.seed,
+        shards.max_shard_bytes,
+        shards.max_leaf_shard_bytes
+    );
+    hasher.update(settings.as_bytes());
+    hasher.update(features);
+    hasher.finalize().to_hex().to_string()
+}
+
+/// Builds and writes the trees of `part` into `out` (every tree for [`Part::WHOLE`]), a
+/// tree per thread at a time, each recorded in [`TREE_RECORDS`] once its files are
+/// written; a tree recorded before with the same inputs and whose files all hold the bytes
+/// recorded is not built again. Memory holds the features twice (rows and columns) and a few trees,
+/// never the whole set (about 9 GB at 10M images). The records of the part's trees, in
+/// tree order.
+fn write_trees(
+    features: &[u8],
+    dims: usize,
+    config: &TreeSetConfig,
+    shards: &ShardConfig,
+    out: &Path,
+    part: Part,
+) -> Result<Vec<TreeRecord>> {
+    let rows = Features::new(features, dims)?;
+    let inputs = tree_inputs(features, dims, config, shards);
+    let builder = TreeBuilder::new(rows, config).context("cannot build the tree set")?;
+    let records_dir = out.join(TREE_RECORDS);
+    fs::create_dir_all(&records_dir)
+        .with_context(|| format!("cannot create {}", records_dir.display()))?;
+    let record_path = |t: usize| records_dir.join(format!("tree-{t:03}.json"));
+    let mut records: Vec<Option<TreeRecord>> = Vec::new();
+    let mut todo = Vec::new();
+    for t in (0..builder.subsets().len()).filter(|t| t % part.count == part.index) {
+        let reused = fs::read(record_path(t))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<TreeRecord>(&bytes).ok())
+            .filter(|r| r.inputs == inputs && r.is_whole_in(out));
+        if reused.is_none() {
+            todo.push((t, records.len()));
+        }
+        records.push(reused);
+    }
+    let bar = ProgressBar::new(records.len() as u64).with_style(
         ProgressStyle::with_template(
             "{bar:30} {pos}/{len} trees over {msg} [{elapsed}, {eta} left]",
         )
         .expect("valid template"),
     );
-    bar.set_message(format!("{n} x {dims}"));
+    bar.set_message(format!("{} x {dims}", rows.len()));
+    bar.set_position((records.len() - todo.len()) as u64);
     bar.enable_steady_tick(Duration::from_millis(120));
-    let (mut written, mut names) = (0u64, Vec::new());
-    let mut sink = |name: &str, bytes: &[u8]| {
-        write_content_named(&out.join(name), bytes)?;
-        names.push(name.to_owned());
-        written += bytes.len() as u64;
-        Ok::<_, anyhow::Error>(())
-    };
-    let mut files =
-        write_features(features, shards, &mut sink).context("cannot write the features")?;
-    // A tree per thread at a time, written and dropped before the next: memory holds the
-    // features twice (rows and columns) and a few trees, never the whole set.
-    let positions: Vec<usize> = (0..trees).collect();
-    for batch in positions.chunks(rayon::current_num_threads().max(1)) {
+    for batch in todo.chunks(rayon::current_num_threads().max(1)) {
         let built: Vec<KdTree> = batch
             .par_iter()
-            .map(|&t| builder.build(t))
+            .map(|&(t, _)| builder.build(t))
             .collect::<Result<_, _>>()
             .context("cannot build a tree")?;
-        for (&t, tree) in batch.iter().zip(&built) {
-            files.push(
-                write_tree(t, tree, &builder.subsets()[t], config, shards, &mut sink)
-                    .context("cannot write a tree")?,
-            );
+        for (&(t, slot), tree) in batch.iter().zip(&built) {
+            let mut leaf_files = Vec::new();
+            let subset = &builder.subsets()[t];
+            let top = write_tree(t, tree, subset, config, shards, |name, bytes| {
+                write_content_named(&out.join(name), bytes)?;
+                leaf_files.push(RecordedFile {
+                    name: name.to_owned(),
+                    blake3: blake3::hash(bytes).to_hex().to_string(),
+                });
+                Ok::<_, anyhow::Error>(())
+            })
+            .context("cannot write a tree")?;
+            leaf_files.retain(|file| file.name != top.name);
+            let record = TreeRecord {
+                inputs: inputs.clone(),
+                subset: subset.clone(),
+                top,
+                leaf_files,
+            };
+            write_atomic(&record_path(t), &serde_json::to_vec_pretty(&record)?)?;
+            records[slot] = Some(record);
             bar.inc(1);
         }
     }
     bar.finish();
-    let manifest = index_manifest(features, config, builder.subsets().to_vec(), files);
     eprintln!(
-        "wrote {} shard files to {} ({:.1} MiB, {:.0} bytes per image) in {:.2?}",
-        names.len(),
-        out.display(),
-        written as f64 / f64::from(1 << 20),
-        written as f64 / n.max(1) as f64,
-        started.elapsed()
+        "trees: {} reused from earlier runs, {} built",
+        records.len() - todo.len(),
+        todo.len()
     );
-    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
-    names.retain(|name| !listed.contains(name.as_str()));
-    Ok(IndexShards {
-        manifest,
-        leaf_files: names,
-    })
+    Ok(records.into_iter().flatten().collect())
 }
 
 /// Trains the partitioned k-NN of quantised `features` (rows of `dims`) and writes its

@@ -107,10 +107,12 @@ fn write_request(dir: &Path, json: &str) -> PathBuf {
 }
 
 fn sorted_listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    // The files served; `.work` (the trees' records) is no part of the index.
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
+        .map(Result::unwrap)
+        .filter(|e| e.file_name() != ".work")
         .map(|e| {
-            let e = e.unwrap();
             (
                 e.file_name().into_string().unwrap(),
                 fs::read(e.path()).unwrap(),
@@ -317,6 +319,91 @@ fn the_same_features_give_the_same_shards_and_answers() {
     // Indexing again into the same folder keeps it valid and identical.
     build_index(a.path(), &set);
     assert_eq!(sorted_listing(&index_a), sorted_listing(&index_b));
+}
+
+#[test]
+fn an_index_split_into_parts_equals_the_whole_and_other_inputs_are_built_again() {
+    let set = small_set();
+    let (whole, split) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let whole_index = build_index(whole.path(), &set);
+    let features = whole.path().join("features.npy");
+    let index = split.path().join("index");
+    let index_args = |extra: &[&str], environment: &[(&str, &str)]| {
+        let mut args = vec![
+            "index",
+            "--features",
+            features.to_str().unwrap(),
+            "--out",
+            index.to_str().unwrap(),
+            "--leaf-size",
+            "64",
+            "--max-shard-bytes",
+            "20000",
+        ];
+        args.extend_from_slice(extra);
+        let out = precompute_in(environment, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    // Part 0 of 2 by flag, part 1 as a Slurm array task: each records its trees only.
+    let first = index_args(&["--part", "0/2"], &[]);
+    assert!(first.contains("part 0/2: 52 trees recorded"), "{first}");
+    assert!(!index.join("manifest.json").exists());
+    let slurm = [
+        ("SLURM_ARRAY_TASK_ID", "1"),
+        ("SLURM_ARRAY_TASK_MIN", "0"),
+        ("SLURM_ARRAY_TASK_COUNT", "2"),
+    ];
+    let second = index_args(&[], &slurm);
+    assert!(second.contains("part 1/2: 52 trees recorded"), "{second}");
+    let records = |dir: &Path| fs::read_dir(dir.join(".work/trees")).unwrap().count();
+    assert_eq!(records(&index), 104);
+    // The finishing run builds no tree: it lists the recorded ones.
+    let finish = index_args(&[], &[]);
+    assert!(
+        finish.contains("trees: 104 reused from earlier runs, 0 built"),
+        "{finish}"
+    );
+    assert_eq!(sorted_listing(&index), sorted_listing(&whole_index));
+
+    // Other features: the records do not match, every tree is built again, and the index
+    // equals a whole build of the new features.
+    let mut other = set.features.clone();
+    other[0] ^= 0xff;
+    let matrix = Matrix::U8 {
+        rows: set.len(),
+        cols: set.dims,
+        data: other,
+    };
+    fs::write(&features, npy::write(&matrix)).unwrap();
+    let rebuilt_part = index_args(&["--part", "0/2"], &[]);
+    assert!(
+        rebuilt_part.contains("trees: 0 reused from earlier runs, 52 built"),
+        "{rebuilt_part}"
+    );
+    let rest = index_args(&[], &[]);
+    assert!(
+        rest.contains("trees: 52 reused from earlier runs, 52 built"),
+        "{rest}"
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    fs::copy(&features, fresh.path().join("features.npy")).unwrap();
+    let out = precompute(&[
+        "index",
+        "--features",
+        fresh.path().join("features.npy").to_str().unwrap(),
+        "--out",
+        fresh.path().join("index").to_str().unwrap(),
+        "--leaf-size",
+        "64",
+        "--max-shard-bytes",
+        "20000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        sorted_listing(&index),
+        sorted_listing(&fresh.path().join("index"))
+    );
 }
 
 #[test]

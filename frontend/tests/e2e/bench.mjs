@@ -1,6 +1,7 @@
 // Figures of the app on one dataset in headless Chromium: bytes and time to the first
-// grid (cold, then warm from the Cache API), "more like this" (k-NN), and two DBranches
-// rounds (the first fetches tree tops and leaves, the second reuses them); on a dataset
+// grid (cold, then warm from the Cache API), "more like this" (k-NN), two rounds (the
+// first fetches tree tops and leaves, the second reuses them), the memory the page and
+// its workers hold after them; on a dataset
 // with a text encoder, the time to encode texts (TEXTS, `|`-separated, each searched twice:
 // the first warms up; the median of the second encodes is reported).
 // Usage: node bench.mjs BASE_URL DATASET [PARAMS]   (as served by run.sh's static-server
@@ -10,7 +11,12 @@ import { chromium } from 'playwright-core';
 
 const [base, dataset, params] = process.argv.slice(2);
 const TIMEOUT = 600_000;
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-quic'] });
+// ForceEagerMeasureMemory: performance.measureUserAgentSpecificMemory() answers at once
+// instead of at the next garbage collection.
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-quic', '--enable-blink-features=ForceEagerMeasureMemory'],
+});
 // No service worker: the figures are the app's own fetches (the Cache API still applies).
 const context = await browser.newContext({ serviceWorkers: 'block' });
 const out = { dataset, params };
@@ -82,6 +88,18 @@ if ((await page.getByTestId('text-status').textContent()).trim()) {
   encodes.sort((a, b) => a - b);
   out.text_encode_ms = { median: encodes[Math.floor(encodes.length / 2)], all: encodes };
 }
+// What the page and its workers hold (JS heaps, wasm memories, DOM): the app is
+// cross-origin isolated, which the measurement needs.
+out.memory = await page.evaluate(async () => {
+  if (!self.crossOriginIsolated) return 'not measured: the page is not cross-origin isolated';
+  const { bytes, breakdown } = await performance.measureUserAgentSpecificMemory();
+  const parts = breakdown.filter((b) => b.bytes > 1 << 20).map((b) => ({
+    mb: +(b.bytes / 1e6).toFixed(1),
+    types: b.types.join(','),
+    scope: b.attribution.map((a) => `${a.scope || ''} ${(a.url || '').replace(/.*\//, '')}`).join(';'),
+  }));
+  return { mb: +(bytes / 1e6).toFixed(1), parts };
+});
 await page.close();
 const warm = await open();
 out.warm_first_grid = { ms: warm.ms, bytes: warm.net.bytes };
