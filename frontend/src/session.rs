@@ -3,6 +3,8 @@
 //! keyboard focus and the shift-click anchor. The UI renders a [`Session`] and turns
 //! every user event and worker reply into an [`Action`].
 
+use std::rc::Rc;
+
 use branches::Model;
 
 use crate::labels::{Label, LabelSet};
@@ -28,14 +30,95 @@ pub enum Query {
     Saved,
 }
 
+/// A ranked list of image ids. The whole collection in id order (a dataset's first view)
+/// is held as its size, not as an id per image (40 MB at 10M images); a list is shared, so
+/// cloning the app's state, as every message does, copies no ids.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ranked {
+    /// Ids `0..n`.
+    Collection(u32),
+    /// These ids, in this order.
+    Listed(Rc<Vec<u32>>),
+}
+
+impl Default for Ranked {
+    fn default() -> Self {
+        Self::Listed(Rc::default())
+    }
+}
+
+impl From<Vec<u32>> for Ranked {
+    fn from(ids: Vec<u32>) -> Self {
+        Self::Listed(Rc::new(ids))
+    }
+}
+
+impl Ranked {
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Collection(n) => *n as usize,
+            Self::Listed(ids) => ids.len(),
+        }
+    }
+
+    /// Whether there is no id.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id at `at`.
+    pub fn get(&self, at: usize) -> Option<u32> {
+        match self {
+            Self::Collection(n) => (at < *n as usize).then_some(at as u32),
+            Self::Listed(ids) => ids.get(at).copied(),
+        }
+    }
+
+    /// The ids at `range`, cut to the list.
+    pub fn range(&self, range: std::ops::Range<usize>) -> Vec<u32> {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        match self {
+            Self::Collection(_) => (start as u32..end as u32).collect(),
+            Self::Listed(ids) => ids[start..end].to_vec(),
+        }
+    }
+
+    /// Where `id` is in the list.
+    pub fn position(&self, id: u32) -> Option<usize> {
+        match self {
+            Self::Collection(n) => (id < *n).then_some(id as usize),
+            Self::Listed(ids) => ids.iter().position(|&r| r == id),
+        }
+    }
+
+    /// The ids in order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let (all, listed) = match self {
+            Self::Collection(n) => (0..*n, &[][..]),
+            Self::Listed(ids) => (0..0, ids.as_slice()),
+        };
+        all.chain(listed.iter().copied())
+    }
+
+    /// The listed ids; `None` for the whole collection.
+    pub fn listed(&self) -> Option<&[u32]> {
+        match self {
+            Self::Collection(_) => None,
+            Self::Listed(ids) => Some(ids),
+        }
+    }
+}
+
 /// The results of one step: k-NN or a round of search by classification.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Round {
     /// Every result, ranked.
-    pub ids: Vec<u32>,
+    pub ids: Ranked,
     /// The unlabelled images the round's model is least sure about, least sure first
     /// (empty for k-NN): labelling them teaches the next round most.
-    pub uncertain: Vec<u32>,
+    pub uncertain: Ranked,
     /// The model's boxes as rules (empty for k-NN and the baselines).
     pub rules: Vec<String>,
     /// The model's boxes as SQL.
@@ -139,7 +222,8 @@ impl Session {
         let new_results = match action {
             Action::Start { query, round } => {
                 *self = Session::default();
-                self.labels.set_all(&round.ids, Label::Relevant);
+                let ids: Vec<u32> = round.ids.iter().collect();
+                self.labels.set_all(&ids, Label::Relevant);
                 self.query = query;
                 self.round = round;
                 true
@@ -163,7 +247,7 @@ impl Session {
                 false
             }
             Action::LabelShown(label) => {
-                let shown = self.shown().to_vec();
+                let shown = self.shown();
                 self.labels.set_all(&shown, label);
                 false
             }
@@ -188,7 +272,7 @@ impl Session {
                 false
             }
             Action::LabelFocused(label) => {
-                if let Some(&id) = self.focus.and_then(|f| self.listed().get(f)) {
+                if let Some(id) = self.focus.and_then(|f| self.listed().get(f)) {
                     self.labels.set(id, label);
                 }
                 false
@@ -228,13 +312,15 @@ impl Session {
             return false;
         }
         let shown = self.round.ids.len();
-        let known: std::collections::HashSet<u32> = self.round.ids.iter().copied().collect();
+        let known: std::collections::HashSet<u32> = self.round.ids.iter().collect();
         let new: Vec<u32> = ids.into_iter().filter(|id| !known.contains(id)).collect();
         if new.is_empty() {
             return false;
         }
         self.labels.set_all(&new, Label::Relevant);
-        self.round.ids.extend(new);
+        let mut extended: Vec<u32> = self.round.ids.iter().collect();
+        extended.extend(new);
+        self.round.ids = extended.into();
         self.listing = Listing::Results;
         self.page = shown / PAGE_SIZE;
         self.focus = None;
@@ -256,14 +342,13 @@ impl Session {
     }
 
     fn click(&mut self, id: u32, shift: bool) {
-        let Some(at) = self.listed().iter().position(|&r| r == id) else {
+        let Some(at) = self.listed().position(id) else {
             return;
         };
         match self.anchor.filter(|_| shift) {
             Some(anchor) => {
-                let label = self.labels.get(self.listed()[anchor]);
-                let range = anchor.min(at)..=anchor.max(at);
-                let ids = self.listed()[range].to_vec();
+                let label = self.labels.get(self.listed().get(anchor).unwrap_or(id));
+                let ids = self.listed().range(anchor.min(at)..anchor.max(at) + 1);
                 self.labels.set_all(&ids, label);
             }
             None => {
@@ -275,7 +360,7 @@ impl Session {
     }
 
     /// The list the grid shows, all pages.
-    pub fn listed(&self) -> &[u32] {
+    pub fn listed(&self) -> &Ranked {
         match self.listing {
             Listing::Results => &self.round.ids,
             Listing::Uncertain => &self.round.uncertain,
@@ -283,10 +368,9 @@ impl Session {
     }
 
     /// The ids of the page shown.
-    pub fn shown(&self) -> &[u32] {
-        let ids = self.listed();
-        let start = (self.page * PAGE_SIZE).min(ids.len());
-        &ids[start..(start + PAGE_SIZE).min(ids.len())]
+    pub fn shown(&self) -> Vec<u32> {
+        let start = self.page * PAGE_SIZE;
+        self.listed().range(start..start + PAGE_SIZE)
     }
 
     /// Number of pages (0 without results).
@@ -309,7 +393,7 @@ mod tests {
         session.apply(Action::Start {
             query: Query::Like(0),
             round: Round {
-                ids: (0..n).collect(),
+                ids: (0..n).collect::<Vec<_>>().into(),
                 ..Round::default()
             },
         });
@@ -318,17 +402,50 @@ mod tests {
 
     fn round(ids: Vec<u32>) -> Action {
         Action::Round(Round {
-            ids,
+            ids: ids.into(),
             ..Round::default()
         })
+    }
+
+    #[test]
+    fn the_whole_collection_is_paged_and_labelled_without_an_id_per_image() {
+        // u32::MAX images: holding an id each would take 16 GB.
+        let mut session = Session::default();
+        session.apply(Action::Show {
+            query: Query::None,
+            round: Round {
+                ids: Ranked::Collection(u32::MAX),
+                ..Round::default()
+            },
+        });
+        assert_eq!(session.pages(), (u32::MAX as usize).div_ceil(PAGE_SIZE));
+        assert_eq!(session.shown(), (0..60).collect::<Vec<u32>>());
+        session.apply(Action::Page(1_000_000));
+        assert_eq!(session.shown()[0], 60_000_000);
+        session.apply(Action::Click {
+            id: 60_000_002,
+            shift: false,
+        });
+        session.apply(Action::Click {
+            id: 60_000_005,
+            shift: true,
+        });
+        assert_eq!(
+            session.labels.relevant(),
+            (60_000_002..=60_000_005).collect::<Vec<u32>>()
+        );
+        session.apply(Action::MoveFocus(1));
+        assert_eq!(session.focus, Some(60_000_006));
+        session.apply(Action::Page(usize::MAX));
+        assert_eq!(session.shown().last(), Some(&(u32::MAX - 1)));
     }
 
     #[test]
     fn the_least_sure_list_is_labelled_like_the_results_and_each_round_shows_results_first() {
         let mut session = started(5);
         session.apply(Action::Round(Round {
-            ids: vec![0, 1, 2],
-            uncertain: vec![7, 3, 8],
+            ids: vec![0, 1, 2].into(),
+            uncertain: vec![7, 3, 8].into(),
             ..Round::default()
         }));
         session.apply(Action::List(Listing::Uncertain));
@@ -351,7 +468,7 @@ mod tests {
         session.apply(round(vec![4]));
         assert_eq!(
             (session.listing, session.shown()),
-            (Listing::Results, &[4][..])
+            (Listing::Results, vec![4])
         );
         session.apply(Action::List(Listing::Uncertain));
         assert!(
@@ -375,7 +492,7 @@ mod tests {
         session.apply(Action::Start {
             query: Query::Like(9),
             round: Round {
-                ids: vec![9, 8],
+                ids: vec![9, 8].into(),
                 ..Round::default()
             },
         });
@@ -399,7 +516,10 @@ mod tests {
         session.apply(Action::More((0..120).collect()));
         assert_eq!(session.results_shown, shown + 1, "new results, told once");
         assert_eq!(session.page, 1, "the first new result's page");
-        assert_eq!(session.round.ids, (0..120).collect::<Vec<_>>());
+        assert_eq!(
+            session.round.ids.iter().collect::<Vec<_>>(),
+            (0..120).collect::<Vec<_>>()
+        );
         assert_eq!(session.labels.get(5), Label::Irrelevant);
         assert_eq!(session.labels.get(100), Label::Relevant);
         session.apply(Action::Page(0));
@@ -413,7 +533,7 @@ mod tests {
         session.apply(round(vec![1, 2]));
         assert!(!session.extendable());
         session.apply(Action::More((0..180).collect()));
-        assert_eq!(session.round.ids, [1, 2]);
+        assert_eq!(session.round.ids.iter().collect::<Vec<_>>(), [1, 2]);
         let mut browsing = Session::default();
         browsing.apply(Action::Show {
             query: Query::None,
@@ -428,7 +548,7 @@ mod tests {
         session.apply(Action::Show {
             query: Query::Saved,
             round: Round {
-                ids: vec![3, 2],
+                ids: vec![3, 2].into(),
                 ..Round::default()
             },
         });
@@ -459,11 +579,15 @@ mod tests {
         });
         assert_eq!(session.undoable(), 1);
         session.apply(Action::Undo);
-        assert_eq!(session.round.ids, [0, 1, 2]);
+        assert_eq!(session.round.ids.iter().collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(session.labels.get(7), Label::None);
         assert_eq!(session.undoable(), 0);
         session.apply(Action::Undo);
-        assert_eq!(session.round.ids, [0, 1, 2], "nothing more to undo");
+        assert_eq!(
+            session.round.ids.iter().collect::<Vec<_>>(),
+            [0, 1, 2],
+            "nothing more to undo"
+        );
     }
 
     #[test]
@@ -474,7 +598,7 @@ mod tests {
         let mut seen = Vec::new();
         for page in 0..session.pages() {
             session.apply(Action::Page(page));
-            seen.extend_from_slice(session.shown());
+            seen.extend(session.shown());
         }
         assert_eq!(seen, (0..150).collect::<Vec<_>>());
         session.apply(Action::Page(99));

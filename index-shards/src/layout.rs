@@ -264,7 +264,8 @@ impl Layout {
     /// What the browser fetches for each action, `(action, bytes, what it counts)`. A
     /// round is taken with `labelled` labelled images whose rows are in no fetched file,
     /// boxes over `trees` trees that reach one leaf shard each, and `held` images in the
-    /// boxes whose rows are fetched, each in a block of its own (the worst case).
+    /// boxes with a post-tree, whose rows are fetched, each in a block of its own (the worst
+    /// case; a box without one reads its depth from its leaves).
     pub fn actions(&self, labelled: u64, trees: u64, held: u64) -> Vec<(String, u64, String)> {
         let manifest = self.mean("manifest");
         let mut actions = Vec::new();
@@ -321,7 +322,7 @@ impl Layout {
                 format!(
                     "the pool and top table and {labelled} labelled rows ({training}), {trees} \
                      tree tops ({top_bytes}) and a leaf shard each ({leaf_bytes}), the rows of \
-                     {held} held images ({})",
+                     {held} images that boxes with a post-tree hold ({})",
                     rows_for(held)
                 ),
             ));

@@ -31,7 +31,8 @@ pub struct LayoutArgs {
     /// Trees a round's boxes query (one leaf shard each).
     #[arg(long, default_value_t = 25)]
     trees: u64,
-    /// Images a round's boxes hold whose rows are fetched (each in a block of its own).
+    /// Images a round's boxes with a post-tree hold, whose rows are fetched (each in a block
+    /// of its own); boxes without one read no row.
     #[arg(long, default_value_t = 2000)]
     held: u64,
 }

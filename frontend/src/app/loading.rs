@@ -157,13 +157,13 @@ fn open_folder(base: String, name: Option<String>, sender: Sender) {
 pub(super) fn use_item_chunks(state: UseReducerHandle<State>) {
     // Item chunks being fetched, by dataset folder and chunk.
     let in_flight = use_mut_ref(HashSet::<(String, usize)>::new);
-    let shown: Vec<u32> = state.session.shown().to_vec();
+    let shown: Vec<u32> = state.session.shown();
     let dataset = state.dataset.clone();
     use_effect_with((shown, dataset), move |(shown, dataset)| {
         let Some(dataset) = dataset.clone() else {
             return;
         };
-        for chunk in dataset.chunks_of(shown) {
+        for chunk in dataset.chunks_of(shown.iter().copied()) {
             let key = (dataset.base.clone(), chunk);
             if state.items.contains_key(&chunk) || !in_flight.borrow_mut().insert(key.clone()) {
                 continue;

@@ -13,7 +13,7 @@ use super::DEFAULT_CATALOG;
 use crate::protocol::{
     Backend, Failure, Progress, ReplyBody, TextBody, TextReply, TextTask, WorkerReply,
 };
-use crate::session::{Action, FIRST_RESULTS, Query, Round, Session};
+use crate::session::{Action, FIRST_RESULTS, Query, Ranked, Round, Session};
 use crate::share::{SharedSearch, searcher_from_name};
 
 /// What an embedding page is told of the results shown (the element's `results` and
@@ -119,10 +119,10 @@ impl OpenDataset {
     }
 
     /// The item chunks that hold `ids`, ascending and each once (ids out of range have none).
-    pub fn chunks_of<'a>(&self, ids: impl IntoIterator<Item = &'a u32>) -> Vec<usize> {
+    pub fn chunks_of(&self, ids: impl IntoIterator<Item = u32>) -> Vec<usize> {
         let mut chunks: Vec<usize> = ids
             .into_iter()
-            .filter_map(|&id| self.manifest.chunk_of(u64::from(id)).map(|(c, _)| c))
+            .filter_map(|id| self.manifest.chunk_of(u64::from(id)).map(|(c, _)| c))
             .collect();
         chunks.sort_unstable();
         chunks.dedup();
@@ -509,7 +509,7 @@ impl State {
                 self.session.apply(Action::Show {
                     query: Query::None,
                     round: Round {
-                        ids: (0..count).collect(),
+                        ids: Ranked::Collection(count),
                         ..Round::default()
                     },
                 });
@@ -522,7 +522,7 @@ impl State {
                 self.session.apply(Action::Start {
                     query,
                     round: Round {
-                        ids,
+                        ids: ids.into(),
                         times,
                         ..Round::default()
                     },
@@ -552,8 +552,8 @@ impl State {
             ) => {
                 self.network_bytes += times.network_bytes;
                 let round = Round {
-                    ids,
-                    uncertain,
+                    ids: ids.into(),
+                    uncertain: uncertain.into(),
                     rules,
                     sql,
                     model: Some(model),
@@ -621,7 +621,14 @@ impl State {
                 _ => None,
             },
             count: session.round.ids.len(),
-            ids: session.round.ids.clone(),
+            // The whole collection in id order (a dataset's first view) is said by its
+            // count alone: a host is not sent an id per image.
+            ids: session
+                .round
+                .ids
+                .listed()
+                .map(<[u32]>::to_vec)
+                .unwrap_or_default(),
             relevant: session.labels.relevant(),
             irrelevant: session.labels.irrelevant(),
             round: session.undoable(),
@@ -647,12 +654,12 @@ impl State {
     /// The tiles drawn: the page shown once its captions and thumbnail names are in, so
     /// that no tile is drawn with a stand-in caption; if loading them failed (the error
     /// panel says so), the tiles show with their ids. Nothing while they load.
-    pub fn grid(&self) -> &[u32] {
+    pub fn grid(&self) -> Vec<u32> {
         let shown = self.session.shown();
         if self.error.is_some() || shown.iter().all(|&id| self.item(id).is_some()) {
             shown
         } else {
-            &[]
+            Vec::new()
         }
     }
 
@@ -910,7 +917,10 @@ mod tests {
         assert!(state.can_send());
         assert_eq!(state.progress, None);
         assert_eq!(state.session.query, Query::None);
-        assert_eq!(state.session.round.ids, (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            state.session.round.ids.iter().collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
         assert!(state.session.labels.relevant().is_empty());
     }
 
@@ -979,7 +989,10 @@ mod tests {
         assert_eq!(state.more_results_k(), Some(10));
         state.apply(Msg::Sent(3, Pending::More(Query::Like(1))));
         state.apply(reply(3, neighbours((1..10).chain([0]).collect())));
-        assert_eq!(state.session.round.ids, [1, 2, 3, 4, 5, 6, 7, 8, 9, 0]);
+        assert_eq!(
+            state.session.round.ids.iter().collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 0]
+        );
         assert_eq!(
             state.more_results_k(),
             None,
@@ -990,7 +1003,7 @@ mod tests {
         state.apply(reply(4, neighbours(vec![7])));
         state.apply(Msg::Sent(5, Pending::More(Query::Like(1))));
         state.apply(reply(5, neighbours(vec![1, 2])));
-        assert_eq!(state.session.round.ids, [7]);
+        assert_eq!(state.session.round.ids.iter().collect::<Vec<_>>(), [7]);
         assert!(state.can_send());
     }
 
@@ -1001,7 +1014,10 @@ mod tests {
         state.apply(reply(2, neighbours(vec![1, 2, 3])));
         state.apply(Msg::Sent(3, Pending::FineTune));
         state.apply(reply(3, results(vec![1, 7, 8], 40)));
-        assert_eq!(state.session.round.ids, [1, 7, 8]);
+        assert_eq!(
+            state.session.round.ids.iter().collect::<Vec<_>>(),
+            [1, 7, 8]
+        );
         assert_eq!(state.session.round.rules, ["x0 < 3"]);
         assert_eq!(state.session.labels.relevant(), [1, 2, 3]);
         assert_eq!(state.session.undoable(), 1);
@@ -1104,7 +1120,10 @@ mod tests {
             },
         ));
         assert!(state.can_send());
-        assert_eq!(state.session.round.ids, [1, 2, 3]);
+        assert_eq!(
+            state.session.round.ids.iter().collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
         assert_eq!(state.session.labels.irrelevant(), [2]);
         assert_eq!(state.retry, Some(Retry::Search));
         // A worker that stops while idle is only restarted.
@@ -1126,7 +1145,10 @@ mod tests {
         state.apply(Msg::Dataset(dataset("https://x/other/", true)));
         assert!(!state.ready);
         assert!(state.items.is_empty());
-        assert_eq!(state.session.round.ids, Vec::<u32>::new());
+        assert_eq!(
+            state.session.round.ids.iter().collect::<Vec<_>>(),
+            Vec::<u32>::new()
+        );
         assert_eq!(state.text, TextState::Loading(None));
         assert!(!state.apply(Msg::Items {
             base: "https://x/tiny/".to_owned(),
@@ -1231,7 +1253,7 @@ mod tests {
         state.apply(Msg::Session(Action::Start {
             query: Query::Like(0),
             round: Round {
-                ids: vec![0, 1, 2],
+                ids: vec![0, 1, 2].into(),
                 ..Round::default()
             },
         }));
@@ -1353,6 +1375,6 @@ mod tests {
             [("a".to_owned(), 3), ("b".to_owned(), 3)]
         );
         let open = dataset("https://x/tiny/", false);
-        assert_eq!(open.chunks_of(&[9, 0, 5, 1, 42]), [0, 1, 2]);
+        assert_eq!(open.chunks_of([9, 0, 5, 1, 42]), [0, 1, 2]);
     }
 }

@@ -7,19 +7,33 @@
 // Usage: node bench.mjs BASE_URL DATASET [PARAMS]   (as served by run.sh's static-server
 // setup); PARAMS are added to the page URL, e.g. `searcher=ens&workers=1` for ensemble
 // rounds trained in one worker.
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const [base, dataset, params] = process.argv.slice(2);
 const TIMEOUT = 600_000;
-// ForceEagerMeasureMemory: performance.measureUserAgentSpecificMemory() answers at once
-// instead of at the next garbage collection.
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-quic', '--enable-blink-features=ForceEagerMeasureMemory'],
-});
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-quic'] });
 // No service worker: the figures are the app's own fetches (the Cache API still applies).
 const context = await browser.newContext({ serviceWorkers: 'block' });
 const out = { dataset, params };
+
+/** Summed RSS, in MB, of the renderer processes of the browser this script launched (the
+ * descendants of this process). */
+function rendererRssMb() {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,rss=,args='], { encoding: 'utf8' })
+    .split('\n').filter(Boolean).map((l) => {
+      const [pid, ppid, rss, ...args] = l.trim().split(/\s+/);
+      return { pid: Number(pid), ppid: Number(ppid), rss: Number(rss), args: args.join(' ') };
+    });
+  const ours = new Set([process.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of rows) if (ours.has(r.ppid) && !ours.has(r.pid)) { ours.add(r.pid); grew = true; }
+  }
+  const renderers = rows.filter((r) => ours.has(r.pid) && r.args.includes('--type=renderer'));
+  const mb = (kb) => +(kb / 1024).toFixed(1);
+  return { total: mb(renderers.reduce((sum, r) => sum + r.rss, 0)), each: renderers.map((r) => mb(r.rss)) };
+}
 
 async function open() {
   const page = await context.newPage();
@@ -41,7 +55,7 @@ const idle = (page) => page.waitForFunction(() => !document.querySelector('[data
 
 const cold = await open();
 out.count = Number(await cold.page.getByTestId('count').textContent());
-out.cold_first_grid = { ms: cold.ms, bytes: cold.net.bytes };
+out.cold_first_grid = { ms: cold.ms, bytes: cold.net.bytes, renderer_rss_mb: rendererRssMb().total };
 const { page, net } = cold;
 const id = await page.locator('[data-testid=result]').evaluateAll((els) =>
   Number((els.find((e) => /rare cluster/.test(e.title)) || els[0]).dataset.id));
@@ -53,7 +67,7 @@ await page.waitForFunction((id) => {
   return els[0]?.dataset.id === String(id) && els.every((e) => e.querySelector('img')?.complete);
 }, id, { timeout: TIMEOUT });
 await idle(page);
-out.more_like_this = { ms: Date.now() - t, bytes: net.bytes - before, times: await page.getByTestId('times').textContent() };
+out.more_like_this = { ms: Date.now() - t, bytes: net.bytes - before, times: await page.getByTestId('times').textContent(), renderer_rss_mb: rendererRssMb().total };
 for (const round of [1, 2]) {
   before = net.bytes;
   t = Date.now();
@@ -66,6 +80,7 @@ for (const round of [1, 2]) {
     bytes: net.bytes - before,
     count: Number(await page.getByTestId('count').textContent()),
     times: await page.getByTestId('times').textContent(),
+    renderer_rss_mb: rendererRssMb().total,
   };
   await page.getByTestId('undo').click();
 }
@@ -88,18 +103,11 @@ if ((await page.getByTestId('text-status').textContent()).trim()) {
   encodes.sort((a, b) => a - b);
   out.text_encode_ms = { median: encodes[Math.floor(encodes.length / 2)], all: encodes };
 }
-// What the page and its workers hold (JS heaps, wasm memories, DOM): the app is
-// cross-origin isolated, which the measurement needs.
-out.memory = await page.evaluate(async () => {
-  if (!self.crossOriginIsolated) return 'not measured: the page is not cross-origin isolated';
-  const { bytes, breakdown } = await performance.measureUserAgentSpecificMemory();
-  const parts = breakdown.filter((b) => b.bytes > 1 << 20).map((b) => ({
-    mb: +(b.bytes / 1e6).toFixed(1),
-    types: b.types.join(','),
-    scope: b.attribution.map((a) => `${a.scope || ''} ${(a.url || '').replace(/.*\//, '')}`).join(';'),
-  }));
-  return { mb: +(bytes / 1e6).toFixed(1), parts };
-});
+// What the page and its workers hold: the resident memory of this browser's renderer
+// processes (the page's JS heaps, its workers' wasm memories and heaps, the DOM, and the
+// renderer's own baseline), as the kernel counts it.
+out.renderer_rss_mb = rendererRssMb();
+out.js_heap_mb = +((await page.evaluate(() => performance.memory?.usedJSHeapSize || 0)) / 1e6).toFixed(1);
 await page.close();
 const warm = await open();
 out.warm_first_grid = { ms: warm.ms, bytes: warm.net.bytes };

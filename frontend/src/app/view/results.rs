@@ -91,7 +91,7 @@ pub(super) fn view(
         .focus
         .filter(|f| (first_shown..first_shown + PAGE_SIZE).contains(f))
         .unwrap_or(first_shown);
-    let tiles = state.grid().iter().enumerate().map(|(k, &id)| {
+    let tiles = state.grid().into_iter().enumerate().map(|(k, id)| {
         let item = state.item(id);
         html! {
             <Tile key={id} id={id} position={first_shown + k} label={session.labels.get(id)}

@@ -285,8 +285,9 @@ async fn export(state: UseReducerHandle<State>, format: &'static str) {
         return;
     };
     let labels: Vec<u32> = state.session.labels.iter().map(|(id, _)| id).collect();
+    let results: Vec<u32> = state.session.round.ids.iter().collect();
     let mut items = state.items.clone();
-    for chunk in dataset.chunks_of(state.session.round.ids.iter().chain(&labels)) {
+    for chunk in dataset.chunks_of(results.iter().chain(&labels).copied()) {
         if let std::collections::hash_map::Entry::Vacant(slot) = items.entry(chunk) {
             match load_chunk(&dataset, chunk).await {
                 Ok((loaded, _)) => {
@@ -300,7 +301,7 @@ async fn export(state: UseReducerHandle<State>, format: &'static str) {
         let (chunk, offset) = dataset.manifest.chunk_of(u64::from(id))?;
         items.get(&chunk)?.get(offset)
     };
-    let rows = share::export_rows(&state.session.round.ids, &state.session.labels, item);
+    let rows = share::export_rows(&results, &state.session.labels, item);
     let (text, mime) = match format {
         "csv" => (share::to_csv(&rows), "text/csv"),
         _ => (share::to_json(&rows), "application/json"),
