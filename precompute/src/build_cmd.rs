@@ -35,6 +35,7 @@ use crate::extract_cmd::{self, ExtractPlan, Extractor};
 use crate::feature_cache::FeatureCache;
 use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
+use crate::npy::{self, Matrix};
 use crate::output::{write_atomic, write_content_named};
 use crate::part::{Part, PartArgs};
 use crate::search_settings;
@@ -97,6 +98,13 @@ pub struct BuildArgs {
     // A part extracts its share of the features and stops (see the struct's doc).
     #[command(flatten)]
     split: PartArgs,
+    /// Write the compact rows the index's trees are built from (OUT/.work/index/
+    /// features.npy) and stop, so that `precompute index --features THAT --out OUT --part
+    /// i/n` builds the trees on other machines (scripts/slurm/submit --tree-parts); the
+    /// build run again without this flag then lists the trees they recorded instead of
+    /// building them.
+    #[arg(long)]
+    prepare_trees: bool,
     /// The backend that runs the model.
     #[arg(long, value_enum, default_value_t)]
     device: DeviceKind,
@@ -149,17 +157,40 @@ const FULL_ROWS_PER_FILE: u64 = 65_536;
 /// Caption queries used to measure the compact space's recall.
 const RECALL_QUERIES: usize = 200;
 
+/// How far a build went.
+pub enum Built {
+    /// The whole dataset, with the stage times.
+    Dataset(BuildStats),
+    /// A `--part`'s share of the features.
+    Part,
+    /// The compact rows of `--prepare-trees`, in this file.
+    RowsForTrees(PathBuf),
+}
+
 /// Runs `precompute build`.
 pub fn run(args: &BuildArgs) -> Result<()> {
-    let Some(stats) = build(args)? else {
-        let work = extract_folder(args.ingest.out());
-        eprintln!(
-            "this part's features are in {0}; when every part is done, join them with \
-             `precompute merge --out {0} PART_WORK_FOLDERS...` and rerun the build as one part \
-             (without --part, outside the job array)",
-            work.display()
-        );
-        return Ok(());
+    let stats = match build(args)? {
+        Built::Dataset(stats) => stats,
+        Built::Part => {
+            let work = extract_folder(args.ingest.out());
+            eprintln!(
+                "this part's features are in {0}; when every part is done, join them with \
+                 `precompute merge --out {0} PART_WORK_FOLDERS...` and rerun the build as one part \
+                 (without --part, outside the job array)",
+                work.display()
+            );
+            return Ok(());
+        }
+        Built::RowsForTrees(rows) => {
+            eprintln!(
+                "the compact rows are in {0}; build the trees with `precompute index --features \
+                 {0} --out {1} --part i/n` for each part (or as a job array), then run the build \
+                 again without --prepare-trees",
+                rows.display(),
+                args.ingest.out().display()
+            );
+            return Ok(());
+        }
     };
     eprintln!(
         "built {} images in {:.1} s (ingest {:.1}, extract {:.1}, reduce {:.1}, index {:.1}, export {:.1}){}",
@@ -187,9 +218,8 @@ fn extract_folder(out: &Path) -> PathBuf {
     out.join(".work").join("extract")
 }
 
-/// Builds the dataset and returns the stage times, or `None` after extracting only the
-/// `--part` asked for.
-pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
+/// Builds the dataset, or as far as `--part` or `--prepare-trees` asks.
+pub fn build(args: &BuildArgs) -> Result<Built> {
     let search = args
         .search
         .as_deref()
@@ -294,7 +324,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         )?;
         let complete = extract_cmd::finish(&work)?.is_some();
         if part.is_some() {
-            return Ok(None);
+            return Ok(Built::Part);
         }
         if !complete {
             bail!("extract left chunks missing in {}", work.display());
@@ -337,6 +367,18 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
     };
     let dims = compact.dims();
     stats.reduce_s = stage.elapsed().as_secs_f64();
+    if args.prepare_trees {
+        let path = out.join(".work").join("index").join("features.npy");
+        fs::create_dir_all(path.parent().expect("a folder"))
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let matrix = Matrix::U8 {
+            rows: n,
+            cols: dims,
+            data: quantised,
+        };
+        write_atomic(&path, &npy::write(&matrix))?;
+        return Ok(Built::RowsForTrees(path));
+    }
 
     let stage = Instant::now();
     let crate::index_cmd::IndexShards {
@@ -436,7 +478,7 @@ pub fn build(args: &BuildArgs) -> Result<Option<BuildStats>> {
         &out.join(".work").join("build-stats.json"),
         serde_json::to_string_pretty(&stats)?.as_bytes(),
     )?;
-    Ok(Some(stats))
+    Ok(Built::Dataset(stats))
 }
 
 /// Fits the PCA to `dims` on `features` (rows of `dims_in`) and returns it with the

@@ -2,10 +2,12 @@
 # scripts/slurm/submit on a real Slurm: a one-node cluster (Debian's slurmctld, slurmd and
 # munge, installed when missing) started by this script as its own processes, in a temporary
 # folder, and stopped when it ends. It builds a small collection (precompute synth scenes,
-# the test model clip/fixtures/hf) as a 4-task array and a finishing job, and checks that
-# the dataset equals a one-machine build byte for byte (every file of the folder and its
-# thumbnails); then again with one task killed mid-run (scancel --signal=KILL) and requeued
-# (scontrol requeue). Prints the Slurm runs' wall times beside the one-machine build's.
+# the test model clip/fixtures/hf) as a 4-task array, the compact rows, a 2-task tree array
+# and a finishing job, and checks that the dataset equals a one-machine build byte for byte
+# (every file of the folder and its thumbnails) and that the finishing job built no tree;
+# then again, the trees in the finishing job, with one task killed mid-run (scancel
+# --signal=KILL) and requeued (scontrol requeue). Prints the Slurm runs' wall times beside
+# the one-machine build's.
 #
 # Needs root (slurmd starts jobs as their users) and, when Slurm or munge is missing, apt.
 # Where either is lacking it says so and exits 0 without testing: SLURM_TEST_REQUIRED=1
@@ -146,13 +148,16 @@ job_state() {
     scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | head -1 | cut -d= -f2
 }
 
-# Submits the build of the collection into $1; sets array_job and finish_job.
+# Submits the build of the collection into $1 with $2 tree tasks; sets array_job, the job
+# after it (next_job: the one a requeued part task's dependency is set on) and finish_job.
 submit_build() {
-    scripts/slurm/submit "${source_flags[@]}" --out "$1" --parts 4 --cpus-per-task 1 \
-        --precompute "$PRECOMPUTE" -- "${build_flags[@]}" | tee "$work/log/submit.out"
+    scripts/slurm/submit "${source_flags[@]}" --out "$1" --parts 4 --tree-parts "$2" \
+        --cpus-per-task 1 --precompute "$PRECOMPUTE" -- "${build_flags[@]}" |
+        tee "$work/log/submit.out"
     array_job=$(sed -n 's/^submitted: array job \([0-9]*\).*/\1/p' "$work/log/submit.out")
-    finish_job=$(sed -n 's/^ *job \([0-9]*\) (joins.*/\1/p' "$work/log/submit.out")
-    [ -n "$array_job" ] && [ -n "$finish_job" ]
+    finish_job=$(sed -n 's/^ *job \([0-9]*\) (finishes.*/\1/p' "$work/log/submit.out")
+    next_job=$(sed -n "s|^ *scripts/slurm/requeue $array_job \\([0-9]*\\) 4 TASK.*|\\1|p" "$work/log/submit.out")
+    [ -n "$array_job" ] && [ -n "$finish_job" ] && [ -n "$next_job" ]
 }
 
 # Waits (at most 3 minutes) until no job is left in the queue; the finishing job must
@@ -188,16 +193,23 @@ same_bytes() {
     cmp "$work/one-machine/.work/extract/features.npy" "$1/.work/extract/features.npy"
 }
 
-echo "== a build as 4 array tasks and a finishing job"
+echo "== a build as 4 array tasks, the compact rows, 2 tree tasks and a finishing job"
 started=$EPOCHREALTIME
-submit_build "$work/slurm"
+submit_build "$work/slurm" 2
 wait_for_build "$work/slurm"
 slurm_s=$(seconds_since "$started")
 same_bytes "$work/slurm"
+# The tree tasks built every tree; the finishing job listed them.
+grep -q "trees: 104 reused from earlier runs, 0 built" "$work/slurm/.work/slurm/finish-$finish_job.out" || {
+    cat "$work/slurm/.work/slurm/"*.out >&2
+    echo "test-on-slurm: the finishing job built trees the tree tasks had built" >&2
+    exit 1
+}
+echo "  the 2 tree tasks built the 104 trees; the finishing job built none"
 
-echo "== again, with task 1 killed mid-run (scancel --signal=KILL) and requeued"
+echo "== again, the trees in the finishing job, with task 1 killed mid-run (scancel --signal=KILL) and requeued"
 started=$EPOCHREALTIME
-submit_build "$work/killed"
+submit_build "$work/killed" 0
 task="${array_job}_1"
 chunks="$work/killed/.work/parts/task-1/.work/extract/chunks"
 # The task's process (its batch script execs precompute), found before it writes a chunk.
@@ -230,7 +242,7 @@ echo "  killed task 1 with $done_at_kill of its 31 chunks written; it ended $sta
     exit 1
 }
 # As submit says; then the task starts now rather than after Slurm's requeue delay.
-scripts/slurm/requeue "$array_job" "$finish_job" 4 1
+scripts/slurm/requeue "$array_job" "$next_job" 4 1
 scontrol update JobId="$task" StartTime=now
 wait_for_build "$work/killed"
 killed_s=$(seconds_since "$started")
@@ -242,6 +254,6 @@ fi
 echo "  it resumed: the $done_at_kill chunks written before the kill were kept, the rerun wrote $(($(chunk_files | wc -l) - done_at_kill))"
 same_bytes "$work/killed"
 
-printf 'wall time: one machine %s s; Slurm, 4 tasks and the finishing job %s s; with a task killed and requeued %s s\n' \
+printf 'wall time: one machine %s s; Slurm, 4 tasks, 2 tree tasks and the finishing jobs %s s; 4 tasks and the finishing job, with a task killed and requeued, %s s\n' \
     "$one_machine_s" "$slurm_s" "$killed_s"
 echo "test-on-slurm: passed"

@@ -8,13 +8,23 @@
 // setup); PARAMS are added to the page URL, e.g. `searcher=ens&workers=1` for ensemble
 // rounds trained in one worker.
 import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const [base, dataset, params] = process.argv.slice(2);
 const TIMEOUT = 600_000;
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-quic'] });
-// No service worker: the figures are the app's own fetches (the Cache API still applies).
-const context = await browser.newContext({ serviceWorkers: 'block' });
+// A profile on disk, as a user's browser has: its HTTP cache keeps what the cold run
+// fetched for the warm one (a context without a profile caches in memory only, and drops
+// large files). No service worker: the figures are the app's own fetches (the Cache API
+// still applies).
+const profile = await mkdtemp(join(tmpdir(), 'bench-profile-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-quic'],
+  serviceWorkers: 'block',
+});
 const out = { dataset, params };
 
 /** Summed RSS, in MB, of the renderer processes of the browser this script launched (the
@@ -112,4 +122,5 @@ await page.close();
 const warm = await open();
 out.warm_first_grid = { ms: warm.ms, bytes: warm.net.bytes };
 console.log(JSON.stringify(out, null, 1));
-await browser.close();
+await context.close();
+await rm(profile, { recursive: true, force: true });
