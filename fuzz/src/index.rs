@@ -103,29 +103,22 @@ pub fn index_shard(data: &[u8]) {
         (name, false)
     };
     let mut loaded = LoadedIndex::new(manifest).expect("the small index's manifest is valid");
-    for _ in 0..2 {
-        let missing: Vec<String> = loaded
-            .missing_files()
-            .into_iter()
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        for name in missing {
-            let added = match files.get(&name) {
-                Some(content) => loaded.add_file(&name, content),
-                None => Err(index_shards::IndexError::UnknownFile { file: name.clone() }),
-            };
-            if added.is_err() {
-                // A top that was accepted with another table names leaf files that are
-                // refused; any other refusal is of the replaced file.
-                assert!(
-                    top_replaced || name == replaced_name,
-                    "an untouched file {name} was refused"
-                );
-                return;
-            }
-        }
+    let added = loaded.add_missing(|loaded, name, _| {
+        let added = match files.get(name) {
+            Some(content) => loaded.add_file(name, content),
+            None => Err(index_shards::IndexError::UnknownFile { file: name.into() }),
+        };
+        // A top that was accepted with another table names leaf files that are refused;
+        // any other refusal is of the replaced file.
+        assert!(
+            added.is_ok() || top_replaced || name == replaced_name,
+            "an untouched file {name} was refused"
+        );
+        added
+    });
+    if added.is_ok() {
+        query_everything(&loaded);
     }
-    query_everything(&loaded);
 }
 
 /// The top file of leaf file `name` of the small index, and its position in the top's

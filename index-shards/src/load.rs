@@ -257,6 +257,36 @@ impl LoadedIndex {
             .collect()
     }
 
+    /// Adds the files not added yet, each once, a layer at a time (the manifest's files, then
+    /// the leaf files of the tops just added), through `add(self, name, listed_bytes)`, which
+    /// reads file `name` (at most `listed_bytes`) and adds it ([`Self::add_file`]). The first
+    /// error `add` returns ends it; one that records a fault and returns `Ok` goes on with
+    /// the other files (a leaf file of a top that was not added is never known).
+    ///
+    /// # Errors
+    /// The first error of `add`.
+    pub fn add_missing<E>(
+        &mut self,
+        mut add: impl FnMut(&mut Self, &str, u64) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut tried = std::collections::HashSet::new();
+        loop {
+            let layer: Vec<(String, u64)> = self
+                .missing_files()
+                .into_iter()
+                .filter(|(name, _)| !tried.contains(*name))
+                .map(|(name, bytes)| (name.to_owned(), bytes))
+                .collect();
+            if layer.is_empty() {
+                return Ok(());
+            }
+            for (name, bytes) in layer {
+                add(self, &name, bytes)?;
+                tried.insert(name);
+            }
+        }
+    }
+
     /// Adds the file `name` after checking its size and blake3 against its parent's list
     /// (the manifest, or its tree's top file) and validating its content. The bytes are
     /// copied into a 16-aligned buffer. A tree's top file makes its leaf files known.

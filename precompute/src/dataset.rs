@@ -17,22 +17,13 @@ pub fn load_index(dir: &Path) -> Result<LoadedIndex> {
     let (manifest, path) = read_index_manifest(dir)?;
     let mut index = LoadedIndex::new(manifest)
         .with_context(|| format!("invalid manifest {}", path.display()))?;
-    // The manifest's files, then the leaf files the tree tops name.
-    for _ in 0..2 {
-        let names: Vec<String> = index
-            .missing_files()
-            .into_iter()
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        for name in names {
-            let path = dir.join(&name);
-            let bytes =
-                fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            index
-                .add_file(&name, &bytes)
-                .with_context(|| format!("invalid shard {}", path.display()))?;
-        }
-    }
+    index.add_missing(|index, name, _| {
+        let path = dir.join(name);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        index
+            .add_file(name, &bytes)
+            .with_context(|| format!("invalid shard {}", path.display()))
+    })?;
     Ok(index)
 }
 

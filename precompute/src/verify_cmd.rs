@@ -213,18 +213,13 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
     }
     // The manifest's files, then the leaf files the tree tops name, as a client adds them.
     let mut complete = true;
-    for _ in 0..2 {
-        let missing: Vec<(String, u64)> = index
-            .missing_files()
-            .into_iter()
-            .map(|(name, bytes)| (name.to_owned(), bytes))
-            .collect();
-        for (name, max_bytes) in missing {
-            complete &= add_served(folder, &name, max_bytes, faults, |bytes| {
-                index.add_file(&name, bytes)
-            });
-        }
-    }
+    let added = index.add_missing(|index, name, max_bytes| {
+        complete &= add_served(folder, name, max_bytes, faults, |bytes| {
+            index.add_file(name, bytes)
+        });
+        Ok::<_, std::convert::Infallible>(())
+    });
+    let Ok(()) = added;
     complete &= check_row_files(folder, &mut index, faults);
     check_knn_files(folder, index.manifest(), faults);
     complete.then_some(index)

@@ -85,7 +85,20 @@ fn build_index(dir: &Path, set: &RareClusterSet) -> PathBuf {
     };
     fs::write(&features, npy::write(&matrix)).unwrap();
     let index = dir.join("index");
-    let out = precompute(&[
+    let out = index_features(&features, &index, &[], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    index
+}
+
+/// `precompute index` of `features` into `index` with the tests' leaf and shard sizes, more
+/// flags, and a scheduler's environment.
+fn index_features(
+    features: &Path,
+    index: &Path,
+    extra: &[&str],
+    scheduler_environment: &[(&str, &str)],
+) -> Output {
+    let mut args = vec![
         "index",
         "--features",
         features.to_str().unwrap(),
@@ -95,9 +108,9 @@ fn build_index(dir: &Path, set: &RareClusterSet) -> PathBuf {
         "64",
         "--max-shard-bytes",
         "20000",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    index
+    ];
+    args.extend_from_slice(extra);
+    precompute_in(scheduler_environment, &args)
 }
 
 fn write_request(dir: &Path, json: &str) -> PathBuf {
@@ -329,19 +342,7 @@ fn an_index_split_into_parts_equals_the_whole_and_other_inputs_are_built_again()
     let features = whole.path().join("features.npy");
     let index = split.path().join("index");
     let index_args = |extra: &[&str], environment: &[(&str, &str)]| {
-        let mut args = vec![
-            "index",
-            "--features",
-            features.to_str().unwrap(),
-            "--out",
-            index.to_str().unwrap(),
-            "--leaf-size",
-            "64",
-            "--max-shard-bytes",
-            "20000",
-        ];
-        args.extend_from_slice(extra);
-        let out = precompute_in(environment, &args);
+        let out = index_features(&features, &index, extra, environment);
         assert!(out.status.success(), "{}", stderr(&out));
         stderr(&out)
     };
@@ -387,18 +388,7 @@ fn an_index_split_into_parts_equals_the_whole_and_other_inputs_are_built_again()
         "{rest}"
     );
     let fresh = tempfile::tempdir().unwrap();
-    fs::copy(&features, fresh.path().join("features.npy")).unwrap();
-    let out = precompute(&[
-        "index",
-        "--features",
-        fresh.path().join("features.npy").to_str().unwrap(),
-        "--out",
-        fresh.path().join("index").to_str().unwrap(),
-        "--leaf-size",
-        "64",
-        "--max-shard-bytes",
-        "20000",
-    ]);
+    let out = index_features(&features, &fresh.path().join("index"), &[], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         sorted_listing(&index),

@@ -75,20 +75,13 @@ pub fn load_all_into(
     loaded: &mut LoadedIndex,
     files: &[(String, Vec<u8>)],
 ) -> Result<(), IndexError> {
-    for _ in 0..2 {
-        let missing: Vec<String> = loaded
-            .missing_files()
-            .into_iter()
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        for name in missing {
-            let (_, bytes) = files
-                .iter()
-                .find(|(n, _)| *n == name)
-                .ok_or(IndexError::UnknownFile { file: name.clone() })?;
-            loaded.add_file(&name, bytes)?;
-        }
-    }
+    loaded.add_missing(|loaded, name, _| {
+        let (_, bytes) = files
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or(IndexError::UnknownFile { file: name.into() })?;
+        loaded.add_file(name, bytes)
+    })?;
     assert!(loaded.missing_files().is_empty());
     Ok(())
 }
