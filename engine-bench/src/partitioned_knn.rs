@@ -182,20 +182,26 @@ pub fn measure(
                     PartitionedKnn::new(&built.manifest, set.dims, set.len() as u64, centroids)
                         .expect("the index just written");
                 let t0 = now_ms();
-                let fetch: Vec<String> = index
-                    .missing_lists(query, nprobe)
-                    .expect("a valid query")
-                    .into_iter()
-                    .map(|file| {
-                        bytes += file.bytes;
-                        file.name.clone()
-                    })
-                    .collect();
-                files += fetch.len();
-                for name in &fetch {
-                    index
-                        .add_list(name, &built.files[name])
-                        .expect("a list just written");
+                // A batch of lists at a time, until the probe is complete.
+                loop {
+                    let fetch: Vec<String> = index
+                        .missing_lists(query, nprobe, config.k)
+                        .expect("a valid query")
+                        .into_iter()
+                        .map(|file| {
+                            bytes += file.bytes;
+                            file.name.clone()
+                        })
+                        .collect();
+                    if fetch.is_empty() {
+                        break;
+                    }
+                    files += fetch.len();
+                    for name in &fetch {
+                        index
+                            .add_list(name, &built.files[name])
+                            .expect("a list just written");
+                    }
                 }
                 let found = index
                     .nearest(query, nprobe, config.k)

@@ -144,16 +144,18 @@ impl DatasetIndex {
         }
     }
 
-    /// What [`Self::nearest`] needs for `query` and does not have yet.
+    /// What [`Self::nearest`] of `k` needs for `query` and does not have yet: every
+    /// feature shard, or the next batch of probed lists (asked again once they are added,
+    /// until it names nothing).
     ///
     /// # Errors
     /// A query of the wrong length.
-    pub fn missing_for_nearest(&self, query: &[u8]) -> Result<Vec<NeededFile>, StepError> {
+    pub fn missing_for_nearest(&self, query: &[u8], k: u32) -> Result<Vec<NeededFile>, StepError> {
         match &self.knn {
             Knn::Exact(_) => Ok(self.missing_feature_files()),
             Knn::Partitioned(_, None) => Ok(self.missing_to_open()),
             Knn::Partitioned(_, Some(knn)) => Ok(knn
-                .missing_lists(query, knn.default_nprobe())?
+                .missing_lists(query, knn.default_nprobe(), k as usize)?
                 .into_iter()
                 .map(NeededFile::from)
                 .collect()),
@@ -622,12 +624,16 @@ mod tests {
         assert!(row[0].name.starts_with("features"), "{row:?}");
         load(&mut index, &f.files, &row);
         let query = index.row(id).unwrap().to_vec();
-        let lists = index.missing_for_nearest(&query).unwrap();
-        assert_eq!(lists.len(), 42, "6 x sqrt(49) of 49 lists");
-        assert!(lists.iter().all(|l| l.name.starts_with("knn-list-")));
+        let first = index.missing_for_nearest(&query, 20).unwrap();
+        assert_eq!(first.len(), 8, "a first batch of 8 lists");
+        assert!(first.iter().all(|l| l.name.starts_with("knn-list-")));
         assert!(index.more_like(id, 20).is_err(), "lists not loaded yet");
-        load(&mut index, &f.files, &lists);
-        assert!(index.missing_for_nearest(&query).unwrap().is_empty());
+        let lists = load_layers(&mut index, &f.files, |index| {
+            index.missing_for_nearest(&query, 20).unwrap()
+        });
+        // The lists' radii prove the 20 nearest found before all 42 that 6 x sqrt(49)
+        // allows are read.
+        assert!(lists.len() < 42, "{} lists", lists.len());
         let near = index.more_like(id, 20).unwrap();
         let exact: Vec<u32> = knn_exact(features, &query, 20)
             .unwrap()

@@ -136,7 +136,7 @@ impl State {
                     .row(id)
                     .map_err(|e| failed(e.into()))?
                     .to_vec();
-                network_bytes += self.load_for_nearest(seq, &query, scope).await?;
+                network_bytes += self.load_for_nearest(seq, &query, k, scope).await?;
                 let fetch_ms = net::now_ms() - start;
                 let start = net::now_ms();
                 let ids = self.open()?.index.more_like(id, k).map_err(failed)?;
@@ -150,7 +150,7 @@ impl State {
             }
             Task::Nearest { query, k } => {
                 let start = net::now_ms();
-                let network_bytes = self.load_for_nearest(seq, &query, scope).await?;
+                let network_bytes = self.load_for_nearest(seq, &query, k, scope).await?;
                 let fetch_ms = net::now_ms() - start;
                 let start = net::now_ms();
                 let ids = self.open()?.index.nearest(&query, k).map_err(|e| {
@@ -270,27 +270,35 @@ impl State {
         loaded
     }
 
-    /// Fetches what k-NN for `query` reads (the probed lists of a partitioned index).
+    /// Fetches what the `k` nearest of `query` read: every feature shard, or the probed
+    /// lists of a partitioned index, a batch at a time until the probe is complete.
     async fn load_for_nearest(
         &mut self,
         seq: u32,
         query: &[u8],
+        k: u32,
         scope: &mut Scope,
     ) -> Result<u64, Failure> {
-        let index = &self.open()?.index;
-        let needed = index.missing_for_nearest(query).map_err(|e| {
-            Failure::new(
-                "nearest images",
-                e,
-                "the text encoder does not fit this dataset's index",
-            )
-        })?;
-        let what = if index.is_partitioned() {
-            "k-NN lists"
-        } else {
-            "features"
-        };
-        self.load_open(seq, what, needed, scope).await
+        let mut network = 0;
+        loop {
+            let index = &self.open()?.index;
+            let needed = index.missing_for_nearest(query, k).map_err(|e| {
+                Failure::new(
+                    "nearest images",
+                    e,
+                    "the text encoder does not fit this dataset's index",
+                )
+            })?;
+            if needed.is_empty() {
+                return Ok(network);
+            }
+            let what = if index.is_partitioned() {
+                "k-NN lists"
+            } else {
+                "features"
+            };
+            network += self.load_open(seq, what, needed, scope).await?;
+        }
     }
 
     /// Fetches what `missing` names until it names nothing: rows come in layers (a

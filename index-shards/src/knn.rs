@@ -34,7 +34,7 @@ impl TopK {
     }
 
     /// The distance a candidate must not exceed to enter, or `None` while not full.
-    fn bound(&self) -> Option<u32> {
+    pub(crate) fn bound(&self) -> Option<u32> {
         (self.heap.len() == self.k).then(|| self.heap.peek().map_or(0, |n| n.dist))
     }
 

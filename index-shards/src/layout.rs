@@ -180,7 +180,7 @@ impl Layout {
             lazy.push(FileKind {
                 kind: "knn-centroids",
                 files: 1,
-                bytes: header + lists * dims,
+                bytes: header + lists * (dims + 4),
             });
             lazy.push(FileKind {
                 kind: "knn-list",
@@ -219,7 +219,7 @@ impl Layout {
             let list_bytes = header + (n / lists) * (4 + dims);
             manifest.knn = Some(KnnManifest {
                 format_version: crate::KNN_FORMAT_VERSION,
-                centroids: lazy_file(CENTROIDS_STEM, lists, header + lists * dims),
+                centroids: lazy_file(CENTROIDS_STEM, lists, header + lists * (dims + 4)),
                 lists: (0..lists)
                     .map(|list| lazy_file(&list_stem(list as usize), n / lists, list_bytes))
                     .collect(),

@@ -4,20 +4,24 @@
 //! the rows ([`Centroids::train`]), cut the collection into lists: each row goes to its
 //! nearest centroid. The centroids are one small file and each list another
 //! ([`write_knn_lists`]), content-named and listed in the manifest's [`KnnManifest`].
-//! A query ranks the centroids and names the `nprobe` nearest lists
-//! ([`PartitionedKnn::missing_lists`]); the caller fetches those files however it fetches
-//! and hands their bytes over ([`PartitionedKnn::add_list`]: checked against the manifest
-//! and validated); [`PartitionedKnn::nearest`] then ranks the lists' rows by the exact
-//! scan's own rule ([`crate::knn_exact`]). With every list probed the result equals the
-//! exact scan; with fewer it is the exact order of the probed candidates, which depend on
-//! the query and `nprobe` alone, so asking for more neighbours of the same query extends
+//! A query ranks the centroids and probes the lists nearest first
+//! ([`PartitionedKnn::missing_lists`] names those to fetch next); the caller fetches those
+//! files however it fetches and hands their bytes over ([`PartitionedKnn::add_list`]:
+//! checked against the manifest and validated); [`PartitionedKnn::nearest`] then ranks
+//! the probed rows by the exact scan's own rule ([`crate::knn_exact`]). The probe grows
+//! (8 lists, then doubling, at most `nprobe`) until no list left can hold a row nearer than
+//! the k-th found: each list's radius (its farthest row from its centroid) bounds its rows'
+//! distances from below. A probe that stops so gives the exact scan's result; one that
+//! reaches `nprobe` gives the exact order of the probed candidates. Either depends on the
+//! query, `k` and `nprobe` alone, and asking for more neighbours of the same query extends
 //! the list already shown (the next page).
 //!
 //! File format (little-endian): a 28-byte header, the magic `CBKNNIX\0`, the format
 //! version ([`KNN_FORMAT_VERSION`], `u32`), the kind (`u32`: 1 centroids, 2 list), dims,
 //! the count (lists for the centroids, rows for a list) and the list number (0 for the
-//! centroids), each a `u32`; then the centroids' `lists x dims` bytes, or a list's ids
-//! (`rows` of `u32`, ascending) and its `rows x dims` bytes.
+//! centroids), each a `u32`; then the centroids' `lists x dims` bytes and each list's
+//! squared radius (`u32`), or a list's ids (`rows` of `u32`, ascending) and its
+//! `rows x dims` bytes.
 //!
 //! ```
 //! use index_shards::{Centroids, Features, PartitionConfig, PartitionedKnn, knn_exact};
@@ -34,8 +38,11 @@
 //! })?;
 //! let mut index = PartitionedKnn::new(&knn, 4, 1000, &files[&knn.centroids.name])?;
 //! let query = [10, 20, 30, 40];
-//! for list in index.missing_lists(&query, 8)?.into_iter().map(|f| f.name.clone()).collect::<Vec<_>>() {
-//!     index.add_list(&list, &files[&list])?;
+//! // A batch of lists at a time, until the probe is complete.
+//! loop {
+//!     let next: Vec<String> = index.missing_lists(&query, 8, 5)?.into_iter().map(|f| f.name.clone()).collect();
+//!     if next.is_empty() { break; }
+//!     for list in next { index.add_list(&list, &files[&list])?; }
 //! }
 //! assert_eq!(index.nearest(&query, 8, 5)?, knn_exact(features, &query, 5)?);
 //! # Ok::<(), index_shards::IndexError>(())
@@ -58,7 +65,7 @@ use crate::write::write_content_named;
 use crate::{Features, IndexError, Neighbour};
 
 /// The version of the centroids and list files and of [`KnnManifest`].
-pub const KNN_FORMAT_VERSION: u32 = 1;
+pub const KNN_FORMAT_VERSION: u32 = 2;
 
 /// Lists a query probes unless the caller says otherwise, per `sqrt(lists)`
 /// ([`default_nprobe`]). `precompute bench-knn` measured the nprobe that reaches a
@@ -127,12 +134,17 @@ pub struct KnnManifest {
     pub lists: Vec<LazyFile>,
 }
 
-/// The coarse centroids: `len() x dims()` points on the `u8` grid.
+/// The coarse centroids: `len() x dims()` points on the `u8` grid, and each list's squared
+/// radius once its rows are known ([`write_knn_lists`]; `u32::MAX`, no bound, before).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Centroids {
     dims: usize,
     data: Vec<u8>,
+    radii: Vec<u32>,
 }
+
+/// Lists a probe reads first; it doubles from there ([`PartitionedKnn::nearest`]).
+const FIRST_PROBE: usize = 8;
 
 /// Rows assigned per parallel task.
 const ASSIGN_CHUNK_ROWS: usize = 16_384;
@@ -164,6 +176,7 @@ impl Centroids {
         let mut centroids = Self {
             dims,
             data: Vec::with_capacity(lists * dims),
+            radii: vec![u32::MAX; lists],
         };
         for i in distinct_sorted(&mut rng, sample_len as u32, lists as u32) {
             centroids.data.extend_from_slice(sample.row(i)?);
@@ -266,10 +279,32 @@ impl Centroids {
 
     /// The centroids file.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(HEADER_LEN + self.data.len());
+        let mut bytes = Vec::with_capacity(HEADER_LEN + self.data.len() + 4 * self.len());
         put_header(&mut bytes, FileKind::Centroids, self.dims, self.len(), 0);
         bytes.extend_from_slice(&self.data);
+        for radius in &self.radii {
+            bytes.extend_from_slice(&radius.to_le_bytes());
+        }
         bytes
+    }
+
+    /// Sets each list's squared radius from `assignment` (each row's list) of `features`.
+    fn bound_radii(&mut self, features: Features<'_>, assignment: &[u32]) {
+        let d = self.dims;
+        self.radii = vec![0; self.len()];
+        for (row, &list) in features.rows().zip(assignment) {
+            let centroid = &self.data[list as usize * d..(list as usize + 1) * d];
+            let mut dist = [0u32];
+            with_width!(d, w => row_distances(w, centroid, row, &mut dist));
+            let radius = &mut self.radii[list as usize];
+            *radius = (*radius).max(dist[0]);
+        }
+    }
+
+    /// The least distance any row of list `list` can have from a point `dist` (squared)
+    /// from its centroid: the triangle inequality, in `f64`.
+    fn lower_bound(&self, list: usize, dist: u32) -> f64 {
+        (f64::from(dist).sqrt() - f64::from(self.radii[list]).sqrt()).max(0.0)
     }
 
     /// Reads a centroids file (named `file` in errors) of `dims`-long centroids.
@@ -282,10 +317,12 @@ impl Centroids {
         if header.count == 0 {
             return Err(corrupt(file, "no centroids".into()));
         }
-        let body = body(file, bytes, header.count, dims)?;
+        let body = body(file, bytes, header.count, dims + 4)?;
+        let (data, radii) = body.split_at(header.count * dims);
         Ok(Self {
             dims,
-            data: body.to_vec(),
+            data: data.to_vec(),
+            radii: radii.chunks_exact(4).map(le_u32).collect(),
         })
     }
 }
@@ -539,10 +576,11 @@ where
             blake3: hash,
         })
     };
-    let centroids_file = put(CENTROIDS_STEM.into(), centroids.len(), centroids.to_bytes())?;
-
     // A counting sort of the ids by list: ascending ids within each list.
     let assignment = centroids.assign(features);
+    let mut bounded = centroids.clone();
+    bounded.bound_radii(features, &assignment);
+    let centroids_file = put(CENTROIDS_STEM.into(), bounded.len(), bounded.to_bytes())?;
     let mut starts = vec![0usize; centroids.len() + 1];
     for &list in &assignment {
         starts[list as usize + 1] += 1;
@@ -651,44 +689,75 @@ impl PartitionedKnn {
         default_nprobe(self.lists.len())
     }
 
-    /// The lists a query reads: the `nprobe` whose centroids are nearest `query` (all when
-    /// `nprobe` exceeds them), nearest first.
-    fn probed(&self, query: &[u8], nprobe: usize) -> Result<Vec<u32>, IndexError> {
+    /// The lists the k-NN of `query` reads with the lists added so far, nearest centroid
+    /// first: [`FIRST_PROBE`] lists, doubling until the `k` nearest rows found are nearer
+    /// than any row of a list left can be (each list's radius bounds that), at most
+    /// `nprobe`; or, while some of those lists are not added, the ones to fetch.
+    fn probe(&self, query: &[u8], nprobe: usize, k: usize) -> Result<Probe, IndexError> {
         check_query(self.centroids.dims(), query)?;
         if nprobe == 0 {
             return Err(IndexError::Config {
                 reason: "nprobe must be at least 1".into(),
             });
         }
-        let mut lists = self.centroids.ranked(query);
-        lists.truncate(nprobe);
-        Ok(lists)
+        let mut dists = vec![0u32; self.centroids.len()];
+        self.centroids.distances(query, &mut dists);
+        let ranked = self.centroids.ranked(query);
+        let cap = nprobe.min(ranked.len());
+        // The least distance a row of the lists from each rank on can have.
+        let mut beyond = vec![f64::INFINITY; ranked.len() + 1];
+        for (at, &list) in ranked.iter().enumerate().rev() {
+            let bound = self
+                .centroids
+                .lower_bound(list as usize, dists[list as usize]);
+            beyond[at] = beyond[at + 1].min(bound);
+        }
+        let mut top = TopK::new(k);
+        let (mut offered, mut probed) = (0, FIRST_PROBE.min(cap));
+        loop {
+            let missing: Vec<u32> = ranked[offered..probed]
+                .iter()
+                .copied()
+                .filter(|&l| self.lists[l as usize].is_none())
+                .collect();
+            if !missing.is_empty() {
+                return Ok(Probe::Fetch(missing));
+            }
+            for &list in &ranked[offered..probed] {
+                let loaded = self.lists[list as usize].as_ref().expect("checked above");
+                offer_rows(&mut top, &loaded.rows, loaded.ids.iter().copied(), query);
+            }
+            offered = probed;
+            // Strictly nearer, with a margin for the bound's rounding: a row at the same
+            // distance in a list left could win the tie by its id.
+            let proven = top
+                .bound()
+                .is_some_and(|kth| f64::from(kth).sqrt() + 1e-9 < beyond[probed]);
+            if probed == cap || proven {
+                return Ok(Probe::Done(top));
+            }
+            probed = (2 * probed).min(cap);
+        }
     }
 
-    /// The files of the lists [`Self::nearest`] reads for `query` and `nprobe`, nearest
-    /// first, loaded or not.
+    /// The files of the lists [`Self::probe`] reads next for `query`, `nprobe` and `k`
+    /// that are not added yet: what to fetch (nothing once the probe is complete).
     ///
     /// # Errors
     /// [`IndexError::QueryDims`], or [`IndexError::Config`] for `nprobe` 0.
-    pub fn probed_lists(&self, query: &[u8], nprobe: usize) -> Result<Vec<&LazyFile>, IndexError> {
-        Ok(self
-            .probed(query, nprobe)?
-            .into_iter()
-            .map(|l| &self.manifest.lists[l as usize])
-            .collect())
-    }
-
-    /// The files of [`Self::probed_lists`] not added yet: what to fetch.
-    ///
-    /// # Errors
-    /// As [`Self::probed_lists`].
-    pub fn missing_lists(&self, query: &[u8], nprobe: usize) -> Result<Vec<&LazyFile>, IndexError> {
-        Ok(self
-            .probed(query, nprobe)?
-            .into_iter()
-            .filter(|&l| self.lists[l as usize].is_none())
-            .map(|l| &self.manifest.lists[l as usize])
-            .collect())
+    pub fn missing_lists(
+        &self,
+        query: &[u8],
+        nprobe: usize,
+        k: usize,
+    ) -> Result<Vec<&LazyFile>, IndexError> {
+        Ok(match self.probe(query, nprobe, k)? {
+            Probe::Done(_) => Vec::new(),
+            Probe::Fetch(lists) => lists
+                .into_iter()
+                .map(|l| &self.manifest.lists[l as usize])
+                .collect(),
+        })
     }
 
     /// Adds the list file `name` after checking its size and blake3 against the manifest
@@ -738,30 +807,35 @@ impl PartitionedKnn {
         Some(&list.rows[at as usize * dims..(at as usize + 1) * dims])
     }
 
-    /// The exact `k` nearest of the rows of the `nprobe` lists nearest `query`, sorted by
-    /// `(dist, id)` as [`crate::knn_exact`] sorts; with every list probed, its result.
+    /// The exact `k` nearest of the rows of the lists probed for `query` (see
+    /// [`Self::probe`]: at most `nprobe`, fewer when they prove the rest cannot hold a
+    /// nearer row), sorted by `(dist, id)` as [`crate::knn_exact`] sorts; with every list
+    /// probed, or a probe that stopped early, its result.
     ///
     /// # Errors
-    /// As [`Self::probed_lists`], and [`IndexError::NotLoaded`] naming the first probed
-    /// list not added.
+    /// As [`Self::missing_lists`], and [`IndexError::NotLoaded`] naming the first list to
+    /// fetch.
     pub fn nearest(
         &self,
         query: &[u8],
         nprobe: usize,
         k: usize,
     ) -> Result<Vec<Neighbour>, IndexError> {
-        let mut top = TopK::new(k);
-        for list in self.probed(query, nprobe)? {
-            let list = list as usize;
-            let loaded = self.lists[list]
-                .as_ref()
-                .ok_or_else(|| IndexError::NotLoaded {
-                    file: self.manifest.lists[list].name.clone(),
-                })?;
-            offer_rows(&mut top, &loaded.rows, loaded.ids.iter().copied(), query);
+        match self.probe(query, nprobe, k)? {
+            Probe::Done(top) => Ok(top.into_sorted()),
+            Probe::Fetch(lists) => Err(IndexError::NotLoaded {
+                file: self.manifest.lists[lists[0] as usize].name.clone(),
+            }),
         }
-        Ok(top.into_sorted())
     }
+}
+
+/// How far a probe got with the lists added so far.
+enum Probe {
+    /// Complete: the `k` nearest rows of the lists it read.
+    Done(TopK),
+    /// These lists are to be added first.
+    Fetch(Vec<u32>),
 }
 
 #[cfg(test)]
@@ -783,7 +857,8 @@ mod tests {
         let centroids = Centroids::train(f, &config).unwrap();
         assert_eq!(centroids.len(), 6);
         let bytes = centroids.to_bytes();
-        assert_eq!(bytes.len(), HEADER_LEN + 6 * 8);
+        // The centroids, then a squared radius per list (unbounded before the lists).
+        assert_eq!(bytes.len(), HEADER_LEN + 6 * 8 + 6 * 4);
         assert_eq!(Centroids::from_bytes("c", &bytes, 8).unwrap(), centroids);
 
         let ids = [3u32, 17, 400];

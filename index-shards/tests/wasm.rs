@@ -127,7 +127,7 @@ fn knn_exact_and_tree_agree() {
 
 /// Same value as `tests/integration/partitioned_knn.rs` computes natively.
 const PINNED_KNN_MANIFEST_BLAKE3: &str =
-    "73aa978734e38cc190a8571a64cec06f631bb850a69565eca1215b451ed24df8";
+    "b69f00cc3c4dedbf3d1f077314b7ec6cf7ac33ac95ac879b41fff7414bb55358";
 
 #[wasm_bindgen_test]
 fn partitioned_knn_files_equal_native_and_every_list_is_exact() {

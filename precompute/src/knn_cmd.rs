@@ -117,21 +117,27 @@ fn run_partitioned(args: &KnnArgs) -> Result<Response> {
     let nprobe = args.nprobe.unwrap_or_else(|| index.default_nprobe());
     let mut response = Response::default();
     for query in queries.chunks_exact(manifest.dims) {
-        let missing: Vec<String> = index
-            .missing_lists(query, nprobe)?
-            .into_iter()
-            .map(|f| f.name.clone())
-            .collect();
-        for name in missing {
-            let bytes = read.read(&args.index, &name)?;
-            index.add_list(&name, &bytes).with_context(|| {
-                format!("invalid k-NN list {}", args.index.join(&name).display())
-            })?;
+        // A batch of lists at a time, until the probe is complete.
+        loop {
+            let missing: Vec<String> = index
+                .missing_lists(query, nprobe, args.k)?
+                .into_iter()
+                .map(|f| f.name.clone())
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            for name in missing {
+                let bytes = read.read(&args.index, &name)?;
+                index.add_list(&name, &bytes).with_context(|| {
+                    format!("invalid k-NN list {}", args.index.join(&name).display())
+                })?;
+            }
         }
         response.push(&index.nearest(query, nprobe, args.k)?);
     }
     eprintln!(
-        "partitioned k-NN, nprobe {nprobe} of {} lists: read {} files, {:.2} MiB for {} queries (the centroids once, a list probed by several queries once)",
+        "partitioned k-NN, nprobe at most {nprobe} of {} lists: read {} files, {:.2} MiB for {} queries (the centroids once, a list probed by several queries once)",
         knn.lists.len(),
         read.files,
         read.bytes as f64 / f64::from(1 << 20),

@@ -37,18 +37,25 @@ fn open(set: &RareClusterSet, manifest: &KnnManifest, files: &Files) -> Partitio
     PartitionedKnn::new(manifest, set.dims, set.len() as u64, centroids).unwrap()
 }
 
-/// Adds every list `query` probes at `nprobe`; returns how many bytes that took.
-fn fetch(index: &mut PartitionedKnn, files: &Files, query: &[u8], nprobe: usize) -> u64 {
-    let missing: Vec<(String, u64)> = index
-        .missing_lists(query, nprobe)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.name.clone(), f.bytes))
-        .collect();
-    for (name, _) in &missing {
-        index.add_list(name, &files[name]).unwrap();
+/// Adds every list the `k` nearest of `query` probe at `nprobe`, a batch at a time as a
+/// client fetches them; returns how many bytes that took.
+fn fetch(index: &mut PartitionedKnn, files: &Files, query: &[u8], nprobe: usize, k: usize) -> u64 {
+    let mut bytes = 0;
+    loop {
+        let missing: Vec<(String, u64)> = index
+            .missing_lists(query, nprobe, k)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.name.clone(), f.bytes))
+            .collect();
+        if missing.is_empty() {
+            return bytes;
+        }
+        for (name, size) in &missing {
+            index.add_list(name, &files[name]).unwrap();
+            bytes += size;
+        }
     }
-    missing.iter().map(|(_, bytes)| bytes).sum()
 }
 
 fn small_config(lists: usize) -> PartitionConfig {
@@ -93,7 +100,7 @@ fn writing_twice_gives_identical_bytes_named_by_content() {
 /// file by its hash, so equal sections mean equal centroids and lists on 32- and 64-bit
 /// targets.
 const PINNED_KNN_MANIFEST_BLAKE3: &str =
-    "73aa978734e38cc190a8571a64cec06f631bb850a69565eca1215b451ed24df8";
+    "b69f00cc3c4dedbf3d1f077314b7ec6cf7ac33ac95ac879b41fff7414bb55358";
 
 #[test]
 fn the_partition_is_pinned() {
@@ -113,7 +120,7 @@ fn every_list_probed_is_the_exact_scan_and_pages_extend() {
     let mut index = open(&data, &manifest, &files);
     for id in [0u32, 17, 1_234, 2_999] {
         let query = data.row(id);
-        fetch(&mut index, &files, query, 16);
+        fetch(&mut index, &files, query, 16, 3_500);
         for k in [1, 60, 3_500] {
             assert_eq!(
                 index.nearest(query, 16, k).unwrap(),
@@ -126,6 +133,7 @@ fn every_list_probed_is_the_exact_scan_and_pages_extend() {
             );
         }
         // The next page of fewer lists is the exact order of the same candidates.
+        fetch(&mut index, &files, query, 4, 120);
         let first = index.nearest(query, 4, 60).unwrap();
         let two_pages = index.nearest(query, 4, 120).unwrap();
         assert_eq!(first[..], two_pages[..60]);
@@ -139,35 +147,60 @@ fn recall_at_the_default_nprobe() {
     let config = PartitionConfig::for_rows(data.len());
     let (manifest, files) = write(&data, &config);
     let features = Features::new(&data.features, data.dims).unwrap();
-    let mut index = open(&data, &manifest, &files);
-    let nprobe = index.default_nprobe();
-    let (mut hits, mut total, mut bytes) = (0, 0, 0);
+    let nprobe = open(&data, &manifest, &files).default_nprobe();
+    let (mut hits, mut total, mut bytes, mut exact) = (0, 0, 0, 0);
     for q in 0..40u32 {
         let query = data.row(q * 997 % 40_000);
         let truth = knn_exact(features, query, 60).unwrap();
         let kth = truth.last().unwrap().dist;
-        // Lists stay added between queries; count what each query would fetch cold.
-        bytes += index
-            .probed_lists(query, nprobe)
-            .unwrap()
-            .iter()
-            .map(|f| f.bytes)
-            .sum::<u64>();
-        fetch(&mut index, &files, query, nprobe);
+        // Each query cold, as a first query fetches.
+        let mut index = open(&data, &manifest, &files);
+        bytes += fetch(&mut index, &files, query, nprobe, 60);
         let found = index.nearest(query, nprobe, 60).unwrap();
         hits += found.iter().filter(|n| n.dist <= kth).count().min(60);
         total += truth.len();
+        exact += usize::from(found == truth);
     }
     let recall = hits as f64 / total as f64;
     let all: u64 = manifest.lists.iter().map(|l| l.bytes).sum();
     assert_eq!(nprobe, 84);
     assert!(recall >= 0.95, "recall@60 {recall:.3} at nprobe {nprobe}");
-    // A small set needs a large share of its lists (84 of 200 here); the share falls as
-    // sets grow (`precompute bench-knn`).
+    // A rare-cluster query's probe stops as soon as the radii prove its neighbours found:
+    // those answers are the exact scan's.
+    assert!(exact >= 1, "{exact} of 40 queries exact");
+    // A small set needs a large share of its lists (at most 84 of 200 here); the share
+    // falls as sets grow (`precompute bench-knn`).
     assert!(
         bytes / 40 < all / 2,
         "{} of {all} bytes a query",
         bytes / 40
+    );
+}
+
+#[test]
+fn a_probe_stops_once_the_radii_prove_the_neighbours_and_gives_the_exact_scan() {
+    let data = set(40_000);
+    let (manifest, files) = write(&data, &PartitionConfig::for_rows(data.len()));
+    let features = Features::new(&data.features, data.dims).unwrap();
+    // The members of a rare cluster: their neighbours are their own cluster's.
+    let members = &data.clusters[0];
+    let (mut early, mut listed) = (0, 0);
+    for &id in members.iter().take(10) {
+        let query = data.row(id);
+        let mut index = open(&data, &manifest, &files);
+        let bytes = fetch(&mut index, &files, query, manifest.lists.len(), 60);
+        // With no cap, the probe stops only when proven: the exact scan, always.
+        assert_eq!(
+            index.nearest(query, manifest.lists.len(), 60).unwrap(),
+            knn_exact(features, query, 60).unwrap()
+        );
+        let all: u64 = manifest.lists.iter().map(|l| l.bytes).sum();
+        early += usize::from(bytes < all);
+        listed += 1;
+    }
+    assert_eq!(
+        early, listed,
+        "every cluster query stopped before reading every list"
     );
 }
 
@@ -177,7 +210,7 @@ fn files_are_checked_against_the_manifest() {
     let (manifest, files) = write(&data, &small_config(8));
     let mut index = open(&data, &manifest, &files);
     let query = data.row(3);
-    let first = index.missing_lists(query, 2).unwrap()[0].name.clone();
+    let first = index.missing_lists(query, 2, 10).unwrap()[0].name.clone();
     assert!(matches!(
         index.nearest(query, 2, 10),
         Err(IndexError::NotLoaded { file }) if file == first
@@ -199,11 +232,11 @@ fn files_are_checked_against_the_manifest() {
         Err(IndexError::HashMismatch { file, .. }) if file == first
     ));
     assert!(matches!(
-        index.missing_lists(query, 0),
+        index.missing_lists(query, 0, 10),
         Err(IndexError::Config { .. })
     ));
     assert!(matches!(
-        index.missing_lists(&query[..4], 1),
+        index.missing_lists(&query[..4], 1, 10),
         Err(IndexError::QueryDims { .. })
     ));
     let centroids = &files[&manifest.centroids.name];
