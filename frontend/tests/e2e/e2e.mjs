@@ -551,7 +551,8 @@ async function roundFound(context, page) {
 
 await test('partitioned k-NN and row blocks: open fetches the centroids, "more like this" its probed lists and its row, a round the pool and the rows it reads', async () => {
   const shards = (net, prefix) => net.urls.map((u) => u.split('/').pop()).filter((f) => f.endsWith('.shard') && f.startsWith(prefix));
-  // The same images, once with the exact scan and once with 100 lists (60 probed).
+  // The same images, once with the exact scan and once with 100 lists (at most 60 probed:
+  // fewer once the lists' radii prove the neighbours found).
   const exact = await likeAClusterTileAndLabelOne(app('?dataset=swatches'));
   const exactIds = await ids(exact.page);
   await exact.context.close();
@@ -560,11 +561,12 @@ await test('partitioned k-NN and row blocks: open fetches the centroids, "more l
   const near = await ids(page);
   const recall = near.filter((i) => exactIds.includes(i)).length / exactIds.length;
   figures.partitioned_more_like_recall = recall;
-  assert(near[0] === id && recall >= 0.9, `"more like this" through 60 of 100 lists finds the exact scan's neighbours: recall ${recall}`);
+  assert(near[0] === id && recall >= 0.9, `"more like this" through at most 60 of 100 lists finds the exact scan's neighbours: recall ${recall}`);
   const count = (prefix) => shards(net, prefix).length;
-  assert(count('knn-centroids') === 1 && count('knn-list-') === 60 && count('features-') === 0
+  figures.partitioned_more_like_lists = count('knn-list-');
+  assert(count('knn-centroids') === 1 && count('knn-list-') >= 8 && count('knn-list-') <= 60 && count('features-') === 0
     && count('rows-top.') === 1 && count('rows-page-') === 1 && count('rows-0') === 1,
-    `the centroids, the 60 probed lists, and the clicked image's row (the table, its page, its block): ${shards(net, '')}`);
+    `the centroids, 8 to 60 probed lists, and the clicked image's row (the table, its page, its block): ${shards(net, '')}`);
   const before = net.bytes;
   await page.getByTestId('finetune').click();
   const found = await roundFound(context, page);
