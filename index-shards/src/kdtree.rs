@@ -427,10 +427,16 @@ impl<'a> LeafStore<'a> for OwnedLeaves<'a> {
     }
 
     fn node_bounds(&self, level: u32, pos: usize) -> Result<&'a [u8], IndexError> {
-        let node_bytes = 2 * self.0.shape.dims;
-        let node = (1 << level) - 1 + pos;
-        Ok(&self.0.bounds[node * node_bytes..(node + 1) * node_bytes])
+        Ok(level_node(&self.0.bounds, self.0.shape.dims, level, pos))
     }
+}
+
+/// The bounds of node `pos` of level `level` in `bounds`, a tree's node bounds level by
+/// level from the root (all of them, or the upper levels a top file holds): `dims`
+/// minimums, then `dims` maximums.
+pub(crate) fn level_node(bounds: &[u8], dims: usize, level: u32, pos: usize) -> &[u8] {
+    let node = (1 << level) - 1 + pos;
+    &bounds[node * 2 * dims..(node + 1) * 2 * dims]
 }
 
 /// Checks that `lo` and `hi` have one bound per dim.

@@ -14,7 +14,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use rkyv::util::AlignedVec;
 
-use crate::kdtree::{Emit, LeafIds, LeafRef, LeafStore, check_box, range_query, walk_box};
+use crate::kdtree::{
+    Emit, LeafIds, LeafRef, LeafStore, check_box, level_node, range_query, walk_box,
+};
 use crate::lazy_file::check_listed;
 use crate::manifest::{Manifest, ShardKind};
 use crate::shard::{
@@ -491,12 +493,8 @@ impl LoadedIndex {
         check_box(t.shape.dims(), lo, hi)?;
         let mut needed = Vec::new();
         if lo.iter().zip(hi).all(|(l, h)| l <= h) {
-            let node_bytes = 2 * t.shape.dims();
             let bounds = top.bounds.as_slice();
-            let node_bounds = |level: u32, pos: usize| {
-                let node = (1 << level) - 1 + pos;
-                Ok(&bounds[node * node_bytes..(node + 1) * node_bytes])
-            };
+            let node_bounds = |level, pos| Ok(level_node(bounds, t.shape.dims(), level, pos));
             // The walk to the leaf files' roots yields each reached file once, in order.
             walk_box(leaves.level, node_bounds, lo, hi, |first, count, _| {
                 needed.extend(&leaves.listed[first..first + count]);
@@ -664,8 +662,7 @@ impl<'a> LeafStore<'a> for LoadedLeaves<'a> {
     fn node_bounds(&self, level: u32, pos: usize) -> Result<&'a [u8], IndexError> {
         let node_bytes = 2 * self.tree.shape.dims();
         if level <= self.files.level {
-            let node = (1 << level) - 1 + pos;
-            return Ok(&self.top[node * node_bytes..(node + 1) * node_bytes]);
+            return Ok(level_node(self.top, self.tree.shape.dims(), level, pos));
         }
         // Below the files' roots: in the file of the node's subtree, at its relative level
         // `j`, after the `2^j - 2` nodes of the levels above.

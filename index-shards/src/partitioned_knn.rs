@@ -268,11 +268,10 @@ impl Centroids {
         per_chunk.concat()
     }
 
-    /// Lists by distance of their centroid to `query`, ties by list.
-    fn ranked(&self, query: &[u8]) -> Vec<u32> {
-        let mut dists = vec![0u32; self.len()];
-        self.distances(query, &mut dists);
-        let mut lists: Vec<u32> = (0..self.len() as u32).collect();
+    /// Lists by their centroid's distance in `dists` ([`Self::distances`] of a query),
+    /// ties by list.
+    fn ranked(dists: &[u32]) -> Vec<u32> {
+        let mut lists: Vec<u32> = (0..dists.len() as u32).collect();
         lists.sort_unstable_by_key(|&l| (dists[l as usize], l));
         lists
     }
@@ -702,7 +701,7 @@ impl PartitionedKnn {
         }
         let mut dists = vec![0u32; self.centroids.len()];
         self.centroids.distances(query, &mut dists);
-        let ranked = self.centroids.ranked(query);
+        let ranked = Centroids::ranked(&dists);
         let cap = nprobe.min(ranked.len());
         // The least distance a row of the lists from each rank on can have.
         let mut beyond = vec![f64::INFINITY; ranked.len() + 1];
