@@ -11,18 +11,26 @@
 //!   manifest.<hash>.json                 index-shards manifest (features and kd-tree shards)
 //!   *.shard                              index shards (see index-shards)
 //!   items-0000.<hash>.json               ItemsChunk: captions, thumbnails, sources, dates taken of ids [first_id, first_id + n)
+//!   items-page-00000.<hash>.bin          the blake3 of up to 256 chunks (items_table)
+//!   items-top.<hash>.bin                 the blake3 of every page, named by dataset.json's items
 //!   thumbs/<hash>.jpg                    thumbnails, named by the blake3 of their own bytes
 //!   text-encoder.<hash>.safetensors      the text tower for the browser (clip::export, f16 or int8)
 //!   reduction.<hash>.safetensors         the map from CLIP space to the index's compact space
 //!   report.json                          IngestReport: counts (uncaptioned items too) and skipped items
 //! ```
 //!
-//! This crate only defines the types and their JSON; it does no I/O.
+//! This crate only defines the types, their JSON and the items table's files; it does no
+//! I/O.
+
+pub mod items_table;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of [`DatasetManifest`]'s layout; bumped on any incompatible change.
-pub const DATASET_FORMAT_VERSION: u32 = 1;
+pub use items_table::ItemsTable;
+
+/// Version of [`DatasetManifest`]'s layout; bumped on any incompatible change. 2: the item
+/// chunks are named by a table ([`ItemsTable`]), no longer listed in `dataset.json`.
+pub const DATASET_FORMAT_VERSION: u32 = 2;
 /// The dataset manifest's file name inside a dataset folder.
 pub const DATASET_FILE: &str = "dataset.json";
 /// The index manifest's name in an index folder (`precompute index`), and in dataset
@@ -56,8 +64,17 @@ pub enum DatasetError {
         /// What is wrong, naming the field.
         source: SettingsError,
     },
+    /// `items` do not fit `count`.
+    #[error("{source}")]
+    Items {
+        /// What disagrees.
+        source: items_table::ItemsTableError,
+    },
     /// A document of another format version.
-    #[error("{file}: format version {found}, this build reads {expected}")]
+    #[error(
+        "{file}: format version {found}, this build reads {expected}: rebuild the dataset with \
+         `precompute build` (the same arguments as before)"
+    )]
     Version {
         /// The document's file name.
         file: &'static str,
@@ -95,10 +112,8 @@ pub struct DatasetManifest {
     /// The index manifest's name in the folder: `manifest.<hash>.json`, named by its
     /// content as every file but this one is (older folders: [`INDEX_MANIFEST_FILE`]).
     pub index: String,
-    /// Item metadata, in id order: chunk `k` holds ids from `k * items_per_chunk`.
-    pub items: Vec<FileRef>,
-    /// Items per metadata chunk (the last chunk may hold fewer).
-    pub items_per_chunk: u32,
+    /// Item metadata in chunks of consecutive ids, found through a table of their hashes.
+    pub items: ItemsTable,
     /// How text queries are encoded; `None` for a dataset without a text encoder
     /// (then only "more like this" and saved searches work).
     pub text: Option<TextEncoder>,
@@ -410,18 +425,19 @@ impl DatasetManifest {
                 source,
             })?;
         }
+        manifest
+            .items
+            .check(manifest.count)
+            .map_err(|source| DatasetError::Items { source })?;
         Ok(manifest)
     }
 
     /// The metadata chunk that holds `id` and the id's position in it.
-    pub fn chunk_of(&self, id: u64) -> Option<(usize, usize)> {
-        if id >= self.count || self.items_per_chunk == 0 {
+    pub fn chunk_of(&self, id: u64) -> Option<(u64, usize)> {
+        if id >= self.count {
             return None;
         }
-        let per = u64::from(self.items_per_chunk);
-        let chunk = usize::try_from(id / per).ok()?;
-        let offset = usize::try_from(id % per).ok()?;
-        (chunk < self.items.len()).then_some((chunk, offset))
+        self.items.chunk_of(id)
     }
 }
 
@@ -446,6 +462,7 @@ mod tests {
     use super::*;
 
     fn manifest(count: u64, per: u32, chunks: usize) -> DatasetManifest {
+        let hashes: Vec<[u8; 32]> = (0..chunks).map(|k| [k as u8; 32]).collect();
         DatasetManifest {
             format_version: DATASET_FORMAT_VERSION,
             name: "t".into(),
@@ -453,14 +470,7 @@ mod tests {
             count,
             dims: 32,
             index: INDEX_MANIFEST_FILE.into(),
-            items: (0..chunks)
-                .map(|k| FileRef {
-                    name: format!("items-{k:04}.json"),
-                    bytes: 1,
-                    blake3: "0".repeat(64),
-                })
-                .collect(),
-            items_per_chunk: per,
+            items: items_table::table_files(&hashes, per, 2).0,
             text: None,
             full_features: None,
             search: None,
@@ -472,11 +482,27 @@ mod tests {
         let m = manifest(25, 10, 3);
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(DatasetManifest::from_json(&json).unwrap(), m);
-        let newer = json.replace("\"format_version\":1", "\"format_version\":9");
-        let err = DatasetManifest::from_json(&newer).unwrap_err();
-        assert!(err.to_string().contains("format version 9"), "{err}");
-        let err = DatasetManifest::from_json("{\"format_version\":1}").unwrap_err();
+        // Version 1 listed every chunk in dataset.json: refused with how to rebuild.
+        let older = json.replace("\"format_version\":2", "\"format_version\":1");
+        let err = DatasetManifest::from_json(&older).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "format version 1, this build reads 2: rebuild the dataset with `precompute build`"
+            ),
+            "{err}"
+        );
+        let err = DatasetManifest::from_json("{\"format_version\":2}").unwrap_err();
         assert!(err.to_string().contains("missing field"), "{err}");
+        // A table that does not fit the count.
+        let short = DatasetManifest {
+            count: 35,
+            ..m.clone()
+        };
+        let err = DatasetManifest::from_json(&serde_json::to_string(&short).unwrap()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("dataset.json: items: 3 chunks"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -557,7 +583,6 @@ mod tests {
         assert_eq!(m.chunk_of(19), Some((1, 9)));
         assert_eq!(m.chunk_of(24), Some((2, 4)));
         assert_eq!(m.chunk_of(25), None);
-        assert_eq!(manifest(25, 10, 2).chunk_of(24), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use branches::{NegativePool, PoolSettings};
 use dataset::{
     Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, Item, ItemsChunk,
-    Reduction, TextEncoder, hashed_name,
+    Reduction, TextEncoder, hashed_name, items_table,
 };
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 use index_shards::{
@@ -170,7 +170,7 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
             .iter()
             .position(|c| c.binary_search(&id).is_ok())
     };
-    let mut items = Vec::new();
+    let mut chunk_hashes = Vec::new();
     for (k, first) in (0..n).step_by(ITEMS_PER_CHUNK as usize).enumerate() {
         let mut chunk = ItemsChunk {
             first_id: first as u64,
@@ -203,11 +203,17 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
             });
         }
         let json = serde_json::to_vec(&chunk)?;
-        let digest = blake3::hash(&json).to_hex().to_string();
-        let name = hashed_name(&format!("items-{k:04}"), &digest, "json");
+        let digest = blake3::hash(&json);
+        let name = items_table::chunk_name(k as u64, &digest.to_hex());
         total += json.len() as u64;
         fs::write(dir.join(&name), &json)?;
-        items.push(file_ref(name, &json));
+        chunk_hashes.push(*digest.as_bytes());
+    }
+    let (items, table_files) =
+        items_table::table_files(&chunk_hashes, ITEMS_PER_CHUNK, items_table::CHUNKS_PER_PAGE);
+    for (name, bytes) in table_files {
+        total += bytes.len() as u64;
+        fs::write(dir.join(&name), &bytes)?;
     }
     let name = dir
         .file_name()
@@ -221,7 +227,6 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
         dims: set.dims,
         index: index.name,
         items,
-        items_per_chunk: ITEMS_PER_CHUNK,
         text: None,
         full_features: None,
         search: None,

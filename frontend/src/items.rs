@@ -1,8 +1,9 @@
 //! Item metadata (captions, thumbnails, sources, dates taken) from the dataset's
-//! `items-NNNN` chunks, and any other dataset file, each checked against `dataset.json`
-//! before use: size, blake3, and the id range the manifest says it covers. [`caption_line`]
-//! is what a tile says of its item.
+//! `items-NNNN` chunks, each checked against the hash its table page holds and the id range
+//! it covers, and any other dataset file against `dataset.json` (size, blake3).
+//! [`caption_line`] is what a tile says of its item.
 
+use dataset::items_table::{ItemsTableError, ListedFile, TableFile};
 use dataset::{DatasetManifest, FileRef, Item, ItemsChunk};
 
 /// What tile `id` says of `item`: its caption, or `image N` for an uncaptioned photo (a
@@ -28,12 +29,15 @@ pub fn caption_line(id: u32, item: &Item) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ItemsError {
-    /// `dataset.json` lists no chunk `chunk`.
-    #[error("items chunk {chunk} is not in dataset.json")]
+    /// The file is no item chunk, or one past the table's.
+    #[error("{file} is no items chunk of dataset.json")]
     NoSuchChunk {
-        /// The chunk asked for.
-        chunk: usize,
+        /// The file asked for.
+        file: String,
     },
+    /// The bytes are not those the table names (its hash).
+    #[error(transparent)]
+    Table(#[from] ItemsTableError),
     /// The bytes differ from what `dataset.json` says (size or hash).
     #[error("{file}: {what} is {actual}, dataset.json says {expected}")]
     Mismatch {
@@ -81,27 +85,33 @@ pub fn check_file(file: &FileRef, bytes: &[u8]) -> Result<(), ItemsError> {
     Ok(())
 }
 
-/// Checks the bytes of chunk `chunk` of `manifest` and parses them.
+/// Checks the bytes of the item chunk `file` (named by its table page) of `manifest` and
+/// parses them.
 ///
 /// # Errors
 /// [`ItemsError`] naming the file and what is wrong.
 pub fn parse_chunk(
     manifest: &DatasetManifest,
-    chunk: usize,
+    file: &ListedFile,
     bytes: &[u8],
 ) -> Result<ItemsChunk, ItemsError> {
-    let file = manifest
-        .items
-        .get(chunk)
-        .ok_or(ItemsError::NoSuchChunk { chunk })?;
-    check_file(file, bytes)?;
+    let no_such = || ItemsError::NoSuchChunk {
+        file: file.name.clone(),
+    };
+    let TableFile::Chunk(chunk) = file.role else {
+        return Err(no_such());
+    };
+    if chunk >= manifest.items.chunks {
+        return Err(no_such());
+    }
+    file.check(bytes)?;
     let content = |reason: String| ItemsError::Content {
         file: file.name.clone(),
         reason,
     };
     let parsed: ItemsChunk = serde_json::from_slice(bytes).map_err(|e| content(e.to_string()))?;
-    let per = u64::from(manifest.items_per_chunk);
-    let first = chunk as u64 * per;
+    let per = u64::from(manifest.items.items_per_chunk);
+    let first = chunk * per;
     let expected_len = per.min(manifest.count.saturating_sub(first));
     if parsed.first_id != first || parsed.items.len() as u64 != expected_len {
         return Err(content(format!(
@@ -117,6 +127,7 @@ pub fn parse_chunk(
 #[cfg(test)]
 mod tests {
     use dataset::DATASET_FORMAT_VERSION;
+    use dataset::items_table::{chunk_name, table_files};
 
     use super::*;
 
@@ -137,6 +148,7 @@ mod tests {
     }
 
     fn manifest(chunks: &[&[u8]]) -> DatasetManifest {
+        let hashes: Vec<[u8; 32]> = chunks.iter().map(|c| *blake3::hash(c).as_bytes()).collect();
         DatasetManifest {
             format_version: DATASET_FORMAT_VERSION,
             name: "t".into(),
@@ -144,47 +156,59 @@ mod tests {
             count: 5,
             dims: 32,
             index: "manifest.json".into(),
-            items: chunks
-                .iter()
-                .enumerate()
-                .map(|(k, bytes)| FileRef {
-                    name: format!("items-{k:04}.json"),
-                    bytes: bytes.len() as u64,
-                    blake3: blake3::hash(bytes).to_hex().to_string(),
-                })
-                .collect(),
-            items_per_chunk: 3,
+            items: table_files(&hashes, 3, 256).0,
             text: None,
             full_features: None,
             search: None,
         }
     }
 
+    /// The file of chunk `k` of the chunks `all`, as its page names it.
+    fn listed(k: u64, all: &[&[u8]]) -> ListedFile {
+        let hash = blake3::hash(all[k as usize]);
+        ListedFile {
+            name: chunk_name(k, &hash.to_hex()),
+            role: TableFile::Chunk(k),
+            blake3: *hash.as_bytes(),
+        }
+    }
+
     #[test]
     fn good_chunks_parse_and_bad_ones_are_named() {
         let (a, b) = (chunk_bytes(0, 3), chunk_bytes(3, 2));
-        let m = manifest(&[&a, &b]);
-        assert_eq!(parse_chunk(&m, 1, &b).unwrap().items.len(), 2);
-        let err = parse_chunk(&m, 0, &b).unwrap_err();
+        let all: [&[u8]; 2] = [&a, &b];
+        let m = manifest(&all);
+        assert_eq!(
+            parse_chunk(&m, &listed(1, &all), &b).unwrap().items.len(),
+            2
+        );
+        let first = listed(0, &all);
+        let err = parse_chunk(&m, &first, &b).unwrap_err();
         assert!(
-            err.to_string().starts_with("items-0000.json: size"),
+            err.to_string()
+                .starts_with(&format!("{}: blake3", first.name)),
             "{err}"
         );
         let mut flipped = a.clone();
         flipped[2] ^= 1;
-        let err = parse_chunk(&m, 0, &flipped).unwrap_err();
+        let err = parse_chunk(&m, &first, &flipped).unwrap_err();
         assert!(err.to_string().contains("blake3"), "{err}");
+        let past = ListedFile {
+            role: TableFile::Chunk(2),
+            ..first.clone()
+        };
         assert!(matches!(
-            parse_chunk(&m, 2, &a),
-            Err(ItemsError::NoSuchChunk { chunk: 2 })
+            parse_chunk(&m, &past, &a),
+            Err(ItemsError::NoSuchChunk { .. })
         ));
     }
 
     #[test]
     fn a_chunk_must_cover_the_ids_the_manifest_gives_it() {
         let (a, wrong) = (chunk_bytes(0, 3), chunk_bytes(4, 2));
-        let m = manifest(&[&a, &wrong]);
-        let err = parse_chunk(&m, 1, &wrong).unwrap_err();
+        let all: [&[u8]; 2] = [&a, &wrong];
+        let m = manifest(&all);
+        let err = parse_chunk(&m, &listed(1, &all), &wrong).unwrap_err();
         assert!(err.to_string().contains("expected 3..5"), "{err}");
     }
 

@@ -24,6 +24,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use clip::{END_OF_TEXT, START_OF_TEXT, TensorMap, Tokenizer};
+use dataset::items_table::{ItemsDirectory, Located};
 use dataset::{Catalog, DatasetManifest, IngestReport, ItemsChunk};
 use ingest::{CsvColumns, FilterOptions};
 use precompute::npy::{self, Values};
@@ -69,8 +70,11 @@ pub fn dataset_files(data: &[u8]) {
                     u64::MAX,
                 ] {
                     if let Some((chunk, offset)) = manifest.chunk_of(id) {
-                        assert!(chunk < manifest.items.len());
-                        assert!(offset < manifest.items_per_chunk as usize);
+                        assert!(chunk < manifest.items.chunks);
+                        assert!(offset < manifest.items.items_per_chunk as usize);
+                        // The first file to read for it is the table's top.
+                        let directory = ItemsDirectory::new(manifest.items.clone());
+                        assert!(matches!(directory.locate(chunk), Some(Located::Table(_))));
                     }
                 }
             }

@@ -4,7 +4,9 @@
 //!
 //! - `report.json`: the [`dataset::IngestReport`] (counts per skip reason, every skipped
 //!   item, how many kept items have no caption);
-//! - `items-NNNN.<hash>.json`: [`dataset::ItemsChunk`]s of the kept items, in id order;
+//! - `items-NNNN.<hash>.json`: [`dataset::ItemsChunk`]s of the kept items, in id order,
+//!   and the table that names them (`items-page-*.bin`, `items-top.*.bin`:
+//!   [`dataset::items_table`]);
 //! - `thumbs/<16 hex of blake3>.jpg`: the thumbnails;
 //! - `.work/ingested.json`: the [`IngestList`] the encoder reads (the image path of each
 //!   id), plus `.work/downloads/` (URL cache) and `.work/cifar/` (CIFAR records as PNG).
@@ -49,7 +51,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use dataset::{FileRef, IngestReport, SkippedItem};
+use dataset::{IngestReport, SkippedItem};
 use rayon::prelude::*;
 
 pub use input_kind::InputKind;
@@ -205,10 +207,8 @@ pub struct Ingested {
     pub items: Vec<IngestedItem>,
     /// Counts and skipped items (also written to `report.json`).
     pub report: IngestReport,
-    /// The metadata chunks written, in id order (for `dataset.json`'s `items`).
-    pub chunks: Vec<FileRef>,
-    /// Items per chunk.
-    pub items_per_chunk: u32,
+    /// The metadata chunks written and their table (for `dataset.json`'s `items`).
+    pub written: output::WrittenItems,
 }
 
 /// Runs ingest: reads the source, filters and thumbnails its items in parallel, and
@@ -271,7 +271,7 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
     }
     let report = report_of(&items, skipped_items);
     let metadata: Vec<dataset::Item> = items.iter().map(|i| i.item.clone()).collect();
-    let chunks = output::write_item_chunks(out, &metadata, options.items_per_chunk)?;
+    let written = output::write_item_chunks(out, &metadata, options.items_per_chunk)?;
     let list = IngestList {
         format_version: output::INGEST_LIST_VERSION,
         items: items.iter().map(|i| i.entry.clone()).collect(),
@@ -281,15 +281,14 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
     Ok(Ingested {
         items,
         report,
-        chunks,
-        items_per_chunk: options.items_per_chunk,
+        written,
     })
 }
 
 /// Removes the item chunks and thumbnails in `ingested`'s output folder `out` that it does
 /// not name (an earlier run's); returns how many thumbnails went.
 pub fn remove_stale_output(out: &Path, ingested: &Ingested) -> Result<usize, IngestError> {
-    output::remove_stale_chunks(out, &ingested.chunks)?;
+    output::remove_stale_chunks(out, &ingested.written)?;
     output::remove_stale_thumbs(out, ingested.items.iter().map(|i| i.item.thumb.as_str()))
 }
 

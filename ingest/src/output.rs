@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dataset::{FileRef, Item, ItemsChunk, hashed_name};
+use dataset::items_table::{CHUNKS_PER_PAGE, chunk_name, is_items_file, table_files};
+use dataset::{FileRef, Item, ItemsChunk, ItemsTable};
 use serde::{Deserialize, Serialize};
 
 use crate::IngestError;
@@ -103,16 +104,36 @@ pub fn write_content_named(path: &Path, bytes: &[u8]) -> Result<(), IngestError>
     write_atomic(path, bytes)
 }
 
-/// Writes `items` as `items-NNNN.<hash>.json` chunks of `per_chunk` items into `out` and
-/// returns the refs. Chunks of earlier runs stay, for readers of the `dataset.json` that
-/// names them, until [`remove_stale_chunks`].
+/// The item chunks a run wrote and the table that names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenItems {
+    /// The chunks, in id order.
+    pub chunks: Vec<FileRef>,
+    /// `dataset.json`'s `items`.
+    pub table: ItemsTable,
+    /// The table's files: its pages and its top.
+    pub table_files: Vec<String>,
+}
+
+impl WrittenItems {
+    /// Every file written: the chunks, the pages and the top.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let chunks = self.chunks.iter().map(|c| c.name.as_str());
+        chunks.chain(self.table_files.iter().map(String::as_str))
+    }
+}
+
+/// Writes `items` as `items-NNNN.<hash>.json` chunks of `per_chunk` items into `out`, and
+/// the table that names them (`dataset::items_table`). Files of earlier runs stay, for
+/// readers of the `dataset.json` that names them, until [`remove_stale_chunks`].
 pub fn write_item_chunks(
     out: &Path,
     items: &[Item],
     per_chunk: u32,
-) -> Result<Vec<FileRef>, IngestError> {
+) -> Result<WrittenItems, IngestError> {
     let per = usize::try_from(per_chunk.max(1)).unwrap_or(usize::MAX);
-    let mut refs = Vec::new();
+    let mut chunks = Vec::new();
+    let mut hashes = Vec::new();
     for (k, chunk) in items.chunks(per).enumerate() {
         let chunk = ItemsChunk {
             first_id: (k * per) as u64,
@@ -122,29 +143,41 @@ pub fn write_item_chunks(
             path: out.join(format!("items-{k:04}")),
             source: error.into(),
         })?;
-        let hash = blake3::hash(&bytes).to_hex();
-        let name = hashed_name(&format!("items-{k:04}"), hash.as_str(), "json");
+        let hash = blake3::hash(&bytes);
+        let name = chunk_name(k as u64, hash.to_hex().as_str());
         write_content_named(&out.join(&name), &bytes)?;
-        refs.push(FileRef {
+        hashes.push(*hash.as_bytes());
+        chunks.push(FileRef {
             name,
             bytes: bytes.len() as u64,
-            blake3: hash.to_string(),
+            blake3: hash.to_hex().to_string(),
         });
     }
-    Ok(refs)
+    let (table, files) = table_files(&hashes, per as u32, CHUNKS_PER_PAGE);
+    let mut table_files = Vec::new();
+    for (name, bytes) in files {
+        write_content_named(&out.join(&name), &bytes)?;
+        table_files.push(name);
+    }
+    Ok(WrittenItems {
+        chunks,
+        table,
+        table_files,
+    })
 }
 
-/// Removes the item chunks in `out` that `keep` does not name (an earlier run's).
-pub fn remove_stale_chunks(out: &Path, keep: &[FileRef]) -> Result<(), IngestError> {
+/// Removes the item chunks and table files in `out` that `keep` does not name (an earlier
+/// run's).
+pub fn remove_stale_chunks(out: &Path, keep: &WrittenItems) -> Result<(), IngestError> {
     let read = |source| IngestError::Read {
         path: out.to_owned(),
         source,
     };
+    let keep: std::collections::HashSet<&str> = keep.names().collect();
     for entry in fs::read_dir(out).map_err(read)? {
         let entry = entry.map_err(read)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let is_chunk = name.starts_with("items-") && name.ends_with(".json");
-        if is_chunk && !keep.iter().any(|r| r.name == name) {
+        if is_items_file(&name) && !keep.contains(name.as_str()) {
             remove_output_file(&entry.path())?;
         }
     }
@@ -255,19 +288,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let items: Vec<Item> = (0..5).map(item).collect();
         let first = write_item_chunks(dir.path(), &items, 2).unwrap();
-        assert_eq!(first.len(), 3);
+        assert_eq!(first.chunks.len(), 3);
+        assert_eq!(first.table_files.len(), 2, "a page and the top");
+        first.table.check(5).unwrap();
         let chunk: ItemsChunk =
-            serde_json::from_slice(&fs::read(dir.path().join(&first[2].name)).unwrap()).unwrap();
+            serde_json::from_slice(&fs::read(dir.path().join(&first.chunks[2].name)).unwrap())
+                .unwrap();
         assert_eq!((chunk.first_id, chunk.items.len()), (4, 1));
         let second = write_item_chunks(dir.path(), &items[..3], 2).unwrap();
-        assert_eq!(second[0], first[0]);
-        assert_ne!(second[1], first[1]);
+        assert_eq!(second.chunks[0], first.chunks[0]);
+        assert_ne!(second.chunks[1], first.chunks[1]);
+        assert_ne!(second.table, first.table);
         remove_stale_chunks(dir.path(), &second).unwrap();
-        let names: Vec<String> = fs::read_dir(dir.path())
+        let mut names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        names.sort();
+        let mut kept: Vec<&str> = second.names().collect();
+        kept.sort();
+        assert_eq!(names, kept);
     }
 
     #[test]

@@ -451,8 +451,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         count: n as u64,
         dims,
         index: index_file.name,
-        items: ingested.chunks.clone(),
-        items_per_chunk: ingested.items_per_chunk,
+        items: ingested.written.table.clone(),
         text: Some(TextEncoder {
             model: args.model.display().to_string(),
             weights,

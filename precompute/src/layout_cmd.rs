@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use clap::Args;
+use dataset::items_table::{CHUNKS_PER_PAGE, TableShape};
 use index_shards::{Layout, LayoutConfig, RowBlocksConfig, TreeSetConfig};
 
 use crate::index_cmd::{ShardSizes, SubsetGroups, parse_subsets};
@@ -35,6 +36,13 @@ pub struct LayoutArgs {
     /// of its own); boxes without one read no row.
     #[arg(long, default_value_t = 2000)]
     held: u64,
+    /// Items per metadata chunk (ingest's default).
+    #[arg(long, default_value_t = ingest::ITEMS_PER_CHUNK)]
+    items_per_chunk: u32,
+    /// Mean bytes of an item chunk (captions, thumbnail names, sources): about 15 KB at 128
+    /// photos with captions.
+    #[arg(long, default_value_t = 15_000)]
+    item_chunk_bytes: u64,
 }
 
 /// Runs the subcommand.
@@ -62,10 +70,39 @@ pub fn run(args: &LayoutArgs) -> Result<()> {
             mib(kind.bytes)
         );
     }
-    println!("\n{:.0} bytes per image stored\n", layout.bytes_per_row());
+    let items = TableShape::of(args.n, args.items_per_chunk, CHUNKS_PER_PAGE);
+    println!(
+        "| items-top | 1 | {0} B | {1:.1} MiB |\n| items-page | {2} | {3} B | {4:.1} MiB |\n\
+         | items (chunks) | {5} | {6} B | {7:.1} MiB |",
+        items.top_bytes,
+        mib(items.top_bytes),
+        items.pages,
+        items.page_bytes,
+        mib(items.pages * items.page_bytes),
+        items.chunks,
+        args.item_chunk_bytes,
+        mib(items.chunks * args.item_chunk_bytes)
+    );
+    println!(
+        "\n{:.0} bytes per image stored in the index (item chunks and thumbnails not counted)\n",
+        layout.bytes_per_row()
+    );
     println!("| action | fetched | what |\n|---|---|---|");
     for (action, bytes, what) in layout.actions(args.labelled, args.trees, args.held) {
         println!("| {action} | {:.1} MiB | {what} |", mib(bytes));
     }
+    // A grid's captions: each of its item chunks, and the table page that names it.
+    let page = 60;
+    let scattered = page.min(items.pages) * items.page_bytes + page * args.item_chunk_bytes;
+    println!(
+        "| open: the items table | {:.3} MiB | its top ({} pages of {} chunks) |\n\
+         | captions of the first grid | {:.3} MiB | one page and one chunk |\n\
+         | captions of a k-NN page | {:.1} MiB | at most {page} pages and {page} chunks (scattered ids) |",
+        mib(items.top_bytes),
+        items.pages,
+        CHUNKS_PER_PAGE,
+        mib(items.page_bytes + args.item_chunk_bytes),
+        mib(scattered)
+    );
     Ok(())
 }

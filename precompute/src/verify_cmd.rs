@@ -11,11 +11,12 @@
 //! inside the folder, and be a regular file; reads are bounded (by the size the manifest
 //! gives, or a cap), so a link to `/dev/zero` or a FIFO is a fault, not a hang.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
+use dataset::items_table::{ItemsDirectory, Located};
 use dataset::{DATASET_FILE, DatasetManifest, FileRef, ItemsChunk, Reduction, TextEncoder};
 use index_shards::{IndexError, LazyFile, LoadedIndex, MANIFEST_NAME, Manifest, PartitionedKnn};
 use ingest::local_file::read_regular_file;
@@ -344,6 +345,85 @@ fn check_ref(folder: &ServedFolder, file: &FileRef, faults: &mut Vec<String>) ->
     Some(bytes)
 }
 
+/// Largest item chunk read: far above any chunk ingest writes (about 15 KB at 128 items).
+const MAX_CHUNK_BYTES: u64 = 64 << 20;
+
+/// Checks the items table and every item chunk it names (hash, id range); returns the
+/// thumbnails the chunks name. A table file that fails is one fault, and its chunks are
+/// not read.
+fn check_item_chunks(
+    folder: &ServedFolder,
+    dataset: &DatasetManifest,
+    faults: &mut Vec<String>,
+) -> BTreeSet<String> {
+    let mut thumbs = BTreeSet::new();
+    let table = &dataset.items;
+    if let Err(error) = table.check(dataset.count) {
+        faults.push(error.to_string());
+        return thumbs;
+    }
+    let per = u64::from(table.items_per_chunk);
+    let mut directory = ItemsDirectory::new(table.clone());
+    let mut unreadable = HashSet::new();
+    for k in 0..table.chunks {
+        let file = loop {
+            match directory.locate(k) {
+                Some(Located::Chunk(file)) => break Some(file),
+                Some(Located::Table(file)) if !unreadable.contains(&file.name) => {
+                    let added = folder
+                        .read(&file.name, MAX_CHUNK_BYTES)
+                        .and_then(|bytes| directory.add(&file, &bytes).map_err(|e| e.to_string()));
+                    if let Err(error) = added {
+                        faults.push(format!("{}: {error}", folder.path(&file.name).display()));
+                        unreadable.insert(file.name);
+                    }
+                }
+                Some(Located::Table(_)) | None => break None,
+            }
+        };
+        let Some(file) = file else {
+            continue;
+        };
+        let path = folder.path(&file.name);
+        let bytes = match folder.read(&file.name, MAX_CHUNK_BYTES).and_then(|bytes| {
+            file.check(&bytes)
+                .map(|()| bytes)
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                faults.push(format!("{}: {error}", path.display()));
+                continue;
+            }
+        };
+        let chunk: ItemsChunk = match serde_json::from_slice(&bytes) {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                faults.push(format!("{}: {error}", path.display()));
+                continue;
+            }
+        };
+        let first = k * per;
+        let expected = per.min(dataset.count.saturating_sub(first));
+        if chunk.first_id != first {
+            faults.push(format!(
+                "{}: first_id {}, expected {first}",
+                path.display(),
+                chunk.first_id
+            ));
+        }
+        if chunk.items.len() as u64 != expected {
+            faults.push(format!(
+                "{}: {} items, expected {expected}",
+                path.display(),
+                chunk.items.len()
+            ));
+        }
+        thumbs.extend(chunk.items.into_iter().map(|item| item.thumb));
+    }
+    thumbs
+}
+
 fn check_dataset_files(folder: &ServedFolder, dataset: &DatasetManifest, faults: &mut Vec<String>) {
     if let Some(text) = &dataset.text {
         if let Some(weights) = check_ref(folder, &text.weights, faults)
@@ -366,50 +446,7 @@ fn check_dataset_files(folder: &ServedFolder, dataset: &DatasetManifest, faults:
             check_ref(folder, file, faults);
         }
     }
-    let per = u64::from(dataset.items_per_chunk);
-    if per == 0 {
-        faults.push(format!("{DATASET_FILE}: items_per_chunk is 0"));
-        return;
-    }
-    let mut thumbs = BTreeSet::new();
-    for (k, file) in dataset.items.iter().enumerate() {
-        let Some(bytes) = check_ref(folder, file, faults) else {
-            continue;
-        };
-        let path = folder.path(&file.name);
-        let chunk: ItemsChunk = match serde_json::from_slice(&bytes) {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                faults.push(format!("{}: {error}", path.display()));
-                continue;
-            }
-        };
-        let first = k as u64 * per;
-        let expected = per.min(dataset.count.saturating_sub(first));
-        if chunk.first_id != first {
-            faults.push(format!(
-                "{}: first_id {}, expected {first}",
-                path.display(),
-                chunk.first_id
-            ));
-        }
-        if chunk.items.len() as u64 != expected {
-            faults.push(format!(
-                "{}: {} items, expected {expected}",
-                path.display(),
-                chunk.items.len()
-            ));
-        }
-        thumbs.extend(chunk.items.into_iter().map(|item| item.thumb));
-    }
-    let chunks_needed = dataset.count.div_ceil(per);
-    if dataset.items.len() as u64 != chunks_needed {
-        faults.push(format!(
-            "{DATASET_FILE}: {} item chunks for {} images of {per} per chunk, expected {chunks_needed}",
-            dataset.items.len(),
-            dataset.count
-        ));
-    }
+    let thumbs = check_item_chunks(folder, dataset, faults);
     let thumbs: Vec<String> = thumbs.into_iter().collect();
     let thumb_faults: Vec<String> = thumbs
         .par_iter()

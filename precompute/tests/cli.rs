@@ -1,6 +1,7 @@
 //! The `precompute` binary end to end: index, search and k-NN over real files, the
 //! determinism of the output, and the message every kind of bad input gets.
 
+use dataset::items_table::{ItemsDirectory, Located};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -1185,12 +1186,21 @@ fn served_folder_is_whole(root: &Path) -> Result<(), String> {
     let check = |entry: &[u8]| -> Result<(), String> {
         let text = std::str::from_utf8(entry).map_err(|e| e.to_string())?;
         let dataset = dataset::DatasetManifest::from_json(text).map_err(|e| e.to_string())?;
-        for chunk in &dataset.items {
-            present(&chunk.name, chunk.bytes)?;
-            let items: dataset::ItemsChunk = serde_json::from_slice(
-                &fs::read(root.join(&chunk.name)).map_err(|e| e.to_string())?,
-            )
-            .map_err(|e| format!("{}: {e}", chunk.name))?;
+        let mut directory = ItemsDirectory::new(dataset.items.clone());
+        let read = |name: &str| fs::read(root.join(name)).map_err(|e| format!("{name}: {e}"));
+        for k in 0..dataset.items.chunks {
+            let chunk = loop {
+                match directory.locate(k).ok_or(format!("no items chunk {k}"))? {
+                    Located::Chunk(file) => break file,
+                    Located::Table(file) => directory
+                        .add(&file, &read(&file.name)?)
+                        .map_err(|e| e.to_string())?,
+                }
+            };
+            let bytes = read(&chunk.name)?;
+            chunk.check(&bytes).map_err(|e| e.to_string())?;
+            let items: dataset::ItemsChunk =
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", chunk.name))?;
             for item in &items.items {
                 if !root.join(&item.thumb).is_file() {
                     return Err(format!("{}: thumbnail {} missing", chunk.name, item.thumb));

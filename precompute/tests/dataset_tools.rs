@@ -8,7 +8,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use dataset::{DATASET_FORMAT_VERSION, DatasetManifest, FileRef, IngestReport};
+use dataset::{DATASET_FORMAT_VERSION, DatasetManifest, IngestReport, items_table};
 use precompute::npy::{self, Matrix};
 
 fn precompute(args: &[&str]) -> Output {
@@ -87,20 +87,21 @@ fn build_dataset(dir: &Path, name: &str) -> PathBuf {
     ]);
     assert!(index.status.success(), "{}", text(&index));
 
-    let mut chunks: Vec<FileRef> = fs::read_dir(&out)
+    // The table over ingest's chunks, as `build` names it (ingest wrote the same files).
+    let mut chunks: Vec<String> = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("items-"))
-        .map(|name| {
-            let bytes = fs::read(out.join(&name)).unwrap();
-            FileRef {
-                name,
-                bytes: bytes.len() as u64,
-                blake3: blake3::hash(&bytes).to_hex().to_string(),
-            }
-        })
+        .filter(|n| n.starts_with("items-") && n.ends_with(".json"))
         .collect();
-    chunks.sort_by(|a, b| a.name.cmp(&b.name));
+    chunks.sort();
+    let hashes: Vec<[u8; 32]> = chunks
+        .iter()
+        .map(|name| *blake3::hash(&fs::read(out.join(name)).unwrap()).as_bytes())
+        .collect();
+    let (items, files) = items_table::table_files(&hashes, 128, items_table::CHUNKS_PER_PAGE);
+    for (name, bytes) in files {
+        assert_eq!(fs::read(out.join(&name)).unwrap(), bytes, "{name}");
+    }
     let manifest = DatasetManifest {
         format_version: DATASET_FORMAT_VERSION,
         name: name.into(),
@@ -108,8 +109,7 @@ fn build_dataset(dir: &Path, name: &str) -> PathBuf {
         count: report.ingested,
         dims: 32,
         index: "manifest.json".into(),
-        items: chunks,
-        items_per_chunk: 10_000,
+        items,
         text: None,
         full_features: None,
         search: None,
@@ -226,26 +226,27 @@ fn verify_names_a_missing_thumbnail_and_a_wrong_size() {
         .next()
         .unwrap();
     fs::remove_file(&thumb).unwrap();
-    let dataset_path = out.join("dataset.json");
-    let mut manifest =
-        DatasetManifest::from_json(&fs::read_to_string(&dataset_path).unwrap()).unwrap();
-    manifest.items[0].bytes += 1;
-    let wrong = manifest.items[0].name.clone();
-    fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    // A byte more in the item chunk: its page's hash no longer fits.
+    let wrong = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("items-0000.") && n.ends_with(".json"))
+        .unwrap();
+    let chunk = fs::read(out.join(&wrong)).unwrap();
+    fs::write(out.join(&wrong), [&chunk[..], b" "].concat()).unwrap();
 
     let result = verify(&out);
     assert!(!result.status.success());
     let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
     let lines: Vec<&str> = stdout.lines().collect();
-    // The size fault hides the chunk's thumbnails, so fix it and look again.
+    // The chunk's fault hides its thumbnails, so mend it and look again.
     assert_eq!(lines.len(), 1, "{}", text(&result));
     assert!(
-        lines[0].contains(&wrong) && lines[0].contains("bytes"),
+        lines[0].contains(&wrong) && lines[0].contains("blake3"),
         "{stdout}"
     );
 
-    manifest.items[0].bytes -= 1;
-    fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    fs::write(out.join(&wrong), &chunk).unwrap();
     let result = verify(&out);
     assert!(!result.status.success());
     let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
@@ -320,9 +321,9 @@ fn verify_checks_only_what_a_static_host_serves() {
     let mut manifest =
         DatasetManifest::from_json(&fs::read_to_string(&dataset_path).unwrap()).unwrap();
     // The same bytes outside the folder, named by `..`, and the index by an absolute path.
-    let chunk = manifest.items[0].name.clone();
+    let chunk = manifest.items.top.name.clone();
     fs::copy(out.join(&chunk), dir.path().join(&chunk)).unwrap();
-    manifest.items[0].name = format!("../{chunk}");
+    manifest.items.top.name = format!("../{chunk}");
     manifest.index = path(&out.join(&manifest.index)).to_owned();
     fs::write(&dataset_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     let result = verify(&out);

@@ -13,7 +13,8 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-# --profile dev: precompute as the native tests built it (a release build would add minutes).
+# --profile dev: precompute as the native tests built it (a release build would add minutes);
+# scripts/test-all sets PRECOMPUTE to the very binary `cargo test` made.
 scripts/demo --count "$count" --no-serve --profile dev
 e2e=frontend/tests/e2e
 [ -d "$e2e/node_modules/playwright-core" ] || (cd "$e2e" && npm ci --no-audit --no-fund)
@@ -28,7 +29,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 # The native benchmark on the same collection, for the browser's figures to match.
-"$target_dir/debug/precompute" eval --model demo/model --head demo/model/head.safetensors --first 0 \
+"${PRECOMPUTE:-$target_dir/debug/precompute}" eval --model demo/model --head demo/model/head.safetensors --first 0 \
     --count "$count" --rounds 1 --searchers ens >target/demo/eval.json
 node "$e2e/demo.mjs" "http://127.0.0.1:$port/" target/demo/scenes/scenes.csv target/demo/eval.json \
     $screenshot

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
+use dataset::items_table::Located;
 use dataset::{Catalog, DatasetManifest, Item};
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -12,7 +13,7 @@ use super::DEFAULT_CATALOG;
 use super::page::{resolve, shared_from_url, url_params};
 use super::state::{Msg, OpenDataset, Pending, State};
 use super::workers::Sender;
-use crate::items::parse_chunk;
+use crate::items::{ItemsError, parse_chunk};
 use crate::net::{self, FileCache};
 use crate::protocol::{Failure, Task};
 use crate::source::DataSource;
@@ -123,11 +124,11 @@ fn open_folder(base: String, name: Option<String>, sender: Sender) {
                     "rebuild the dataset with this version of precompute",
                 )
             })?;
-            let dataset = OpenDataset {
-                name: name.unwrap_or_else(|| manifest.name.clone()),
+            let dataset = OpenDataset::new(
+                name.unwrap_or_else(|| manifest.name.clone()),
                 base,
                 manifest,
-            };
+            );
             dataset.training().map_err(|e| {
                 Failure::new(
                     what,
@@ -156,7 +157,7 @@ fn open_folder(base: String, name: Option<String>, sender: Sender) {
 #[hook]
 pub(super) fn use_item_chunks(state: UseReducerHandle<State>) {
     // Item chunks being fetched, by dataset folder and chunk.
-    let in_flight = use_mut_ref(HashSet::<(String, usize)>::new);
+    let in_flight = use_mut_ref(HashSet::<(String, u64)>::new);
     let shown: Vec<u32> = state.session.shown();
     let dataset = state.dataset.clone();
     use_effect_with((shown, dataset), move |(shown, dataset)| {
@@ -191,26 +192,55 @@ pub(super) fn use_item_chunks(state: UseReducerHandle<State>) {
     });
 }
 
-/// Fetches and checks items chunk `chunk` of `dataset` (Cache API first); returns its
-/// items and the bytes that came from the network.
+/// Fetches and checks items chunk `chunk` of `dataset` (Cache API first), after the
+/// table files that name it (the top, then its page) where not read yet; returns its items
+/// and the bytes that came from the network.
 pub(super) async fn load_chunk(
     dataset: &OpenDataset,
-    chunk: usize,
+    chunk: u64,
 ) -> Result<(Rc<Vec<Item>>, u64), Failure> {
-    let file = dataset.manifest.items.get(chunk).ok_or_else(|| {
-        Failure::new("loading captions", "no such items chunk", "reload the page")
-    })?;
-    let url = format!("{}{}", dataset.base, file.name);
-    let checked = FileCache::open()
-        .await
-        .fetch_checked(&url, |bytes| parse_chunk(&dataset.manifest, chunk, bytes))
-        .await
-        .map_err(|e| {
-            e.into_failure(
-                format!("loading {}", file.name),
-                "check the connection, then page again",
-                "the dataset on the server is damaged: rebuild it",
-            )
-        })?;
-    Ok((Rc::new(checked.value.items), checked.network_bytes))
+    let cache = FileCache::open().await;
+    let mut network = 0;
+    let damaged = |name: &str, e: net::CheckError<ItemsError>| {
+        e.into_failure(
+            format!("loading {name}"),
+            "check the connection, then page again",
+            "the dataset on the server is damaged: rebuild it",
+        )
+    };
+    loop {
+        let located = dataset.items.borrow().locate(chunk);
+        let file = match located {
+            None => {
+                return Err(Failure::new(
+                    "loading captions",
+                    "no such items chunk",
+                    "reload the page",
+                ));
+            }
+            Some(Located::Chunk(file)) => file,
+            Some(Located::Table(file)) => {
+                let url = format!("{}{}", dataset.base, file.name);
+                let checked = cache
+                    .fetch_checked(&url, |bytes| {
+                        let hashes = dataset.items.borrow().read(&file, bytes);
+                        hashes.map_err(ItemsError::from)
+                    })
+                    .await
+                    .map_err(|e| damaged(&file.name, e))?;
+                network += checked.network_bytes;
+                dataset.items.borrow_mut().insert(&file, checked.value);
+                continue;
+            }
+        };
+        let url = format!("{}{}", dataset.base, file.name);
+        let checked = cache
+            .fetch_checked(&url, |bytes| parse_chunk(&dataset.manifest, &file, bytes))
+            .await
+            .map_err(|e| damaged(&file.name, e))?;
+        return Ok((
+            Rc::new(checked.value.items),
+            network + checked.network_bytes,
+        ));
+    }
 }

@@ -3,10 +3,12 @@
 //! calls, so the transitions are tested natively like [`crate::session`]; the Yew reducer
 //! around it is a few wasm-only lines at the end.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use branches::{EnsemblePlan, SearchRequest, Searcher, TrainingSettings};
+use dataset::items_table::ItemsDirectory;
 use dataset::{Catalog, DatasetManifest, Item, SearchSettings, Slider};
 
 use super::DEFAULT_CATALOG;
@@ -49,9 +51,23 @@ pub struct OpenDataset {
     pub base: String,
     /// Its `dataset.json`.
     pub manifest: DatasetManifest,
+    /// Its items table as far as read (the top and the pages fetched so far): the item
+    /// loads fill it in.
+    pub items: RefCell<ItemsDirectory>,
 }
 
 impl OpenDataset {
+    /// The dataset at `base` with this `dataset.json`, nothing of its items table read.
+    pub fn new(name: String, base: String, manifest: DatasetManifest) -> Self {
+        let items = RefCell::new(ItemsDirectory::new(manifest.items.clone()));
+        Self {
+            name,
+            base,
+            manifest,
+            items,
+        }
+    }
+
     /// Its search settings: `dataset.json`'s, else the app's defaults.
     pub fn search_settings(&self) -> SearchSettings {
         self.manifest.search.clone().unwrap_or_default()
@@ -119,8 +135,8 @@ impl OpenDataset {
     }
 
     /// The item chunks that hold `ids`, ascending and each once (ids out of range have none).
-    pub fn chunks_of(&self, ids: impl IntoIterator<Item = u32>) -> Vec<usize> {
-        let mut chunks: Vec<usize> = ids
+    pub fn chunks_of(&self, ids: impl IntoIterator<Item = u32>) -> Vec<u64> {
+        let mut chunks: Vec<u64> = ids
             .into_iter()
             .filter_map(|id| self.manifest.chunk_of(u64::from(id)).map(|(c, _)| c))
             .collect();
@@ -250,7 +266,7 @@ pub struct State {
     /// The query session: results, labels, rounds.
     pub session: Session,
     /// Item chunks of the open dataset loaded so far, by chunk number.
-    pub items: HashMap<usize, Rc<Vec<Item>>>,
+    pub items: HashMap<u64, Rc<Vec<Item>>>,
     /// What the error panel shows.
     pub error: Option<Failure>,
     /// The failed request the error panel offers to send again.
@@ -295,7 +311,7 @@ pub enum Msg {
         /// The dataset's folder URL.
         base: String,
         /// The chunk number.
-        chunk: usize,
+        chunk: u64,
         /// Its items.
         items: Rc<Vec<Item>>,
     },
@@ -767,18 +783,18 @@ mod tests {
             bytes: 1,
             blake3: String::new(),
         };
-        Rc::new(OpenDataset {
-            name: "tiny".to_owned(),
-            base: base.to_owned(),
-            manifest: DatasetManifest {
+        let hashes: Vec<[u8; 32]> = (0..3).map(|k| [k; 32]).collect();
+        Rc::new(OpenDataset::new(
+            "tiny".to_owned(),
+            base.to_owned(),
+            DatasetManifest {
                 format_version: dataset::DATASET_FORMAT_VERSION,
                 name: "tiny-manifest".to_owned(),
                 description: String::new(),
                 count: 10,
                 dims: 4,
                 index: dataset::INDEX_MANIFEST_FILE.to_owned(),
-                items: vec![file("items-0"), file("items-1"), file("items-2")],
-                items_per_chunk: 4,
+                items: dataset::items_table::table_files(&hashes, 4, 2).0,
                 text: text.then(|| TextEncoder {
                     model: "test".to_owned(),
                     weights: file("text.safetensors"),
@@ -789,7 +805,7 @@ mod tests {
                 full_features: None,
                 search: None,
             },
-        })
+        ))
     }
 
     fn item(caption: &str) -> Item {

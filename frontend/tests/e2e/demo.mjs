@@ -41,10 +41,23 @@ try {
   const catalog = await (await fetch(new URL('data/catalog.json', base))).json();
   const folder = new URL(`data/${catalog.datasets[0].path}/`, base);
   const manifest = await (await fetch(new URL('dataset.json', folder))).json();
+  // The items table (dataset::items_table): the top's page hashes, a page's chunk hashes,
+  // a chunk named by its number and the first 16 hex of its hash.
+  const table = manifest.items;
+  const bytes = async (name) => new Uint8Array(await (await fetch(new URL(name, folder))).arrayBuffer());
+  const hex16 = (hashes, i) => Buffer.from(hashes.subarray(i * 32, i * 32 + 8)).toString('hex');
+  const pages = new Map();
+  let top;
+  const chunkName = async (k) => {
+    top ??= await bytes(table.top.name);
+    const p = Math.floor(k / table.chunks_per_page);
+    if (!pages.has(p)) pages.set(p, await bytes(`items-page-${String(p).padStart(5, '0')}.${hex16(top, p)}.bin`));
+    return `items-${String(k).padStart(4, '0')}.${hex16(pages.get(p), k % table.chunks_per_page)}.json`;
+  };
   const chunks = new Map();
   const sourceOf = async (id) => {
-    const k = Math.floor(id / manifest.items_per_chunk);
-    if (!chunks.has(k)) chunks.set(k, await (await fetch(new URL(manifest.items[k].name, folder))).json());
+    const k = Math.floor(id / table.items_per_chunk);
+    if (!chunks.has(k)) chunks.set(k, await (await fetch(new URL(await chunkName(k), folder))).json());
     const chunk = chunks.get(k);
     return chunk.items[id - chunk.first_id].source;
   };

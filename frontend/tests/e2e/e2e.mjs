@@ -63,13 +63,14 @@ async function idle(page) {
   await page.waitForFunction(() => !document.querySelector('[data-testid=progress]'), null, { timeout: TIMEOUT });
 }
 
-/** Captions of dataset `name`'s items by id, read from its items chunks on disk. */
+/** Captions of dataset `name`'s items by id, read from its items chunks on disk (a test
+ * dataset's folder holds only its own). */
 async function captionsOf(name) {
   const dir = `${process.env.DATA_DIR}/${name}`;
-  const manifest = JSON.parse(await readFile(`${dir}/dataset.json`, 'utf8'));
   const captions = {};
-  for (const file of manifest.items) {
-    const chunk = JSON.parse(await readFile(`${dir}/${file.name}`, 'utf8'));
+  const chunks = (await readdir(dir)).filter((f) => /^items-\d+\.[0-9a-f]{16}\.json$/.test(f));
+  for (const file of chunks) {
+    const chunk = JSON.parse(await readFile(`${dir}/${file}`, 'utf8'));
     chunk.items.forEach((item, k) => { captions[chunk.first_id + k] = item.caption; });
   }
   return captions;

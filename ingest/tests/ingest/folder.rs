@@ -113,11 +113,11 @@ fn the_same_input_gives_the_same_bytes() {
     bad_folder(&input);
     let first = run(&IngestOptions::new(input.clone(), dir.path().join("a")));
     let second = run(&IngestOptions::new(input.clone(), dir.path().join("b")));
-    assert_eq!(first.chunks, second.chunks);
+    assert_eq!(first.written, second.written);
     assert_eq!(first.report, second.report);
     // A rerun into the same folder keeps every name and leaves no stray file.
     let again = run(&IngestOptions::new(input, dir.path().join("a")));
-    assert_eq!(again.chunks, first.chunks);
+    assert_eq!(again.written, first.written);
     let names = |p: &Path| {
         let mut names: Vec<String> = fs::read_dir(p)
             .unwrap()
@@ -146,7 +146,7 @@ fn a_rerun_over_less_input_keeps_the_old_files_until_told_to_remove_them() {
     check_output(&out, &second);
     // Until the caller says the new output is in place, readers of the old one still
     // find every file it names.
-    for chunk in &first.chunks {
+    for chunk in &first.written.chunks {
         assert!(out.join(&chunk.name).is_file(), "{}", chunk.name);
     }
     for item in &first.items {
@@ -158,7 +158,7 @@ fn a_rerun_over_less_input_keeps_the_old_files_until_told_to_remove_them() {
         fs::read_dir(out.join("thumbs")).unwrap().count(),
         second.items.len()
     );
-    assert!(!out.join(&first.chunks[0].name).exists());
+    assert!(!out.join(&first.written.chunks[0].name).exists());
 }
 
 /// A byte flipped in an item chunk and in a thumbnail (sizes unchanged) is repaired by a
@@ -176,10 +176,10 @@ fn a_rerun_repairs_corrupted_chunks_and_thumbnails() {
         bytes[middle] ^= 0x40;
         fs::write(path, bytes).unwrap();
     };
-    flip_a_byte(&out.join(&first.chunks[0].name));
+    flip_a_byte(&out.join(&first.written.chunks[0].name));
     flip_a_byte(&out.join(&first.items[0].item.thumb));
     let second = run(&IngestOptions::new(input, out.clone()));
-    assert_eq!(second.chunks, first.chunks);
+    assert_eq!(second.written, first.written);
     check_output(&out, &second);
 }
 

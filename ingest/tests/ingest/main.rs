@@ -83,7 +83,7 @@ fn check_output(out: &Path, ingested: &Ingested) {
         report.skipped
     );
     let mut items = Vec::new();
-    for chunk in &ingested.chunks {
+    for chunk in &ingested.written.chunks {
         let bytes = fs::read(out.join(&chunk.name)).unwrap();
         assert_eq!(bytes.len() as u64, chunk.bytes);
         assert_eq!(blake3::hash(&bytes).to_hex().as_str(), chunk.blake3);
