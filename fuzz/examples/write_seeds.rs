@@ -1,8 +1,9 @@
 //! Writes the seed corpora that code can make, deterministically, into `fuzz/corpus/`:
 //! the small index's shards and manifest, `.npy` arrays, safetensors (f32, f16, int8),
-//! images of every decoded kind (one with camera EXIF), caption tables, texts and HTTP
-//! requests. The dataset JSON files, the CIFAR batches and the PyTorch checkpoints are
-//! committed as made elsewhere (see `fuzz/README.md`).
+//! images of every decoded kind (one with camera EXIF, one in a camera's 4:2:0 with restart
+//! markers), caption tables, texts and HTTP requests. The dataset JSON files, the CIFAR
+//! batches and the PyTorch checkpoints are committed as made elsewhere (see
+//! `fuzz/README.md`).
 //!
 //! `cargo run -p fuzz-targets --example write_seeds`
 
@@ -115,6 +116,15 @@ fn main() -> Result<()> {
             put("image", "camera.jpg", &camera)?;
         }
     }
+    // A camera's layout, large enough for ingest's 1/8-scale decode (its DC-only decoder):
+    // 4:2:0 with restart markers every 8 MCUs.
+    let camera = RgbImage::from_fn(520, 400, |x, y| Rgb([(x / 3) as u8, (y / 2) as u8, 90]));
+    let mut bytes = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 40);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder.set_restart_interval(8);
+    encoder.encode(camera.as_raw(), 520, 400, jpeg_encoder::ColorType::Rgb)?;
+    put("image", "camera-420-restarts.jpg", &bytes)?;
 
     let tables: [(&str, &[u8]); 3] = [
         (

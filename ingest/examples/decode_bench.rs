@@ -1,13 +1,15 @@
 //! Decode + thumbnail throughput on camera-sized JPEGs, full decode against the scaled
 //! decode `ingest::decode` picks, by each [`ScaledJpegDecoder`] the build has: generates N
-//! 4000 x 3000 (12 MP) photo-like JPEGs in memory, each with an EXIF orientation of 6 as a
-//! phone held upright writes and a date taken, and times on one thread what ingest does per
+//! 4000 x 3000 (12 MP) photo-like JPEGs in memory, 4:2:0 as phones and most cameras store
+//! them and then 4:4:4, each with an EXIF orientation of 6 as a phone held upright writes
+//! and a date taken, and times on one thread what ingest does per
 //! image (decode, turn upright, 256 px thumbnail) and what extract does (decode for a 224 px
 //! CLIP input). Images per second are counted against the CPU time the process's threads
 //! ran (Linux), so that other work sharing the cores does not count, and against the wall
 //! clock.
 //! `RAYON_NUM_THREADS=1 cargo run --release -p ingest --example decode_bench [--features
-//! turbojpeg] -- [N]` (N defaults to 6).
+//! turbojpeg] -- [N]` (N defaults to 6); `-- N FOLDER` writes the N 4:2:0 photos to FOLDER
+//! instead (`IMG_0000.JPG`...).
 
 use std::io::Cursor;
 use std::time::Instant;
@@ -19,13 +21,43 @@ use ingest::process::thumbnail_jpeg;
 const THUMB_SIZE: u32 = 256;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: u32 = match std::env::args().nth(1) {
+    let mut args = std::env::args().skip(1);
+    let n: u32 = match args.next() {
         Some(n) => n.parse()?,
         None => 6,
     };
-    let photos = (0..n).map(camera_jpeg).collect::<Result<Vec<_>, _>>()?;
-    let megabytes = photos.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
-    println!("{n} JPEGs of 4000 x 3000, {megabytes:.1} MB, EXIF orientation 6; one thread");
+    if let Some(folder) = args.next() {
+        // The 4:2:0 photos as files, the input of `ingest/bench/camera.sh`.
+        std::fs::create_dir_all(&folder)?;
+        for seed in 0..n {
+            let path = std::path::Path::new(&folder).join(format!("IMG_{seed:04}.JPG"));
+            std::fs::write(path, camera_jpeg(seed, Subsampling::Chroma420)?)?;
+        }
+        println!("wrote {n} photos to {folder}");
+        return Ok(());
+    }
+    for subsampling in [Subsampling::Chroma420, Subsampling::None444] {
+        let photos = (0..n)
+            .map(|seed| camera_jpeg(seed, subsampling))
+            .collect::<Result<Vec<_>, _>>()?;
+        let megabytes = photos.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
+        println!(
+            "{n} JPEGs of 4000 x 3000, {subsampling:?}, {megabytes:.1} MB, EXIF orientation 6; one thread"
+        );
+        time_decoders(&photos)?;
+    }
+    Ok(())
+}
+
+/// Chroma subsampling of the generated photos: phones and most cameras store 4:2:0.
+#[derive(Clone, Copy, Debug)]
+enum Subsampling {
+    Chroma420,
+    None444,
+}
+
+fn time_decoders(photos: &[Vec<u8>]) -> Result<(), Box<dyn std::error::Error>> {
+    let n = photos.len() as u32;
     let thumbnail = Target {
         min_short_side: 0,
         min_long_side: THUMB_SIZE,
@@ -40,6 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("jpeg-decoder", ScaledJpegDecoder::JpegDecoder),
         #[cfg(feature = "turbojpeg")]
         ("libjpeg-turbo", ScaledJpegDecoder::LibjpegTurbo),
+        ("DC only", ScaledJpegDecoder::DcOnly),
     ];
     for (output, target) in [("thumbnail", thumbnail), ("CLIP input", clip)] {
         let full = (format!("{output}, full decode"), Target::FULL_SIZE, None);
@@ -49,7 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         for (name, target, scaled_decoder) in std::iter::once(full).chain(scaled) {
             let (start, cpu_start) = (Instant::now(), cpu_seconds());
-            for bytes in &photos {
+            for bytes in photos {
                 let decoder = UprightDecoder::new(bytes)?;
                 let decoder = match scaled_decoder {
                     Some(scaled_decoder) => decoder.with_scaled_jpeg_decoder(scaled_decoder),
@@ -96,7 +129,7 @@ fn cpu_seconds() -> Option<f64> {
 
 /// Photo `seed`: shading, a disc and fine texture (so that the JPEG is as large as a
 /// camera's, about 2-4 MB at quality 90), stored sideways with orientation 6, dated.
-fn camera_jpeg(seed: u32) -> Result<Vec<u8>, image::ImageError> {
+fn camera_jpeg(seed: u32, subsampling: Subsampling) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let phase = seed as f32;
     let picture = image::RgbImage::from_fn(3000, 4000, |x, y| {
         let (fx, fy) = (x as f32, y as f32);
@@ -114,8 +147,17 @@ fn camera_jpeg(seed: u32) -> Result<Vec<u8>, image::ImageError> {
         ])
     });
     let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut Cursor::new(&mut jpeg), 90)
-        .encode_image(&picture)?;
+    match subsampling {
+        Subsampling::Chroma420 => {
+            let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 90);
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+            encoder.encode(picture.as_raw(), 3000, 4000, jpeg_encoder::ColorType::Rgb)?;
+        }
+        Subsampling::None444 => {
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut Cursor::new(&mut jpeg), 90)
+                .encode_image(&picture)?;
+        }
+    }
     Ok(with_exif(
         &jpeg,
         &[
