@@ -8,6 +8,11 @@
 //! Reruns are cheap: ingest reuses thumbnails and downloads, extract resumes from its
 //! chunks (and skips entirely when the images and model are unchanged), and the index
 //! skips shards already written under the same content hash.
+//!
+//! Memory does not grow with the model's width times the collection: the feature rows go
+//! to the feature cache as extract's chunks complete and are read back from it, the fit
+//! sample (at most `reduce::MAX_FIT_ROWS`) and then a block of rows at a time
+//! ([`CachedRows`]); what grows with N is the compact u8 rows the index is built from.
 
 use std::collections::HashSet;
 use std::fs;
@@ -29,10 +34,9 @@ use reduce::Pca;
 use serde::Serialize;
 
 use crate::compact::{AxesChoice, CompactMap};
-use crate::dataset::read_float_rows;
 use crate::device::DeviceKind;
 use crate::extract_cmd::{self, ExtractPlan, Extractor};
-use crate::feature_cache::FeatureCache;
+use crate::feature_cache::{CachedRows, FeatureCache};
 use crate::ingest_cmd::IngestArgs;
 use crate::model_files::ModelFiles;
 use crate::npy::{self, Matrix};
@@ -279,21 +283,14 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         bottom_crop,
         projection_dim,
     );
-    let mut rows: Vec<Option<Vec<f32>>> = match part {
-        Some(_) => vec![None; n],
+    let missing: Vec<&IngestedItem> = match part {
+        Some(_) => ingested.items.iter().collect(),
         None => ingested
             .items
             .iter()
-            .map(|i| cache.get(&i.entry.blake3))
+            .filter(|i| !cache.contains(&i.entry.blake3))
             .collect(),
     };
-    let missing: Vec<&IngestedItem> = ingested
-        .items
-        .iter()
-        .zip(&rows)
-        .filter(|(_, row)| row.is_none())
-        .map(|(item, _)| item)
-        .collect();
     stats.features_extracted = missing.len();
     if !missing.is_empty() {
         let paths: Vec<PathBuf> = missing.iter().map(|i| i.entry.path.clone()).collect();
@@ -322,30 +319,24 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
             part.unwrap_or(Part::WHOLE),
             &work,
         )?;
-        let complete = extract_cmd::finish(&work)?.is_some();
         if part.is_some() {
+            extract_cmd::finish(&work)?;
             return Ok(Built::Part);
         }
+        // Into the cache a chunk at a time: the rows are read from there on.
+        let complete = extract_cmd::for_each_chunk(&work, |first, rows| {
+            for (item, row) in missing[first..]
+                .iter()
+                .zip(rows.chunks_exact(projection_dim))
+            {
+                cache.put(&item.entry.blake3, row)?;
+            }
+            Ok(())
+        })?;
         if !complete {
             bail!("extract left chunks missing in {}", work.display());
         }
-        let (extracted, dims_read) = read_float_rows(&work.join("features.npy"))?;
-        if dims_read != projection_dim {
-            bail!(
-                "{}: rows of {dims_read}, the model gives {projection_dim}",
-                work.display()
-            );
-        }
-        let mut extracted = extracted.chunks_exact(projection_dim);
-        for (item, row) in ingested.items.iter().zip(&mut rows) {
-            if row.is_none() {
-                let features = extracted.next().context("the extracted rows run out")?;
-                cache.put(&item.entry.blake3, features)?;
-                *row = Some(features.to_vec());
-            }
-        }
     }
-    let features: Vec<f32> = rows.into_iter().flatten().flatten().collect();
     cache.keep_only(
         &ingested
             .items
@@ -353,18 +344,55 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
             .map(|i| i.entry.blake3.as_str())
             .collect(),
     )?;
+    let rows = CachedRows::new(
+        &cache,
+        ingested
+            .items
+            .iter()
+            .map(|i| i.entry.blake3.as_str())
+            .collect(),
+    );
     stats.extract_s = stage.elapsed().as_secs_f64();
 
-    // Reduce and quantise.
+    // Reduce and quantise: fitted on the fit sample, then the rows a block at a time; the
+    // same pass writes the full features and finds the captions' exact neighbours.
     let stage = Instant::now();
-    let (compact, quantised) = match heads {
+    let sample = rows.fit_sample()?;
+    let compact = match heads {
         Some((weights, config)) => {
-            let compact = CompactMap::heads(&weights, config, &device, args.axes, &features)?;
-            let rows = compact.images(&features)?;
-            (compact, rows)
+            CompactMap::heads(&weights, config, &device, args.axes, &sample)?
         }
-        None => CompactMap::fit_pca(&features, projection_dim, args.dims, args.axes)?,
+        None => CompactMap::pca(&sample, projection_dim, args.dims, args.axes)?,
     };
+    drop(sample);
+    let dims = compact.dims();
+    let finishing = !args.prepare_trees;
+    let captions: Vec<&str> = ingested
+        .items
+        .iter()
+        .map(|i| i.item.caption.as_str())
+        .filter(|c| !c.is_empty())
+        .collect();
+    stats.captioned = captions.len();
+    let captions = &captions[..captions.len().min(RECALL_QUERIES)];
+    stats.recall_queries = captions.len();
+    let mut recall = match finishing && !captions.is_empty() {
+        true => Some(CaptionRecall::new(&model, captions, &compact)?),
+        false => None,
+    };
+    let mut quantised = Vec::with_capacity(n * dims);
+    let mut full_files = Vec::new();
+    rows.for_each_block(FULL_ROWS_PER_FILE as usize, |first, block| {
+        quantised.extend(compact.images(block)?);
+        if finishing && args.full_features {
+            let k = first / FULL_ROWS_PER_FILE as usize;
+            full_files.push(write_full_features(&out, k, block, projection_dim)?);
+        }
+        if let Some(recall) = &mut recall {
+            recall.offer(first, block);
+        }
+        Ok(())
+    })?;
     let dims = compact.dims();
     stats.reduce_s = stage.elapsed().as_secs_f64();
     if args.prepare_trees {
@@ -418,26 +446,19 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         export_text_tower(&model.text, precision).context("cannot export the text tower")?;
     let weights = write_hashed(&out, "text-encoder", "safetensors", &tower)?;
     keep.extend([reduction_file.name.clone(), weights.name.clone()]);
-    let full_features = if args.full_features {
-        let full = write_full_features(&out, &features, projection_dim)?;
-        keep.extend(full.files.iter().map(|f| f.name.clone()));
-        Some(full)
-    } else {
-        None
-    };
+    let full_features = args.full_features.then(|| {
+        keep.extend(full_files.iter().map(|f| f.name.clone()));
+        FullFeatures {
+            dims: projection_dim,
+            files: full_files,
+            rows_per_file: FULL_ROWS_PER_FILE,
+        }
+    });
     stats.export_s = stage.elapsed().as_secs_f64();
 
-    let captions: Vec<&str> = ingested
-        .items
-        .iter()
-        .map(|i| i.item.caption.as_str())
-        .filter(|c| !c.is_empty())
-        .collect();
-    stats.captioned = captions.len();
-    let captions = &captions[..captions.len().min(RECALL_QUERIES)];
-    stats.recall_queries = captions.len();
-    stats.caption_recall_at_60 =
-        caption_recall(&model, captions, &features, &compact, &quantised, dims)?;
+    stats.caption_recall_at_60 = recall
+        .map(|recall| recall.of_index(&quantised, dims))
+        .transpose()?;
 
     let index_file = write_hashed(&out, "manifest", "json", &index.to_json())?;
     keep.insert(index_file.name.clone());
@@ -480,6 +501,18 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     Ok(Built::Dataset(stats))
 }
 
+/// Fits the PCA to `dims` on the fit sample of `features` (rows of `dims_in`), turned to
+/// `axes`.
+pub fn fit_pca(features: &[f32], dims_in: usize, dims: usize, axes: AxesChoice) -> Result<Pca> {
+    let pca = Pca::fit(features, dims_in, dims).context("cannot fit the PCA")?;
+    Ok(match axes {
+        AxesChoice::Independent => pca
+            .rotated_independent(features)
+            .context("cannot turn the PCA to independent axes")?,
+        AxesChoice::Native => pca,
+    })
+}
+
 /// Fits the PCA to `dims` on `features` (rows of `dims_in`) and returns it with the
 /// quantised compact rows the index holds.
 pub fn reduce_and_quantise(
@@ -488,13 +521,7 @@ pub fn reduce_and_quantise(
     dims: usize,
     axes: AxesChoice,
 ) -> Result<(Pca, Vec<u8>)> {
-    let pca = Pca::fit(features, dims_in, dims).context("cannot fit the PCA")?;
-    let pca = match axes {
-        AxesChoice::Independent => pca
-            .rotated_independent(features)
-            .context("cannot turn the PCA to independent axes")?,
-        AxesChoice::Native => pca,
-    };
+    let pca = fit_pca(features, dims_in, dims, axes)?;
     let compact = pca.apply_rows(features)?;
     let quantised = compact.chunks_exact(dims).flat_map(quantize_row).collect();
     Ok((pca, quantised))
@@ -524,31 +551,18 @@ fn write_hashed(out: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<FileR
     })
 }
 
-/// int8 rows `round(127 * x / |x|)` in files of [`FULL_ROWS_PER_FILE`] rows.
-fn write_full_features(out: &Path, features: &[f32], dims: usize) -> Result<FullFeatures> {
-    let mut files = Vec::new();
-    let rows_per_file = FULL_ROWS_PER_FILE as usize;
-    for (k, block) in features.chunks(rows_per_file * dims).enumerate() {
-        let mut bytes = Vec::with_capacity(block.len());
-        for row in block.chunks_exact(dims) {
-            let norm = l2_norm(row);
-            bytes.extend(
-                row.iter()
-                    .map(|x| (127.0 * x / norm).round().clamp(-127.0, 127.0) as i8 as u8),
-            );
-        }
-        files.push(write_hashed(
-            out,
-            &format!("full-features-{k:04}"),
-            "bin",
-            &bytes,
-        )?);
+/// File `k` of the full features: `block`'s rows (of `dims`) as int8 `round(127 * x / |x|)`;
+/// every file but the last holds [`FULL_ROWS_PER_FILE`] rows.
+fn write_full_features(out: &Path, k: usize, block: &[f32], dims: usize) -> Result<FileRef> {
+    let mut bytes = Vec::with_capacity(block.len());
+    for row in block.chunks_exact(dims) {
+        let norm = l2_norm(row);
+        bytes.extend(
+            row.iter()
+                .map(|x| (127.0 * x / norm).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
     }
-    Ok(FullFeatures {
-        dims,
-        files,
-        rows_per_file: FULL_ROWS_PER_FILE,
-    })
+    write_hashed(out, &format!("full-features-{k:04}"), "bin", &bytes)
 }
 
 /// Removes the content-named files of earlier builds that this build no longer names.
@@ -572,49 +586,74 @@ fn remove_stale(out: &Path, keep: &HashSet<String>) -> Result<()> {
     Ok(())
 }
 
-/// How much of the full-feature top 60 the compact u8 index finds, for caption queries.
-fn caption_recall(
-    model: &clip::ClipModel,
-    captions: &[&str],
-    features: &[f32],
-    compact: &CompactMap,
-    quantised: &[u8],
-    dims: usize,
-) -> Result<Option<f64>> {
+/// How much of the full-feature top [`CaptionRecall::K`] the compact u8 index finds, for
+/// caption queries: the exact neighbours are gathered as the rows stream past
+/// ([`CaptionRecall::offer`]), then the index is asked ([`CaptionRecall::of_index`]).
+struct CaptionRecall {
+    /// The captions' text features, each row divided by its norm on use.
+    texts: Vec<f32>,
+    /// The captions' quantised compact queries.
+    queries: Vec<u8>,
+    full_dims: usize,
+    /// Per caption, the best (score, id) seen so far, best first, at most `K`.
+    nearest: Vec<Vec<(f32, usize)>>,
+}
+
+impl CaptionRecall {
     const K: usize = 60;
-    if captions.is_empty() {
-        return Ok(None);
-    }
-    let tokenizer = Tokenizer::new().context("cannot read the embedded CLIP vocabulary")?;
-    let context = model.text.context_length();
-    let rows = quantised.len() / dims;
-    let full_dims = features.len() / rows.max(1);
-    let normalised: Vec<f32> = features
-        .chunks_exact(full_dims)
-        .flat_map(|row| {
-            let norm = l2_norm(row);
-            row.iter().map(move |x| x / norm)
+
+    fn new(model: &clip::ClipModel, captions: &[&str], compact: &CompactMap) -> Result<Self> {
+        let tokenizer = Tokenizer::new().context("cannot read the embedded CLIP vocabulary")?;
+        let context = model.text.context_length();
+        let (mut texts, mut queries) = (Vec::new(), Vec::new());
+        for batch in captions.chunks(32) {
+            let tokens = TokenBatch::new(tokenizer.tokenize_batch(batch, context), context)?;
+            let batch_texts = read_rows(model.encode_text(&tokens)?)?;
+            queries.extend(compact.queries(&batch_texts)?);
+            texts.extend(batch_texts);
+        }
+        Ok(Self {
+            full_dims: texts.len() / captions.len(),
+            texts,
+            queries,
+            nearest: vec![Vec::new(); captions.len()],
         })
-        .collect();
-    let index = Features::new(quantised, dims)?;
-    let k = K.min(index.len());
-    let mut total = 0.0;
-    for batch in captions.chunks(32) {
-        let tokens = TokenBatch::new(tokenizer.tokenize_batch(batch, context), context)?;
-        let texts = read_rows(model.encode_text(&tokens)?)?;
-        let queries = compact.queries(&texts)?;
-        for (text, query) in texts
+    }
+
+    /// Scores `block`'s rows (ids from `first`) against every caption, by cosine.
+    fn offer(&mut self, first: usize, block: &[f32]) {
+        let full_dims = self.full_dims;
+        let normalised: Vec<f32> = block
             .chunks_exact(full_dims)
-            .zip(queries.chunks_exact(dims))
-        {
+            .flat_map(|row| {
+                let norm = l2_norm(row);
+                row.iter().map(move |x| x / norm)
+            })
+            .collect();
+        for (text, nearest) in self.texts.chunks_exact(full_dims).zip(&mut self.nearest) {
             let norm = l2_norm(text);
-            let mut scored: Vec<(f32, usize)> = normalised
-                .chunks_exact(full_dims)
-                .enumerate()
-                .map(|(id, row)| (row.iter().zip(text).map(|(a, b)| a * b / norm).sum(), id))
-                .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            let exact: HashSet<usize> = scored.iter().take(k).map(|s| s.1).collect();
+            nearest.extend(
+                normalised
+                    .chunks_exact(full_dims)
+                    .enumerate()
+                    .map(|(at, row)| {
+                        let score = row.iter().zip(text).map(|(a, b)| a * b / norm).sum();
+                        (score, first + at)
+                    }),
+            );
+            nearest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            nearest.truncate(Self::K);
+        }
+    }
+
+    /// The mean share of each caption's exact neighbours that the compact index's k-NN
+    /// (over `quantised`, rows of `dims`) finds.
+    fn of_index(self, quantised: &[u8], dims: usize) -> Result<f64> {
+        let index = Features::new(quantised, dims)?;
+        let k = Self::K.min(index.len());
+        let mut total = 0.0;
+        for (query, nearest) in self.queries.chunks_exact(dims).zip(&self.nearest) {
+            let exact: HashSet<usize> = nearest.iter().take(k).map(|s| s.1).collect();
             let found = knn_exact(index, query, k)?;
             let hits = found
                 .iter()
@@ -622,8 +661,8 @@ fn caption_recall(
                 .count();
             total += hits as f64 / k as f64;
         }
+        Ok(total / self.nearest.len() as f64)
     }
-    Ok(Some(total / captions.len() as f64))
 }
 
 /// The Euclidean norm, never zero (so dividing by it is safe).

@@ -15,7 +15,7 @@ use index_shards::quantize::quantize_row;
 use reduce::{Pca, fit_sample, independent_axes};
 use train::head::HEAD_NAMES;
 
-use crate::build_cmd::reduce_and_quantise;
+use crate::build_cmd::fit_pca;
 
 /// Rows per head call.
 const HEAD_BATCH: usize = 4096;
@@ -54,15 +54,22 @@ pub enum CompactMap {
 }
 
 impl CompactMap {
-    /// Fits a PCA to `dims` on `features` (rows of `dims_in`), with the collection's rows.
+    /// Fits a PCA to `dims` on `features` (rows of `dims_in`: the collection, or only its
+    /// fit sample, which gives the same PCA), turned to `axes`.
+    pub fn pca(features: &[f32], dims_in: usize, dims: usize, axes: AxesChoice) -> Result<Self> {
+        Ok(Self::Pca(fit_pca(features, dims_in, dims, axes)?))
+    }
+
+    /// [`CompactMap::pca`] and the collection's quantised compact rows.
     pub fn fit_pca(
         features: &[f32],
         dims_in: usize,
         dims: usize,
         axes: AxesChoice,
     ) -> Result<(Self, Vec<u8>)> {
-        let (pca, rows) = reduce_and_quantise(features, dims_in, dims, axes)?;
-        Ok((Self::Pca(pca), rows))
+        let compact = Self::pca(features, dims_in, dims, axes)?;
+        let rows = compact.images(features)?;
+        Ok((compact, rows))
     }
 
     /// The heads of `weights` (under the paper's names) with widths `config`, on `device`;

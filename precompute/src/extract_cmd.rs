@@ -284,27 +284,12 @@ fn read_plan(folder: &Path) -> Result<ExtractPlan> {
 /// When every chunk is present, writes `features.npy` and returns its rows.
 pub fn finish(out: &Path) -> Result<Option<usize>> {
     let plan = read_plan(out)?;
-    if (0..plan.chunks()).any(|k| !chunk_path(out, k).is_file()) {
-        return Ok(None);
-    }
     let mut data = Vec::with_capacity(plan.images * plan.dims);
-    for k in 0..plan.chunks() {
-        let chunk = chunk_path(out, k);
-        let bytes = fs::read(&chunk).with_context(|| format!("cannot read {}", chunk.display()))?;
-        match npy::read(&bytes).with_context(|| chunk.display().to_string())? {
-            Matrix::F32 {
-                cols, data: rows, ..
-            } if cols == plan.dims => data.extend(rows),
-            _ => bail!("{}: not f32 rows of {} dims", chunk.display(), plan.dims),
-        }
-    }
-    if data.len() != plan.images * plan.dims {
-        bail!(
-            "{}: the chunks hold {} rows, the plan {}",
-            out.display(),
-            data.len() / plan.dims.max(1),
-            plan.images
-        );
+    if !for_each_chunk(out, |_, rows| {
+        data.extend_from_slice(rows);
+        Ok(())
+    })? {
+        return Ok(None);
     }
     let matrix = Matrix::F32 {
         rows: plan.images,
@@ -313,6 +298,40 @@ pub fn finish(out: &Path) -> Result<Option<usize>> {
     };
     write_atomic(&out.join(FEATURES_FILE), &npy::write(&matrix))?;
     Ok(Some(plan.images))
+}
+
+/// When every chunk is present, calls `each` with each chunk's first row and its rows, in
+/// order, one chunk in memory at a time, and returns true; false when a chunk is missing.
+pub fn for_each_chunk(
+    out: &Path,
+    mut each: impl FnMut(usize, &[f32]) -> Result<()>,
+) -> Result<bool> {
+    let plan = read_plan(out)?;
+    if (0..plan.chunks()).any(|k| !chunk_path(out, k).is_file()) {
+        return Ok(false);
+    }
+    let mut first = 0;
+    for k in 0..plan.chunks() {
+        let chunk = chunk_path(out, k);
+        let bytes = fs::read(&chunk).with_context(|| format!("cannot read {}", chunk.display()))?;
+        match npy::read(&bytes).with_context(|| chunk.display().to_string())? {
+            Matrix::F32 {
+                cols, data: rows, ..
+            } if cols == plan.dims => {
+                each(first, &rows)?;
+                first += rows.len() / plan.dims.max(1);
+            }
+            _ => bail!("{}: not f32 rows of {} dims", chunk.display(), plan.dims),
+        }
+    }
+    if first != plan.images {
+        bail!(
+            "{}: the chunks hold {first} rows, the plan {}",
+            out.display(),
+            plan.images
+        );
+    }
+    Ok(true)
 }
 
 /// Join the parts of a split `precompute extract` run.

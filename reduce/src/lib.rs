@@ -48,10 +48,17 @@ pub struct Pca {
 pub const MAX_FIT_ROWS: usize = 200_000;
 
 /// The rows of `rows` (each `width > 0` values) that a fit uses: every one up to
-/// [`MAX_FIT_ROWS`], beyond that an even stride through them.
+/// [`MAX_FIT_ROWS`], beyond that an even stride through them ([`fit_stride`]).
 pub fn fit_sample(rows: &[f32], width: usize) -> StepBy<ChunksExact<'_, f32>> {
-    let stride = (rows.len() / width).div_ceil(MAX_FIT_ROWS).max(1);
-    rows.chunks_exact(width).step_by(stride)
+    rows.chunks_exact(width)
+        .step_by(fit_stride(rows.len() / width))
+}
+
+/// The stride through `count` rows of [`fit_sample`]: a reader that does not hold every
+/// row (a build reading its feature cache) picks the rows `0, stride, 2 * stride...`, and
+/// a fit on them alone uses every one of them.
+pub fn fit_stride(count: usize) -> usize {
+    count.div_ceil(MAX_FIT_ROWS).max(1)
 }
 
 impl Pca {
