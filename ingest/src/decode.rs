@@ -488,9 +488,6 @@ mod tests {
                     // 4:4:4 fixture has no chroma to upsample, so the DC-only decoder's
                     // eighth is libjpeg-turbo's): the decoders' rounding of the scaled IDCT
                     // and colour conversion.
-                    println!(
-                        "{decoder:?}, orientation {orientation}, {target:?}: mean {mean:.2}, max {max}"
-                    );
                     assert!(
                         mean < 1.0 && max <= 4,
                         "{decoder:?}, orientation {orientation}, {target:?}: mean {mean}, max {max}"

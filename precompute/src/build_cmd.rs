@@ -337,21 +337,13 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
             bail!("extract left chunks missing in {}", work.display());
         }
     }
-    cache.keep_only(
-        &ingested
-            .items
-            .iter()
-            .map(|i| i.entry.blake3.as_str())
-            .collect(),
-    )?;
-    let rows = CachedRows::new(
-        &cache,
-        ingested
-            .items
-            .iter()
-            .map(|i| i.entry.blake3.as_str())
-            .collect(),
-    );
+    let images: Vec<&str> = ingested
+        .items
+        .iter()
+        .map(|i| i.entry.blake3.as_str())
+        .collect();
+    cache.keep_only(&images.iter().copied().collect())?;
+    let rows = CachedRows::new(&cache, images);
     stats.extract_s = stage.elapsed().as_secs_f64();
 
     // Reduce and quantise: fitted on the fit sample, then the rows a block at a time; the
@@ -393,7 +385,6 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         }
         Ok(())
     })?;
-    let dims = compact.dims();
     stats.reduce_s = stage.elapsed().as_secs_f64();
     if args.prepare_trees {
         let path = out.join(".work").join("index").join("features.npy");

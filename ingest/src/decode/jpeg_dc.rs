@@ -3,17 +3,20 @@
 //!
 //! At 1/8 scale an 8x8 block is one pixel, its DC term (the block's mean), so no AC
 //! coefficient is needed: only its Huffman code and extra bits must be passed over to reach
-//! the next block. Here each is passed over in one table look-up, without a value, a
-//! coefficient store or an inverse DCT, which is most of the time a scaled decode by
-//! jpeg-decoder or libjpeg-turbo spends on a 12 MP photo (ingest's README, "Benchmark").
+//! the next block. Here they are passed over several codes a table look-up (a window of the
+//! next 12 bits), without a value, a coefficient store or an inverse DCT, which is most of
+//! the time a scaled decode by jpeg-decoder or libjpeg-turbo spends on a 12 MP photo
+//! (ingest's README, "Benchmark"). Only 4:2:0 chroma is decoded with its values, for
+//! libjpeg's 2x2 reduced inverse DCT.
 //!
 //! It reads what cameras and phones write: baseline or extended sequential Huffman JPEGs,
 //! 8-bit, grey or YCbCr, sampling factors whose ratios to the largest are 1 or 2, all
 //! components in the first scan. Anything else (progressive, arithmetic, lossless, 12-bit,
 //! CMYK, RGB, a scan that runs out or meets a stray marker) gives `None`, which leaves the
 //! file to the other decoders. Pixels follow libjpeg: the 1x1 inverse DCT
-//! (`(dc * q + 4) >> 3` + 128), "fancy" (triangle) chroma upsampling, and its fixed-point
-//! YCbCr to RGB.
+//! (`(dc * q + 4) >> 3` + 128), the 2x2 one for 4:2:0 chroma (as libjpeg-turbo scales it),
+//! "fancy" (triangle) upsampling of other subsampled chroma, and its fixed-point YCbCr to
+//! RGB.
 
 use image::{DynamicImage, Limits};
 
@@ -29,23 +32,21 @@ pub(super) fn decode_eighth(bytes: &[u8], limits: &Limits) -> Option<DynamicImag
     let channels = if frame.components.len() == 1 { 1 } else { 3 };
     reserve_scaled(limits, width, height, channels)?;
     let planes = frame.dc_planes()?;
-    let pixels = if channels == 1 {
-        let plane = &planes[0];
-        (0..height as usize)
-            .flat_map(|y| &plane.values[y * plane.width..y * plane.width + width as usize])
-            .copied()
-            .collect()
-    } else {
-        let full_size = |plane: &Plane, component: &Component| {
-            let scale = if component.by_reduced_idct { 2 } else { 1 };
+    let mut full_size = planes
+        .iter()
+        .zip(&frame.components)
+        .map(|(plane, component)| {
             plane.upsampled(
-                frame.max_h / component.h / scale,
-                frame.max_v / component.v / scale,
+                frame.max_h / component.h / component.pixels_per_block,
+                frame.max_v / component.v / component.pixels_per_block,
                 width as usize,
                 height as usize,
             )
-        };
-        let [luma, blue, red] = [0, 1, 2].map(|c| full_size(&planes[c], &frame.components[c]));
+        });
+    let pixels = if channels == 1 {
+        full_size.next()?
+    } else {
+        let (luma, blue, red) = (full_size.next()?, full_size.next()?, full_size.next()?);
         let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
         for ((&y, &cb), &cr) in luma.iter().zip(&blue).zip(&red) {
             pixels.extend(ycbcr_to_rgb(y, cb, cr));
@@ -128,10 +129,11 @@ struct Component {
     quantisation_table: usize,
     /// Its quantisation table in natural order, once the scan is reached.
     quantisers: [i64; 64],
-    /// Sampled at half the largest factor across and down (4:2:0 chroma): decoded to 2x2
-    /// pixels a block by libjpeg's reduced inverse DCT, so that it needs no upsampling, as
-    /// libjpeg-turbo does it (its scaled IDCT of chroma, jdmaster.c).
-    by_reduced_idct: bool,
+    /// Pixels a block gives across and down: 2 where the component is sampled at half the
+    /// largest factor both ways (4:2:0 chroma), decoded by libjpeg's 2x2 reduced inverse DCT
+    /// so that it needs no upsampling, as libjpeg-turbo does it (its scaled IDCT of chroma,
+    /// jdmaster.c); 1 elsewhere.
+    pixels_per_block: usize,
     dc_table: usize,
     ac_table: usize,
 }
@@ -253,8 +255,12 @@ impl<'a> Frame<'a> {
                         return None;
                     }
                     for component in &mut components {
-                        component.by_reduced_idct =
-                            max_h / component.h == 2 && max_v / component.v == 2;
+                        component.pixels_per_block =
+                            if max_h / component.h == 2 && max_v / component.v == 2 {
+                                2
+                            } else {
+                                1
+                            };
                     }
                     return Some(Frame {
                         width,
@@ -293,7 +299,7 @@ impl<'a> Frame<'a> {
             .iter()
             .map(|c| {
                 let (h, v) = blocks_in_mcu(c);
-                let scale = if c.by_reduced_idct { 2 } else { 1 };
+                let scale = c.pixels_per_block;
                 let width = mcus_across * h * scale;
                 let used = |side: u32, factor: usize, max: usize| {
                     (side as usize * factor * scale).div_ceil(max * 8)
@@ -328,7 +334,7 @@ impl<'a> Frame<'a> {
                         let difference = bits.receive_extend(category)?;
                         predictions[c] = predictions[c].wrapping_add(difference);
                         let (x, y) = (mcu_x * h + block_x, mcu_y * v + block_y);
-                        if component.by_reduced_idct {
+                        if component.pixels_per_block == 2 {
                             let mut coefficients = [0i32; 64];
                             coefficients[0] = predictions[c];
                             ac_table.decode_block(&mut bits, &mut coefficients)?;
@@ -381,7 +387,7 @@ fn read_frame_header(segment: &[u8]) -> Option<(u32, u32, Vec<Component>)> {
                 v,
                 quantisation_table: usize::from(c[2]),
                 quantisers: [0; 64],
-                by_reduced_idct: false,
+                pixels_per_block: 1,
                 dc_table: 0,
                 ac_table: 0,
             })
