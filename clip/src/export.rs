@@ -13,7 +13,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 
 use crate::encoder::read_values;
-use crate::model::{ClipModel, ResidualAttentionBlock, TextTransformer};
+use crate::model::{ClipModel, ResidualAttentionBlock, TextTransformer, VisionTransformer};
 use crate::names::{AttentionInNames, Layout, Names, ProjectionName, Tower};
 use crate::tensors::{
     ExportError, Precision, RawTensor, Storage, TensorMap, export_tensors, transpose,
@@ -46,7 +46,44 @@ pub fn export_text_tower(
 pub fn model_tensors(model: &ClipModel, layout: Layout) -> Result<TensorMap, ExportError> {
     let names = Names::new(layout);
     let mut map = text_tower_tensors(&model.text, layout)?;
-    let vision = &model.vision;
+    map.extend(vision_tower_tensors(&model.vision, layout)?);
+    map.insert(
+        names.logit_scale(),
+        RawTensor {
+            shape: vec![],
+            values: read(&model.logit_scale)?,
+        },
+    );
+    Ok(map)
+}
+
+/// The image tower as safetensors bytes in open_clip's names, as [`export_text_tower`]
+/// writes the text tower (its projection kept in f16; native only).
+pub fn export_image_tower(
+    tower: &VisionTransformer,
+    precision: Precision,
+) -> Result<Vec<u8>, ExportError> {
+    let projection = Names::new(Layout::OpenClip)
+        .projection(Tower::Vision)
+        .weight();
+    let tensors = vision_tower_tensors(tower, Layout::OpenClip)?;
+    export_tensors(&tensors, |name, _| {
+        if name == projection {
+            Storage::Compact(Precision::F16)
+        } else {
+            Storage::Compact(precision)
+        }
+    })
+}
+
+/// Every tensor of the image tower under `layout`'s names (the inverse of
+/// [`crate::load_image_tower`]).
+pub fn vision_tower_tensors(
+    vision: &VisionTransformer,
+    layout: Layout,
+) -> Result<TensorMap, ExportError> {
+    let names = Names::new(layout);
+    let mut map = TensorMap::default();
     // burn's patch matrix `[channels * p * p, width]` is the conv weight `[width, c, p, p]`.
     let [inputs, width] = vision.patch_embedding.weight.shape().dims::<2>();
     let p = vision.patch_size;
@@ -73,13 +110,6 @@ pub fn model_tensors(model: &ClipModel, layout: Layout) -> Result<TensorMap, Exp
         names.projection(Tower::Vision),
         &vision.projection,
     )?;
-    map.insert(
-        names.logit_scale(),
-        RawTensor {
-            shape: vec![],
-            values: read(&model.logit_scale)?,
-        },
-    );
     Ok(map)
 }
 

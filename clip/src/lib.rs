@@ -47,7 +47,7 @@ pub mod tokenize;
 
 pub use config::{Activation, ClipConfig, ConfigError, HeadConfig, TextConfig, VisionConfig};
 pub use encoder::{Encoder, EncoderError, read_rows, read_rows_async};
-pub use loader::{load_clip, load_head, load_head_sized, load_text_tower};
+pub use loader::{load_clip, load_head, load_head_sized, load_image_tower, load_text_tower};
 pub use model::{
     ClipModel, FeatureHead, LinearProjection, MlpHead, TextTransformer, VisionTransformer,
 };

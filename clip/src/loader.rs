@@ -23,7 +23,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::config::{Activation, ClipConfig, HeadConfig, TextConfig};
+use crate::config::{Activation, ClipConfig, HeadConfig, TextConfig, VisionConfig};
 use crate::model::{
     ClipModel, MlpHead, ResidualAttentionBlock, TextTransformer, VisionTransformer, layer_norm,
 };
@@ -52,6 +52,23 @@ impl TensorMap {
         };
         load_text(&source, &Names::new(layout), config, projection_dim)
     }
+
+    /// [`load_image_tower`], moving each tensor out of the map as
+    /// [`Self::into_text_tower`] does.
+    pub fn into_image_tower(
+        self,
+        config: &VisionConfig,
+        projection_dim: usize,
+        device: &Device,
+    ) -> Result<VisionTransformer, LoadError> {
+        let (layout, prefix) = self.detect_layout_of(Tower::Vision)?;
+        let source = Source {
+            weights: Weights::Owned(RefCell::new(self)),
+            prefix,
+            device,
+        };
+        load_vision(&source, &Names::new(layout), config, projection_dim)
+    }
 }
 
 /// Builds the CLIP towers of `config` from `weights` (layout detected) on `device`.
@@ -68,7 +85,12 @@ pub fn load_clip(
     };
     let names = Names::new(layout);
     let text = load_text(&source, &names, &config.text_config, config.projection_dim)?;
-    let vision = load_vision(&source, &names, config)?;
+    let vision = load_vision(
+        &source,
+        &names,
+        &config.vision_config,
+        config.projection_dim,
+    )?;
     let logit_scale = source.tensor(&names.logit_scale(), &[])?;
     Ok(ClipModel {
         text,
@@ -215,12 +237,29 @@ fn load_text(
     })
 }
 
+/// Builds the image tower alone (as the browser needs it for image queries), e.g. from an
+/// [`crate::export::export_image_tower`] file; `projection_dim` is the joint embedding width.
+pub fn load_image_tower(
+    weights: &TensorMap,
+    config: &VisionConfig,
+    projection_dim: usize,
+    device: &Device,
+) -> Result<VisionTransformer, LoadError> {
+    let (layout, prefix) = weights.detect_layout_of(Tower::Vision)?;
+    let source = Source {
+        weights: Weights::Borrowed(weights),
+        prefix,
+        device,
+    };
+    load_vision(&source, &Names::new(layout), config, projection_dim)
+}
+
 fn load_vision(
     source: &Source<'_>,
     names: &Names,
-    config: &ClipConfig,
+    c: &VisionConfig,
+    projection_dim: usize,
 ) -> Result<VisionTransformer, LoadError> {
-    let c = &config.vision_config;
     let width = c.hidden_size;
     let p = c.patch_size;
     let patches = (c.image_size / p) * (c.image_size / p);
@@ -251,7 +290,7 @@ fn load_vision(
         },
     )?;
     let ln_post = source.layer_norm(&names.ln_post(), width, c.layer_norm_eps)?;
-    let projection = load_projection(source, names, Tower::Vision, width, config.projection_dim)?;
+    let projection = load_projection(source, names, Tower::Vision, width, projection_dim)?;
     Ok(VisionTransformer {
         patch_embedding,
         class_embedding,

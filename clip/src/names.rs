@@ -54,6 +54,23 @@ impl Layout {
             Self::OpenClip => "token_embedding.weight",
         }
     }
+
+    /// The name of the class token, which every image tower of this layout has: the key an
+    /// image tower's file (without the text tower) is told by.
+    pub const fn class_embedding(self) -> &'static str {
+        match self {
+            Self::HuggingFace => "vision_model.embeddings.class_embedding",
+            Self::OpenClip => "visual.class_embedding",
+        }
+    }
+
+    /// The key that tells this layout in a file holding `tower`.
+    pub const fn key(self, tower: Tower) -> &'static str {
+        match tower {
+            Tower::Text => self.token_embedding(),
+            Tower::Vision => self.class_embedding(),
+        }
+    }
 }
 
 /// One of CLIP's two towers.
@@ -168,10 +185,7 @@ impl Names {
 
     /// The class token, `[width]`.
     pub fn class_embedding(&self) -> String {
-        self.pick(
-            "vision_model.embeddings.class_embedding",
-            "visual.class_embedding",
-        )
+        self.layout.class_embedding().to_owned()
     }
 
     /// The vision positional embedding, `[patches + 1, width]`.

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use safetensors::Dtype;
 
 use crate::encoder::EncoderError;
-use crate::names::Layout;
+use crate::names::{Layout, Tower};
 
 /// Why weights could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,7 @@ pub enum LoadError {
         dtype: String,
     },
     /// No key of any known layout: not a CLIP checkpoint.
-    #[error("no CLIP token embedding found (looked for a key ending in {hf} or {open_clip})")]
+    #[error("not a CLIP tower: no key ending in {hf} or {open_clip}")]
     UnknownLayout {
         /// The Hugging Face key looked for.
         hf: &'static str,
@@ -222,6 +222,11 @@ impl TensorMap {
         self.tensors.insert(name.into(), tensor);
     }
 
+    /// Adds or replaces every tensor of `other`.
+    pub fn extend(&mut self, other: TensorMap) {
+        self.tensors.extend(other.tensors);
+    }
+
     /// Removes a tensor, returning it.
     pub fn remove(&mut self, name: &str) -> Option<RawTensor> {
         self.tensors.remove(name)
@@ -252,6 +257,12 @@ impl TensorMap {
     /// The layout and the common key prefix, found from the token embedding's name
     /// ([`Layout::token_embedding`]).
     pub fn detect_layout(&self) -> Result<(Layout, String), LoadError> {
+        self.detect_layout_of(Tower::Text)
+    }
+
+    /// The layout and the common key prefix of a file holding `tower` (and perhaps the
+    /// other), found from [`Layout::key`].
+    pub fn detect_layout_of(&self, tower: Tower) -> Result<(Layout, String), LoadError> {
         let find = |suffix: &str| {
             self.tensors
                 .keys()
@@ -261,10 +272,10 @@ impl TensorMap {
         };
         [Layout::HuggingFace, Layout::OpenClip]
             .into_iter()
-            .find_map(|layout| Some((layout, find(layout.token_embedding())?)))
+            .find_map(|layout| Some((layout, find(layout.key(tower))?)))
             .ok_or(LoadError::UnknownLayout {
-                hf: Layout::HuggingFace.token_embedding(),
-                open_clip: Layout::OpenClip.token_embedding(),
+                hf: Layout::HuggingFace.key(tower),
+                open_clip: Layout::OpenClip.key(tower),
             })
     }
 }

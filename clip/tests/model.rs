@@ -5,12 +5,13 @@
 //! the paper's heads from a `.pt` file.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use clip::export::export_text_tower;
-use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::export::{export_image_tower, export_text_tower};
+use clip::packed::{PackedImageTower, PackedPrecision, PackedTextTower};
 use clip::tensors::Precision;
 use clip::{
     Activation, ClipConfig, Encoder, FeatureHead, HeadConfig, PreprocessConfig, RgbImage,
-    TensorMap, TextTransformer, TokenBatch, load_clip, load_head, load_text_tower,
+    TensorMap, TextTransformer, TokenBatch, VisionTransformer, load_clip, load_head,
+    load_image_tower, load_text_tower,
 };
 
 use crate::common::{
@@ -143,6 +144,67 @@ fn packed_text_tower_matches_reference() {
         cosine >= 0.99,
         "packed int8 from the export: min cosine {cosine}"
     );
+}
+
+/// The image tower on the CPU kernels of `clip::packed`, both layouts' fixtures: f32
+/// within the reference tolerance; int8 (from the f32 tower, and from the int8 export as the
+/// browser loads it) within 1e-2 cosine. The batch of 7 images checks that each image's
+/// class token is pooled from its own patches.
+#[test]
+fn packed_image_tower_matches_reference() {
+    let device = Device::flex();
+    for (label, fixture) in [
+        ("hf", hf_fixture(&device)),
+        ("open_clip", open_clip_fixture(&device)),
+    ] {
+        let pixels = &tensor(&fixture.reference, "image_pixels").values;
+        let reference = &tensor(&fixture.reference, "image_features").values;
+        let width = fixture.config.projection_dim;
+        let vision = &fixture.config.vision_config;
+        let packed = |tower: &VisionTransformer, precision| {
+            PackedImageTower::new(tower, vision.layer_norm_eps, precision)
+                .unwrap()
+                .forward(pixels)
+                .unwrap()
+        };
+        let f32_packed = packed(&fixture.model.vision, PackedPrecision::F32);
+        let diff = max_abs_diff(&f32_packed, reference);
+        eprintln!("{label} packed image f32: max abs diff {diff}");
+        assert!(
+            diff <= FEATURE_TOLERANCE,
+            "{label} packed f32: max abs diff {diff}"
+        );
+
+        let int8_packed = packed(&fixture.model.vision, PackedPrecision::Int8);
+        let cosine = min_row_cosine(&int8_packed, reference, width);
+        eprintln!("{label} packed image int8: min cosine to the reference {cosine:.6}");
+        assert!(cosine >= 0.99, "{label} packed int8: min cosine {cosine}");
+        let export = export_image_tower(&fixture.model.vision, Precision::Int8).unwrap();
+        let weights = TensorMap::from_safetensors(&export).unwrap();
+        let tower = load_image_tower(&weights, vision, width, &device).unwrap();
+        let cosine = min_row_cosine(&packed(&tower, PackedPrecision::Int8), reference, width);
+        eprintln!("{label} packed image int8 from the export: min cosine {cosine:.6}");
+        assert!(cosine >= 0.99, "{label} int8 export: min cosine {cosine}");
+        // burn's tower on the exported weights agrees with the packed one.
+        let burn = rows(
+            tower
+                .forward(reference_pixels(&fixture.reference, &device))
+                .unwrap(),
+        );
+        let cosine = min_row_cosine(&packed(&tower, PackedPrecision::F32), &burn, width);
+        assert!(
+            cosine >= 0.9999,
+            "{label} export, packed f32 vs burn: {cosine}"
+        );
+    }
+    let fixture = hf_fixture(&device);
+    let packed = PackedImageTower::new(
+        &fixture.model.vision,
+        fixture.config.vision_config.layer_norm_eps,
+        PackedPrecision::F32,
+    )
+    .unwrap();
+    assert!(packed.forward(&[0.0; 5]).is_err(), "a cut image is refused");
 }
 
 /// The packed tower's exact (erf) GELU against burn's, on the fixture's weights with every

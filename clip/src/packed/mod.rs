@@ -1,4 +1,4 @@
-//! The text tower on clip's own CPU kernels, for text queries in the browser.
+//! The towers on clip's own CPU kernels, for text and image queries in the browser.
 //!
 //! A query is a handful of rows (the tokens up to the end token), and a long text 77. For so
 //! few rows burn's general matmul is bound by memory: it re-packs every weight matrix on each
@@ -17,10 +17,13 @@
 //! same summation order (f32 sums come out the same, bit for bit). The portable loops are
 //! for tests and other targets, not for speed: natively, burn's gemm with AVX is faster.
 
+mod block;
+mod image_tower;
 mod kernels;
 mod linear;
 mod tower;
 
+pub use image_tower::PackedImageTower;
 pub use linear::PackedLinear;
 pub use tower::PackedTextTower;
 
