@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ViT-B/32's text tower (seeded random weights) in headless Chromium, wasm, one thread:
 # median latency of a 7-token query (early stop at the end token) and of a 77-token text,
+# and of its image tower on one 224 px image (a query by image),
 # on burn's flex CPU backend (f32, gemm's simd128 kernels) and on clip's packed tower
 # (`clip::packed`, what the app runs on the CPU) in f32 and from the int8 export; then the
 # packed matmul alone on a 77-token text's shapes (GMAC/s), and the heap the app's text
@@ -28,6 +29,7 @@ run() {
         -p clip --test wasm --features "$features" -- --include-ignored "$1" --nocapture
 }
 run "vit_b32_text_tower_latency_$backend"
+run "vit_b32_image_tower_latency_$backend"
 if [ "$backend" != webgpu ]; then
     run packed_kernel_throughput
     run text_worker_load_memory

@@ -10,10 +10,13 @@
 #![cfg(target_family = "wasm")]
 
 use burn::tensor::Device;
-use clip::export::export_text_tower;
-use clip::packed::{PackedPrecision, PackedTextTower};
+use clip::export::{export_image_tower, export_text_tower};
+use clip::packed::{PackedImageTower, PackedPrecision, PackedTextTower};
 use clip::tensors::Precision;
-use clip::{ClipConfig, TensorMap, TokenBatch, Tokenizer, load_text_tower, read_rows_async};
+use clip::{
+    ClipConfig, PreprocessConfig, RgbImage, TensorMap, TokenBatch, Tokenizer, load_clip,
+    load_image_tower, load_text_tower, read_rows_async,
+};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod query_bytes;
@@ -143,16 +146,67 @@ async fn packed_text_tower_matches_reference() {
     assert!(diff <= 1e-4, "packed f32: max abs diff {diff}");
     let (ours, theirs) = text_features(Device::flex(), Some(PackedPrecision::Int8)).await;
     let width = ClipConfig::from_hf_json(CONFIG).unwrap().projection_dim;
-    let cosine = ours
-        .chunks(width)
-        .zip(theirs.chunks(width))
+    let cosine = min_cosine(&ours, &theirs, width);
+    assert!(cosine >= 0.99, "packed int8: min cosine {cosine}");
+}
+
+/// The smallest cosine between rows of `width` of `a` and `b`.
+fn min_cosine(a: &[f32], b: &[f32], width: usize) -> f32 {
+    a.chunks(width)
+        .zip(b.chunks(width))
         .map(|(a, b)| {
             let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
             let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
             dot / (norm(a) * norm(b))
         })
-        .fold(1.0, f32::min);
-    assert!(cosine >= 0.99, "packed int8: min cosine {cosine}");
+        .fold(1.0, f32::min)
+}
+
+/// An image query's path in the browser, from raw RGB: clip's preprocessing, then the image
+/// tower on the simd128 packed kernels, in f32 and from the int8 export as a dataset ships
+/// it, against the PyTorch features the native tests check the same path against (f32
+/// within 1e-4, int8 within 1e-2 cosine).
+#[wasm_bindgen_test]
+fn packed_image_tower_from_rgb_matches_reference() {
+    let config = ClipConfig::from_hf_json(CONFIG).unwrap();
+    let weights = TensorMap::from_safetensors(WEIGHTS).unwrap();
+    let model = load_clip(&weights, &config, &Device::flex()).unwrap();
+    let reference = TensorMap::from_safetensors(REFERENCE).unwrap();
+    let preprocess = PreprocessConfig {
+        image_size: config.vision_config.image_size,
+        ..Default::default()
+    };
+    let count = reference.get("image_pixels").unwrap().shape[0];
+    let pixels: Vec<f32> = (0..count)
+        .flat_map(|i| {
+            let rgb = reference.get(&format!("image_rgb.{i}")).unwrap();
+            let bytes: Vec<u8> = rgb.values.iter().map(|&v| v as u8).collect();
+            let image = RgbImage::new(rgb.shape[1], rgb.shape[0], &bytes).unwrap();
+            preprocess.preprocess(&image).unwrap()
+        })
+        .collect();
+    let theirs = &reference.get("image_features").unwrap().values;
+    let epsilon = config.vision_config.layer_norm_eps;
+    let f32_packed = PackedImageTower::new(&model.vision, epsilon, PackedPrecision::F32)
+        .unwrap()
+        .forward(&pixels)
+        .unwrap();
+    let diff = max_abs_diff(&f32_packed, theirs);
+    assert!(diff <= 1e-4, "packed image f32: max abs diff {diff}");
+    let export = export_image_tower(&model.vision, Precision::Int8).unwrap();
+    let shipped = load_image_tower(
+        &TensorMap::from_safetensors(&export).unwrap(),
+        &config.vision_config,
+        config.projection_dim,
+        &Device::flex(),
+    )
+    .unwrap();
+    let int8_packed = PackedImageTower::new(&shipped, epsilon, PackedPrecision::Int8)
+        .unwrap()
+        .forward(&pixels)
+        .unwrap();
+    let cosine = min_cosine(&int8_packed, theirs, config.projection_dim);
+    assert!(cosine >= 0.99, "packed image int8: min cosine {cosine}");
 }
 
 /// A typed text's query bytes in the browser, through burn's flex tower and the simd128
@@ -325,6 +379,99 @@ async fn vit_b32_text_tower_latency_webgpu() {
     let towers = [("f32", &f32_weights, None), ("int8", &int8_weights, None)];
     let webgpu = Device::wgpu_options().init_async().await.unwrap();
     bench_device("webgpu", &webgpu, &towers, &config).await;
+}
+
+/// Prints the median time of one 224 px image through each of `towers` on `device`: burn's
+/// tower, or clip's packed one in the given precision.
+async fn bench_image_device(
+    device_name: &str,
+    device: &Device,
+    towers: &[(&str, &TensorMap, Option<PackedPrecision>)],
+    config: &ClipConfig,
+) {
+    let size = config.vision_config.image_size;
+    let pixels: Vec<f32> = (0..3 * size * size)
+        .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 1.5)
+        .collect();
+    for &(precision, weights, packed) in towers {
+        let tower = load_image_tower(
+            weights,
+            &config.vision_config,
+            config.projection_dim,
+            device,
+        )
+        .unwrap();
+        let ms = match packed {
+            Some(packed) => {
+                let packed =
+                    PackedImageTower::new(&tower, config.vision_config.layer_norm_eps, packed)
+                        .unwrap();
+                median_ms(|| async {
+                    packed.forward(&pixels).unwrap();
+                })
+                .await
+            }
+            None => {
+                median_ms(|| async {
+                    let input = burn::tensor::Tensor::<4>::from_data(
+                        burn::tensor::TensorData::new(pixels.clone(), [1, 3, size, size]),
+                        device,
+                    );
+                    read_rows_async(tower.forward(input).unwrap())
+                        .await
+                        .unwrap();
+                })
+                .await
+            }
+        };
+        console_log!(
+            "image tower {device_name} {precision} one {size} px image: median {ms:.1} ms of {TIMED_RUNS}"
+        );
+    }
+}
+
+/// ViT-B/32-size image towers with the same random weights, f32 and the int8 export.
+fn vit_b32_image_towers() -> (TensorMap, TensorMap, ClipConfig) {
+    let config = ClipConfig::vit_b_32();
+    let f32_weights = random_tower::image_tower(&config, 8);
+    let tower = load_image_tower(
+        &f32_weights,
+        &config.vision_config,
+        config.projection_dim,
+        &Device::flex(),
+    )
+    .unwrap();
+    let int8 = export_image_tower(&tower, Precision::Int8).unwrap();
+    console_log!("image tower int8 export: {} bytes", int8.len());
+    let int8_weights = TensorMap::from_safetensors(&int8).unwrap();
+    (f32_weights, int8_weights, config)
+}
+
+/// ViT-B/32's image tower in the browser, one thread, on flex: one 224 px image through
+/// burn's tower (f32) and the packed tower in f32 and from the int8 export (what the app
+/// runs on the CPU for a query by image).
+#[wasm_bindgen_test]
+#[ignore = "the ViT-B/32 image-tower benchmark: run by clip/bench/wasm.sh"]
+async fn vit_b32_image_tower_latency_flex() {
+    let (f32_weights, int8_weights, config) = vit_b32_image_towers();
+    let towers = [
+        ("f32", &f32_weights, None),
+        ("f32 packed", &f32_weights, Some(PackedPrecision::F32)),
+        ("int8 packed", &int8_weights, Some(PackedPrecision::Int8)),
+    ];
+    bench_image_device("flex", &Device::flex(), &towers, &config).await;
+}
+
+/// The same on the browser's WebGPU adapter (SwiftShader in headless Chromium: a CPU
+/// stand-in; for the record, not for speed).
+#[cfg(feature = "wgpu")]
+#[wasm_bindgen_test]
+#[ignore = "the ViT-B/32 image-tower benchmark on WebGPU: run by clip/bench/wasm.sh webgpu"]
+async fn vit_b32_image_tower_latency_webgpu() {
+    let (f32_weights, int8_weights, config) = vit_b32_image_towers();
+    let towers = [("f32", &f32_weights, None), ("int8", &int8_weights, None)];
+    let webgpu = Device::wgpu_options().init_async().await.unwrap();
+    bench_image_device("webgpu", &webgpu, &towers, &config).await;
 }
 
 /// The packed matmul alone on a 77-token text's shapes (ViT-B/32's four linear layers), in

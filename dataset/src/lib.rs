@@ -16,6 +16,9 @@
 //!   thumbs/<hash>.jpg                    thumbnails, named by the blake3 of their own bytes
 //!   text-encoder.<hash>.safetensors      the text tower for the browser (clip::export, f16 or int8)
 //!   reduction.<hash>.safetensors         the map from CLIP space to the index's compact space
+//!   text-head.<hash>.safetensors         or the paper's text head, in its place
+//!   image-encoder.<hash>.safetensors     the image tower for queries by image (clip::export, f16 or int8)
+//!   image-head.<hash>.safetensors        the paper's image head, where the text head is
 //!   report.json                          IngestReport: counts (uncaptioned items too) and skipped items
 //! ```
 //!
@@ -117,6 +120,10 @@ pub struct DatasetManifest {
     /// How text queries are encoded; `None` for a dataset without a text encoder
     /// (then only "more like this" and saved searches work).
     pub text: Option<TextEncoder>,
+    /// How an image of the user's own becomes a query (the image tower, loaded only when
+    /// used); absent in older folders and in datasets built without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageEncoder>,
     /// Full-dimension int8 image features (for exact text search and re-ranking).
     pub full_features: Option<FullFeatures>,
     /// The app's search settings for this dataset (`precompute build --search FILE`);
@@ -285,6 +292,23 @@ pub struct TextEncoder {
     pub reduction: Reduction,
 }
 
+/// The image tower for queries by image, as precompute encoded the collection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageEncoder {
+    /// The image tower weights (`clip::export` layout, open_clip names).
+    pub weights: FileRef,
+    /// The image tower's config: `clip::VisionConfig` as JSON.
+    pub config: serde_json::Value,
+    /// Width of the joint embedding (the image projection's output).
+    pub projection_dim: usize,
+    /// Pixel rows cut from the bottom of every image before CLIP's preprocessing, as the
+    /// collection's were (`precompute build --bottom-crop`).
+    pub bottom_crop: usize,
+    /// The map to the compact space: the text encoder's PCA, or the paper's image head
+    /// (`image_head.*`).
+    pub reduction: Reduction,
+}
+
 /// How CLIP features become the index's compact features (then L2-normalised and
 /// quantised with `index_shards::quantize_row`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -296,7 +320,8 @@ pub enum Reduction {
         /// safetensors file with `mean` and `components`.
         file: FileRef,
     },
-    /// The paper's learned text head (clip::FeatureHead weights in the file).
+    /// The paper's learned head (clip::FeatureHead weights in the file: `text_head.*` for
+    /// the text encoder, `image_head.*` for the image encoder).
     Head {
         /// safetensors file of the head.
         file: FileRef,
@@ -472,6 +497,7 @@ mod tests {
             index: INDEX_MANIFEST_FILE.into(),
             items: items_table::table_files(&hashes, per, 2).0,
             text: None,
+            image: None,
             full_features: None,
             search: None,
         }

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 
 use branches::{NegativePool, PoolSettings};
 use dataset::{
-    Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, Item, ItemsChunk,
-    Reduction, TextEncoder, hashed_name, items_table,
+    Catalog, CatalogEntry, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, ImageEncoder, Item,
+    ItemsChunk, Reduction, TextEncoder, hashed_name, items_table,
 };
 use index_shards::synthetic::{RareClusterSet, SyntheticConfig};
 use index_shards::{
@@ -228,6 +228,7 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
         index: index.name,
         items,
         text: None,
+        image: None,
         full_features: None,
         search: None,
     };
@@ -304,7 +305,8 @@ enum FixtureReduction {
     MissingHead,
 }
 
-/// Adds the fixture text encoder and its reduction to the dataset folder `dir`.
+/// Adds the fixture text encoder and its reduction to the dataset folder `dir` (and, with
+/// the working PCA, the fixture's image encoder).
 fn add_text_encoder(dir: &Path, kind: FixtureReduction) -> Result<()> {
     let weights = write_hashed(
         dir,
@@ -355,8 +357,23 @@ fn add_text_encoder(dir: &Path, kind: FixtureReduction) -> Result<()> {
             "hidden_act": "gelu", "layer_norm_eps": 1e-5
         }),
         projection_dim: FIXTURE_EMBED_DIM,
-        reduction,
+        reduction: reduction.clone(),
     });
+    // The same file holds the fixture's image tower: a working (if meaningless) search by
+    // image, beside the working text search.
+    if kind == FixtureReduction::Pca {
+        manifest.image = Some(ImageEncoder {
+            weights: manifest.text.as_ref().expect("set above").weights.clone(),
+            config: serde_json::json!({
+                "image_size": 32, "patch_size": 8, "num_channels": 3, "hidden_size": 24,
+                "intermediate_size": 96, "num_attention_heads": 3, "num_hidden_layers": 2,
+                "hidden_act": "gelu", "layer_norm_eps": 1e-5
+            }),
+            projection_dim: FIXTURE_EMBED_DIM,
+            bottom_crop: 0,
+            reduction,
+        });
+    }
     fs::write(path, serde_json::to_vec_pretty(&manifest)?)?;
     Ok(())
 }

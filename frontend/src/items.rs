@@ -158,6 +158,7 @@ mod tests {
             index: "manifest.json".into(),
             items: table_files(&hashes, 3, 256).0,
             text: None,
+            image: None,
             full_features: None,
             search: None,
         }

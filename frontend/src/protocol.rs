@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use branches::{EnsemblePart, EnsemblePlan, Model, SearchRequest};
-use dataset::TextEncoder;
+use dataset::{ImageEncoder, TextEncoder};
 use serde::{Deserialize, Serialize};
 
 /// A request from the app to the search worker.
@@ -184,6 +184,18 @@ pub enum TextTask {
     Encode {
         /// The text.
         text: String,
+    },
+    /// Encode an image file of the user's own into a query on the index's `u8` grid,
+    /// loading the dataset's image encoder first when it is not the one loaded (its
+    /// download reported as [`TextBody::Progress`] under this request's `seq`).
+    EncodeImage {
+        /// The dataset folder's URL.
+        base: String,
+        /// The encoder as `dataset.json` describes it.
+        encoder: ImageEncoder,
+        /// The file's bytes (a `Uint8Array` between the threads, not an array of numbers).
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
     },
 }
 

@@ -26,6 +26,8 @@ pub enum Query {
     Text(String),
     /// "More like this": the stored feature of an image.
     Like(u32),
+    /// An image of the user's own (its file name), encoded in the browser.
+    Image(String),
     /// A saved search applied.
     Saved,
 }
@@ -328,10 +330,12 @@ impl Session {
     }
 
     /// Whether the results are a query's neighbour list that [`Action::More`] can extend:
-    /// text or "more like this", before any round (a round's results are all it accepts).
+    /// text, an image or "more like this", before any round (a round's results are all it accepts).
     pub fn extendable(&self) -> bool {
-        matches!(self.query, Query::Text(_) | Query::Like(_))
-            && self.history.is_empty()
+        matches!(
+            self.query,
+            Query::Text(_) | Query::Like(_) | Query::Image(_)
+        ) && self.history.is_empty()
             && self.round.model.is_none()
     }
 

@@ -136,7 +136,8 @@ impl SharedSearch {
         match &self.query {
             Query::Text(text) => params.push(("q", text.clone())),
             Query::Like(id) => params.push(("like", id.to_string())),
-            Query::None | Query::Saved => {}
+            // An image's pixels do not fit in a link: the link keeps its labels only.
+            Query::None | Query::Saved | Query::Image(_) => {}
         }
         for (name, ids) in [
             ("pos", self.labels.relevant()),
@@ -327,6 +328,7 @@ pub fn search_name(query: &Query, rounds: usize) -> String {
         Query::Text(text) => format!("\"{text}\""),
         Query::Like(id) => format!("like image {id}"),
         Query::Saved => "a saved search".to_owned(),
+        Query::Image(name) => format!("like {name}"),
         Query::None => "labelled images".to_owned(),
     };
     match rounds {
@@ -392,6 +394,10 @@ mod tests {
         assert_eq!(search_name(&Query::Text("red".into()), 0), "\"red\"");
         assert_eq!(search_name(&Query::Like(7), 1), "like image 7, 1 round");
         assert_eq!(search_name(&Query::Saved, 3), "a saved search, 3 rounds");
+        assert_eq!(
+            search_name(&Query::Image("cat.jpg".into()), 0),
+            "like cat.jpg"
+        );
         assert_eq!(date_text(0.0), "1970-01-01 00:00 UTC");
         // 2026-12-06 07:05:59.999 UTC; 2000-02-29 (a leap day); before 1970.
         assert_eq!(date_text(1_796_540_759_999.0), "2026-12-06 07:05 UTC");

@@ -12,6 +12,8 @@ use crate::protocol::{TextReply, TextRequest};
 
 #[cfg(feature = "text-encoder")]
 mod encoder;
+#[cfg(feature = "text-encoder")]
+mod image;
 
 type Scope = ReactorScope<TextRequest, TextReply>;
 

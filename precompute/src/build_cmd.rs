@@ -21,12 +21,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use clip::export::export_text_tower;
+use clip::export::{export_image_tower, export_text_tower};
 use clip::tensors::Precision;
 use clip::{TokenBatch, Tokenizer, read_rows};
 use dataset::{
-    DATASET_FILE, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, FullFeatures, Reduction,
-    TextEncoder, hashed_name,
+    DATASET_FILE, DATASET_FORMAT_VERSION, DatasetManifest, FileRef, FullFeatures, ImageEncoder,
+    Reduction, TextEncoder, hashed_name,
 };
 use index_shards::quantize::quantize_row;
 use index_shards::{Features, ShardConfig, TreeSetConfig, knn_exact};
@@ -90,6 +90,10 @@ pub struct BuildArgs {
     /// Precision of the browser's text encoder.
     #[arg(long, value_enum, default_value_t = TextPrecision::Int8)]
     text_precision: TextPrecision,
+    /// Precision of the browser's image encoder, which turns a user's own image into a
+    /// query (fetched only when used); `none` leaves it out.
+    #[arg(long, value_enum, default_value_t = ImagePrecision::Int8)]
+    image_precision: ImagePrecision,
     /// Also ship the full-dimension features (int8) for exact text search and re-ranking.
     #[arg(long)]
     full_features: bool,
@@ -133,6 +137,14 @@ pub enum BuildReduction {
 pub enum TextPrecision {
     F16,
     Int8,
+}
+
+/// The image tower's storage precision in the dataset, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImagePrecision {
+    F16,
+    Int8,
+    None,
 }
 
 /// Seconds per stage and the quality figure of the compact space.
@@ -437,6 +449,37 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         export_text_tower(&model.text, precision).context("cannot export the text tower")?;
     let weights = write_hashed(&out, "text-encoder", "safetensors", &tower)?;
     keep.extend([reduction_file.name.clone(), weights.name.clone()]);
+    let image_precision = match args.image_precision {
+        ImagePrecision::F16 => Some(Precision::F16),
+        ImagePrecision::Int8 => Some(Precision::Int8),
+        ImagePrecision::None => None,
+    };
+    let image = match image_precision {
+        Some(precision) => {
+            let tower = export_image_tower(&model.vision, precision)
+                .context("cannot export the image tower")?;
+            let weights = write_hashed(&out, "image-encoder", "safetensors", &tower)?;
+            let reduction = match &compact {
+                CompactMap::Pca(_) => Reduction::Pca {
+                    file: reduction_file.clone(),
+                },
+                CompactMap::Heads { image_file, .. } => {
+                    let file = write_hashed(&out, "image-head", "safetensors", image_file)?;
+                    keep.insert(file.name.clone());
+                    Reduction::Head { file }
+                }
+            };
+            keep.insert(weights.name.clone());
+            Some(ImageEncoder {
+                weights,
+                config: serde_json::to_value(&files.config.vision_config)?,
+                projection_dim,
+                bottom_crop,
+                reduction,
+            })
+        }
+        None => None,
+    };
     let full_features = args.full_features.then(|| {
         keep.extend(full_files.iter().map(|f| f.name.clone()));
         FullFeatures {
@@ -471,6 +514,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
             projection_dim,
             reduction,
         }),
+        image,
         full_features,
         search,
     };
@@ -565,6 +609,8 @@ fn remove_stale(out: &Path, keep: &HashSet<String>) -> Result<()> {
             "reduction.",
             "text-head.",
             "text-encoder.",
+            "image-head.",
+            "image-encoder.",
             "full-features-",
         ]
         .iter()

@@ -48,6 +48,8 @@ pub enum CompactMap {
         config: HeadConfig,
         /// The text head's file for the dataset (f16, `text_head.*`).
         text_file: Vec<u8>,
+        /// The image head's file for the dataset's image queries (f16, `image_head.*`).
+        image_file: Vec<u8>,
         /// The device the heads run on.
         device: Device,
     },
@@ -101,17 +103,8 @@ impl CompactMap {
             }
         };
         let image = clip::load_head(weights, HEAD_NAMES[0], &config, device)?;
-        let mut text_only = TensorMap::default();
-        for name in weights.names() {
-            if let Some(rest) = name
-                .find(&format!("{}.", HEAD_NAMES[1]))
-                .map(|at| &name[at..])
-                && let Some(tensor) = weights.get(name)
-            {
-                text_only.insert(rest.to_owned(), tensor.clone());
-            }
-        }
-        let text_file = export_tensors(&text_only, |_, _| Storage::Compact(Precision::F16))?;
+        let text_file = head_file(weights, HEAD_NAMES[1])?;
+        let image_file = head_file(weights, HEAD_NAMES[0])?;
         let shipped = TensorMap::from_safetensors(&text_file)?;
         let text = clip::load_head(&shipped, HEAD_NAMES[1], &config, device)?;
         Ok(Self::Heads {
@@ -119,6 +112,7 @@ impl CompactMap {
             text,
             config,
             text_file,
+            image_file,
             device: device.clone(),
         })
     }
@@ -168,6 +162,22 @@ impl CompactMap {
             } => head_rows(text, config, device, features),
         }
     }
+}
+
+/// The head `name` of `weights` alone, under its own name at the top, in f16: the file a
+/// dataset ships for the browser.
+fn head_file(weights: &TensorMap, name: &str) -> Result<Vec<u8>> {
+    let mut only = TensorMap::default();
+    for key in weights.names() {
+        if let Some(rest) = key.find(&format!("{name}.")).map(|at| &key[at..])
+            && let Some(tensor) = weights.get(key)
+        {
+            only.insert(rest.to_owned(), tensor.clone());
+        }
+    }
+    Ok(export_tensors(&only, |_, _| {
+        Storage::Compact(Precision::F16)
+    })?)
 }
 
 /// `head` on rows of `config.input`, quantised.

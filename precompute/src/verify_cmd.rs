@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use clap::Args;
 use dataset::items_table::{ItemsDirectory, Located};
-use dataset::{DATASET_FILE, DatasetManifest, FileRef, ItemsChunk, Reduction, TextEncoder};
+use dataset::{
+    DATASET_FILE, DatasetManifest, FileRef, ImageEncoder, ItemsChunk, Reduction, TextEncoder,
+};
 use index_shards::{IndexError, LazyFile, LoadedIndex, MANIFEST_NAME, Manifest, PartitionedKnn};
 use ingest::local_file::read_regular_file;
 use rayon::prelude::*;
@@ -434,12 +436,18 @@ fn check_dataset_files(folder: &ServedFolder, dataset: &DatasetManifest, faults:
                 folder.path(&text.weights.name).display()
             ));
         }
-        match &text.reduction {
-            Reduction::Pca { file } | Reduction::Head { file } => {
-                check_ref(folder, file, faults);
-            }
-            Reduction::Identity => {}
+        check_reduction(folder, &text.reduction, faults);
+    }
+    if let Some(image) = &dataset.image {
+        if let Some(weights) = check_ref(folder, &image.weights, faults)
+            && let Err(error) = image_tower_fits(image, &weights)
+        {
+            faults.push(format!(
+                "{}: the image config does not fit the weights: {error}",
+                folder.path(&image.weights.name).display()
+            ));
         }
+        check_reduction(folder, &image.reduction, faults);
     }
     if let Some(full) = &dataset.full_features {
         for file in &full.files {
@@ -453,6 +461,15 @@ fn check_dataset_files(folder: &ServedFolder, dataset: &DatasetManifest, faults:
         .filter_map(|thumb| check_thumb(folder, thumb))
         .collect();
     faults.extend(thumb_faults);
+}
+
+fn check_reduction(folder: &ServedFolder, reduction: &Reduction, faults: &mut Vec<String>) {
+    match reduction {
+        Reduction::Pca { file } | Reduction::Head { file } => {
+            check_ref(folder, file, faults);
+        }
+        Reduction::Identity => {}
+    }
 }
 
 /// A thumbnail must exist and hold the bytes its name hashes (`thumbs/<16 hex>.jpg`).
@@ -482,6 +499,17 @@ fn text_tower_fits(text: &TextEncoder, weights: &[u8]) -> Result<(), String> {
     let tensors = clip::TensorMap::from_safetensors(weights).map_err(|e| e.to_string())?;
     tensors
         .into_text_tower(&config, text.projection_dim, &burn::tensor::Device::flex())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// [`text_tower_fits`] for the image tower.
+fn image_tower_fits(image: &ImageEncoder, weights: &[u8]) -> Result<(), String> {
+    let config: clip::VisionConfig =
+        serde_json::from_value(image.config.clone()).map_err(|e| e.to_string())?;
+    let tensors = clip::TensorMap::from_safetensors(weights).map_err(|e| e.to_string())?;
+    tensors
+        .into_image_tower(&config, image.projection_dim, &burn::tensor::Device::flex())
         .map(drop)
         .map_err(|e| e.to_string())
 }

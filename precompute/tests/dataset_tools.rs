@@ -111,6 +111,7 @@ fn build_dataset(dir: &Path, name: &str) -> PathBuf {
         index: "manifest.json".into(),
         items,
         text: None,
+        image: None,
         full_features: None,
         search: None,
     };

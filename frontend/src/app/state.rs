@@ -295,6 +295,8 @@ pub struct State {
     pub text_encode_seq: u32,
     /// The last text encode time, for the next k-NN round's times.
     pub encode_ms: f64,
+    /// The text worker is encoding an image query (and perhaps fetching its encoder).
+    pub encoding_image: bool,
     /// The ensemble round whose members the helper workers train.
     pub ensemble: Option<EnsembleRound>,
     /// How many times the search worker ended and was started again.
@@ -337,6 +339,8 @@ pub enum Msg {
     Want(SharedSearch),
     /// A request with this `seq` went to the text worker; `true` for a `Load`.
     TextSent(u32, bool),
+    /// An image query with this `seq` went to the text worker.
+    ImageSent(u32),
     /// The text worker answered.
     Text(TextReply),
     /// The search worker ended (closed, terminated, crashed); a fresh one is starting.
@@ -378,6 +382,7 @@ impl State {
             text_load_seq: 0,
             text_encode_seq: 0,
             encode_ms: 0.0,
+            encoding_image: false,
             ensemble: None,
             worker_restarts: 0,
             text_restarts: 0,
@@ -449,11 +454,15 @@ impl State {
                     self.text_encode_seq = seq;
                 }
             }
+            Msg::ImageSent(seq) => {
+                self.text_encode_seq = seq;
+                self.encoding_image = true;
+            }
             Msg::Text(reply) => self.on_text(reply),
             Msg::TextWorkerStopped { encoding } => {
                 self.text_restarts += 1;
                 let doing = match (&self.text, encoding) {
-                    (_, true) => Some("encoding the text"),
+                    (_, true) => Some("encoding the query"),
                     (TextState::Loading(_), false) => Some("loading the text encoder"),
                     _ => None,
                 };
@@ -498,8 +507,16 @@ impl State {
             TextBody::Loaded { backend, warmup_ms } if load => {
                 self.text = TextState::Ready { backend, warmup_ms };
             }
-            TextBody::Encoded { encode_ms, .. } if encode => self.encode_ms = encode_ms,
+            // An image query's encoder downloads on its first use.
+            TextBody::Progress(progress) if encode => self.progress = Some(progress),
+            TextBody::Encoded { encode_ms, .. } if encode => {
+                self.encode_ms = encode_ms;
+                self.end_image_encoding();
+            }
             TextBody::Failed(failure) if load || encode => {
+                if encode {
+                    self.end_image_encoding();
+                }
                 if load {
                     self.text = TextState::Failed;
                     self.retry = Some(Retry::TextLoad);
@@ -507,6 +524,13 @@ impl State {
                 self.error = Some(failure);
             }
             _ => {}
+        }
+    }
+
+    fn end_image_encoding(&mut self) {
+        if self.encoding_image {
+            self.encoding_image = false;
+            self.progress = None;
         }
     }
 
@@ -540,7 +564,7 @@ impl State {
             }
             (ReplyBody::Neighbours { ids, mut times }, Some(Pending::Knn(query))) => {
                 self.network_bytes += times.network_bytes;
-                if matches!(query, Query::Text(_)) {
+                if matches!(query, Query::Text(_) | Query::Image(_)) {
                     times.encode_ms = self.encode_ms;
                 }
                 self.session.apply(Action::Start {
@@ -810,6 +834,7 @@ mod tests {
                     projection_dim: 4,
                     reduction: Reduction::Identity,
                 }),
+                image: None,
                 full_features: None,
                 search: None,
             },
@@ -1107,7 +1132,7 @@ mod tests {
         let error = state.error.clone().unwrap();
         assert_eq!(
             (error.what.as_str(), error.message.as_str()),
-            ("encoding the text", "the text worker stopped")
+            ("encoding the query", "the text worker stopped")
         );
         assert_eq!((state.text_restarts, state.retry), (3, None));
     }

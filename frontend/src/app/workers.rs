@@ -29,17 +29,18 @@ pub(super) struct Sender {
     pub(super) state: UseReducerDispatcher<State>,
     /// The text worker's bridge, once a dataset with a text encoder is open.
     pub(super) text: Rc<RefCell<Option<UseReactorBridgeHandle<TextWorker>>>>,
-    /// The text being encoded: its query goes to the search worker when it arrives.
-    pub(super) encoding: Rc<RefCell<Option<String>>>,
-    /// The latest text encoded, which "more results" asks for again.
-    pub(super) encoded: Rc<RefCell<Option<EncodedText>>>,
+    /// The text or image being encoded: its query goes to the search worker when it
+    /// arrives.
+    pub(super) encoding: Rc<RefCell<Option<Query>>>,
+    /// The latest text or image encoded, which "more results" asks for again.
+    pub(super) encoded: Rc<RefCell<Option<Encoded>>>,
     /// The latest request to the search worker, which `retry` sends again.
     pub(super) last_sent: Rc<RefCell<Option<(Task, Pending)>>>,
 }
 
-/// A text and its query on the index's grid.
-pub(super) struct EncodedText {
-    text: String,
+/// A text or image and its query on the index's grid.
+pub(super) struct Encoded {
+    source: Query,
     query: Vec<u8>,
 }
 
@@ -86,11 +87,14 @@ impl Sender {
             return false;
         };
         let seq = self.next_seq();
+        // An image's name is set by `search_image`, which has it.
         if let TextTask::Encode { text } = &task {
-            *self.encoding.borrow_mut() = Some(text.clone());
+            *self.encoding.borrow_mut() = Some(Query::Text(text.clone()));
         }
-        self.state
-            .dispatch(Msg::TextSent(seq, matches!(task, TextTask::Load { .. })));
+        self.state.dispatch(match task {
+            TextTask::EncodeImage { .. } => Msg::ImageSent(seq),
+            _ => Msg::TextSent(seq, matches!(task, TextTask::Load { .. })),
+        });
         bridge.send(TextRequest { seq, task });
         true
     }
@@ -119,7 +123,38 @@ impl Sender {
                     )));
                 }
             }
-            Query::None | Query::Saved => {}
+            // An image query starts from its file ([`Self::search_image`]).
+            Query::None | Query::Saved | Query::Image(_) => {}
+        }
+    }
+
+    /// Searches the neighbours of the image file `bytes` called `name`, encoded by the
+    /// dataset's image encoder in the text worker.
+    pub(super) fn search_image(&self, state: &State, name: String, bytes: Vec<u8>) {
+        let Some(dataset) = &state.dataset else {
+            return;
+        };
+        let Some(encoder) = dataset.manifest.image.clone() else {
+            self.state.dispatch(Msg::Error(Failure::new(
+                "search by image",
+                format!("dataset {} has no image encoder", dataset.name),
+                "rebuild it with precompute build (without --image-precision none)",
+            )));
+            return;
+        };
+        let task = TextTask::EncodeImage {
+            base: dataset.base.clone(),
+            encoder,
+            bytes,
+        };
+        if self.send_text(task) {
+            *self.encoding.borrow_mut() = Some(Query::Image(name));
+        } else {
+            self.state.dispatch(Msg::Error(Failure::new(
+                "search by image",
+                "the text worker, which encodes images too, is not connected",
+                "open a dataset with a text encoder, or try again in a moment",
+            )));
         }
     }
 
@@ -132,8 +167,8 @@ impl Sender {
         let query = state.session.query.clone();
         let task = match &query {
             Query::Like(id) => Task::MoreLikeThis { id: *id, k },
-            Query::Text(text) => match &*self.encoded.borrow() {
-                Some(encoded) if &encoded.text == text => Task::Nearest {
+            Query::Text(_) | Query::Image(_) => match &*self.encoded.borrow() {
+                Some(encoded) if encoded.source == query => Task::Nearest {
                     query: encoded.query.clone(),
                     k,
                 },
@@ -153,10 +188,10 @@ impl Sender {
         self.state.dispatch(Msg::Text(reply));
         // Only an encoded query consumes the pending text (a load may answer in between).
         if let Some(query) = encoded
-            && let Some(text) = self.encoding.borrow_mut().take()
+            && let Some(source) = self.encoding.borrow_mut().take()
         {
-            *self.encoded.borrow_mut() = Some(EncodedText {
-                text: text.clone(),
+            *self.encoded.borrow_mut() = Some(Encoded {
+                source: source.clone(),
                 query: query.clone(),
             });
             self.send(
@@ -164,7 +199,7 @@ impl Sender {
                     query,
                     k: FIRST_RESULTS,
                 },
-                Pending::Knn(Query::Text(text)),
+                Pending::Knn(source),
             );
         }
     }

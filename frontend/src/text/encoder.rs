@@ -15,6 +15,7 @@ use dataset::{FileRef, Reduction, TextEncoder};
 use futures::{SinkExt, StreamExt};
 
 use super::Scope;
+use super::image::{self, ImageQueryEncoder};
 use crate::items::check_file;
 use crate::net::{self, FileCache, Source};
 use crate::projection::QueryProjection;
@@ -23,7 +24,7 @@ use crate::protocol::{Backend, Failure, Progress, TextBody, TextReply, TextReque
 /// Text a load warms the encoder up with.
 const WARMUP_TEXT: &str = "a photo";
 
-const HINT_DAMAGED: &str =
+pub(super) const HINT_DAMAGED: &str =
     "the dataset's text encoder files are damaged or of another version: rebuild the dataset";
 
 /// A text tower: burn's on WebGPU, clip's packed kernels on the CPU.
@@ -73,17 +74,7 @@ impl Encoder {
                 .forward(&tokens)
                 .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?,
         };
-        let rows = match &self.head {
-            Some((head, device)) => {
-                let width = rows.len() / terms.len();
-                let input =
-                    Tensor::<2>::from_data(TensorData::new(rows, [terms.len(), width]), device);
-                read_rows_async(head.forward(input))
-                    .await
-                    .map_err(|e| Failure::new(what, e, "reload the page"))?
-            }
-            None => rows,
-        };
+        let rows = through_head(self.head.as_ref(), rows, terms.len(), what).await?;
         let query = combine(&rows, rows.len() / terms.len(), &terms);
         self.projection
             .project(&query)
@@ -91,10 +82,30 @@ impl Encoder {
     }
 }
 
+/// `rows` (`count` of them) through the paper's head, where the dataset has one.
+pub(super) async fn through_head(
+    head: Option<&(MlpHead, Device)>,
+    rows: Vec<f32>,
+    count: usize,
+    what: &str,
+) -> Result<Vec<f32>, Failure> {
+    match head {
+        Some((head, device)) => {
+            let width = rows.len() / count.max(1);
+            let input = Tensor::<2>::from_data(TensorData::new(rows, [count, width]), device);
+            read_rows_async(head.forward(input))
+                .await
+                .map_err(|e| Failure::new(what, e, "reload the page"))
+        }
+        None => Ok(rows),
+    }
+}
+
 /// Answers the app's requests until the bridge closes.
 pub(super) async fn serve(mut scope: Scope) {
     let cache = FileCache::open().await;
     let mut encoder: Option<Encoder> = None;
+    let mut image_encoder: Option<ImageQueryEncoder> = None;
     while let Some(TextRequest { seq, task }) = scope.next().await {
         let body = match task {
             TextTask::HoldLifeline { lock } => match net::hold_lock(&lock).await {
@@ -126,6 +137,30 @@ pub(super) async fn serve(mut scope: Scope) {
                     Err(f) => TextBody::Failed(f),
                 }
             }
+            TextTask::EncodeImage {
+                base,
+                encoder: spec,
+                bytes,
+            } => {
+                let start = net::now_ms();
+                match image::encode(
+                    &cache,
+                    &base,
+                    &spec,
+                    &bytes,
+                    &mut image_encoder,
+                    seq,
+                    &mut scope,
+                )
+                .await
+                {
+                    Ok(query) => TextBody::Encoded {
+                        query,
+                        encode_ms: net::now_ms() - start,
+                    },
+                    Err(f) => TextBody::Failed(f),
+                }
+            }
             TextTask::Encode { text } => match &encoder {
                 Some(loaded) => {
                     let start = net::now_ms();
@@ -151,7 +186,7 @@ pub(super) async fn serve(mut scope: Scope) {
 }
 
 /// WebGPU when built in and an adapter answers; the flex CPU backend otherwise.
-async fn pick_device() -> (Device, Backend) {
+pub(super) async fn pick_device() -> (Device, Backend) {
     #[cfg(feature = "webgpu")]
     if let Ok(device) = Device::wgpu_options().init_async().await {
         return (device, Backend::Webgpu);
@@ -189,6 +224,48 @@ impl Reporter<'_> {
             })
             .await;
     }
+}
+
+/// The map from a tower's features to the index's space: the paper's head `head_name`
+/// from the reduction's file (then the identity), else the file's PCA, or the identity
+/// when there is no file.
+pub(super) fn load_reduction(
+    reduction: &Reduction,
+    file: Option<(Vec<u8>, String)>,
+    head_name: &str,
+    projection_dim: usize,
+    device: &Device,
+) -> Result<(Option<(MlpHead, Device)>, QueryProjection), Failure> {
+    Ok(match (reduction, file) {
+        (Reduction::Head { .. }, Some((bytes, what))) => {
+            let tensors = TensorMap::from_safetensors(&bytes)
+                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
+            let (head, head_config) = load_head_sized(&tensors, head_name, projection_dim, device)
+                .map_err(|e| {
+                    Failure::new(
+                        format!("loading the {}", head_name.replace('_', " ")),
+                        e,
+                        HINT_DAMAGED,
+                    )
+                })?;
+            let dims = head_config.output;
+            (
+                Some((head, device.clone())),
+                QueryProjection::Identity { dims },
+            )
+        }
+        (_, Some((bytes, what))) => {
+            let projection = QueryProjection::pca_file(&bytes)
+                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
+            (None, projection)
+        }
+        (_, None) => (
+            None,
+            QueryProjection::Identity {
+                dims: projection_dim,
+            },
+        ),
+    })
 }
 
 /// Fetches `file` (Cache API first, else streamed from the network with its bytes
@@ -231,23 +308,26 @@ async fn fetch_file(
     Ok(checked.bytes)
 }
 
-async fn load(
+/// Fetches an encoder's weights and its reduction's file (if any), reported as `what`.
+pub(super) async fn fetch_encoder(
     cache: &FileCache,
     base: &str,
-    spec: &TextEncoder,
+    what: &str,
+    weights: &FileRef,
+    reduction: &Reduction,
     seq: u32,
     scope: &mut Scope,
-) -> Result<(Encoder, Backend), Failure> {
-    let reduction_file = match &spec.reduction {
+) -> Result<(Vec<u8>, Option<(Vec<u8>, String)>), Failure> {
+    let reduction_file = match reduction {
         Reduction::Pca { file } | Reduction::Head { file } => Some(file),
         Reduction::Identity => None,
     };
     let started_ms = net::now_ms();
     let mut reporter = Reporter {
         progress: Progress {
-            what: "text encoder".to_owned(),
+            what: what.to_owned(),
             files_total: 1 + u32::from(reduction_file.is_some()),
-            bytes_total: spec.weights.bytes + reduction_file.map_or(0, |f| f.bytes),
+            bytes_total: weights.bytes + reduction_file.map_or(0, |f| f.bytes),
             ..Progress::default()
         },
         started_ms,
@@ -255,7 +335,7 @@ async fn load(
         seq,
         scope,
     };
-    let weights = fetch_file(cache, base, &spec.weights, &mut reporter).await?;
+    let weights = fetch_file(cache, base, weights, &mut reporter).await?;
     let reduction = match reduction_file {
         Some(file) => Some((
             fetch_file(cache, base, file, &mut reporter).await?,
@@ -263,6 +343,26 @@ async fn load(
         )),
         None => None,
     };
+    Ok((weights, reduction))
+}
+
+async fn load(
+    cache: &FileCache,
+    base: &str,
+    spec: &TextEncoder,
+    seq: u32,
+    scope: &mut Scope,
+) -> Result<(Encoder, Backend), Failure> {
+    let (weights, reduction) = fetch_encoder(
+        cache,
+        base,
+        "text encoder",
+        &spec.weights,
+        &spec.reduction,
+        seq,
+        scope,
+    )
+    .await?;
     let what = "loading the text encoder";
     let config: TextConfig = serde_json::from_value(spec.config.clone())
         .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
@@ -274,31 +374,13 @@ async fn load(
         TensorMap::from_safetensors(&weights).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
     drop(weights);
     let (device, backend) = pick_device().await;
-    let (head, projection) = match (&spec.reduction, reduction) {
-        (Reduction::Head { .. }, Some((bytes, what))) => {
-            let tensors = TensorMap::from_safetensors(&bytes)
-                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-            let (head, head_config) =
-                load_head_sized(&tensors, "text_head", spec.projection_dim, &device)
-                    .map_err(|e| Failure::new("loading the text head", e, HINT_DAMAGED))?;
-            let dims = head_config.output;
-            (
-                Some((head, device.clone())),
-                QueryProjection::Identity { dims },
-            )
-        }
-        (_, Some((bytes, what))) => {
-            let projection = QueryProjection::pca_file(&bytes)
-                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-            (None, projection)
-        }
-        (_, None) => (
-            None,
-            QueryProjection::Identity {
-                dims: spec.projection_dim,
-            },
-        ),
-    };
+    let (head, projection) = load_reduction(
+        &spec.reduction,
+        reduction,
+        "text_head",
+        spec.projection_dim,
+        &device,
+    )?;
     let tower = tensors
         .into_text_tower(&config, spec.projection_dim, &device)
         .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;

@@ -4,6 +4,7 @@
 // scenes' ground truth (`scenes.csv` from `precompute synth`, never caption words). Each
 // concept's figures must match the native benchmark's on the same collection (`precompute
 // eval --first 0`): the browser runs the int8 text tower, the benchmark the f32 one.
+// Then a few scenes' own files searched by image: each finds itself among the first three.
 // Writes a screenshot of the app.
 // Usage: node frontend/tests/e2e/demo.mjs BASE_URL SCENES.csv EVAL.json [SCREENSHOT.png]
 // (tests/demo/run.sh runs it; it lives here to share playwright-core with the e2e tests)
@@ -117,6 +118,35 @@ try {
     if (results.length !== count) fail(`"${concept.query}": exported ${results.length} results of ${count}`);
     if (Math.abs(precision - expected.text_precision) > TOLERANCE) fail(`"${concept.query}": text precision off the native benchmark's`);
     if (Math.abs(f1 - nativeF1) > TOLERANCE) fail(`"${concept.query}": F1 off the native benchmark's`);
+  }
+  // Search by image: a scene's own file, picked as a user's own image, encoded in the
+  // browser (the int8 image tower, the image head) must find its own id among the first
+  // few, as precompute's features of the same file would: ids of nearly equal scenes may
+  // come before it.
+  const sceneFiles = [...truth.keys()].filter((_, i) => i % 397 === 5).slice(0, 4);
+  const scenesDir = scenesFile.replace(/[^/]*$/, '');
+  for (const file of sceneFiles) {
+    let own = -1;
+    for (let id = 0; id < manifest.count && own < 0; id++) if (await sourceOf(id) === file) own = id;
+    if (own < 0) { fail(`${file} is not in the dataset`); continue; }
+    const before = await page.getByTestId('times').textContent().catch(() => '');
+    const t0 = Date.now();
+    await page.getByTestId('image-file').setInputFiles(scenesDir + file);
+    await page.waitForFunction((b) => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
+      && document.querySelector('[data-testid=times]').textContent !== b
+      && !document.querySelector('[data-testid=progress]'), before);
+    const shown = await shownIds();
+    const rank = shown.indexOf(own);
+    const times = await page.getByTestId('times').textContent();
+    const scene = truth.get(file);
+    const alike = [];
+    for (const id of shown.slice(0, 10)) {
+      const other = truth.get(await sourceOf(id));
+      alike.push(other.shape === scene.shape && other.colour === scene.colour);
+    }
+    console.log(`image query ${file} (${scene.colour} ${scene.shape}): own id ${own} at rank ${rank}, `
+      + `${alike.filter(Boolean).length}/10 of the first ten the same colour and shape; ${Date.now() - t0} ms (${times.trim()})`);
+    if (rank < 0 || rank > 2) fail(`image query ${file}: its own image at rank ${rank}, not in the first 3`);
   }
   if (screenshot) {
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=result] img')].slice(0, 18)

@@ -831,6 +831,82 @@ await test('text search: the text worker loads the encoder, encodes, k-NN; URL r
   await context.close();
 });
 
+await test('search by an image of your own: picked, dropped or pasted, the image encoder fetched on first use, its neighbours; more results; a file that is no image said', async () => {
+  const { context, page } = await freshPage();
+  await page.goto(app());
+  await gridReady(page);
+  assert(await page.getByTestId('image-file').count() === 0, 'no image search without an image encoder');
+  await page.goto(app('?dataset=swatches-text'));
+  await page.waitForFunction(() => /ready/.test(document.querySelector('[data-testid=text-status]')?.textContent || ''), null, { timeout: TIMEOUT });
+  await gridReady(page);
+  const browsing = await ids(page);
+  // A user's own picture (the swatches' thumbnails are SVG, which image queries do not take).
+  const picture = async (colour) => Buffer.from(await page.evaluate(async (c) => {
+    const canvas = new OffscreenCanvas(96, 64);
+    const g = canvas.getContext('2d');
+    g.fillStyle = c;
+    g.fillRect(0, 0, 96, 64);
+    g.fillStyle = 'white';
+    g.fillRect(30, 16, 32, 32);
+    return [...new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer())];
+  }, colour));
+  const bytes = await picture('crimson');
+  const searched = async (start) => {
+    const before = await page.getByTestId('times').textContent().catch(() => '');
+    const t0 = Date.now();
+    await start();
+    await page.waitForFunction((b) => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
+      && document.querySelector('[data-testid=times]').textContent !== b
+      && !document.querySelector('[data-testid=progress]'), before).catch(async (e) => {
+      const said = (id) => page.getByTestId(id).textContent().catch(() => 'none');
+      throw new Error(`${e.message}; error panel: ${await said('error')}; progress: ${await said('progress')}`);
+    });
+    await gridReady(page);
+    return { ids: await ids(page), ms: Date.now() - t0 };
+  };
+  const picked = await searched(() => page.getByTestId('image-file').setInputFiles({ name: 'swatch.png', mimeType: 'image/png', buffer: bytes }));
+  figures.image_query_first_ms = picked.ms;
+  figures.image_query_times = await page.getByTestId('times').textContent();
+  assert(await count(page) === 60, `image k-NN count ${await count(page)}`);
+  assert(JSON.stringify(picked.ids) !== JSON.stringify(browsing), 'an image query changes the results');
+  assert(!new URL(page.url()).searchParams.get('q'), `no text query in the URL: ${page.url()}`);
+  // The same file again: the same neighbours, from the encoder already loaded.
+  const again = await searched(() => page.getByTestId('image-file').setInputFiles({ name: 'swatch.png', mimeType: 'image/png', buffer: bytes }));
+  figures.image_query_warm_ms = again.ms;
+  assert(JSON.stringify(again.ids) === JSON.stringify(picked.ids), 'the same file gives the same neighbours');
+  // Dropped on the app and pasted into the page: the same neighbours.
+  const viaEvent = (kind) => searched(() => page.evaluate(([kind, data]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(data)], 'swatch.png', { type: 'image/png' }));
+    if (kind === 'drop') {
+      const target = document.querySelector('[data-testid=result]');
+      target.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: transfer }));
+      target.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    } else {
+      document.body.dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: transfer }));
+    }
+  }, [kind, [...bytes]]));
+  // Another image first, so each search below visibly changes the results.
+  const otherBytes = await picture('navy');
+  const other = () => searched(() => page.getByTestId('image-file')
+    .setInputFiles({ name: 'other.png', mimeType: 'image/png', buffer: otherBytes }));
+  await other();
+  assert(JSON.stringify((await viaEvent('drop')).ids) === JSON.stringify(picked.ids), 'a dropped file: the same neighbours');
+  await other();
+  assert(JSON.stringify((await viaEvent('paste')).ids) === JSON.stringify(picked.ids), 'a pasted image: the same neighbours');
+  // More results extend an image query's neighbours too.
+  await page.getByTestId('more-results').click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=count]')?.textContent) === 120);
+  // A file that is no image: the error panel says so, and the app keeps working.
+  // (An SVG, which createImageBitmap does not decode in a worker, is said the same way.)
+  await page.getByTestId('image-file').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture') });
+  await page.getByTestId('error').waitFor();
+  const error = await page.getByTestId('error').textContent();
+  assert(/reading the image failed/.test(error), `error: ${error}`);
+  assert(await page.getByTestId('progress').count() === 0, 'never left on working…');
+  await context.close();
+});
+
 await test('a text worker that dies is restarted: it loads the encoder again from the cache, a lost encode is said, and text search works again', async () => {
   const { context, page } = await freshPage();
   const net = { urls: [] };

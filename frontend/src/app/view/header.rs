@@ -81,6 +81,7 @@ pub(super) fn view(
                     {"join terms with + and -, spaced: beach - people, a dog + snow"}
                 </small>
             </form>
+            { super::image_query::picker(state, sender) }
             <span class="backend">{"backend "}<b data-testid="backend">{state.backend().as_str()}</b></span>
             <span class="text-status" data-testid="text-status">
                 if let TextState::Loading(Some(p)) = &state.text {

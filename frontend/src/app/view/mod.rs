@@ -6,6 +6,7 @@
 
 mod controls;
 mod header;
+mod image_query;
 mod notices;
 mod results;
 mod share;
@@ -112,6 +113,7 @@ pub(super) fn Main(props: &MainProps) -> Html {
         page_workers,
     );
     use_item_chunks(state.clone());
+    image_query::use_image_paste(state.clone(), sender.clone());
     use_url_following(
         state.shared(),
         state.catalog_url.clone(),
@@ -174,8 +176,9 @@ pub(super) fn Main(props: &MainProps) -> Html {
 
     // The page's main landmark, unless embedded: the host page has its own.
     let main_role = props.embed.is_none().then_some("main");
+    let (on_drag_over, on_drop) = image_query::on_drop(&state, &sender);
     html! {
-        <div class="app">
+        <div class="app" ondragover={on_drag_over} ondrop={on_drop}>
             { header::view(&state, &sender, &query_text) }
             if let Some(key) = text_link {
                 <TextLink {key} on_bridge={on_text_bridge} on_reply={on_text_reply}

@@ -36,6 +36,8 @@ pub(super) fn view(state: &UseReducerHandle<State>, sender: &Sender) -> Html {
                     <progress max="100" value={format!("{:.0}", p.percent())} />
                     {format!(" {}: {}/{} files, {}", p.what, p.files_done, p.files_total, p.describe())}
                 </div>
+            } else if state.encoding_image {
+                <div class="progress" data-testid="progress">{"encoding the image…"}</div>
             } else if state.pending.is_some() {
                 <div class="progress" data-testid="progress">{"working…"}</div>
             } else if state.grid().len() < state.session.shown().len() {
