@@ -981,6 +981,135 @@ fn build_makes_a_verified_deterministic_dataset() {
     );
 }
 
+/// `precompute build` ships the image tower for queries by image (int8 by default, in the
+/// text encoder's PCA space): the shipped tower, on clip's packed int8 kernels as the browser
+/// runs it, gives an image's feature within int8's error of the one precompute indexed; and
+/// `--search FILE` writes the app's search settings, a bad one refused naming the field.
+#[test]
+fn build_ships_the_image_encoder_and_the_search_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = colour_squares(dir.path());
+    let model = fixture_path("hf");
+    let settings = dir.path().join("search.toml");
+    fs::write(
+        &settings,
+        "searchers = [\"ens\", \"db\"]\nrandom_negatives = { min = 0, max = 100, default = 20 }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("colours");
+    let search = ["--full-features", "--search", settings.to_str().unwrap()];
+    ok_json(build_colours(&source, &model, &out, &search));
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(out.join("dataset.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["search"]["searchers"],
+        serde_json::json!(["ens", "db"])
+    );
+    assert_eq!(manifest["search"]["random_negatives"]["default"], 20);
+    let image = &manifest["image"];
+    assert_eq!(image["reduction"], manifest["text"]["reduction"], "{image}");
+    assert_eq!(image["bottom_crop"], 0);
+    let verified = precompute(&["verify", out.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+
+    // Image 0's feature through the shipped tower, as the browser computes it, against the
+    // full-dimension feature precompute stored for it.
+    let weights = fs::read(out.join(image["weights"]["name"].as_str().unwrap())).unwrap();
+    assert!(
+        clip::export::holds_int8(&weights).unwrap(),
+        "int8 by default"
+    );
+    let config: clip::VisionConfig = serde_json::from_value(image["config"].clone()).unwrap();
+    let width = image["projection_dim"].as_u64().unwrap() as usize;
+    let tower = clip::TensorMap::from_safetensors(&weights)
+        .unwrap()
+        .into_image_tower(&config, width, &burn::tensor::Device::flex())
+        .unwrap();
+    let packed = clip::packed::PackedImageTower::new(
+        &tower,
+        config.layer_norm_eps,
+        clip::packed::PackedPrecision::Int8,
+    )
+    .unwrap();
+    // Every item's source, in id order, read through the items table.
+    let table: dataset::ItemsTable = serde_json::from_value(manifest["items"].clone()).unwrap();
+    let mut directory = ItemsDirectory::new(table.clone());
+    let mut sources = Vec::new();
+    for k in 0..table.chunks {
+        let chunk = loop {
+            match directory.locate(k).unwrap() {
+                Located::Chunk(file) => break file,
+                Located::Table(file) => directory
+                    .add(&file, &fs::read(out.join(&file.name)).unwrap())
+                    .unwrap(),
+            }
+        };
+        let items: dataset::ItemsChunk =
+            serde_json::from_slice(&fs::read(out.join(&chunk.name)).unwrap()).unwrap();
+        sources.extend(items.items.into_iter().map(|item| item.source));
+    }
+    let item_source = |id: u64| sources[id as usize].clone();
+    let full_file = manifest["full_features"]["files"][0]["name"]
+        .as_str()
+        .unwrap();
+    let full = fs::read(out.join(full_file)).unwrap();
+    for id in [0u64, 1, 2, 47] {
+        let picture = image::open(source.join(item_source(id)))
+            .unwrap()
+            .into_rgb8();
+        let rgb = clip::RgbImage::new(
+            picture.width() as usize,
+            picture.height() as usize,
+            picture.as_raw(),
+        )
+        .unwrap();
+        let preprocess = clip::PreprocessConfig {
+            image_size: config.image_size,
+            ..Default::default()
+        };
+        let feature = packed
+            .forward(&preprocess.preprocess(&rgb).unwrap())
+            .unwrap();
+        let stored: Vec<f32> = full[id as usize * width..][..width]
+            .iter()
+            .map(|&b| f32::from(b as i8))
+            .collect();
+        let dot: f32 = feature.iter().zip(&stored).map(|(a, b)| a * b).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let cosine = dot / (norm(&feature) * norm(&stored));
+        assert!(
+            cosine >= 0.99,
+            "image {id}: cosine {cosine} to the stored feature"
+        );
+    }
+
+    // Without the image tower; and search settings the app cannot use.
+    let bare = dir.path().join("bare");
+    ok_json(build_colours(
+        &source,
+        &model,
+        &bare,
+        &["--image-precision", "none"],
+    ));
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(bare.join("dataset.json")).unwrap()).unwrap();
+    assert!(manifest.get("image").is_none(), "{manifest}");
+    assert!(!fs::read_dir(&bare).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("image-encoder.")
+    }));
+    fs::write(&settings, "searchers = [\"ens\", \"knn\"]\n").unwrap();
+    let refused = build_colours(&source, &model, &dir.path().join("no"), &search);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains("search.toml") && message.contains("searchers"),
+        "{message}"
+    );
+}
+
 /// The dataset's index manifest is named by its content, as every file but `dataset.json`
 /// is: a rebuild switches a served folder with the one rename of `dataset.json`, so no
 /// reader pairs one build's `dataset.json` with another's index. `verify` checks the name
