@@ -142,24 +142,19 @@ pub(super) async fn serve(mut scope: Scope) {
                 encoder: spec,
                 bytes,
             } => {
-                let start = net::now_ms();
-                match image::encode(
-                    &cache,
-                    &base,
-                    &spec,
-                    &bytes,
-                    &mut image_encoder,
-                    seq,
-                    &mut scope,
-                )
-                .await
-                {
-                    Ok(query) => TextBody::Encoded {
+                let encoded = async {
+                    let loaded =
+                        image::load_once(&cache, &base, &spec, &mut image_encoder, seq, &mut scope)
+                            .await?;
+                    // The encode alone (decode, preprocess, tower, head), not the load.
+                    let start = net::now_ms();
+                    let query = loaded.encode(&bytes).await?;
+                    Ok::<_, Failure>(TextBody::Encoded {
                         query,
                         encode_ms: net::now_ms() - start,
-                    },
-                    Err(f) => TextBody::Failed(f),
-                }
+                    })
+                };
+                encoded.await.unwrap_or_else(TextBody::Failed)
             }
             TextTask::Encode { text } => match &encoder {
                 Some(loaded) => {

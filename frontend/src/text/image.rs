@@ -46,17 +46,16 @@ pub(super) struct ImageQueryEncoder {
     device: Device,
 }
 
-/// The query of the image file `bytes`, loading `spec`'s encoder into `loaded` first
-/// unless it is the one loaded (its download reported to the page under `seq`).
-pub(super) async fn encode(
+/// `spec`'s encoder, loaded into `loaded` unless it is the one there (its download
+/// reported to the page under `seq`).
+pub(super) async fn load_once<'a>(
     cache: &FileCache,
     base: &str,
     spec: &ImageEncoder,
-    bytes: &[u8],
-    loaded: &mut Option<ImageQueryEncoder>,
+    loaded: &'a mut Option<ImageQueryEncoder>,
     seq: u32,
     scope: &mut Scope,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<&'a ImageQueryEncoder, Failure> {
     if loaded
         .as_ref()
         .is_none_or(|e| e.weights != spec.weights.name)
@@ -64,38 +63,43 @@ pub(super) async fn encode(
         *loaded = None;
         *loaded = Some(load(cache, base, spec, seq, scope).await?);
     }
-    let encoder = loaded.as_ref().expect("loaded above");
-    let what = "searching by the image";
-    let (width, height, rgb) = decode(bytes, encoder.preprocess.image_size).await?;
-    let image =
-        RgbImage::new(width, height, &rgb).map_err(|e| Failure::new(what, e, HINT_IMAGE))?;
-    let pixels = encoder
-        .preprocess
-        .preprocess(&image)
-        .map_err(|e| Failure::new(what, e, HINT_IMAGE))?;
-    let feature = match &encoder.tower {
-        Tower::Burn(tower) => {
-            let size = encoder.preprocess.image_size;
-            let input = Tensor::<4>::from_data(
-                TensorData::new(pixels, [1, 3, size, size]),
-                &encoder.device,
-            );
-            let features = tower
-                .forward(input)
-                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-            clip::read_rows_async(features)
-                .await
-                .map_err(|e| Failure::new(what, e, "reload the page"))?
-        }
-        Tower::Packed(tower) => tower
-            .forward(&pixels)
-            .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?,
-    };
-    let feature = through_head(encoder.head.as_ref(), feature, 1, what).await?;
-    encoder
-        .projection
-        .project(&feature)
-        .map_err(|e| Failure::new(what, e, HINT_DAMAGED))
+    Ok(loaded.as_ref().expect("loaded above"))
+}
+
+impl ImageQueryEncoder {
+    /// The query of the image file `bytes`.
+    pub(super) async fn encode(&self, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
+        let what = "searching by the image";
+        let (width, height, rgb) = decode(bytes, self.preprocess.image_size).await?;
+        let image =
+            RgbImage::new(width, height, &rgb).map_err(|e| Failure::new(what, e, HINT_IMAGE))?;
+        let pixels = self
+            .preprocess
+            .preprocess(&image)
+            .map_err(|e| Failure::new(what, e, HINT_IMAGE))?;
+        let feature = match &self.tower {
+            Tower::Burn(tower) => {
+                let size = self.preprocess.image_size;
+                let input = Tensor::<4>::from_data(
+                    TensorData::new(pixels, [1, 3, size, size]),
+                    &self.device,
+                );
+                let features = tower
+                    .forward(input)
+                    .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
+                clip::read_rows_async(features)
+                    .await
+                    .map_err(|e| Failure::new(what, e, "reload the page"))?
+            }
+            Tower::Packed(tower) => tower
+                .forward(&pixels)
+                .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?,
+        };
+        let feature = through_head(self.head.as_ref(), feature, 1, what).await?;
+        self.projection
+            .project(&feature)
+            .map_err(|e| Failure::new(what, e, HINT_DAMAGED))
+    }
 }
 
 async fn load(

@@ -870,6 +870,7 @@ await test('search by an image of your own: picked, dropped or pasted, the image
   assert(await count(page) === 60, `image k-NN count ${await count(page)}`);
   assert(JSON.stringify(picked.ids) !== JSON.stringify(browsing), 'an image query changes the results');
   assert(!new URL(page.url()).searchParams.get('q'), `no text query in the URL: ${page.url()}`);
+  shared.imageQuery = { bytes, ids: picked.ids };
   // The same file again: the same neighbours, from the encoder already loaded.
   const again = await searched(() => page.getByTestId('image-file').setInputFiles({ name: 'swatch.png', mimeType: 'image/png', buffer: bytes }));
   figures.image_query_warm_ms = again.ms;
@@ -1024,7 +1025,7 @@ await test('progress within a file: the text encoder\'s bytes are reported as th
   }
 });
 
-await test('text search on WebGPU (SwiftShader adapter): same k-NN ids as on the CPU', async () => {
+await test('text and image search on WebGPU (SwiftShader adapter): same k-NN ids as on the CPU', async () => {
   const gpu = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: [...BROWSER_ARGS, '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'],
@@ -1043,6 +1044,15 @@ await test('text search on WebGPU (SwiftShader adapter): same k-NN ids as on the
     assert(await page.getByTestId('backend').textContent() === 'webgpu', 'backend: webgpu with an adapter');
     assert(shared.cpuTextIds, 'the CPU text search ran first');
     assert(JSON.stringify(await ids(page)) === JSON.stringify(shared.cpuTextIds), 'same k-NN ids as on the CPU');
+    // A query by image: burn's image tower on the adapter, the same neighbours.
+    if (shared.imageQuery) {
+      const before = await page.getByTestId('times').textContent();
+      await page.getByTestId('image-file').setInputFiles({ name: 'swatch.png', mimeType: 'image/png', buffer: shared.imageQuery.bytes });
+      await page.waitForFunction((b) => document.querySelector('[data-testid=times]')?.textContent !== b
+        && !document.querySelector('[data-testid=progress]'), before, { timeout: 4 * TIMEOUT });
+      figures.webgpu_image_query_times = await page.getByTestId('times').textContent();
+      assert(JSON.stringify(await ids(page)) === JSON.stringify(shared.imageQuery.ids), 'same image k-NN ids as on the CPU');
+    }
   } finally {
     await gpu.close();
   }
