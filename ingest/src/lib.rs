@@ -39,6 +39,7 @@ pub mod folder;
 pub mod heif;
 pub mod input_kind;
 pub mod local_file;
+pub mod memo;
 pub mod output;
 pub mod pickle;
 pub mod process;
@@ -61,6 +62,7 @@ pub use progress::{BarProgress, NoProgress, Progress};
 pub use table::CsvColumns;
 pub use urls::DownloadOptions;
 
+use crate::memo::OutcomeMemo;
 use crate::process::{Accepted, process};
 use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 
@@ -173,6 +175,29 @@ pub struct IngestOptions {
     pub download: DownloadOptions,
     /// Items per metadata chunk.
     pub items_per_chunk: u32,
+    /// The candidates this run inspects: all, or one machine's share of a split build.
+    pub share: Share,
+}
+
+/// Which candidates a run inspects: those at positions `p` (in the source's order) with
+/// `p % count == index`. A split build's parts each inspect their share into their own
+/// folders; joined, they hold every candidate's [`memo::Outcome`] and thumbnail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// This part, `0..count`.
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl Share {
+    /// Every candidate.
+    pub const WHOLE: Share = Share { index: 0, count: 1 };
+
+    /// Whether the candidate at `position` is this share's.
+    pub fn takes(self, position: usize) -> bool {
+        position % self.count.max(1) == self.index
+    }
 }
 
 impl IngestOptions {
@@ -187,6 +212,7 @@ impl IngestOptions {
             thumb_size: 256,
             download: DownloadOptions::default(),
             items_per_chunk: ITEMS_PER_CHUNK,
+            share: Share::WHOLE,
         }
     }
 }
@@ -209,6 +235,12 @@ pub struct Ingested {
     pub report: IngestReport,
     /// The metadata chunks written and their table (for `dataset.json`'s `items`).
     pub written: output::WrittenItems,
+    /// The blake3 of the source's candidates (their sources, labels and captions, in
+    /// order): the parts of a split build must have listed the same collection.
+    pub listing_blake3: String,
+    /// Images this run decoded; the others' outcomes were known from an earlier run
+    /// ([`memo`]).
+    pub inspected: usize,
 }
 
 /// Runs ingest: reads the source, filters and thumbnails its items in parallel, and
@@ -229,13 +261,21 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
         output::remove_abandoned_temporaries(&folder)?;
     }
     let source = read_source(options, progress)?;
-
-    progress.begin("thumbnails", source.candidates.len() as u64);
-    let outcomes: Vec<Result<Result<Accepted, SkippedItem>, IngestError>> = source
+    let listing_blake3 = listing_blake3(&source.candidates);
+    let memo = OutcomeMemo::new(out, &options.filters, options.thumb_size);
+    let candidates: Vec<&Candidate> = source
         .candidates
+        .iter()
+        .enumerate()
+        .filter(|&(position, _)| options.share.takes(position))
+        .map(|(_, candidate)| candidate)
+        .collect();
+
+    progress.begin("thumbnails", candidates.len() as u64);
+    let outcomes: Vec<Result<Result<Accepted, SkippedItem>, IngestError>> = candidates
         .par_iter()
         .map(|candidate| {
-            let outcome = process(candidate, &options.filters, options.thumb_size, out);
+            let outcome = process(candidate, &options.filters, options.thumb_size, out, &memo);
             progress.advance(1);
             outcome
         })
@@ -282,7 +322,24 @@ pub fn run(options: &IngestOptions, progress: &dyn Progress) -> Result<Ingested,
         items,
         report,
         written,
+        listing_blake3,
+        inspected: memo.recorded(),
     })
+}
+
+fn listing_blake3(candidates: &[Candidate]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for candidate in candidates {
+        for field in [
+            candidate.source.as_str(),
+            candidate.label.as_str(),
+            candidate.caption.text(),
+        ] {
+            hasher.update(&(field.len() as u64).to_le_bytes());
+            hasher.update(field.as_bytes());
+        }
+    }
+    hasher.finalize().to_hex().to_string()
 }
 
 /// Removes the item chunks and thumbnails in `ingested`'s output folder `out` that it does

@@ -75,6 +75,11 @@ pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize, IngestError> {
     Ok(removed)
 }
 
+/// Whether `file_name` is one of [`write_atomic`]'s temporary files (never output).
+pub fn is_temporary(file_name: &str) -> bool {
+    temporary_writer(file_name).is_some()
+}
+
 /// The process id in the name of one of [`write_atomic`]'s temporary files.
 fn temporary_writer(file_name: &str) -> Option<u32> {
     let (target, writer) = file_name.strip_prefix('.')?.rsplit_once(TEMPORARY_MARK)?;

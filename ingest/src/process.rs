@@ -15,6 +15,7 @@ use crate::caption::{CaptionProblem, clean_caption};
 use crate::decode::{Target, UprightDecoder};
 use crate::heif;
 use crate::local_file::{LocalFileError, MAX_IMAGE_FILE_BYTES, read_regular_file};
+use crate::memo::{Outcome, OutcomeMemo};
 use crate::output::write_content_named;
 use crate::source::{Candidate, ImageData, SourceCaption};
 use crate::{IngestError, skipped};
@@ -192,6 +193,7 @@ pub fn process(
     filters: &FilterOptions,
     thumb_size: u32,
     out: &Path,
+    memo: &OutcomeMemo,
 ) -> Result<Result<Accepted, SkippedItem>, IngestError> {
     let skip = |(reason, detail): Rejection| skipped(candidate.label.clone(), reason, detail);
     let caption = match (clean_caption(candidate.caption.text()), &candidate.caption) {
@@ -227,18 +229,32 @@ pub fn process(
         },
         ImageData::Memory { bytes, .. } => bytes,
     };
-    let inspected = match inspect(bytes, filters, thumb_size) {
-        Ok(inspected) => inspected,
-        Err(rejection) => return Ok(Err(skip(rejection))),
-    };
-    let jpeg = match thumbnail_jpeg(&inspected.image, thumb_size) {
-        Ok(jpeg) => jpeg,
-        Err(error) => return Ok(Err(skip(("undecodable", error.to_string())))),
-    };
-    let thumb_hash = blake3::hash(&jpeg).to_hex();
-    let thumb = format!("{}/{}.jpg", dataset::THUMBS_DIR, &thumb_hash[..16]);
-    write_content_named(&out.join(&thumb), &jpeg)?;
     let content_hash = blake3::hash(bytes);
+    // Bytes inspected before (an earlier build, or a part of a split one) are not decoded
+    // again while their thumbnail is there, whole.
+    let outcome = match memo.get(&content_hash) {
+        Some(Outcome::Accepted { ref thumb, .. }) if !thumb_is_whole(out, thumb) => None,
+        known => known,
+    };
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        None => {
+            let outcome = inspect_and_thumbnail(bytes, filters, thumb_size, out)?;
+            memo.put(&content_hash, &outcome)?;
+            outcome
+        }
+    };
+    let (thumb, width, height, date_taken) = match outcome {
+        Outcome::Accepted {
+            thumb,
+            width,
+            height,
+            date_taken,
+        } => (thumb, width, height, date_taken),
+        Outcome::Rejected { reason, detail } => {
+            return Ok(Err(skipped(candidate.label.clone(), &reason, detail)));
+        }
+    };
     let image_path = match &candidate.image {
         ImageData::File(path) => std::path::absolute(path).map_err(|source| IngestError::Read {
             path: path.clone(),
@@ -262,13 +278,53 @@ pub fn process(
             caption,
             thumb,
             source: candidate.source.clone(),
-            width: inspected.width,
-            height: inspected.height,
-            date_taken: inspected.date_taken,
+            width,
+            height,
+            date_taken,
         },
         image_path,
         content_hash,
     }))
+}
+
+/// Whether the thumbnail `thumb` (`thumbs/<hash16>.jpg`) is in `out` with the bytes its
+/// name hashes: a damaged one is made again, as a rerun repairs every file it names.
+fn thumb_is_whole(out: &Path, thumb: &str) -> bool {
+    let stem = Path::new(thumb).file_stem().map(|s| s.to_string_lossy());
+    match (std::fs::read(out.join(thumb)), stem) {
+        (Ok(bytes), Some(stem)) => blake3::hash(&bytes).to_hex().starts_with(&*stem),
+        _ => false,
+    }
+}
+
+/// Inspects `bytes` and writes their thumbnail into `out`: what [`process`] records.
+fn inspect_and_thumbnail(
+    bytes: &[u8],
+    filters: &FilterOptions,
+    thumb_size: u32,
+    out: &Path,
+) -> Result<Outcome, IngestError> {
+    let rejected = |(reason, detail): Rejection| Outcome::Rejected {
+        reason: reason.to_owned(),
+        detail,
+    };
+    let inspected = match inspect(bytes, filters, thumb_size) {
+        Ok(inspected) => inspected,
+        Err(rejection) => return Ok(rejected(rejection)),
+    };
+    let jpeg = match thumbnail_jpeg(&inspected.image, thumb_size) {
+        Ok(jpeg) => jpeg,
+        Err(error) => return Ok(rejected(("undecodable", error.to_string()))),
+    };
+    let thumb_hash = blake3::hash(&jpeg).to_hex();
+    let thumb = format!("{}/{}.jpg", dataset::THUMBS_DIR, &thumb_hash[..16]);
+    write_content_named(&out.join(&thumb), &jpeg)?;
+    Ok(Outcome::Accepted {
+        thumb,
+        width: inspected.width,
+        height: inspected.height,
+        date_taken: inspected.date_taken,
+    })
 }
 
 #[cfg(test)]

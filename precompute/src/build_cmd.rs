@@ -42,6 +42,7 @@ use crate::model_files::ModelFiles;
 use crate::npy::{self, Matrix};
 use crate::output::{write_atomic, write_content_named};
 use crate::part::{Part, PartArgs};
+use crate::part_join::PartRecord;
 use crate::search_settings;
 use crate::train_head_cmd::{has_heads, head_config, read_heads};
 use ingest::IngestedItem;
@@ -49,9 +50,9 @@ use ingest::IngestedItem;
 /// Build a complete dataset folder from a collection and a CLIP model.
 ///
 /// Split over machines, each runs it with its `--part` (or as a Slurm array task or a
-/// Kubernetes Indexed Job pod), which extracts that share of the features and stops; then
-/// `precompute merge` joins the parts' `OUT/.work/extract` folders and one more run,
-/// not split, finishes.
+/// Kubernetes Indexed Job pod) into a folder of its own, which ingests and extracts that
+/// share of the images and stops; then `precompute merge` joins the part folders into the
+/// dataset folder and one more run there, not split, finishes ([`crate::part_join`]).
 #[derive(Args)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -159,6 +160,9 @@ pub struct BuildStats {
     pub total_s: f64,
     /// Items with a caption (a collection of photos may have none).
     pub captioned: usize,
+    /// Images decoded and thumbnailed; the others' outcomes came from an earlier build's
+    /// (or the joined parts') ingest records.
+    pub images_inspected: usize,
     /// Images whose features were extracted; the others' came from the feature cache.
     pub features_extracted: usize,
     /// Caption queries the recall was measured with: the captions of the first 200
@@ -188,12 +192,11 @@ pub fn run(args: &BuildArgs) -> Result<()> {
     let stats = match build(args)? {
         Built::Dataset(stats) => stats,
         Built::Part => {
-            let work = extract_folder(args.ingest.out());
             eprintln!(
-                "this part's features are in {0}; when every part is done, join them with \
-                 `precompute merge --out {0} PART_WORK_FOLDERS...` and rerun the build as one part \
-                 (without --part, outside the job array)",
-                work.display()
+                "this part's thumbnails and features are in {}; when every part is done, join \
+                 them into the dataset folder with `precompute merge --out DATASET \
+                 PART_FOLDERS...` and build it there (without --part, outside the job array)",
+                args.ingest.out().display()
             );
             return Ok(());
         }
@@ -270,10 +273,29 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     }
 
     let stage = Instant::now();
-    let ingested = crate::ingest_cmd::ingest(&args.ingest)?;
+    let ingested =
+        crate::ingest_cmd::ingest(&args.ingest, part.map_or(ingest::Share::WHOLE, Part::share))?;
     stats.ingest_s = stage.elapsed().as_secs_f64();
     let n = ingested.items.len();
     stats.images = n;
+    stats.images_inspected = ingested.inspected;
+    let weights_blake3 = file_blake3(&files.weights_path)?;
+    let options = args.ingest.options();
+    let bottom_crop = options.filters.bottom_crop as usize;
+    // What a part records of itself, for the join to check the parts against each other.
+    let part_record = |part: Part| PartRecord {
+        part: part.to_string(),
+        listing_blake3: ingested.listing_blake3.clone(),
+        settings: format!(
+            "{:?} thumb_size {} weights {weights_blake3} bottom_crop {bottom_crop}",
+            options.filters, options.thumb_size
+        ),
+    };
+    if let (0, Some(part)) = (n, part) {
+        // A share without an image (more parts than images) is done.
+        part_record(part).write(&out)?;
+        return Ok(Built::Part);
+    }
     if n == 0 {
         bail!(
             "no image of {} could be ingested: see {}",
@@ -282,27 +304,22 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         );
     }
 
-    // Extract: the features of images seen before come from the cache (a whole build
-    // only: a part extracts its share of every image); the plan names the rest by content,
-    // so unchanged inputs reuse its chunks.
+    // Extract: the features of images seen before come from the cache; the plan names the
+    // rest by content, so unchanged inputs reuse its chunks. A part does the same for its
+    // share of the images, into its own cache.
     let stage = Instant::now();
     let work = extract_folder(&out);
-    let weights_blake3 = file_blake3(&files.weights_path)?;
-    let bottom_crop = ingested.items[0].entry.bottom_crop as usize;
     let cache = FeatureCache::new(
-        &out.join(".work").join("features"),
+        &out.join(crate::feature_cache::CACHE_DIR),
         &weights_blake3,
         bottom_crop,
         projection_dim,
     );
-    let missing: Vec<&IngestedItem> = match part {
-        Some(_) => ingested.items.iter().collect(),
-        None => ingested
-            .items
-            .iter()
-            .filter(|i| !cache.contains(&i.entry.blake3))
-            .collect(),
-    };
+    let missing: Vec<&IngestedItem> = ingested
+        .items
+        .iter()
+        .filter(|i| !cache.contains(&i.entry.blake3))
+        .collect();
     stats.features_extracted = missing.len();
     if !missing.is_empty() {
         let paths: Vec<PathBuf> = missing.iter().map(|i| i.entry.path.clone()).collect();
@@ -316,7 +333,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
             images: missing.len(),
             chunk: args.chunk.max(1),
             dims: projection_dim,
-            weights_blake3,
+            weights_blake3: weights_blake3.clone(),
             bottom_crop,
         };
         if work.join("extract.json").is_file() && !plan_matches(&work, &plan) {
@@ -324,17 +341,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
                 .with_context(|| format!("cannot clear stale features in {}", work.display()))?;
         }
         let extractor = Extractor::new(&model, &device, bottom_crop, args.batch);
-        extract_cmd::extract(
-            &extractor,
-            &paths,
-            &plan,
-            part.unwrap_or(Part::WHOLE),
-            &work,
-        )?;
-        if part.is_some() {
-            extract_cmd::finish(&work)?;
-            return Ok(Built::Part);
-        }
+        extract_cmd::extract(&extractor, &paths, &plan, Part::WHOLE, &work)?;
         // Into the cache a chunk at a time: the rows are read from there on.
         let complete = extract_cmd::for_each_chunk(&work, |first, rows| {
             for (item, row) in missing[first..]
@@ -348,6 +355,10 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         if !complete {
             bail!("extract left chunks missing in {}", work.display());
         }
+    }
+    if let Some(part) = part {
+        part_record(part).write(&out)?;
+        return Ok(Built::Part);
     }
     let images: Vec<&str> = ingested
         .items

@@ -334,19 +334,28 @@ pub fn for_each_chunk(
     Ok(true)
 }
 
-/// Join the parts of a split `precompute extract` run.
+/// Join the parts of a split `precompute build` (their folders, into the dataset folder,
+/// which a build then finishes) or of a split `precompute extract` (their work folders,
+/// into one that gets every chunk and `features.npy`).
 #[derive(Args)]
 pub struct MergeArgs {
-    /// The joined work folder (gets every chunk and `features.npy`).
+    /// The dataset folder (parts of a build), or the joined work folder (of `extract`).
     #[arg(long)]
     out: PathBuf,
-    /// The parts' work folders.
+    /// The parts' folders (`build --part`'s `--out`, or `extract --part`'s).
     #[arg(required = true)]
     parts: Vec<PathBuf>,
 }
 
 /// Runs `precompute merge`.
 pub fn run_merge(args: &MergeArgs) -> Result<()> {
+    if args
+        .parts
+        .iter()
+        .any(|part| crate::part_join::is_build_part(part))
+    {
+        return crate::part_join::join(&args.out, &args.parts);
+    }
     // The joined folder's own chunks, when it has some, count as one more part.
     let joined_before = args.out.join(PLAN_FILE).is_file().then_some(&args.out);
     let mut plan: Option<(&PathBuf, ExtractPlan)> = None;

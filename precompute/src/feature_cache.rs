@@ -17,6 +17,9 @@ use rayon::prelude::*;
 use crate::npy;
 use crate::output::write_atomic;
 
+/// The folder of the feature caches, under a dataset folder.
+pub const CACHE_DIR: &str = ".work/features";
+
 /// The cached features of one model, crop and width.
 pub struct FeatureCache {
     folder: PathBuf,

@@ -110,17 +110,21 @@ impl IngestArgs {
 /// Runs the subcommand: ingests, then removes what an earlier run left that this one
 /// does not name.
 pub fn run(args: &IngestArgs) -> Result<()> {
-    let ingested = ingest(args)?;
+    let ingested = ingest(args, ingest::Share::WHOLE)?;
     ingest::remove_stale_output(&args.out, &ingested)
         .with_context(|| format!("cannot remove stale files from {}", args.out.display()))?;
     Ok(())
 }
 
-/// Ingests the collection, prints a summary and returns the kept items (the files of an
-/// earlier run stay: see [`ingest::remove_stale_output`]).
-pub fn ingest(args: &IngestArgs) -> Result<Ingested> {
+/// Ingests the collection's `share` of candidates, prints a summary and returns the kept
+/// items (the files of an earlier run stay: see [`ingest::remove_stale_output`]).
+pub fn ingest(args: &IngestArgs, share: ingest::Share) -> Result<Ingested> {
     let started = Instant::now();
-    let ingested = ingest::run(&args.options(), &BarProgress::default())
+    let options = IngestOptions {
+        share,
+        ..args.options()
+    };
+    let ingested = ingest::run(&options, &BarProgress::default())
         .with_context(|| format!("cannot ingest {}", args.input.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     let report = &ingested.report;

@@ -16,6 +16,7 @@
 //! - [`reduce_cmd`]: features to compact quantised rows by PCA (the step `build` runs);
 //! - [`build_cmd`]: the whole pipeline, collection to dataset folder, in one command;
 //!   [`search_settings`]: its `--search FILE`, the app's search settings for the dataset;
+//!   [`part_join`]: its parts on several machines and their join;
 //! - [`synth_cmd`]: a synthetic captioned collection (PNG files and `captions.csv`);
 //! - [`train_cmd`]: contrastive training of a CLIP model on a captioned collection;
 //! - [`train_head_cmd`]: the paper's compact heads on a frozen model's features;
@@ -42,6 +43,7 @@ pub mod model_files;
 pub mod npy;
 pub mod output;
 pub mod part;
+pub mod part_join;
 pub mod reduce_cmd;
 pub mod search_cmd;
 pub mod search_settings;

@@ -44,6 +44,14 @@ pub struct Part {
 impl Part {
     /// The whole run as one part.
     pub const WHOLE: Part = Part { index: 0, count: 1 };
+
+    /// The candidates this part of a split build inspects.
+    pub fn share(self) -> ingest::Share {
+        ingest::Share {
+            index: self.index,
+            count: self.count,
+        }
+    }
 }
 
 impl FromStr for Part {

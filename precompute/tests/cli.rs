@@ -1538,16 +1538,36 @@ fn build_split_into_parts_gives_the_same_dataset() {
         );
     }
     assert!(!first.join("dataset.json").exists() && !second.join("dataset.json").exists());
-    let (merged, work) = merge_second_into_first(&first, &second);
-    assert!(merged.status.success(), "{}", stderr(&merged));
-    // 90 images in chunks of 32: the two parts' three chunks are all there before the
-    // build finishes, so it extracts nothing more.
-    for k in 0..3 {
-        assert!(work.join(format!("chunks/chunk-{k:06}.npy")).is_file());
+    // Each part inspected and extracted only its share: about half of the 90 images.
+    for part in [&first, &second] {
+        let memo = part.join(".work").join("ingest");
+        let records = walk_files(&memo).len();
+        assert!(
+            (40..=50).contains(&records),
+            "{}: {records} records",
+            part.display()
+        );
     }
-    let finished = build_colours(&source, &model, &first, &flags);
-    assert!(finished.status.success(), "{}", stderr(&finished));
-    assert_eq!(dataset_listing(&whole), dataset_listing(&first));
+    let joined = dir.path().join("joined");
+    let merged = merge_parts(&joined, &[&first, &second]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    // The build in the joined folder decodes no image and extracts no feature again.
+    let stats = ok_json(build_colours(&source, &model, &joined, &flags));
+    assert_eq!(
+        (
+            stats["images_inspected"].as_u64(),
+            stats["features_extracted"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(dataset_listing(&whole), dataset_listing(&joined));
+
+    // A part given twice, or one missing, is said before anything is joined.
+    let twice = merge_parts(&dir.path().join("twice"), &[&first, &first]);
+    assert_refused(&twice, "are both part 0/2");
+    let lacking = merge_parts(&dir.path().join("lacking"), &[&second]);
+    assert_refused(&lacking, "the parts lack 1 of 2 (first missing: part 0/2)");
 
     // A task whose scheduler environment is half set stops before any work.
     let half_set = build_colours_in(
@@ -1564,39 +1584,79 @@ fn build_split_into_parts_gives_the_same_dataset() {
     assert!(!dir.path().join("machine-c").exists());
 }
 
-/// The collection changes between two parts of a split build: merge refuses to join them
-/// (their features would describe different images), naming why.
+/// The collection changes between two parts of a split build. An image added shifts the
+/// parts' shares: merge refuses to join them, naming why. An image whose bytes changed is
+/// no mix either: its outcome and features are found by content, so the build in the
+/// joined folder inspects and extracts that one image and equals a clean build of the
+/// changed collection.
 #[test]
 fn parts_of_a_changed_collection_are_refused_not_mixed() {
     let dir = tempfile::tempdir().unwrap();
     let source = colour_squares(dir.path());
     let model = fixture_path("hf");
-    let (first, second) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
     let build_part = |out: &Path, part: &str| {
         let output = build_colours(&source, &model, out, &["--chunk", "32", "--part", part]);
         assert!(output.status.success(), "{}", stderr(&output));
     };
+    let (first, second) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
     build_part(&first, "0/2");
+    // Image 4 is part 0's: its bytes change after that part ran.
     image::RgbImage::from_pixel(44, 40, image::Rgb([250, 250, 20]))
         .save(source.join("img004.png"))
         .unwrap();
     build_part(&second, "1/2");
-    let (merged, work) = merge_second_into_first(&first, &second);
+    let joined = dir.path().join("joined");
+    let merged = merge_parts(&joined, &[&first, &second]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let stats = ok_json(build_colours(&source, &model, &joined, &["--chunk", "32"]));
+    assert_eq!(
+        (
+            stats["images_inspected"].as_u64(),
+            stats["features_extracted"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
+    let clean = dir.path().join("clean");
+    ok_json(build_colours(&source, &model, &clean, &["--chunk", "32"]));
+    let listing = |root: &Path| {
+        let mut files = dataset_listing(root);
+        // dataset.json names its folder.
+        files.retain(|(name, _)| name != "dataset.json");
+        files
+    };
+    assert_eq!(listing(&clean), listing(&joined));
+
+    // An image added after part 0 ran: the parts listed different collections.
+    fs::copy(source.join("img000.png"), source.join("img200.png")).unwrap();
+    fs::write(source.join("img200.txt"), "a red square 200").unwrap();
+    let third = dir.path().join("machine-c");
+    build_part(&third, "1/2");
+    let merged = merge_parts(&dir.path().join("mixed"), &[&first, &third]);
     assert_refused(&merged, "are parts of different runs (another image list");
-    assert!(!work.join("features.npy").exists());
+    assert!(!dir.path().join("mixed").exists());
 }
 
-/// `precompute merge` of the part built into `second` into the one built into `first`:
-/// the outcome and the joined work folder.
-fn merge_second_into_first(first: &Path, second: &Path) -> (Output, PathBuf) {
-    let work = first.join(".work").join("extract");
-    let merged = precompute(&[
-        "merge",
-        "--out",
-        work.to_str().unwrap(),
-        second.join(".work").join("extract").to_str().unwrap(),
-    ]);
-    (merged, work)
+/// `precompute merge --out OUT PARTS...`: the parts of a split build joined into the
+/// dataset folder `out`.
+fn merge_parts(out: &Path, parts: &[&Path]) -> Output {
+    let mut args = vec!["merge", "--out", out.to_str().unwrap()];
+    args.extend(parts.iter().map(|p| p.to_str().unwrap()));
+    precompute(&args)
+}
+
+/// Every file under `root`, recursively.
+fn walk_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// Asserts that a command failed with `message` in its stderr.

@@ -126,8 +126,8 @@ sinfo -h -o %T | grep -qx idle || {
 }
 echo "one-node Slurm $(sinfo --version | cut -d' ' -f2) up: node $node, 4 CPUs"
 
-# The collection: 1,000 synthetic scenes; the features in chunks of 8 (125 chunks, about 31
-# per task), so a task is killed between checkpoints, not before its first.
+# The collection: 1,000 synthetic scenes, 250 per task; the features in chunks of 8 (32 per
+# task), so a task is killed between checkpoints, not before its first.
 "$PRECOMPUTE" synth --out "$work/scenes" --count 1000 --size 64 2>/dev/null
 build_flags=(--dims 8 --chunk 8 --name scenes)
 seconds_since() { awk -v from="$1" -v to="$EPOCHREALTIME" 'BEGIN { printf "%.1f", to - from }'; }
@@ -237,8 +237,8 @@ state_after_kill=$(job_state "$task")
 chunk_files() { find "$chunks" -name '*.npy' -printf '%f %i\n' | sort; }
 chunk_files >"$work/log/chunks-at-kill"
 done_at_kill=$(wc -l <"$work/log/chunks-at-kill")
-echo "  killed task 1 with $done_at_kill of its 31 chunks written; it ended $state_after_kill"
-[ "$done_at_kill" -lt 31 ] && [ "$state_after_kill" != COMPLETED ] || {
+echo "  killed task 1 with $done_at_kill of its 32 chunks written; it ended $state_after_kill"
+[ "$done_at_kill" -lt 32 ] && [ "$state_after_kill" != COMPLETED ] || {
     echo "test-on-slurm: task 1 finished before the kill: the test did not interrupt it" >&2
     exit 1
 }
