@@ -399,6 +399,53 @@ fn packed_text_tower_matches_burn_on_odd_shapes() {
     }
 }
 
+/// The packed image tower against burn's on random towers of awkward shapes: 1 to 17
+/// tokens (patches and the class token: fewer than a block of keys, and more), head widths
+/// not a multiple of the 8-column blocks, no blocks at all, both activations, a batch of
+/// three images. f32 within 1e-4 of burn; int8 within 1e-2 cosine.
+#[test]
+fn packed_image_tower_matches_burn_on_odd_shapes() {
+    let device = Device::flex();
+    // (width, heads, layers, mlp, image size, patch, activation)
+    let shapes = [
+        (8, 1, 1, 12, 8, 4, Activation::QuickGelu),
+        (12, 3, 2, 20, 16, 4, Activation::Gelu),
+        (20, 2, 3, 36, 12, 6, Activation::QuickGelu),
+        (8, 2, 0, 16, 4, 4, Activation::QuickGelu),
+    ];
+    for (seed, &(width, heads, layers, mlp, size, patch, activation)) in shapes.iter().enumerate() {
+        let mut config = ClipConfig::vit_b_32();
+        config.projection_dim = 6;
+        let c = &mut config.vision_config;
+        (c.hidden_size, c.num_attention_heads, c.num_hidden_layers) = (width, heads, layers);
+        (c.intermediate_size, c.image_size, c.patch_size) = (mlp, size, patch);
+        c.hidden_act = activation;
+        let weights = random_tower::image_tower(&config, seed as u64);
+        let tower = load_image_tower(&weights, &config.vision_config, 6, &device).unwrap();
+        let pixels: Vec<f32> = (0..3 * 3 * size * size)
+            .map(|i| ((i * 7919 + seed * 31) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let input =
+            Tensor::<4>::from_data(TensorData::new(pixels.clone(), [3, 3, size, size]), &device);
+        let burn = rows(tower.forward(input).unwrap());
+        let label = format!("width {width}, heads {heads}, layers {layers}, {size} px");
+        let epsilon = config.vision_config.layer_norm_eps;
+        let packed = |precision| {
+            PackedImageTower::new(&tower, epsilon, precision)
+                .unwrap()
+                .forward(&pixels)
+                .unwrap()
+        };
+        let diff = max_abs_diff(&packed(PackedPrecision::F32), &burn);
+        assert!(
+            diff <= 1e-4,
+            "{label}: packed f32 vs burn: max abs diff {diff}"
+        );
+        let cosine = min_row_cosine(&packed(PackedPrecision::Int8), &burn, 6);
+        assert!(cosine >= 0.99, "{label}: packed int8 min cosine {cosine}");
+    }
+}
+
 /// A typed text's query bytes natively, through burn's tower and the packed kernels alike:
 /// the bytes `query_bytes.rs` writes down, which the wasm harness checks too.
 #[test]
