@@ -18,6 +18,14 @@ const TEMPORARY_MARK: &str = ".tmp-";
 
 /// Writes `bytes` to `path` through a temporary file in the same folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `fill` writes, a piece at a time (a file larger than memory).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), IngestError> {
     // Unique per process and call: threads may write the same content-named file at once.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
@@ -30,8 +38,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
+        let mut writer = std::io::BufWriter::new(fs::File::create(&temp)?);
+        fill(&mut writer)?;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&temp, path)
     })();

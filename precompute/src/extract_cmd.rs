@@ -24,7 +24,7 @@ use crate::device::DeviceKind;
 use crate::images::clip_input;
 use crate::model_files::ModelFiles;
 use crate::npy::{self, Matrix};
-use crate::output::write_atomic;
+use crate::output::{write_atomic, write_atomic_with};
 use crate::part::{Part, PartArgs};
 
 /// Encode image files into CLIP features, resumably.
@@ -281,22 +281,22 @@ fn read_plan(folder: &Path) -> Result<ExtractPlan> {
     .with_context(|| format!("{} is not an extract plan", path.display()))
 }
 
-/// When every chunk is present, writes `features.npy` and returns its rows.
+/// When every chunk is present, writes `features.npy` and returns its rows. The file is
+/// written a chunk at a time: the rows of a collection need not fit in memory.
 pub fn finish(out: &Path) -> Result<Option<usize>> {
     let plan = read_plan(out)?;
-    let mut data = Vec::with_capacity(plan.images * plan.dims);
-    if !for_each_chunk(out, |_, rows| {
-        data.extend_from_slice(rows);
-        Ok(())
-    })? {
+    if (0..plan.chunks()).any(|k| !chunk_path(out, k).is_file()) {
         return Ok(None);
     }
-    let matrix = Matrix::F32 {
-        rows: plan.images,
-        cols: plan.dims,
-        data,
-    };
-    write_atomic(&out.join(FEATURES_FILE), &npy::write(&matrix))?;
+    write_atomic_with(&out.join(FEATURES_FILE), |file| {
+        file.write_all(&npy::f32_header(plan.images, plan.dims))?;
+        for_each_chunk(out, |_, rows| {
+            let bytes: Vec<u8> = rows.iter().flat_map(|v| v.to_le_bytes()).collect();
+            Ok(file.write_all(&bytes)?)
+        })
+        .map_err(std::io::Error::other)?;
+        Ok(())
+    })?;
     Ok(Some(plan.images))
 }
 

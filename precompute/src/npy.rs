@@ -264,7 +264,25 @@ pub fn write_array(array: &Array) -> Vec<u8> {
         Values::U8(_) => "|u1",
         Values::F32(_) => "<f4",
     };
-    let extents: Vec<String> = array.shape.iter().map(usize::to_string).collect();
+    let mut out = header(descr, &array.shape);
+    match &array.values {
+        Values::U8(data) => out.extend_from_slice(data),
+        Values::F32(data) => data
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+    }
+    out
+}
+
+/// The header of a version 1.0 `.npy` file of f32 `[rows, cols]`: the file is this, then
+/// the rows' little-endian values (for a file written a piece at a time).
+pub fn f32_header(rows: usize, cols: usize) -> Vec<u8> {
+    header("<f4", &[rows, cols])
+}
+
+/// A version 1.0 `.npy` header for values `descr` of this `shape`.
+fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let extents: Vec<String> = shape.iter().map(usize::to_string).collect();
     let shape = match extents.len() {
         1 => format!("({},)", extents[0]),
         _ => format!("({})", extents.join(", ")),
@@ -279,12 +297,6 @@ pub fn write_array(array: &Array) -> Vec<u8> {
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    match &array.values {
-        Values::U8(data) => out.extend_from_slice(data),
-        Values::F32(data) => data
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-    }
     out
 }
 

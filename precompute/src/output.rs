@@ -11,6 +11,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(ingest::output::write_atomic(path, bytes)?)
 }
 
+/// [`write_atomic`] of what `fill` writes, a piece at a time.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
+    Ok(ingest::output::write_atomic_with(path, fill)?)
+}
+
 /// Writes `bytes` under a content-derived `path` unless a file of that size is there.
 pub fn write_content_named(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(ingest::output::write_content_named(path, bytes)?)
