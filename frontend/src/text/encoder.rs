@@ -181,7 +181,7 @@ pub(super) async fn serve(mut scope: Scope) {
 }
 
 /// WebGPU when built in and an adapter answers; the flex CPU backend otherwise.
-pub(super) async fn pick_device() -> (Device, Backend) {
+async fn pick_device() -> (Device, Backend) {
     #[cfg(feature = "webgpu")]
     if let Ok(device) = Device::wgpu_options().init_async().await {
         return (device, Backend::Webgpu);
@@ -224,7 +224,7 @@ impl Reporter<'_> {
 /// The map from a tower's features to the index's space: the paper's head `head_name`
 /// from the reduction's file (then the identity), else the file's PCA, or the identity
 /// when there is no file.
-pub(super) fn load_reduction(
+fn load_reduction(
     reduction: &Reduction,
     file: Option<(Vec<u8>, String)>,
     head_name: &str,
@@ -304,7 +304,7 @@ async fn fetch_file(
 }
 
 /// Fetches an encoder's weights and its reduction's file (if any), reported as `what`.
-pub(super) async fn fetch_encoder(
+async fn fetch_encoder(
     cache: &FileCache,
     base: &str,
     what: &str,
@@ -341,6 +341,68 @@ pub(super) async fn fetch_encoder(
     Ok((weights, reduction))
 }
 
+/// What either tower's load needs from the dataset's files: the tower's config and
+/// tensors, the precision its file ships in, the device picked, and the reduction after it.
+pub(super) struct EncoderParts<C> {
+    pub(super) config: C,
+    pub(super) tensors: TensorMap,
+    /// What the packed CPU kernels run: int8 for an int8 export, else f32.
+    pub(super) precision: PackedPrecision,
+    pub(super) device: Device,
+    pub(super) backend: Backend,
+    pub(super) head: Option<(MlpHead, Device)>,
+    pub(super) projection: QueryProjection,
+}
+
+/// Fetches an encoder's weights and reduction (`files`: weights, reduction, config as
+/// `dataset.json` gives them; reported as `what`), reads them and picks the device; `head`
+/// is the name of its head in a head reduction's file, and the tower's output width.
+pub(super) async fn load_parts<C: serde::de::DeserializeOwned>(
+    cache: &FileCache,
+    base: &str,
+    what: &str,
+    files: (&FileRef, &Reduction, &serde_json::Value),
+    head: (&str, usize),
+    seq: u32,
+    scope: &mut Scope,
+) -> Result<EncoderParts<C>, Failure> {
+    let (weights, reduction_spec, config) = files;
+    let (head_name, projection_dim) = head;
+    let (weights, reduction) =
+        fetch_encoder(cache, base, what, weights, reduction_spec, seq, scope).await?;
+    let what = format!("loading the {what}");
+    let config: C =
+        serde_json::from_value(config.clone()).map_err(|e| Failure::new(&what, e, HINT_DAMAGED))?;
+    // The weights are held about once at a time (a ViT-B/32 tower is 253 MB in f32): the
+    // file goes once the f32 tensors exist, the tensors move into burn's tower one by one,
+    // and on the CPU burn's tower goes once it is packed.
+    let int8 = holds_int8(&weights).map_err(|e| Failure::new(&what, e, HINT_DAMAGED))?;
+    let tensors =
+        TensorMap::from_safetensors(&weights).map_err(|e| Failure::new(&what, e, HINT_DAMAGED))?;
+    drop(weights);
+    let (device, backend) = pick_device().await;
+    let (head, projection) = load_reduction(
+        reduction_spec,
+        reduction,
+        head_name,
+        projection_dim,
+        &device,
+    )?;
+    Ok(EncoderParts {
+        config,
+        tensors,
+        precision: if int8 {
+            PackedPrecision::Int8
+        } else {
+            PackedPrecision::F32
+        },
+        device,
+        backend,
+        head,
+        projection,
+    })
+}
+
 async fn load(
     cache: &FileCache,
     base: &str,
@@ -348,45 +410,31 @@ async fn load(
     seq: u32,
     scope: &mut Scope,
 ) -> Result<(Encoder, Backend), Failure> {
-    let (weights, reduction) = fetch_encoder(
+    let EncoderParts {
+        config,
+        tensors,
+        precision,
+        device,
+        backend,
+        head,
+        projection,
+    } = load_parts::<TextConfig>(
         cache,
         base,
         "text encoder",
-        &spec.weights,
-        &spec.reduction,
+        (&spec.weights, &spec.reduction, &spec.config),
+        ("text_head", spec.projection_dim),
         seq,
         scope,
     )
     .await?;
     let what = "loading the text encoder";
-    let config: TextConfig = serde_json::from_value(spec.config.clone())
-        .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-    // The weights are held about once at a time (a ViT-B/32 tower is 253 MB in f32): the
-    // file goes once the f32 tensors exist, the tensors move into burn's tower one by one,
-    // and on the CPU burn's tower goes once it is packed.
-    let int8 = holds_int8(&weights).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-    let tensors =
-        TensorMap::from_safetensors(&weights).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-    drop(weights);
-    let (device, backend) = pick_device().await;
-    let (head, projection) = load_reduction(
-        &spec.reduction,
-        reduction,
-        "text_head",
-        spec.projection_dim,
-        &device,
-    )?;
     let tower = tensors
         .into_text_tower(&config, spec.projection_dim, &device)
         .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
     let tower = if backend == Backend::Cpu {
         // The whole tower runs on clip's packed simd128 kernels, in the precision the dataset
         // ships (int8 by default: about half the f32 time).
-        let precision = if int8 {
-            PackedPrecision::Int8
-        } else {
-            PackedPrecision::F32
-        };
         let packed = PackedTextTower::new(&tower, config.layer_norm_eps, precision)
             .map_err(|e| Failure::new(what, e, "reload the page"))?;
         Tower::Packed(packed)

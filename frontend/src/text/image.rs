@@ -5,9 +5,8 @@
 //! collection's images. The tower is fetched on the first image query, not with the page.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use clip::export::holds_int8;
-use clip::packed::{PackedImageTower, PackedPrecision};
-use clip::{MlpHead, PreprocessConfig, RgbImage, TensorMap, VisionConfig, VisionTransformer};
+use clip::packed::PackedImageTower;
+use clip::{MlpHead, PreprocessConfig, RgbImage, VisionConfig, VisionTransformer};
 use dataset::ImageEncoder;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,7 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 use super::Scope;
-use super::encoder::{HINT_DAMAGED, fetch_encoder, load_reduction, pick_device, through_head};
+use super::encoder::{EncoderParts, HINT_DAMAGED, load_parts, through_head};
 use crate::net::{self, FileCache};
 use crate::projection::QueryProjection;
 use crate::protocol::{Backend, Failure};
@@ -109,40 +108,29 @@ async fn load(
     seq: u32,
     scope: &mut Scope,
 ) -> Result<ImageQueryEncoder, Failure> {
-    let (weights, reduction) = fetch_encoder(
+    let EncoderParts {
+        config,
+        tensors,
+        precision,
+        device,
+        backend,
+        head,
+        projection,
+    } = load_parts::<VisionConfig>(
         cache,
         base,
         "image encoder",
-        &spec.weights,
-        &spec.reduction,
+        (&spec.weights, &spec.reduction, &spec.config),
+        ("image_head", spec.projection_dim),
         seq,
         scope,
     )
     .await?;
     let what = "loading the image encoder";
-    let config: VisionConfig = serde_json::from_value(spec.config.clone())
-        .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-    let int8 = holds_int8(&weights).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-    let tensors =
-        TensorMap::from_safetensors(&weights).map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
-    drop(weights);
-    let (device, backend) = pick_device().await;
-    let (head, projection) = load_reduction(
-        &spec.reduction,
-        reduction,
-        "image_head",
-        spec.projection_dim,
-        &device,
-    )?;
     let tower = tensors
         .into_image_tower(&config, spec.projection_dim, &device)
         .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
     let tower = if backend == Backend::Cpu {
-        let precision = if int8 {
-            PackedPrecision::Int8
-        } else {
-            PackedPrecision::F32
-        };
         let packed = PackedImageTower::new(&tower, config.layer_norm_eps, precision)
             .map_err(|e| Failure::new(what, e, "reload the page"))?;
         Tower::Packed(packed)
