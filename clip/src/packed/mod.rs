@@ -13,6 +13,10 @@
 //! query in 24 ms (f32) / 11 ms (int8), a 77-token text in 159 / 86 ms; burn's flex backend
 //! takes 42 / 256 ms in f32, and onnxruntime-web 31 / 16 and 175 / 99 ms.
 //!
+//! [`PackedImageTower`] runs the ViT image tower the same way (full attention; the last
+//! block for the class tokens only), for queries by image: ViT-B/32, one 224 px image, in
+//! 247 ms (f32) / 137 ms (int8) against burn's flex 361 ms (f32), same bench.
+//!
 //! The kernels use wasm simd128 where it is enabled, and portable loops elsewhere in the
 //! same summation order (f32 sums come out the same, bit for bit). The portable loops are
 //! for tests and other targets, not for speed: natively, burn's gemm with AVX is faster.
