@@ -47,6 +47,12 @@ pub const CATALOG_FILE: &str = "catalog.json";
 /// Sub-folder of a dataset folder that holds the thumbnails.
 pub const THUMBS_DIR: &str = "thumbs";
 
+/// A JPEG thumbnail's name in the dataset folder: `thumbs/<the first 16 hex of its
+/// blake3>.jpg`, so hosts may cache it forever and a damaged one is told by its bytes.
+pub fn thumb_name(jpeg: &[u8]) -> String {
+    format!("{THUMBS_DIR}/{}.jpg", &blake3::hash(jpeg).to_hex()[..16])
+}
+
 /// Why a dataset document could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -287,14 +287,11 @@ pub fn process(
     }))
 }
 
-/// Whether the thumbnail `thumb` (`thumbs/<hash16>.jpg`) is in `out` with the bytes its
-/// name hashes: a damaged one is made again, as a rerun repairs every file it names.
+/// Whether the thumbnail `thumb` is in `out` with the bytes its name hashes
+/// ([`dataset::thumb_name`]): a damaged one is made again, as a rerun repairs every file
+/// it names.
 fn thumb_is_whole(out: &Path, thumb: &str) -> bool {
-    let stem = Path::new(thumb).file_stem().map(|s| s.to_string_lossy());
-    match (std::fs::read(out.join(thumb)), stem) {
-        (Ok(bytes), Some(stem)) => blake3::hash(&bytes).to_hex().starts_with(&*stem),
-        _ => false,
-    }
+    std::fs::read(out.join(thumb)).is_ok_and(|bytes| dataset::thumb_name(&bytes) == thumb)
 }
 
 /// Inspects `bytes` and writes their thumbnail into `out`: what [`process`] records.
@@ -316,8 +313,7 @@ fn inspect_and_thumbnail(
         Ok(jpeg) => jpeg,
         Err(error) => return Ok(rejected(("undecodable", error.to_string()))),
     };
-    let thumb_hash = blake3::hash(&jpeg).to_hex();
-    let thumb = format!("{}/{}.jpg", dataset::THUMBS_DIR, &thumb_hash[..16]);
+    let thumb = dataset::thumb_name(&jpeg);
     write_content_named(&out.join(&thumb), &jpeg)?;
     Ok(Outcome::Accepted {
         thumb,
