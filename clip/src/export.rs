@@ -28,18 +28,8 @@ pub fn export_text_tower(
     tower: &TextTransformer,
     precision: Precision,
 ) -> Result<Vec<u8>, ExportError> {
-    let projection = Names::new(Layout::OpenClip)
-        .projection(Tower::Text)
-        .weight();
     let tensors = text_tower_tensors(tower, Layout::OpenClip)?;
-    export_tensors(&tensors, |name, _| {
-        // Kept in f16 even in the int8 form: it is small and sets the feature directly.
-        if name == projection {
-            Storage::Compact(Precision::F16)
-        } else {
-            Storage::Compact(precision)
-        }
-    })
+    export_browser_tower(&tensors, Tower::Text, precision)
 }
 
 /// Every tensor of `model` under `layout`'s names (the inverse of [`crate::load_clip`]).
@@ -63,11 +53,20 @@ pub fn export_image_tower(
     tower: &VisionTransformer,
     precision: Precision,
 ) -> Result<Vec<u8>, ExportError> {
-    let projection = Names::new(Layout::OpenClip)
-        .projection(Tower::Vision)
-        .weight();
     let tensors = vision_tower_tensors(tower, Layout::OpenClip)?;
-    export_tensors(&tensors, |name, _| {
+    export_browser_tower(&tensors, Tower::Vision, precision)
+}
+
+/// One tower's open_clip-named `tensors` in `precision`, its projection in f16: the form
+/// the browser loads either tower in.
+fn export_browser_tower(
+    tensors: &TensorMap,
+    tower: Tower,
+    precision: Precision,
+) -> Result<Vec<u8>, ExportError> {
+    let projection = Names::new(Layout::OpenClip).projection(tower).weight();
+    export_tensors(tensors, |name, _| {
+        // Kept in f16 even in the int8 form: it is small and sets the feature directly.
         if name == projection {
             Storage::Compact(Precision::F16)
         } else {
