@@ -185,8 +185,11 @@ impl VisionTransformer {
                 found: [channels, height, width],
             });
         }
+        // Training runs whole: burn's autodiff records every op in one process-wide graph,
+        // and parts recorded from several threads at once can lose a step (a backward that
+        // then panics with "graph tape has already been consumed").
         #[cfg(feature = "rayon")]
-        if pixels.device() == Device::flex() {
+        if pixels.device() == Device::flex() && !pixels.device().is_autodiff() {
             return Ok(self.forward_in_parts(pixels, 2 * rayon::current_num_threads()));
         }
         Ok(self.forward_checked(pixels))
