@@ -338,6 +338,15 @@ impl FileCache {
         }
     }
 
+    /// The same fetches and checks through the HTTP cache alone: the store is neither
+    /// read nor written (for files a dataset too big to keep does not keep).
+    pub fn http_cache_only(&self) -> Self {
+        Self {
+            cache: None,
+            storing: Rc::default(),
+        }
+    }
+
     /// The stored bytes of `url`, if any.
     pub async fn stored(&self, url: &str) -> Option<Vec<u8>> {
         let cache = self.cache.as_ref()?;
