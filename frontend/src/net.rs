@@ -319,7 +319,7 @@ pub struct FileCache {
 
 /// At most this many bytes wait to be stored: past it a file is left to the HTTP cache
 /// (a store is best effort), so that a round fetching hundreds of MB does not hold them
-/// all twice while the store catches up.
+/// all twice while the store catches up. A larger file is stored when nothing waits.
 const STORE_BACKLOG_BYTES: usize = 32 << 20;
 
 impl FileCache {
@@ -362,7 +362,9 @@ impl FileCache {
         let Some(cache) = self.cache.clone() else {
             return;
         };
-        if self.storing.get() + bytes.len() > STORE_BACKLOG_BYTES {
+        // A file over the limit alone (a text tower of 64 MB) is stored when nothing waits.
+        let waiting = self.storing.get();
+        if waiting > 0 && waiting + bytes.len() > STORE_BACKLOG_BYTES {
             return;
         }
         let mut body = bytes.to_vec();
