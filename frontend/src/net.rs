@@ -357,7 +357,8 @@ impl FileCache {
 
     /// Stores `bytes` as the answer for `url` without waiting for the store: each store
     /// takes the browser milliseconds of disk work, and a round's leaf files waited for
-    /// one at a time took most of its time (2,400 files: 27 s of fetching at 10M images).
+    /// one at a time (a 10M-image ensemble round: 3,209 files, 27.2 s of fetching; 23.6 s
+    /// without the waits).
     fn store_in_background(&self, url: &str, bytes: &[u8]) {
         let Some(cache) = self.cache.clone() else {
             return;

@@ -50,8 +50,8 @@ enum Keep {
 /// A dataset of at most this many images keeps every file it fetches, so that it works
 /// offline once its files were read (about 50 MB at the default index's 1,038 bytes an
 /// image). A bigger one keeps what opening it reads: storing each file of a query took a
-/// third of a 10M-image ensemble round (3,209 leaf files, 306 MB: 17.3 s of fetching
-/// against 11.1 s), and would grow the store by that much a round.
+/// quarter of a 10M-image ensemble round (3,209 leaf files, 306 MB: 17.3 s of fetching
+/// against 12.7-13.0 s), and would grow the store by that much a round.
 const KEEP_EVERY_FILE_MAX_IMAGES: u32 = 50_000;
 
 /// What the worker holds between requests.
