@@ -39,6 +39,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{FileRef, hashed_name};
 
+/// Items per metadata chunk by default: small, because a k-NN page of 60 ids touches up to
+/// 60 chunks (about 15 KB each at 128 items).
+pub const ITEMS_PER_CHUNK: u32 = 128;
+
 /// Chunk hashes per page by default: 8 KiB pages, so a page of 60 scattered neighbours
 /// costs at most 480 KiB of pages, and the top stays 256 KiB at 262.5M images (128 items
 /// per chunk).

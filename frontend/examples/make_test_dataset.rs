@@ -38,8 +38,6 @@ use index_shards::{
     write_row_blocks,
 };
 
-const ITEMS_PER_CHUNK: u32 = 500;
-
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn file_ref(name: String, bytes: &[u8]) -> FileRef {
@@ -171,12 +169,15 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
             .position(|c| c.binary_search(&id).is_ok())
     };
     let mut chunk_hashes = Vec::new();
-    for (k, first) in (0..n).step_by(ITEMS_PER_CHUNK as usize).enumerate() {
+    for (k, first) in (0..n)
+        .step_by(items_table::ITEMS_PER_CHUNK as usize)
+        .enumerate()
+    {
         let mut chunk = ItemsChunk {
             first_id: first as u64,
             items: Vec::new(),
         };
-        for id in first..(first + ITEMS_PER_CHUNK as usize).min(n) {
+        for id in first..(first + items_table::ITEMS_PER_CHUNK as usize).min(n) {
             let cluster = cluster_of(id as u32);
             let svg = swatch(&set.features[id * set.dims..], cluster);
             // Named by content as ingest names a thumbnail (16 hex), so hosts cache it.
@@ -209,8 +210,11 @@ fn write_dataset(dir: &Path, n: usize, knn_lists: Option<usize>) -> Result<Catal
         fs::write(dir.join(&name), &json)?;
         chunk_hashes.push(*digest.as_bytes());
     }
-    let (items, table_files) =
-        items_table::table_files(&chunk_hashes, ITEMS_PER_CHUNK, items_table::CHUNKS_PER_PAGE);
+    let (items, table_files) = items_table::table_files(
+        &chunk_hashes,
+        items_table::ITEMS_PER_CHUNK,
+        items_table::CHUNKS_PER_PAGE,
+    );
     for (name, bytes) in table_files {
         total += bytes.len() as u64;
         fs::write(dir.join(&name), &bytes)?;

@@ -66,9 +66,7 @@ use crate::memo::OutcomeMemo;
 use crate::process::{Accepted, process};
 use crate::source::{Candidate, ImageData, SourceCaption, SourceItems};
 
-/// Items per metadata chunk by default: small, because a k-NN page of 60 ids touches up to
-/// 60 chunks (about 15 KB each at 128 items).
-pub const ITEMS_PER_CHUNK: u32 = 128;
+pub use dataset::items_table::ITEMS_PER_CHUNK;
 
 /// Why an ingest run failed as a whole.
 #[derive(Debug, thiserror::Error)]
