@@ -50,6 +50,16 @@ const count = async (page) => Number(await page.getByTestId('count').textContent
 const label = (page, id) => page.locator(`[data-testid=result][data-id="${id}"]`).getAttribute('data-label');
 const ids = (page) => tiles(page).evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
 
+/** Shows the round's least sure images and returns their ids once the grid is drawn: it
+ * waits for every shown image's item, and a least sure image's chunk may not be fetched
+ * yet (128 items to a chunk). */
+async function showUncertain(page) {
+  await page.getByTestId('show-uncertain').click();
+  await page.getByTestId('uncertain').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid=result]'), null, { timeout: TIMEOUT });
+  return ids(page);
+}
+
 /** Waits until the grid shows `n` tiles and every thumbnail of them has loaded. */
 async function gridReady(page, n = 60) {
   await page.waitForFunction((n) => {
@@ -352,9 +362,7 @@ await test('ensemble over several workers: the same count, rules and least sure 
     await idle(page);
     const shown = { count: await count(page), rules: await page.getByTestId('rules').textContent(), ids: await ids(page) };
     // The least sure images: unlabelled, not the first page of results.
-    await page.getByTestId('show-uncertain').click();
-    await page.getByTestId('uncertain').waitFor();
-    shown.uncertain = await ids(page);
+    shown.uncertain = await showUncertain(page);
     shown.uncertainLabels = await tiles(page).evaluateAll((els) => els.map((e) => e.dataset.label));
     return shown;
   };
@@ -377,7 +385,7 @@ await test('ensemble over several workers: the same count, rules and least sure 
   assert(await label(page, probe) === 'relevant', 'a click labels a least sure image');
   await page.getByTestId('show-results').click();
   assert(await page.getByTestId('uncertain').count() === 0, 'back on the results');
-  await page.getByTestId('show-uncertain').click();
+  await showUncertain(page);
   assert(await label(page, probe) === 'relevant', 'the label is kept');
   // Fine-tune from the least sure list: the new round arrives showing its results.
   await page.getByTestId('finetune').click();
@@ -385,8 +393,7 @@ await test('ensemble over several workers: the same count, rules and least sure 
     && document.querySelector('[data-testid=show-results]')?.getAttribute('aria-pressed') === 'true', null, { timeout: TIMEOUT });
   await idle(page);
   assert(await page.getByTestId('undo').isEnabled(), 'the new round can be undone');
-  await page.getByTestId('show-uncertain').click();
-  const next = await ids(page);
+  const next = await showUncertain(page);
   assert(!next.includes(probe), 'a labelled image is no longer among the least sure');
   await context.close();
 });
