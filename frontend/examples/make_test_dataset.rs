@@ -11,11 +11,12 @@
 //! random PCA, so text queries run end to end though their neighbours mean nothing),
 //! `swatches-tuned` (the same with search settings of its own in `dataset.json`),
 //! `broken-features` (a feature shard altered: the dataset cannot open) and
-//! `broken-leaves` (every leaf shard altered: k-NN works, box search fails) and
+//! `broken-leaves` (every tree top and leaf pack altered: k-NN works, box search fails),
 //! `swatches-partitioned` (the same images with a partitioned k-NN of 100 lists, 60 probed
 //! per query, fetched per query instead of every feature shard at open, and row blocks of
 //! 64 rows with a pool of 1,000 random negatives, read by id instead of every feature shard
-//! at the first round). Same arguments, same bytes. Sets above
+//! at the first round) and `swatches-large` (60,000 images, more than the app keeps every
+//! file of: its rounds read leaf files by range requests). Same arguments, same bytes. Sets above
 //! 10,000 images use leaf size 500 and 4 MiB shards (28 trees in all sizes) and get no
 //! damaged copies; from `index_shards::MIN_PARTITIONED_ROWS` images on, the main set has
 //! the partitioned k-NN and row blocks `precompute build` gives such a set (about sqrt(N)
@@ -426,6 +427,9 @@ fn copy_dataset(from: &Path, to: &Path, prefixes: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Images of `swatches-large`.
+const LARGE_IMAGES: usize = 60_000;
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let out = PathBuf::from(
@@ -488,6 +492,14 @@ fn main() -> Result<()> {
             main.description
         );
         catalog.datasets.push(partitioned);
+        // Past the size whose every file the app keeps (the search worker's
+        // KEEP_EVERY_FILE_MAX_IMAGES, 50,000 images): its rounds read their leaf files from
+        // the packs by range requests.
+        let mut large = write_dataset(&out.join("swatches-large"), LARGE_IMAGES, None)?;
+        large.description = format!(
+            "{LARGE_IMAGES} synthetic colour swatches with 3 rare clusters, leaf files read by range"
+        );
+        catalog.datasets.push(large);
     }
     fs::write(
         out.join(dataset::CATALOG_FILE),

@@ -20,7 +20,8 @@ use branches::{
     BoxIndex, EnsemblePlan, Model, NegativePool, PoolSettings, SearchEngine, SearchRequest,
 };
 use index_shards::{
-    Features, IndexError, KnnManifest, LazyFile, LoadedIndex, PartitionedKnn, ShardKind, knn_exact,
+    Features, IndexError, KnnManifest, LoadedIndex, PartitionedKnn, ShardKind, StoredFile,
+    knn_exact,
 };
 
 /// Why a step over the dataset index failed.
@@ -43,24 +44,6 @@ pub enum StepError {
         /// Number of feature shards still missing.
         missing: usize,
     },
-}
-
-/// A shard file to fetch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NeededFile {
-    /// Its name in the dataset folder.
-    pub name: String,
-    /// Its size in bytes.
-    pub bytes: u64,
-}
-
-impl From<&LazyFile> for NeededFile {
-    fn from(file: &LazyFile) -> Self {
-        Self {
-            name: file.name.clone(),
-            bytes: file.bytes,
-        }
-    }
 }
 
 /// How k-NN runs on this index.
@@ -116,27 +99,24 @@ impl DatasetIndex {
         self.index.subsets().len()
     }
 
-    fn missing(&self, wanted: impl Fn(&ShardKind) -> bool) -> Vec<NeededFile> {
+    fn missing(&self, wanted: impl Fn(&ShardKind) -> bool) -> Vec<StoredFile> {
         self.index
             .manifest()
             .files
             .iter()
             .filter(|f| wanted(&f.kind) && !self.index.is_loaded(&f.name))
-            .map(|f| NeededFile {
-                name: f.name.clone(),
-                bytes: f.bytes,
-            })
+            .map(|f| StoredFile::whole(&f.name, f.bytes))
             .collect()
     }
 
     /// Feature shards not loaded yet, in row order.
-    pub fn missing_feature_files(&self) -> Vec<NeededFile> {
+    pub fn missing_feature_files(&self) -> Vec<StoredFile> {
         self.missing(|kind| matches!(kind, ShardKind::Features { .. }))
     }
 
     /// What opening the dataset fetches so that k-NN can start: the partitioned index's
     /// centroids (a query then fetches its lists), or every feature shard for the exact scan.
-    pub fn missing_to_open(&self) -> Vec<NeededFile> {
+    pub fn missing_to_open(&self) -> Vec<StoredFile> {
         match &self.knn {
             Knn::Exact(_) => self.missing_feature_files(),
             Knn::Partitioned(_, Some(_)) => Vec::new(),
@@ -150,14 +130,14 @@ impl DatasetIndex {
     ///
     /// # Errors
     /// A query of the wrong length.
-    pub fn missing_for_nearest(&self, query: &[u8], k: u32) -> Result<Vec<NeededFile>, StepError> {
+    pub fn missing_for_nearest(&self, query: &[u8], k: u32) -> Result<Vec<StoredFile>, StepError> {
         match &self.knn {
             Knn::Exact(_) => Ok(self.missing_feature_files()),
             Knn::Partitioned(_, None) => Ok(self.missing_to_open()),
             Knn::Partitioned(_, Some(knn)) => Ok(knn
                 .missing_lists(query, knn.default_nprobe(), k as usize)?
                 .into_iter()
-                .map(NeededFile::from)
+                .map(StoredFile::from)
                 .collect()),
         }
     }
@@ -192,7 +172,7 @@ impl DatasetIndex {
     ///
     /// # Errors
     /// An id out of range.
-    pub fn missing_for_rows(&self, ids: &[u32]) -> Result<Vec<NeededFile>, StepError> {
+    pub fn missing_for_rows(&self, ids: &[u32]) -> Result<Vec<StoredFile>, StepError> {
         let mut absent = Vec::new();
         let mut shards = std::collections::BTreeSet::new();
         for &id in ids {
@@ -209,7 +189,7 @@ impl DatasetIndex {
             return Ok(rows
                 .missing_for_rows(absent)?
                 .iter()
-                .map(NeededFile::from)
+                .map(StoredFile::from)
                 .collect());
         }
         Ok(self
@@ -228,11 +208,11 @@ impl DatasetIndex {
     pub fn missing_for_training(
         &self,
         request: &SearchRequest,
-    ) -> Result<Vec<NeededFile>, StepError> {
+    ) -> Result<Vec<StoredFile>, StepError> {
         let Some(rows) = self.index.row_blocks() else {
             return Ok(self.missing_feature_files());
         };
-        let mut needed: Vec<NeededFile> = rows.missing_pool().map(Into::into).into_iter().collect();
+        let mut needed: Vec<StoredFile> = rows.missing_pool().map(Into::into).into_iter().collect();
         let labelled = [request.positives.as_slice(), &request.negatives].concat();
         needed.extend(self.missing_for_rows(&labelled)?);
         Ok(needed)
@@ -247,7 +227,7 @@ impl DatasetIndex {
     /// # Errors
     /// [`IndexError::NotLoaded`] for a leaf or tree top the boxes need, or a box that does
     /// not fit the index.
-    pub fn missing_for_search(&self, model: &Model) -> Result<Vec<NeededFile>, StepError> {
+    pub fn missing_for_search(&self, model: &Model) -> Result<Vec<StoredFile>, StepError> {
         if model.boxes().is_empty() || self.index.row_blocks().is_none() {
             return Ok(self.missing_feature_files());
         }
@@ -265,7 +245,7 @@ impl DatasetIndex {
 
     /// Top shards, not loaded yet, of the trees `model`'s boxes query (none for the
     /// baselines): a model of a few boxes reads a few tops, not one per tree.
-    pub fn missing_top_files(&self, model: &Model) -> Vec<NeededFile> {
+    pub fn missing_top_files(&self, model: &Model) -> Vec<StoredFile> {
         let trees: std::collections::BTreeSet<usize> = model
             .boxes()
             .iter()
@@ -280,14 +260,14 @@ impl DatasetIndex {
     /// # Errors
     /// [`IndexError::NotLoaded`] if a box's tree top is missing, or a box that does not
     /// fit its tree (a saved model of another dataset).
-    pub fn missing_leaf_files(&self, model: &Model) -> Result<Vec<NeededFile>, IndexError> {
+    pub fn missing_leaf_files(&self, model: &Model) -> Result<Vec<StoredFile>, IndexError> {
         let mut needed = std::collections::BTreeMap::new();
         for rule in model.boxes() {
             let files = self
                 .index
                 .needed_leaf_files(rule.subset as usize, &rule.lo, &rule.hi)?;
             for file in files.into_iter().filter(|f| !self.index.is_loaded(&f.name)) {
-                needed.insert(file.name.as_str(), NeededFile::from(file));
+                needed.insert(file.name.clone(), file);
             }
         }
         Ok(needed.into_values().collect())
@@ -501,10 +481,12 @@ mod tests {
         }
     }
 
-    fn load(index: &mut DatasetIndex, files: &HashMap<String, Vec<u8>>, needed: &[NeededFile]) {
+    /// Adds `needed` from `files`, each where it is stored (a leaf file within its pack).
+    fn load(index: &mut DatasetIndex, files: &HashMap<String, Vec<u8>>, needed: &[StoredFile]) {
         for file in needed {
-            assert_eq!(files[&file.name].len() as u64, file.bytes);
-            index.add_file(&file.name, &files[&file.name]).unwrap();
+            let bytes = file.slice_of(&files[&file.stored_in], 0).unwrap();
+            assert_eq!(bytes.len() as u64, file.bytes);
+            index.add_file(&file.name, bytes).unwrap();
         }
     }
 
@@ -592,7 +574,7 @@ mod tests {
     fn load_layers(
         index: &mut DatasetIndex,
         files: &HashMap<String, Vec<u8>>,
-        missing: impl Fn(&DatasetIndex) -> Vec<NeededFile>,
+        missing: impl Fn(&DatasetIndex) -> Vec<StoredFile>,
     ) -> Vec<String> {
         let mut loaded = Vec::new();
         for _ in 0..4 {

@@ -28,6 +28,7 @@ pub mod items;
 pub mod labels;
 pub mod projection;
 pub mod protocol;
+pub mod reads;
 pub mod session;
 pub mod share;
 pub mod source;

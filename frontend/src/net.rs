@@ -82,6 +82,19 @@ fn fetch_promise(url: &str) -> Promise {
     }
 }
 
+/// `fetch(url, { headers: { Range: "bytes=start-(end - 1)" } })`.
+fn fetch_range_promise(url: &str, start: u64, end: u64) -> Result<Promise, JsValue> {
+    let headers = js_sys::Object::new();
+    let range = format!("bytes={start}-{}", end.saturating_sub(1));
+    Reflect::set(&headers, &"Range".into(), &range.into())?;
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers);
+    Ok(match scope() {
+        Scope::Window(w) => w.fetch_with_str_and_init(url, &init),
+        Scope::Worker(w) => w.fetch_with_str_and_init(url, &init),
+    })
+}
+
 /// The Cache API, if the page has it: an insecure context (a host page on plain HTTP
 /// other than localhost, embedding the app) has none, and `caches` is `undefined` there.
 fn caches() -> Option<CacheStorage> {
@@ -196,6 +209,52 @@ async fn response_bytes(url: &str, response: &Response) -> Result<Vec<u8>, NetEr
         .await
         .map_err(body)?;
     Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// A host's answer to a range request ([`fetch_range`]).
+#[derive(Debug)]
+pub enum Ranged {
+    /// The bytes asked for (HTTP 206).
+    Part(Vec<u8>),
+    /// The whole file: the host ignores ranges (HTTP 200).
+    Whole(Vec<u8>),
+}
+
+/// Bytes `start..end` of `url`, by an HTTP range request through the HTTP cache; a host
+/// that ignores ranges answers with the whole file.
+///
+/// # Errors
+/// [`NetError`] naming the URL; [`NetError::Body`] for a part of another length.
+pub async fn fetch_range(url: &str, start: u64, end: u64) -> Result<Ranged, NetError> {
+    let no_answer = |e: JsValue| NetError::NoAnswer {
+        url: url.to_owned(),
+        reason: describe(&e),
+    };
+    let answer = JsFuture::from(fetch_range_promise(url, start, end).map_err(no_answer)?)
+        .await
+        .map_err(no_answer)?;
+    let response: Response = answer.unchecked_into();
+    match response.status() {
+        206 => {
+            let bytes = response_bytes(url, &response).await?;
+            if bytes.len() as u64 != end - start {
+                return Err(NetError::Body {
+                    url: url.to_owned(),
+                    reason: format!(
+                        "{} bytes for the range {start}..{end} ({} asked)",
+                        bytes.len(),
+                        end - start
+                    ),
+                });
+            }
+            Ok(Ranged::Part(bytes))
+        }
+        200 => Ok(Ranged::Whole(response_bytes(url, &response).await?)),
+        status => Err(NetError::Status {
+            url: url.to_owned(),
+            status,
+        }),
+    }
 }
 
 /// Fetches `url` through the HTTP cache (entry files are revalidated by the server's

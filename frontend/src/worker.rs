@@ -7,13 +7,15 @@
 
 use branches::{Model, SearchRequest};
 use futures::{SinkExt, StreamExt};
+use index_shards::StoredFile;
 use yew_agent::Registrable;
 use yew_agent::reactor::{ReactorScope, reactor};
 
 use crate::codec::SerdeWasm;
-use crate::index::{DatasetIndex, NeededFile, StepError};
+use crate::index::{DatasetIndex, StepError};
 use crate::net::{self, FileCache};
 use crate::protocol::{Failure, Progress, ReplyBody, StageTimes, Task, WorkerReply, WorkerRequest};
+use crate::reads::{Read, plan_reads};
 use crate::session::FIRST_RESULTS;
 
 /// Shard fetches in flight at once.
@@ -35,6 +37,16 @@ pub fn register() {
 struct Open {
     base: String,
     index: DatasetIndex,
+    /// Whether its host answers range requests, once a load has asked.
+    ranges: Option<bool>,
+}
+
+/// What a read fetched.
+enum Fetched {
+    /// A whole file, through the store ([`FileCache::fetch`]).
+    File((Vec<u8>, net::Source)),
+    /// The answer to a range request.
+    Range(net::Ranged),
 }
 
 /// Which fetched files a load keeps in the Cache API store.
@@ -122,7 +134,11 @@ impl State {
                     .map_err(|e| Failure::new("loading the index manifest", e, HINT_NETWORK))?;
                 let index = DatasetIndex::from_manifest_json(&bytes)
                     .map_err(|e| Failure::new("reading the index manifest", e, HINT_DAMAGED))?;
-                let mut open = Open { base, index };
+                let mut open = Open {
+                    base,
+                    index,
+                    ranges: None,
+                };
                 let needed = open.index.missing_to_open();
                 let what = if open.index.is_partitioned() {
                     "k-NN centroids"
@@ -283,7 +299,7 @@ impl State {
         &mut self,
         seq: u32,
         what: &str,
-        files: Vec<NeededFile>,
+        files: Vec<StoredFile>,
         keep: Keep,
         scope: &mut Scope,
     ) -> Result<u64, Failure> {
@@ -332,7 +348,7 @@ impl State {
         seq: u32,
         what: &str,
         scope: &mut Scope,
-        missing: impl Fn(&DatasetIndex) -> Result<Vec<NeededFile>, StepError>,
+        missing: impl Fn(&DatasetIndex) -> Result<Vec<StoredFile>, StepError>,
         failed: impl Fn(StepError) -> Failure,
     ) -> Result<u64, Failure> {
         let mut network = 0;
@@ -395,66 +411,148 @@ impl State {
     }
 
     /// Fetches `files` (cache first, several at a time), checks and adds each, and
-    /// streams progress; returns the bytes that came from the network.
+    /// streams progress; returns the bytes that came from the network. Leaf files of a
+    /// dataset that keeps every file come in whole packs, into the store; those of a larger
+    /// one in runs, by range requests, unless its host answered one with a whole file.
     async fn load(
         &self,
         open: &mut Open,
         seq: u32,
         what: &str,
-        files: Vec<NeededFile>,
+        files: Vec<StoredFile>,
         keep: Keep,
         scope: &mut Scope,
     ) -> Result<u64, Failure> {
-        let mut progress = Progress {
+        if files.is_empty() {
+            return Ok(0);
+        }
+        let progress = Progress {
             what: what.to_owned(),
             files_total: files.len() as u32,
             bytes_total: files.iter().map(|f| f.bytes).sum(),
             ..Progress::default()
         };
-        if files.is_empty() {
-            return Ok(0);
-        }
-        let started_ms = net::now_ms();
-        let base = open.base.clone();
-        let cache = if keep == Keep::Always || open.index.count() <= KEEP_EVERY_FILE_MAX_IMAGES {
+        let keeps_every_file =
+            keep == Keep::Always || open.index.count() <= KEEP_EVERY_FILE_MAX_IMAGES;
+        let cache = if keeps_every_file {
             self.cache.clone()
         } else {
             self.cache.http_cache_only()
         };
-        let mut fetches = futures::stream::iter(files.into_iter().map(|file| {
-            let url = format!("{base}{}", file.name);
+        let by_range = !keeps_every_file && open.ranges != Some(false);
+        let mut reads = plan_reads(files, by_range);
+        let mut loading = Loading {
+            progress,
+            started_ms: net::now_ms(),
+            reported_ms: f64::NEG_INFINITY,
+        };
+        let mut network = 0;
+        if by_range
+            && open.ranges.is_none()
+            && let Some(first) = reads.iter().position(|read| read.range.is_some())
+        {
+            // The first range request alone: a host that ignores ranges answers with the
+            // whole pack, and the other packs are then asked for once each, not once a run.
+            let first = reads.swap_remove(first);
+            network += self
+                .run_reads(open, seq, vec![first], &cache, &mut loading, scope)
+                .await?;
+            if open.ranges == Some(false) {
+                reads = plan_reads(reads.into_iter().flat_map(|r| r.files).collect(), false);
+            }
+        }
+        network += self
+            .run_reads(open, seq, reads, &cache, &mut loading, scope)
+            .await?;
+        Ok(network)
+    }
+
+    /// Runs `reads` (several at a time), checks and adds their files, and streams progress;
+    /// returns the bytes that came from the network.
+    async fn run_reads(
+        &self,
+        open: &mut Open,
+        seq: u32,
+        reads: Vec<Read>,
+        cache: &FileCache,
+        loading: &mut Loading,
+        scope: &mut Scope,
+    ) -> Result<u64, Failure> {
+        let base = open.base.clone();
+        let mut fetches = futures::stream::iter(reads.into_iter().map(|read| {
+            let url = format!("{base}{}", read.stored_in);
             let cache = cache.clone();
             async move {
-                let fetched = cache.fetch(&url).await;
-                (file, url, fetched)
+                let fetched = match read.range {
+                    None => cache.fetch(&url).await.map(Fetched::File),
+                    Some((start, end)) => {
+                        net::fetch_range(&url, start, end).await.map(Fetched::Range)
+                    }
+                };
+                (read, url, fetched)
             }
         }))
         .buffer_unordered(PARALLEL_FETCHES);
         let mut network = 0;
-        let mut reported_ms = f64::NEG_INFINITY;
-        while let Some((file, url, fetched)) = fetches.next().await {
-            let loading = format!("loading {}", file.name);
-            let fetched = fetched.map_err(|e| Failure::new(loading.clone(), e, HINT_NETWORK))?;
-            let checked = cache
-                .check_fetched(&url, fetched, |bytes| {
-                    open.index.add_file(&file.name, bytes)
-                })
-                .await
-                .map_err(|e| e.into_failure(loading, HINT_NETWORK, HINT_DAMAGED))?;
-            network += checked.network_bytes;
-            progress.files_done += 1;
-            progress.bytes_done += file.bytes;
+        while let Some((read, url, fetched)) = fetches.next().await {
+            let what = read.describe();
+            let fetched = fetched.map_err(|e| Failure::new(what.clone(), e, HINT_NETWORK))?;
+            // Each file of the read, from `stored` (the bytes of `read.stored_in` from
+            // byte `from` on).
+            let add = |index: &mut DatasetIndex, stored: &[u8], from: u64| {
+                for file in &read.files {
+                    let bytes = file.slice_of(stored, from).ok_or_else(|| {
+                        index_shards::IndexError::Corrupt {
+                            file: read.stored_in.clone(),
+                            reason: format!(
+                                "{} bytes from byte {from}, short of {} at byte {}",
+                                stored.len(),
+                                file.name,
+                                file.offset
+                            ),
+                        }
+                    })?;
+                    index.add_file(&file.name, bytes)?;
+                }
+                Ok::<_, index_shards::IndexError>(())
+            };
+            network += match fetched {
+                Fetched::File(fetched) => {
+                    cache
+                        .check_fetched(&url, fetched, |bytes| add(&mut open.index, bytes, 0))
+                        .await
+                        .map_err(|e| e.into_failure(what, HINT_NETWORK, HINT_DAMAGED))?
+                        .network_bytes
+                }
+                Fetched::Range(answer) => {
+                    let (bytes, from) = match answer {
+                        net::Ranged::Part(bytes) => {
+                            open.ranges = Some(true);
+                            (bytes, read.range.map_or(0, |(start, _)| start))
+                        }
+                        net::Ranged::Whole(bytes) => {
+                            open.ranges = Some(false);
+                            (bytes, 0)
+                        }
+                    };
+                    add(&mut open.index, &bytes, from)
+                        .map_err(|e| Failure::new(what, e, HINT_DAMAGED))?;
+                    bytes.len() as u64
+                }
+            };
+            loading.progress.files_done += read.files.len() as u32;
+            loading.progress.bytes_done += read.files.iter().map(|f| f.bytes).sum::<u64>();
             let now_ms = net::now_ms();
-            progress.elapsed_ms = now_ms - started_ms;
-            if progress.files_done < progress.files_total
-                && now_ms - reported_ms < PROGRESS_INTERVAL_MS
+            loading.progress.elapsed_ms = now_ms - loading.started_ms;
+            if loading.progress.files_done < loading.progress.files_total
+                && now_ms - loading.reported_ms < PROGRESS_INTERVAL_MS
             {
                 continue;
             }
-            reported_ms = now_ms;
+            loading.reported_ms = now_ms;
             let reply = WorkerReply {
                 seq,
-                body: ReplyBody::Progress(progress.clone()),
+                body: ReplyBody::Progress(loading.progress.clone()),
             };
             if scope.send(reply).await.is_err() {
                 break;
@@ -462,4 +560,11 @@ impl State {
         }
         Ok(network)
     }
+}
+
+/// A load's progress, across its requests.
+struct Loading {
+    progress: Progress,
+    started_ms: f64,
+    reported_ms: f64,
 }

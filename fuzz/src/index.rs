@@ -1,20 +1,25 @@
 //! The index's files as a browser fetches them: a small real index, one of whose files is
 //! replaced by the input (its parent's entry made to match: the manifest's, or for a leaf
-//! file its tree top's and then the manifest's, so the bytes get past the size and hash
-//! checks to the shard validation behind them).
+//! file its tree top's, its pack's and then the manifest's, so the bytes get past the size
+//! and hash checks to the shard validation behind them).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use index_shards::{LoadedIndex, Manifest, ShardConfig, TreeSet, TreeSetConfig, write_index};
+use index_shards::{
+    LoadedIndex, Manifest, ShardConfig, StoredFile, TreeSet, TreeSetConfig, write_index,
+};
 
 const POINTS: usize = 300;
 const DIMS: usize = 6;
 
-/// The small index: its manifest and every file by name.
+/// The small index: its manifest, every file of the index by name (the manifest's and
+/// the leaf files the tops name), and the files on the host (the manifest's and the packs
+/// that store the leaf files).
 struct SmallIndex {
     manifest: Manifest,
     files: BTreeMap<String, Vec<u8>>,
+    stored: BTreeMap<String, Vec<u8>>,
 }
 
 fn small_index() -> &'static SmallIndex {
@@ -31,21 +36,39 @@ fn small_index() -> &'static SmallIndex {
         };
         let trees = TreeSet::build(&features, DIMS, &config).expect("a valid small tree set");
         let features = index_shards::Features::new(&features, DIMS).expect("whole rows");
-        let mut files = BTreeMap::new();
+        let mut stored = BTreeMap::new();
         // Small shards, so a tree has several leaf files.
         let shards = ShardConfig::uniform(512);
         let manifest = write_index(features, &trees, &shards, |name, bytes| {
-            files.insert(name.to_owned(), bytes.to_vec());
+            stored.insert(name.to_owned(), bytes.to_vec());
             Ok::<_, std::io::Error>(())
         })
         .expect("the small index is written");
-        files.remove(index_shards::MANIFEST_NAME);
-        SmallIndex { manifest, files }
+        stored.remove(index_shards::MANIFEST_NAME);
+        let mut files = BTreeMap::new();
+        LoadedIndex::new(manifest.clone())
+            .expect("a valid manifest")
+            .add_missing(|loaded, file| {
+                let bytes = stored_bytes(&stored, file).expect("a written file");
+                files.insert(file.name.clone(), bytes.to_vec());
+                loaded.add_file(&file.name, bytes)
+            })
+            .expect("valid files");
+        SmallIndex {
+            manifest,
+            files,
+            stored,
+        }
     })
 }
 
-/// The shard files of the small index, in name order: the seeds of `index_shard` (each
-/// with its selector byte in front).
+/// The bytes of `file` where `stored` holds them (a file of its own, or a range of a pack).
+fn stored_bytes<'a>(stored: &'a BTreeMap<String, Vec<u8>>, file: &StoredFile) -> Option<&'a [u8]> {
+    file.slice_of(stored.get(&file.stored_in)?, 0)
+}
+
+/// The files of the small index, in name order: the seeds of `index_shard` (each with its
+/// selector byte in front).
 pub fn index_shard_seeds() -> Vec<Vec<u8>> {
     small_index()
         .files
@@ -73,46 +96,52 @@ pub fn index_shard(data: &[u8]) {
     };
     let index = small_index();
     let mut manifest = index.manifest.clone();
-    let mut files = index.files.clone();
-    let replaced = files
+    let mut stored = index.stored.clone();
+    let replaced = index
+        .files
         .keys()
-        .nth(usize::from(which) % files.len())
+        .nth(usize::from(which) % index.files.len())
         .expect("a file")
         .clone();
     // `name`'s bytes replaced, and its manifest entry made to match; false if the manifest
     // does not list it.
-    let reseal = |manifest: &mut Manifest, files: &mut BTreeMap<_, _>, name: &str, bytes: &[u8]| {
-        let Some(entry) = manifest.files.iter_mut().find(|f| f.name == name) else {
-            return false;
+    let reseal =
+        |manifest: &mut Manifest, stored: &mut BTreeMap<_, _>, name: &str, bytes: &[u8]| {
+            let Some(entry) = manifest.files.iter_mut().find(|f| f.name == name) else {
+                return false;
+            };
+            entry.bytes = bytes.len() as u64;
+            entry.blake3 = blake3::hash(bytes).to_hex().to_string();
+            stored.insert(name.to_owned(), bytes.to_vec());
+            true
         };
-        entry.bytes = bytes.len() as u64;
-        entry.blake3 = blake3::hash(bytes).to_hex().to_string();
-        files.insert(name.to_owned(), bytes.to_vec());
-        true
-    };
-    let (replaced_name, top_replaced) = if reseal(&mut manifest, &mut files, &replaced, bytes) {
+    let (replaced_name, top_replaced) = if reseal(&mut manifest, &mut stored, &replaced, bytes) {
         (replaced.clone(), replaced.contains("-top."))
     } else {
-        // A leaf file: its tree's top lists the input in its place.
-        let (top, k) = leaf_position(&replaced);
-        let (relisted, name) = index_shards::relist_leaf_file(&top, &files[&top], k, bytes)
-            .expect("the small index's top is valid");
-        assert!(reseal(&mut manifest, &mut files, &top, &relisted));
-        files.remove(&replaced);
-        files.insert(name.clone(), bytes.to_vec());
-        (name, false)
+        // A leaf file: its tree's top lists the input in its place, in a pack that holds it.
+        let (top, pack, k) = leaf_position(&replaced);
+        let relisted =
+            index_shards::relist_leaf_file(&top, &stored[&top], &stored[&pack], k, bytes)
+                .expect("the small index's top and pack are valid");
+        assert!(reseal(&mut manifest, &mut stored, &top, &relisted.top));
+        stored.remove(&pack);
+        stored.insert(relisted.pack.0, relisted.pack.1);
+        (relisted.leaf, false)
     };
     let mut loaded = LoadedIndex::new(manifest).expect("the small index's manifest is valid");
-    let added = loaded.add_missing(|loaded, name, _| {
-        let added = match files.get(name) {
-            Some(content) => loaded.add_file(name, content),
-            None => Err(index_shards::IndexError::UnknownFile { file: name.into() }),
+    let added = loaded.add_missing(|loaded, file| {
+        let added = match stored_bytes(&stored, file) {
+            Some(content) => loaded.add_file(&file.name, content),
+            None => Err(index_shards::IndexError::UnknownFile {
+                file: file.name.clone(),
+            }),
         };
         // A top that was accepted with another table names leaf files that are refused;
         // any other refusal is of the replaced file.
         assert!(
-            added.is_ok() || top_replaced || name == replaced_name,
-            "an untouched file {name} was refused"
+            added.is_ok() || top_replaced || file.name == replaced_name,
+            "an untouched file {} was refused",
+            file.name
         );
         added
     });
@@ -121,9 +150,9 @@ pub fn index_shard(data: &[u8]) {
     }
 }
 
-/// The top file of leaf file `name` of the small index, and its position in the top's
-/// table.
-fn leaf_position(name: &str) -> (String, usize) {
+/// The top file of leaf file `name` of the small index, the pack that stores it, and its
+/// position in the top's table.
+fn leaf_position(name: &str) -> (String, String, usize) {
     let index = small_index();
     let mut loaded = LoadedIndex::new(index.manifest.clone()).expect("a valid manifest");
     for file in &index.manifest.files {
@@ -143,7 +172,7 @@ fn leaf_position(name: &str) -> (String, usize) {
                 .iter()
                 .find(|f| f.kind == index_shards::ShardKind::TreeTop { tree })
                 .expect("a top per tree");
-            return (top.name.clone(), k);
+            return (top.name.clone(), listed[k].stored_in.clone(), k);
         }
     }
     panic!("{name} is no leaf file of the small index")

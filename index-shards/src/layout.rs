@@ -149,9 +149,9 @@ impl Layout {
             let per_shard = leaves_per_shard(&shape, &config.shards);
             let level = shape.depth() - per_shard.ilog2();
             let shards = 1u64 << level;
-            // The top: its fields (80 bytes archived), the bounds of levels 0..=level, and per leaf file
-            // its size and blake3.
-            let top = (HEADER_LEN + 2 * subset_dims + 80 + shape.bounds_len_to(level)) as u64
+            // The top: its fields (80 bytes archived) and its pack's blake3, the bounds of
+            // levels 0..=level, and per leaf file its size and blake3.
+            let top = (HEADER_LEN + 2 * subset_dims + 112 + shape.bounds_len_to(level)) as u64
                 + shards * 40;
             let leaf_file = (HEADER_LEN
                 + shape.subtree_bounds_len(shape.depth() - level)
@@ -167,7 +167,8 @@ impl Layout {
                 trees.push((shards, top, leaf_file));
                 tops.files += 1;
                 tops.bytes += top;
-                leaves.files += shards;
+                // One pack of the tree's leaf files.
+                leaves.files += 1;
                 leaves.bytes += shards * leaf_file;
             }
         }
@@ -378,7 +379,7 @@ mod tests {
                 .iter()
                 .filter(|(name, _)| match kind.kind {
                     "tree-*-top" => name.starts_with("tree-") && name.contains("-top."),
-                    "tree-*-leaves" => name.starts_with("tree-") && name.contains("-leaves-"),
+                    "tree-*-leaves" => name.starts_with("tree-") && name.contains("-leaves."),
                     "rows (blocks)" => name.starts_with("rows-0"),
                     "manifest" => name.as_str() == "manifest.json",
                     _ => name.starts_with(&prefix),

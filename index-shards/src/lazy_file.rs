@@ -38,3 +38,52 @@ pub(crate) fn check_listed(entry: &LazyFile, bytes: &[u8]) -> Result<(), IndexEr
     }
     Ok(())
 }
+
+/// A file of the index to add, and where its bytes are stored: `bytes` bytes at `offset`
+/// of the file `stored_in` on the host. A file of its own is stored in itself at offset 0;
+/// a leaf file lies within its tree's pack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredFile {
+    /// Its name in the index: the name [`crate::LoadedIndex::add_file`] takes.
+    pub name: String,
+    /// The file on the host that holds its bytes.
+    pub stored_in: String,
+    /// Where its bytes start in `stored_in`.
+    pub offset: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl From<&LazyFile> for StoredFile {
+    fn from(file: &LazyFile) -> Self {
+        Self::whole(&file.name, file.bytes)
+    }
+}
+
+impl StoredFile {
+    /// A file stored on its own.
+    pub fn whole(name: &str, bytes: u64) -> Self {
+        Self {
+            name: name.to_owned(),
+            stored_in: name.to_owned(),
+            offset: 0,
+            bytes,
+        }
+    }
+
+    /// Whether its bytes are the whole of `stored_in`.
+    pub fn is_whole(&self) -> bool {
+        self.name == self.stored_in
+    }
+
+    /// Its bytes within `stored`, the bytes of `stored_in` (the whole file, or a range of
+    /// it that starts at `from`); none if `stored` ends before them. A file stored on its
+    /// own is all of `stored`, so that its size check sees every byte.
+    pub fn slice_of<'a>(&self, stored: &'a [u8], from: u64) -> Option<&'a [u8]> {
+        if self.is_whole() {
+            return (from == 0).then_some(stored);
+        }
+        let start = usize::try_from(self.offset.checked_sub(from)?).ok()?;
+        stored.get(start..start.checked_add(usize::try_from(self.bytes).ok()?)?)
+    }
+}

@@ -23,10 +23,11 @@
 //! let manifest = write_index(Features::new(&features, 4)?, &trees, &ShardConfig::default(),
 //!     |name, bytes| { files.push((name.to_owned(), bytes.to_vec())); Ok::<_, std::io::Error>(()) })?;
 //! let mut loaded = LoadedIndex::new(manifest)?;
-//! // The manifest names the tree tops; a top names its leaf files once it is added.
-//! while let Some(name) = loaded.missing_files().first().map(|(name, _)| name.to_string()) {
-//!     let (_, bytes) = files.iter().find(|(n, _)| *n == name).unwrap();
-//!     loaded.add_file(&name, bytes)?;
+//! // The manifest names the tree tops; a top names its leaf files, stored in its pack, once
+//! // it is added.
+//! while let Some(file) = loaded.missing_files().first().cloned() {
+//!     let (_, stored) = files.iter().find(|(n, _)| *n == file.stored_in).unwrap();
+//!     loaded.add_file(&file.name, file.slice_of(stored, 0).unwrap())?;
 //! }
 //! let (mut a, mut b) = (Vec::new(), Vec::new());
 //! trees.range_query(0, &[0, 0], &[100, 200], &mut |ids| a.extend_from_slice(ids))?;
@@ -58,7 +59,7 @@ pub use features::Features;
 pub use kdtree::{KdTree, PADDING_ID, RangeStats, TreeShape};
 pub use knn::{KnnTree, Neighbour, UNLIMITED_LEAVES, knn_exact};
 pub use layout::{FileKind, Layout, LayoutConfig};
-pub use lazy_file::LazyFile;
+pub use lazy_file::{LazyFile, StoredFile};
 pub use load::LoadedIndex;
 pub use manifest::{MANIFEST_NAME, Manifest, ShardFile, ShardKind};
 pub use partitioned_knn::{
@@ -71,5 +72,6 @@ pub use row_blocks::{
 pub use shard::FORMAT_VERSION;
 pub use treeset::{TreeBuilder, TreeSet, TreeSetConfig, random_subsets};
 pub use write::{
-    ShardConfig, index_manifest, relist_leaf_file, write_features, write_index, write_tree,
+    Relisted, ShardConfig, index_manifest, relist_leaf_file, write_features, write_index,
+    write_tree,
 };

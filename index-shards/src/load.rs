@@ -3,11 +3,12 @@
 //! Files may be added in any order and only as needed: [`LoadedIndex::needed_leaf_files`]
 //! tells from a tree's top file alone which leaf files a box needs, so a browser fetches
 //! lazily. The manifest names the features and each tree's top file; a top file names its
-//! tree's leaf files (their sizes and hashes), so these become known, and can be added,
-//! once it is. Every added file is checked against the size and blake3 its parent lists,
-//! its header (magic, version, kind) and its archive (bytecheck), and its content against
-//! the manifest's shape (lengths, leaf ranges, every id below `n_points` and padding only
-//! where the shape puts it), so a query over loaded files never indexes out of bounds.
+//! tree's leaf files (their sizes and hashes) and the pack that stores them one after
+//! another, so these become known, and can be added, once it is. Every added file is
+//! checked against the size and blake3 its parent lists, its header (magic, version, kind)
+//! and its archive (bytecheck), and its content against the manifest's shape (lengths, leaf
+//! ranges, every id below `n_points` and padding only where the shape puts it), so a query
+//! over loaded files never indexes out of bounds.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
@@ -22,8 +23,8 @@ use crate::manifest::{Manifest, ShardKind};
 use crate::shard::{
     ArchivedFeaturesShard, ArchivedTreeLeavesShard, ArchivedTreeTopShard, KindCode, open,
 };
-use crate::write::{content_name, tree_leaves_stem};
-use crate::{IndexError, LazyFile, PADDING_ID, RangeStats, RowBlocks, TreeShape};
+use crate::write::{content_name, tree_leaves_stem, tree_pack_stem};
+use crate::{IndexError, LazyFile, PADDING_ID, RangeStats, RowBlocks, StoredFile, TreeShape};
 
 /// Where a file goes once loaded.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +50,10 @@ struct LeafFiles {
     level: u32,
     /// Each file as the top lists it (`rows`: its leaves).
     listed: Vec<LazyFile>,
+    /// Where each file starts in the pack.
+    offsets: Vec<u64>,
+    /// The pack (`rows`: its files).
+    pack: LazyFile,
     /// Each file's bytes once loaded.
     bytes: Vec<Option<AlignedVec>>,
 }
@@ -239,54 +244,61 @@ impl LoadedIndex {
         }
     }
 
-    /// The files known and not added yet, with their sizes: the manifest's, then the leaf
-    /// files of every loaded top (those of a top not loaded become known once it is, so a
-    /// caller that wants every file asks again after adding these).
-    pub fn missing_files(&self) -> Vec<(&str, u64)> {
+    /// The files known and not added yet, and where each is stored: the manifest's, then
+    /// the leaf files of every loaded top (those of a top not loaded become known once it
+    /// is, so a caller that wants every file asks again after adding these).
+    pub fn missing_files(&self) -> Vec<StoredFile> {
         let listed = self
             .manifest
             .files
             .iter()
-            .map(|f| (f.name.as_str(), f.bytes));
+            .map(|f| StoredFile::whole(&f.name, f.bytes));
         let leaves = self
             .trees
             .iter()
             .filter_map(|t| t.leaves.as_ref())
-            .flat_map(|leaves| leaves.listed.iter().map(|f| (f.name.as_str(), f.bytes)));
+            .flat_map(|leaves| (0..leaves.listed.len()).map(|k| leaves.stored(k)));
         listed
             .chain(leaves)
-            .filter(|(name, _)| !self.is_loaded(name))
+            .filter(|file| !self.is_loaded(&file.name))
             .collect()
     }
 
     /// Adds the files not added yet, each once, a layer at a time (the manifest's files, then
-    /// the leaf files of the tops just added), through `add(self, name, listed_bytes)`, which
-    /// reads file `name` (at most `listed_bytes`) and adds it ([`Self::add_file`]). The first
-    /// error `add` returns ends it; one that records a fault and returns `Ok` goes on with
-    /// the other files (a leaf file of a top that was not added is never known).
+    /// the leaf files of the tops just added), through `add(self, file)`, which reads the
+    /// file where it is stored and adds it ([`Self::add_file`]). The first error `add`
+    /// returns ends it; one that records a fault and returns `Ok` goes on with the other
+    /// files (a leaf file of a top that was not added is never known).
     ///
     /// # Errors
     /// The first error of `add`.
     pub fn add_missing<E>(
         &mut self,
-        mut add: impl FnMut(&mut Self, &str, u64) -> Result<(), E>,
+        mut add: impl FnMut(&mut Self, &StoredFile) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut tried = std::collections::HashSet::new();
         loop {
-            let layer: Vec<(String, u64)> = self
+            let layer: Vec<StoredFile> = self
                 .missing_files()
                 .into_iter()
-                .filter(|(name, _)| !tried.contains(*name))
-                .map(|(name, bytes)| (name.to_owned(), bytes))
+                .filter(|file| !tried.contains(&file.name))
                 .collect();
             if layer.is_empty() {
                 return Ok(());
             }
-            for (name, bytes) in layer {
-                add(self, &name, bytes)?;
-                tried.insert(name);
+            for file in layer {
+                add(self, &file)?;
+                tried.insert(file.name);
             }
         }
+    }
+
+    /// The pack of each tree whose top is loaded: the file that stores its leaf files, with
+    /// its size and blake3, for a check of the whole file.
+    pub fn leaf_packs(&self) -> impl Iterator<Item = &LazyFile> {
+        self.trees
+            .iter()
+            .filter_map(|t| t.leaves.as_ref().map(|leaves| &leaves.pack))
     }
 
     /// Adds the file `name` after checking its size and blake3 against its parent's list
@@ -367,6 +379,21 @@ impl LoadedIndex {
                         shape.depth()
                     )));
                 }
+                let mut offsets = Vec::with_capacity(top.chunk_bytes.len());
+                let mut pack_bytes = 0u64;
+                for bytes in top.chunk_bytes.iter() {
+                    offsets.push(pack_bytes);
+                    pack_bytes = pack_bytes.checked_add(bytes.to_native()).ok_or_else(|| {
+                        corrupt(format!("tree {tree}: leaf file sizes overflow the pack"))
+                    })?;
+                }
+                let pack_hash = blake3::Hash::from_bytes(top.pack_hash).to_hex();
+                let pack = LazyFile {
+                    name: content_name(&tree_pack_stem(tree), &pack_hash),
+                    rows: offsets.len() as u64,
+                    bytes: pack_bytes,
+                    blake3: pack_hash.to_string(),
+                };
                 let per_file = 1usize << (shape.depth() - level);
                 let listed: Vec<LazyFile> = top
                     .chunk_bytes
@@ -396,6 +423,8 @@ impl LoadedIndex {
                     level,
                     bytes: vec![None; listed.len()],
                     listed,
+                    offsets,
+                    pack,
                 });
                 t.top = Some(aligned);
             }
@@ -476,8 +505,8 @@ impl LoadedIndex {
         Ok((t, open(name, bytes, KindCode::TreeTop)?))
     }
 
-    /// The leaf files a box query on tree `tree` reads, in leaf order; needs only the
-    /// tree's top file. An empty box needs none.
+    /// The leaf files a box query on tree `tree` reads, in leaf order (and so in the order
+    /// of their bytes in the pack); needs only the tree's top file. An empty box needs none.
     ///
     /// # Errors
     /// [`IndexError::TreeOutOfRange`], [`IndexError::QueryDims`], or
@@ -487,7 +516,7 @@ impl LoadedIndex {
         tree: usize,
         lo: &[u8],
         hi: &[u8],
-    ) -> Result<Vec<&LazyFile>, IndexError> {
+    ) -> Result<Vec<StoredFile>, IndexError> {
         let (t, top) = self.top(tree)?;
         let leaves = t.leaves.as_ref().expect("known once the top is loaded");
         check_box(t.shape.dims(), lo, hi)?;
@@ -497,7 +526,7 @@ impl LoadedIndex {
             let node_bounds = |level, pos| Ok(level_node(bounds, t.shape.dims(), level, pos));
             // The walk to the leaf files' roots yields each reached file once, in order.
             walk_box(leaves.level, node_bounds, lo, hi, |first, count, _| {
-                needed.extend(&leaves.listed[first..first + count]);
+                needed.extend((first..first + count).map(|k| leaves.stored(k)));
                 Ok(())
             })?;
         }
@@ -619,6 +648,18 @@ impl LoadedIndex {
             bytes,
             KindCode::Features,
         )
+    }
+}
+
+impl LeafFiles {
+    /// Leaf file `k`, where the pack stores it.
+    fn stored(&self, k: usize) -> StoredFile {
+        StoredFile {
+            name: self.listed[k].name.clone(),
+            stored_in: self.pack.name.clone(),
+            offset: self.offsets[k],
+            bytes: self.listed[k].bytes,
+        }
     }
 }
 

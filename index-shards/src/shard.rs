@@ -14,7 +14,7 @@ use rkyv::rancor;
 use crate::IndexError;
 
 /// The version of the manifest and shard format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Bytes before the archive.
 pub(crate) const HEADER_LEN: usize = 16;
@@ -42,6 +42,11 @@ pub(crate) struct FeaturesShard {
 /// On disk: a tree's subset, shape, the bounds of its upper levels and the table of its
 /// leaf files, enough to tell which leaf files a box needs. The leaf files are named by
 /// this table, not by the manifest, so the manifest stays small at any size of leaf file.
+///
+/// The leaf files are stored one after another in the tree's pack file, in leaf order
+/// (file `k` at the sum of the sizes before it), so that a client reads the runs of them a
+/// box reaches with a few HTTP range requests: a 10M-image round reaches 3,352 leaf files
+/// in 875 runs, and the browser's cost is per request.
 #[derive(rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct TreeTopShard {
     pub(crate) tree: u32,
@@ -59,6 +64,8 @@ pub(crate) struct TreeTopShard {
     pub(crate) chunk_bytes: Vec<u64>,
     /// Per leaf file, its blake3.
     pub(crate) chunk_hashes: Vec<[u8; 32]>,
+    /// The blake3 of the pack file (which names it).
+    pub(crate) pack_hash: [u8; 32],
 }
 
 /// On disk: the subtree below one node of a tree's `chunk_level`, in the layout of

@@ -139,8 +139,8 @@ where
     Ok(files)
 }
 
-/// Writes tree `t` (over `subset`, built with `trees`) through `sink`: its leaf files,
-/// then its top, which lists them; the top's manifest entry. Each tree is written alone,
+/// Writes tree `t` (over `subset`, built with `trees`) through `sink`: the pack of its leaf
+/// files, then its top, which lists them and names the pack; the top's manifest entry. Each tree is written alone,
 /// so a writer may build, write and drop the trees one at a time ([`crate::TreeBuilder`]).
 ///
 /// # Errors
@@ -162,6 +162,7 @@ where
     let per_chunk = leaves_per_shard(&shape, config);
     let chunk_level = shape.depth() - per_chunk.ilog2();
     let (mut chunk_bytes, mut chunk_hashes) = (Vec::new(), Vec::new());
+    let mut pack = Vec::new();
     for (k, first) in (0..shape.leaves()).step_by(per_chunk).enumerate() {
         let last = first + per_chunk - 1;
         let stem = tree_leaves_stem(t, first, last);
@@ -174,14 +175,11 @@ where
             ids: tree.ids[first * cap..(last + 1) * cap].to_vec(),
         };
         let bytes = encode(&stem, KindCode::TreeLeaves, &shard)?;
-        let (_, hash) = write_content_named(&stem, &bytes, &mut sink)?;
         chunk_bytes.push(bytes.len() as u64);
-        chunk_hashes.push(
-            *blake3::Hash::from_hex(&hash)
-                .expect("blake3 hex")
-                .as_bytes(),
-        );
+        chunk_hashes.push(*blake3::hash(&bytes).as_bytes());
+        pack.extend_from_slice(&bytes);
     }
+    let (_, pack_hash) = write_content_named(&tree_pack_stem(t), &pack, &mut sink)?;
     let stem = tree_top_stem(t);
     let top = TreeTopShard {
         tree: t as u32,
@@ -194,6 +192,9 @@ where
         bounds: tree.bounds[..shape.bounds_len_to(chunk_level)].to_vec(),
         chunk_bytes,
         chunk_hashes,
+        pack_hash: *blake3::Hash::from_hex(&pack_hash)
+            .expect("blake3 hex")
+            .as_bytes(),
     };
     let bytes = encode(&stem, KindCode::TreeTop, &top)?;
     listed(stem, ShardKind::TreeTop { tree: t }, &bytes, &mut sink)
@@ -270,7 +271,12 @@ pub(crate) fn tree_top_stem(tree: usize) -> String {
     format!("tree-{tree:03}-top")
 }
 
-/// The stem of tree `tree`'s shard of leaves `first..=last`.
+/// The stem of tree `tree`'s pack: its leaf files, one after another.
+pub(crate) fn tree_pack_stem(tree: usize) -> String {
+    format!("tree-{tree:03}-leaves")
+}
+
+/// The stem of tree `tree`'s leaf file of leaves `first..=last`.
 pub(crate) fn tree_leaves_stem(tree: usize, first: usize, last: usize) -> String {
     format!("tree-{tree:03}-leaves-{first:04}-{last:04}")
 }
@@ -281,20 +287,33 @@ pub(crate) fn content_name(stem: &str, hash: &str) -> String {
     format!("{stem}.{}.shard", &hash[..16])
 }
 
-/// The top file `top` (named `top_name`) listing `leaf` as its leaf file `k` instead, and
-/// that leaf file's name: the tables of a writer that agree with a broken leaf file, so
+/// A tree's top and pack with one leaf file replaced ([`relist_leaf_file`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Relisted {
+    /// The top's new bytes.
+    pub top: Vec<u8>,
+    /// The pack's new name and bytes.
+    pub pack: (String, Vec<u8>),
+    /// The replaced leaf file's name.
+    pub leaf: String,
+}
+
+/// The top file `top` (named `top_name`) and its `pack`, with `leaf` as leaf file `k`
+/// instead and the tables made to agree: a writer's files around a broken leaf file, so
 /// that tests and fuzzing reach the leaf checks behind the size and hash.
 ///
 /// # Errors
 /// As [`crate::LoadedIndex::add_file`] for a bad top; [`IndexError::Corrupt`] for a `k`
-/// past its table.
+/// past its table or a pack shorter than the table says.
 #[doc(hidden)]
 pub fn relist_leaf_file(
     top_name: &str,
     top: &[u8],
+    pack: &[u8],
     k: usize,
     leaf: &[u8],
-) -> Result<(Vec<u8>, String), IndexError> {
+) -> Result<Relisted, IndexError> {
     let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(top.len());
     aligned.extend_from_slice(top);
     let old: &ArchivedTreeTopShard = open(top_name, &aligned, KindCode::TreeTop)?;
@@ -309,18 +328,38 @@ pub fn relist_leaf_file(
         bounds: old.bounds.to_vec(),
         chunk_bytes: old.chunk_bytes.iter().map(|b| b.to_native()).collect(),
         chunk_hashes: old.chunk_hashes.to_vec(),
+        pack_hash: old.pack_hash,
+    };
+    let corrupt = |reason: String| IndexError::Corrupt {
+        file: top_name.into(),
+        reason,
     };
     if relisted.chunk_level > relisted.depth || k >= relisted.chunk_bytes.len() {
-        return Err(IndexError::Corrupt {
-            file: top_name.into(),
-            reason: format!("no leaf file {k}"),
-        });
+        return Err(corrupt(format!("no leaf file {k}")));
     }
+    let start: u64 = relisted.chunk_bytes[..k].iter().sum();
+    let end = start + relisted.chunk_bytes[k];
+    let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else {
+        return Err(corrupt("leaf file sizes past memory".into()));
+    };
+    if end > pack.len() {
+        return Err(corrupt(format!("a pack of {} bytes", pack.len())));
+    }
+    let new_pack = [&pack[..start], leaf, &pack[end..]].concat();
     let hash = blake3::hash(leaf);
     relisted.chunk_bytes[k] = leaf.len() as u64;
     relisted.chunk_hashes[k] = *hash.as_bytes();
+    let pack_hash = blake3::hash(&new_pack);
+    relisted.pack_hash = *pack_hash.as_bytes();
+    let tree = relisted.tree as usize;
     let per_file = 1usize << (relisted.depth - relisted.chunk_level);
-    let stem = tree_leaves_stem(relisted.tree as usize, k * per_file, (k + 1) * per_file - 1);
-    let bytes = encode(top_name, KindCode::TreeTop, &relisted)?;
-    Ok((bytes, content_name(&stem, &hash.to_hex())))
+    let stem = tree_leaves_stem(tree, k * per_file, (k + 1) * per_file - 1);
+    Ok(Relisted {
+        top: encode(top_name, KindCode::TreeTop, &relisted)?,
+        pack: (
+            content_name(&tree_pack_stem(tree), &pack_hash.to_hex()),
+            new_pack,
+        ),
+        leaf: content_name(&stem, &hash.to_hex()),
+    })
 }

@@ -425,7 +425,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     let stage = Instant::now();
     let crate::index_cmd::IndexShards {
         manifest: mut index,
-        leaf_files: mut tabled,
+        leaf_packs: mut tabled,
     } = crate::index_cmd::write_index_shards(
         &quantised,
         dims,

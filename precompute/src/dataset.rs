@@ -11,18 +11,42 @@ use index_shards::{LoadedIndex, MANIFEST_NAME, Manifest, quantize};
 use crate::npy::{self, Dtype, Matrix};
 
 /// Loads the index manifest of `dir` (the one its `dataset.json` names in a dataset folder,
-/// else `manifest.json`) and every shard file it names, each checked against its size and
-/// content hash.
+/// else `manifest.json`) and every shard file it names (a leaf file from its tree's pack),
+/// each checked against its size and content hash.
 pub fn load_index(dir: &Path) -> Result<LoadedIndex> {
     let (manifest, path) = read_index_manifest(dir)?;
     let mut index = LoadedIndex::new(manifest)
         .with_context(|| format!("invalid manifest {}", path.display()))?;
-    index.add_missing(|index, name, _| {
-        let path = dir.join(name);
-        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    // The pack last read: a tree's leaf files come one after another from it.
+    let mut pack: Option<(String, Vec<u8>)> = None;
+    index.add_missing(|index, file| {
+        let path = dir.join(&file.stored_in);
+        let read = || fs::read(&path).with_context(|| format!("cannot read {}", path.display()));
+        let whole;
+        let stored = if file.is_whole() {
+            whole = read()?;
+            &whole
+        } else {
+            if pack
+                .as_ref()
+                .is_none_or(|(name, _)| *name != file.stored_in)
+            {
+                pack = Some((file.stored_in.clone(), read()?));
+            }
+            &pack.as_ref().expect("just read").1
+        };
+        let bytes = file.slice_of(stored, 0).with_context(|| {
+            format!(
+                "{}: {} bytes, shorter than its leaf file {} at {}",
+                path.display(),
+                stored.len(),
+                file.name,
+                file.offset
+            )
+        })?;
         index
-            .add_file(name, &bytes)
-            .with_context(|| format!("invalid shard {}", path.display()))
+            .add_file(&file.name, bytes)
+            .with_context(|| format!("invalid shard {} in {}", file.name, path.display()))
     })?;
     Ok(index)
 }

@@ -147,14 +147,14 @@ pub fn run(args: &IndexArgs) -> Result<()> {
     }
     let IndexShards {
         mut manifest,
-        mut leaf_files,
+        mut leaf_packs,
     } = write_index_shards(&features, dims, &config, &args.shards.config(), &args.out)?;
     manifest.knn = write_knn_parts(&features, dims, args.knn, &args.out)?;
     let rows = write_row_parts(&features, dims, args.knn, &args.out)?;
     manifest.rows = rows.as_ref().map(|rows| rows.manifest.clone());
     write_index_manifest(&args.out, &manifest)?;
-    leaf_files.extend(rows.map(|rows| rows.files).unwrap_or_default());
-    let removed = remove_stale_shards(&args.out, &manifest, &leaf_files)?;
+    leaf_packs.extend(rows.map(|rows| rows.files).unwrap_or_default());
+    let removed = remove_stale_shards(&args.out, &manifest, &leaf_packs)?;
     if removed > 0 {
         eprintln!("removed {removed} stale shards");
     }
@@ -162,12 +162,12 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 }
 
 /// The features and trees of an index as written: the manifest (its `knn` and `rows`
-/// sections still to add), and the leaf files, which the tree tops name.
+/// sections still to add), and the packs of leaf files, which the tree tops name.
 pub struct IndexShards {
     /// The manifest, which [`write_index_manifest`] writes.
     pub manifest: Manifest,
-    /// Every leaf file written.
-    pub leaf_files: Vec<String>,
+    /// Every tree's pack of leaf files.
+    pub leaf_packs: Vec<String>,
 }
 
 /// Builds the trees of quantised `features` (rows of `dims`) and writes their shards into
@@ -192,25 +192,25 @@ pub fn write_index_shards(
     .context("cannot write the features")?;
     let trees = write_trees(features, dims, config, shards, out, Part::WHOLE)?;
     let subsets = trees.iter().map(|t| t.subset.clone()).collect();
-    let mut leaf_files = Vec::new();
+    let mut leaf_packs = Vec::new();
     for tree in trees {
         files.push(tree.top);
-        leaf_files.extend(tree.leaf_files.into_iter().map(|file| file.name));
+        leaf_packs.extend(tree.leaf_packs.into_iter().map(|file| file.name));
     }
     let manifest = index_manifest(rows, config, subsets, files);
     let written: u64 = manifest.files.iter().map(|f| f.bytes).sum::<u64>();
     eprintln!(
-        "index of {} x {dims} in {}: {} files listed by the manifest and {} leaf files ({:.1} MiB without the leaf files) in {:.2?}",
+        "index of {} x {dims} in {}: {} files listed by the manifest and {} packs of leaf files ({:.1} MiB without the packs) in {:.2?}",
         rows.len(),
         out.display(),
         manifest.files.len(),
-        leaf_files.len(),
+        leaf_packs.len(),
         written as f64 / f64::from(1 << 20),
         started.elapsed()
     );
     Ok(IndexShards {
         manifest,
-        leaf_files,
+        leaf_packs,
     })
 }
 
@@ -227,8 +227,8 @@ struct TreeRecord {
     subset: Vec<u16>,
     /// Its top file's manifest entry.
     top: ShardFile,
-    /// Its leaf files, which the top lists.
-    leaf_files: Vec<RecordedFile>,
+    /// The pack of its leaf files, which the top names.
+    leaf_packs: Vec<RecordedFile>,
 }
 
 /// A file of a recorded tree: its name and the blake3 of its bytes, checked before the
@@ -246,7 +246,7 @@ impl TreeRecord {
             name: self.top.name.clone(),
             blake3: self.top.blake3.clone(),
         };
-        std::iter::once(&top).chain(&self.leaf_files).all(|file| {
+        std::iter::once(&top).chain(&self.leaf_packs).all(|file| {
             fs::read(out.join(&file.name))
                 .is_ok_and(|bytes| blake3::hash(&bytes).to_hex().as_str() == file.blake3)
         })
@@ -326,23 +326,23 @@ fn write_trees(
             .collect::<Result<_, _>>()
             .context("cannot build a tree")?;
         for (&(t, slot), tree) in batch.iter().zip(&built) {
-            let mut leaf_files = Vec::new();
+            let mut leaf_packs = Vec::new();
             let subset = &builder.subsets()[t];
             let top = write_tree(t, tree, subset, config, shards, |name, bytes| {
                 write_content_named(&out.join(name), bytes)?;
-                leaf_files.push(RecordedFile {
+                leaf_packs.push(RecordedFile {
                     name: name.to_owned(),
                     blake3: blake3::hash(bytes).to_hex().to_string(),
                 });
                 Ok::<_, anyhow::Error>(())
             })
             .context("cannot write a tree")?;
-            leaf_files.retain(|file| file.name != top.name);
+            leaf_packs.retain(|file| file.name != top.name);
             let record = TreeRecord {
                 inputs: inputs.clone(),
                 subset: subset.clone(),
                 top,
-                leaf_files,
+                leaf_packs,
             };
             write_atomic(&record_path(t), &serde_json::to_vec_pretty(&record)?)?;
             records[slot] = Some(record);

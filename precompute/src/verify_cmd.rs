@@ -214,13 +214,42 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
             path.display()
         ));
     }
-    // The manifest's files, then the leaf files the tree tops name, as a client adds them.
+    // The manifest's files, then the leaf files the tree tops name, as a client adds them;
+    // each tree's pack is read and checked whole once, when its first leaf file is added.
     let mut complete = true;
-    let added = index.add_missing(|index, name, max_bytes| {
-        complete &= add_served(folder, name, max_bytes, faults, |bytes| {
-            index.add_file(name, bytes)
-        });
-        Ok::<_, std::convert::Infallible>(())
+    let mut pack: Option<(String, Option<Vec<u8>>)> = None;
+    let added = index.add_missing(|index, file| {
+        if file.is_whole() {
+            complete &= add_served(folder, &file.name, file.bytes, faults, |bytes| {
+                index.add_file(&file.name, bytes)
+            });
+            return Ok::<_, std::convert::Infallible>(());
+        }
+        if pack
+            .as_ref()
+            .is_none_or(|(name, _)| *name != file.stored_in)
+        {
+            let bytes = read_pack(folder, index, &file.stored_in, faults);
+            pack = Some((file.stored_in.clone(), bytes));
+        }
+        let Some(stored) = pack.as_ref().and_then(|(_, bytes)| bytes.as_ref()) else {
+            complete = false;
+            return Ok(());
+        };
+        let added = file
+            .slice_of(stored, 0)
+            .ok_or_else(|| format!("shorter than its leaf file {}", file.name))
+            .and_then(|bytes| {
+                index
+                    .add_file(&file.name, bytes)
+                    .map_err(|e| format!("leaf file at byte {}: {e}", file.offset))
+            });
+        if let Err(error) = added {
+            let path = folder.path(&file.stored_in);
+            faults.push(format!("{}: {error}", path.display()));
+            complete = false;
+        }
+        Ok(())
     });
     let Ok(()) = added;
     complete &= check_row_files(folder, &mut index, faults);
@@ -297,6 +326,40 @@ fn add_served(
         faults.push(format!("{}: {error}", folder.path(name).display()));
     }
     added.is_ok()
+}
+
+/// The bytes of the pack `name` of a loaded tree top, when they are the size and blake3
+/// the top gives; else none, and the fault.
+fn read_pack(
+    folder: &ServedFolder,
+    index: &LoadedIndex,
+    name: &str,
+    faults: &mut Vec<String>,
+) -> Option<Vec<u8>> {
+    let listed = index
+        .leaf_packs()
+        .find(|pack| pack.name == name)
+        .expect("a leaf file's pack is named by a loaded top");
+    let checked = folder.read(name, listed.bytes).and_then(|bytes| {
+        let hash = blake3::hash(&bytes).to_hex();
+        if bytes.len() as u64 != listed.bytes {
+            Err(format!(
+                "{} bytes, its tree top says {}",
+                bytes.len(),
+                listed.bytes
+            ))
+        } else if hash.as_str() != listed.blake3 {
+            Err(format!(
+                "blake3 {hash}, its tree top says {}",
+                listed.blake3
+            ))
+        } else {
+            Ok(bytes)
+        }
+    });
+    checked
+        .map_err(|error| faults.push(format!("{}: {error}", folder.path(name).display())))
+        .ok()
 }
 
 /// Why the bytes of a content-named file (`<stem>.<16 hex>.<ext>`, as a dataset's index

@@ -156,6 +156,36 @@ fn verify_names_a_flipped_shard_byte() {
     assert!(stdout.contains(name), "{}", text(&result));
 }
 
+/// A tree's pack is checked whole against its top: a flipped byte is one fault naming the
+/// pack, not one per leaf file it stores.
+#[test]
+fn verify_names_a_flipped_byte_in_a_pack_of_leaf_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = build_dataset(dir.path(), "gradients");
+    let pack = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with("tree-") && name.contains("-leaves.")
+        })
+        .unwrap();
+    let mut bytes = fs::read(&pack).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    fs::write(&pack, bytes).unwrap();
+    let result = verify(&out);
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let name = pack.file_name().unwrap().to_str().unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{}", text(&result));
+    assert!(
+        stdout.contains(name) && stdout.contains("blake3"),
+        "{}",
+        text(&result)
+    );
+}
+
 /// The probe: a byte flipped in a shard, a thumbnail and an item chunk (sizes
 /// unchanged) survived a rerun of `ingest` and `index`, which exit 0, and was then served
 /// as immutable. A rerun must repair them.

@@ -48,8 +48,9 @@ function rendererRssMb() {
 async function open() {
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
-  const net = { bytes: 0 };
+  const net = { bytes: 0, requests: 0 };
   page.on('requestfinished', async (r) => {
+    net.requests += 1;
     try { const s = await r.sizes(); net.bytes += s.responseBodySize + s.responseHeadersSize; } catch { /* closed */ }
   });
   const t0 = Date.now();
@@ -80,6 +81,7 @@ await idle(page);
 out.more_like_this = { ms: Date.now() - t, bytes: net.bytes - before, times: await page.getByTestId('times').textContent(), renderer_rss_mb: rendererRssMb().total };
 for (const round of [1, 2]) {
   before = net.bytes;
+  const requestsBefore = net.requests;
   t = Date.now();
   await page.getByTestId('finetune').click();
   await page.waitForFunction(() => !document.querySelector('[data-testid=progress]')
@@ -88,6 +90,7 @@ for (const round of [1, 2]) {
   out[`round_${round}`] = {
     ms: Date.now() - t,
     bytes: net.bytes - before,
+    requests: net.requests - requestsBefore,
     count: Number(await page.getByTestId('count').textContent()),
     times: await page.getByTestId('times').textContent(),
     renderer_rss_mb: rendererRssMb().total,

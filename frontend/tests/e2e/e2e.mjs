@@ -269,13 +269,14 @@ await test('more like this, label, fine-tune, count, rules, paging, undo, export
   assert(/dim_\d+ (in \[|<=|>=|=)/.test(rules) && /SELECT \* FROM images WHERE/.test(rules), `rules: ${rules}`);
   assert(!/\[0, 255\]|BETWEEN 0 AND 255/.test(rules), `rules bound nothing: ${rules}`);
   assert(/train/.test(figures.finetune_times), `times: ${figures.finetune_times}`);
-  const leafShards = net.urls.filter((u) => /tree-\d+-leaves/.test(u)).length;
-  // The tree tops name the leaf files (the manifest names the tops): count them beside it.
+  const leafPacks = net.urls.filter((u) => /tree-\d+-leaves/.test(u)).length;
+  // The tree tops name their packs of leaf files (the manifest names the tops): the packs
+  // a round read, of all; a set this small reads a pack whole, and keeps it.
   const swatches = process.env.DATA_DIR + '/swatches/';
   const { index } = JSON.parse(await readFile(swatches + 'dataset.json', 'utf8'));
   const indexDir = swatches + index.replace(/[^/]*$/, '');
-  const allLeaves = (await readdir(indexDir)).filter((f) => /^tree-\d+-leaves/.test(f)).length;
-  figures.finetune_leaf_shards = `${leafShards} of ${allLeaves}`;
+  const allPacks = (await readdir(indexDir)).filter((f) => /^tree-\d+-leaves/.test(f)).length;
+  figures.finetune_leaf_packs = `${leafPacks} of ${allPacks}`;
   // Ranked likeliest first (hits, then depth in the boxes), not by id: most of the first
   // page is the cluster.
   const titles = await tiles(page).evaluateAll((els) => els.map((e) => e.getAttribute('title') || ''));
@@ -512,7 +513,7 @@ await test('tiles are toggle buttons: aria-pressed and the label in their name a
 /** A proxy in front of the test's server: while `faults.down`, cuts the connection of every
  * request whose path matches `drop` (the browser's own retry of a cut request is cut too);
  * delays every other by `delayMs`. */
-async function faultyProxy(drop, delayMs) {
+async function faultyProxy(drop, delayMs, { ignoreRanges = false } = {}) {
   const target = new URL(base);
   const faults = { down: false, dropped: 0, requests: [] };
   const server = http.createServer((req, res) => {
@@ -522,8 +523,11 @@ async function faultyProxy(drop, delayMs) {
       req.socket.destroy();
       return;
     }
+    // A host that ignores range requests answers each with the whole file.
+    const headers = { ...req.headers };
+    if (ignoreRanges) delete headers.range;
     setTimeout(() => {
-      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers },
         (answer) => { res.writeHead(answer.statusCode, answer.headers); answer.pipe(res); });
       upstream.on('error', () => res.destroy());
       req.pipe(upstream);
@@ -616,6 +620,40 @@ await test('network faults: dropped and delayed requests end in the error panel,
     assert(faulty.count === clean.count && faulty.count > 0, `after retry ${faulty.count} results, clean ${clean.count}`);
     assert(JSON.stringify(faulty.ids) === JSON.stringify(clean.ids), 'the same first page');
     assert(faulty.rules === clean.rules, 'the same rules');
+  } finally {
+    proxy.close();
+  }
+});
+
+await test('a large dataset\'s round reads its leaf files by range requests from each tree\'s pack; a host that ignores ranges gives the same results, each pack read whole', async () => {
+  const round = async (url) => {
+    const { context, page } = await likeAClusterTileAndLabelOne(url);
+    const packs = [];
+    page.on('request', (r) => {
+      if (/tree-\d+-leaves\.[0-9a-f]{16}\.shard/.test(r.url())) packs.push({ url: r.url().split('/').pop(), range: r.headers().range });
+    });
+    await page.getByTestId('finetune').click();
+    return { found: await roundFound(context, page), packs };
+  };
+  // The ensemble: boxes over many trees, so many packs and runs.
+  const ranged = await round(app('?dataset=swatches-large&searcher=ens'));
+  figures.large_round_range_requests = ranged.packs.length;
+  assert(ranged.found.count > 0, 'a round finds images');
+  assert(ranged.packs.length > 0 && ranged.packs.every((p) => /^bytes=\d+-\d+$/.test(p.range || '')),
+    `every pack request asks for a range: ${JSON.stringify(ranged.packs.slice(0, 4))}`);
+  const proxy = await faultyProxy(/^$/, 0, { ignoreRanges: true });
+  try {
+    const whole = await round(`${proxy.url}?dataset=swatches-large&searcher=ens`);
+    assert(whole.found.count === ranged.found.count, `without ranges ${whole.found.count} results, with ${ranged.found.count}`);
+    assert(JSON.stringify(whole.found.ids) === JSON.stringify(ranged.found.ids), 'the same first page');
+    assert(whole.found.rules === ranged.found.rules, 'the same rules');
+    const perPack = {};
+    for (const p of whole.packs) perPack[p.url] = (perPack[p.url] || 0) + 1;
+    // The first range request learns that the host sends whole files; every other pack is
+    // then asked for once (the first one's pack may be asked for again).
+    const repeated = Object.values(perPack).filter((n) => n > 1);
+    assert(repeated.length <= 1 && Math.max(...Object.values(perPack)) <= 2,
+      `each pack read whole once: ${JSON.stringify(perPack)}`);
   } finally {
     proxy.close();
   }

@@ -127,11 +127,18 @@ fn load_broken(
             let (top, top_bytes) = shard_of(manifest, files, |k| {
                 matches!(k, ShardKind::TreeTop { tree: 0 })
             });
-            let (relisted, name) =
-                index_shards::relist_leaf_file(&top, &top_bytes, 0, broken).unwrap();
-            replaced.push((top, relisted));
-            replaced.push((name.clone(), broken.to_vec()));
-            name
+            let pack = &crate::common::load_all(manifest, files)
+                .leaf_packs()
+                .next()
+                .unwrap()
+                .name
+                .clone();
+            let relisted =
+                index_shards::relist_leaf_file(&top, &top_bytes, &bytes_of(pack), 0, broken)
+                    .unwrap();
+            replaced.push((top, relisted.top));
+            replaced.push(relisted.pack);
+            relisted.leaf
         }
     };
     let mut sealed = manifest.clone();
@@ -142,17 +149,14 @@ fn load_broken(
     }
     let mut loaded = LoadedIndex::new(sealed).unwrap();
     for _ in 0..2 {
-        let missing: Vec<String> = loaded
-            .missing_files()
-            .into_iter()
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        for name in missing {
-            let bytes = match replaced.iter().find(|(n, _)| *n == name) {
+        for file in loaded.missing_files() {
+            let stored = match replaced.iter().find(|(n, _)| *n == file.stored_in) {
                 Some((_, bytes)) => bytes.clone(),
-                None => bytes_of(&name),
+                None => bytes_of(&file.stored_in),
             };
-            let added = loaded.add_file(&name, &bytes);
+            let bytes = file.slice_of(&stored, 0).unwrap();
+            let name = file.name;
+            let added = loaded.add_file(&name, bytes);
             if name == broken_name || added.is_err() {
                 assert_eq!(
                     name, broken_name,
@@ -177,12 +181,9 @@ fn truncated_and_bit_flipped_shards_never_panic() {
     let leaf_file = {
         let loaded = crate::common::load_all(&manifest, &files);
         let first = loaded.needed_leaf_files(0, &[0, 0], &[255, 255]).unwrap()[0].clone();
-        files
-            .iter()
-            .find(|(n, _)| *n == first.name)
+        crate::common::stored_bytes(&files, &first)
             .unwrap()
-            .1
-            .clone()
+            .to_vec()
     };
     for target in targets {
         let bytes = match target {

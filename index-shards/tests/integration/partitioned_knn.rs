@@ -301,7 +301,7 @@ fn files_are_checked_against_the_manifest() {
 fn the_manifest_section_is_optional() {
     let data = set(3_000);
     let (knn, _) = write(&data, &small_config(8));
-    let old = r#"{"format_version":2,"dims":32,"n_points":0,"leaf_size":8,"seed":1,"subsets":[],"files":[]}"#;
+    let old = r#"{"format_version":3,"dims":32,"n_points":0,"leaf_size":8,"seed":1,"subsets":[],"files":[]}"#;
     let mut manifest = Manifest::from_json(old.as_bytes()).unwrap();
     assert_eq!(manifest.knn, None);
     assert!(

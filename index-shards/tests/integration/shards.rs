@@ -2,10 +2,11 @@
 
 use index_shards::{
     FORMAT_VERSION, Features, IndexError, LoadedIndex, MANIFEST_NAME, Manifest, ShardConfig,
-    ShardKind, TreeBuilder, TreeSet, TreeSetConfig, index_manifest, write_features, write_tree,
+    ShardKind, StoredFile, TreeBuilder, TreeSet, TreeSetConfig, index_manifest, write_features,
+    write_tree,
 };
 
-use crate::common::{collect, load_all, write_to_memory};
+use crate::common::{collect, load_all, stored_bytes, write_to_memory};
 
 fn small_set() -> (Vec<u8>, TreeSet) {
     let data = index_shards::synthetic::RareClusterSet::generate(
@@ -116,13 +117,22 @@ fn shards_are_bounded_and_named_by_what_they_cover() {
             .needed_leaf_files(tree, &vec![0; dims], &vec![255; dims])
             .unwrap();
         assert!(all.len() > 1);
-        for (k, file) in all.iter().enumerate() {
-            let per_file = file.rows as usize;
-            let (first, last) = (k * per_file, (k + 1) * per_file - 1);
+        // One after another in the tree's pack, named by their leaves.
+        let (mut next_leaf, mut next_byte) = (0, 0);
+        for file in &all {
+            let leaves = file.name[format!("tree-{tree:03}-leaves-").len()..]
+                .split('.')
+                .next()
+                .unwrap();
+            let (first, last) = leaves.split_once('-').unwrap();
+            let (first, last): (usize, usize) = (first.parse().unwrap(), last.parse().unwrap());
+            assert_eq!(first, next_leaf, "{}", file.name);
             assert!(
-                file.name
-                    .starts_with(&format!("tree-{tree:03}-leaves-{first:04}-{last:04}."))
+                file.stored_in
+                    .starts_with(&format!("tree-{tree:03}-leaves."))
             );
+            assert_eq!(file.offset, next_byte, "{}", file.name);
+            (next_leaf, next_byte) = (last + 1, file.offset + file.bytes);
             assert!(
                 file.bytes < 4096 + 512,
                 "{} has {} bytes",
@@ -130,6 +140,12 @@ fn shards_are_bounded_and_named_by_what_they_cover() {
                 file.bytes
             );
         }
+        let pack = loaded.leaf_packs().nth(tree).unwrap();
+        assert_eq!(pack.name, all[0].stored_in);
+        assert_eq!(
+            pack.bytes, next_byte,
+            "the pack holds its leaf files and nothing else"
+        );
     }
 }
 
@@ -144,6 +160,7 @@ fn lazy_loading_fetches_only_needed_leaves() {
             .map(|(_, b)| b.clone())
             .unwrap()
     };
+    let stored = |file: &StoredFile| stored_bytes(&files, file).unwrap().to_vec();
     let mut loaded = LoadedIndex::new(manifest.clone()).unwrap();
     let (lo, hi) = ([0u8, 0, 0, 0], [120u8, 255, 255, 255]);
     assert!(matches!(
@@ -156,27 +173,22 @@ fn lazy_loading_fetches_only_needed_leaves() {
         .find(|f| f.kind == ShardKind::TreeTop { tree: 0 })
         .unwrap();
     loaded.add_file(&top.name, &bytes_of(&top.name)).unwrap();
-    let needed: Vec<String> = loaded
-        .needed_leaf_files(0, &lo, &hi)
+    let needed = loaded.needed_leaf_files(0, &lo, &hi).unwrap();
+    let all_leaves = loaded
+        .needed_leaf_files(0, &[0; 4], &[255; 4])
         .unwrap()
-        .into_iter()
-        .map(|f| f.name.clone())
-        .collect();
-    let all_leaves = files
-        .iter()
-        .filter(|(name, _)| name.starts_with("tree-000-leaves-"))
-        .count();
+        .len();
     assert!(
         !needed.is_empty() && needed.len() < all_leaves,
         "{} of {all_leaves}",
         needed.len()
     );
     match loaded.range_query(0, &lo, &hi, &mut |_| {}) {
-        Err(IndexError::NotLoaded { file }) => assert!(needed.contains(&file)),
+        Err(IndexError::NotLoaded { file }) => assert!(needed.iter().any(|f| f.name == file)),
         other => panic!("expected NotLoaded, got {other:?}"),
     }
-    for name in &needed {
-        loaded.add_file(name, &bytes_of(name)).unwrap();
+    for file in &needed {
+        loaded.add_file(&file.name, &stored(file)).unwrap();
     }
     let lazy = collect(|emit| {
         loaded.range_query(0, &lo, &hi, emit).unwrap();
@@ -214,7 +226,7 @@ fn loaded_features_equal_the_input() {
 /// The blake3 of `manifest.json` for a fixed small input; `tests/wasm.rs` pins the same
 /// value, so native and wasm builds write byte-identical indexes.
 const PINNED_MANIFEST_BLAKE3: &str =
-    "e9cc2b840600c612b5e5d910adc94c0e0acdd6732dd5f89545969262ea2ddf07";
+    "f0e4ea6ea5c6c02301d119a5676cffc89a5429a03cbf7cca3e5fa51f98962351";
 
 #[test]
 fn manifest_hash_is_pinned_across_targets() {
