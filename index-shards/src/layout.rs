@@ -264,7 +264,7 @@ impl Layout {
 
     /// What the browser fetches for each action, `(action, bytes, what it counts)`. A
     /// round is taken with `labelled` labelled images whose rows are in no fetched file,
-    /// boxes over `trees` trees that reach one leaf shard each, and `held` images in the
+    /// boxes over `trees` trees that reach one leaf file each, and `held` images in the
     /// boxes with a post-tree, whose rows are fetched, each in a block of its own (the worst
     /// case; a box without one reads its depth from its leaves).
     pub fn actions(&self, labelled: u64, trees: u64, held: u64) -> Vec<(String, u64, String)> {
@@ -306,7 +306,7 @@ impl Layout {
                 format!("a first round ({trees} trees)"),
                 tree_part,
                 format!(
-                    "{trees} tree tops ({top_bytes} bytes) and a leaf shard each ({leaf_bytes})"
+                    "{trees} tree tops ({top_bytes} bytes) and a leaf file each, read from its pack by a range request ({leaf_bytes})"
                 ),
             ));
         } else {
@@ -322,7 +322,7 @@ impl Layout {
                 training + tree_part + rows_for(held),
                 format!(
                     "the pool and top table and {labelled} labelled rows ({training}), {trees} \
-                     tree tops ({top_bytes}) and a leaf shard each ({leaf_bytes}), the rows of \
+                     tree tops ({top_bytes}) and a leaf file each, read from its pack by a range request ({leaf_bytes}), the rows of \
                      {held} images that boxes with a post-tree hold ({})",
                     rows_for(held)
                 ),

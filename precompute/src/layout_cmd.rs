@@ -29,7 +29,7 @@ pub struct LayoutArgs {
     /// A round's labelled images whose rows no fetched file holds.
     #[arg(long, default_value_t = 60)]
     labelled: u64,
-    /// Trees a round's boxes query (one leaf shard each).
+    /// Trees a round's boxes query (one leaf file each).
     #[arg(long, default_value_t = 25)]
     trees: u64,
     /// Images a round's boxes with a post-tree hold, whose rows are fetched (each in a block
