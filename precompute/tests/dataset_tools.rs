@@ -135,55 +135,43 @@ fn a_built_dataset_verifies_clean() {
     assert!(result.status.success(), "{}", text(&result));
 }
 
-#[test]
-fn verify_names_a_flipped_shard_byte() {
+/// Flips byte `at(len)` of the first file of a fresh dataset that `pick` takes (by name);
+/// verify must fail with one line, naming the file; that line.
+fn verify_after_flipping(pick: fn(&str) -> bool, at: fn(usize) -> usize) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = build_dataset(dir.path(), "gradients");
-    let shard = fs::read_dir(&out)
+    let file = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "shard"))
+        .find(|p| pick(p.file_name().unwrap().to_str().unwrap()))
         .unwrap();
-    let mut bytes = fs::read(&shard).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x40;
-    fs::write(&shard, bytes).unwrap();
+    let mut bytes = fs::read(&file).unwrap();
+    let flipped = at(bytes.len());
+    bytes[flipped] ^= 0x40;
+    fs::write(&file, bytes).unwrap();
     let result = verify(&out);
     assert!(!result.status.success());
     let stdout = String::from_utf8_lossy(&result.stdout);
-    let name = shard.file_name().unwrap().to_str().unwrap();
+    let name = file.file_name().unwrap().to_str().unwrap();
     assert_eq!(stdout.lines().count(), 1, "{}", text(&result));
     assert!(stdout.contains(name), "{}", text(&result));
+    stdout.into_owned()
+}
+
+#[test]
+fn verify_names_a_flipped_shard_byte() {
+    verify_after_flipping(|name| name.ends_with(".shard"), |len| len / 2);
 }
 
 /// A tree's pack is checked whole against its top: a flipped byte is one fault naming the
 /// pack, not one per leaf file it stores.
 #[test]
 fn verify_names_a_flipped_byte_in_a_pack_of_leaf_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = build_dataset(dir.path(), "gradients");
-    let pack = fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("tree-") && name.contains("-leaves.")
-        })
-        .unwrap();
-    let mut bytes = fs::read(&pack).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x40;
-    fs::write(&pack, bytes).unwrap();
-    let result = verify(&out);
-    assert!(!result.status.success());
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    let name = pack.file_name().unwrap().to_str().unwrap();
-    assert_eq!(stdout.lines().count(), 1, "{}", text(&result));
-    assert!(
-        stdout.contains(name) && stdout.contains("blake3"),
-        "{}",
-        text(&result)
+    let fault = verify_after_flipping(
+        |name| name.starts_with("tree-") && name.contains("-leaves."),
+        |len| len - 1,
     );
+    assert!(fault.contains("blake3"), "{fault}");
 }
 
 /// The probe: a byte flipped in a shard, a thumbnail and an item chunk (sizes
