@@ -136,6 +136,24 @@ async function findClusterTile(page) {
   throw new Error('no rare-cluster image on any page');
 }
 
+/** Runs `start`, which begins a search, and waits until the search is done: its progress
+ * panel was shown and is gone. (The times line is no signal: two quick image queries gave
+ * the same text, and a wait for it to change timed out.) */
+async function searchDone(page, start, timeout = TIMEOUT) {
+  await page.evaluate(() => {
+    window.progressShown = false;
+    window.progressWatch?.disconnect();
+    const isProgress = (n) => n.nodeType === 1
+      && (n.matches('[data-testid=progress]') || n.querySelector('[data-testid=progress]'));
+    window.progressWatch = new MutationObserver((records) => {
+      if (records.some((r) => [...r.addedNodes].some(isProgress))) window.progressShown = true;
+    });
+    window.progressWatch.observe(document.body, { childList: true, subtree: true });
+  });
+  await start();
+  await page.waitForFunction(() => window.progressShown && !document.querySelector('[data-testid=progress]'), null, { timeout });
+}
+
 const app = (query = '') => `${base}${query}`;
 let shared = {};
 
@@ -897,15 +915,12 @@ await test('search by an image of your own: picked, dropped or pasted, the image
   }, colour));
   const bytes = await picture('crimson');
   const searched = async (start) => {
-    const before = await page.getByTestId('times').textContent().catch(() => '');
     const t0 = Date.now();
-    await start();
-    await page.waitForFunction((b) => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
-      && document.querySelector('[data-testid=times]').textContent !== b
-      && !document.querySelector('[data-testid=progress]'), before).catch(async (e) => {
+    await searchDone(page, start).catch(async (e) => {
       const said = (id) => page.getByTestId(id).textContent().catch(() => 'none');
       throw new Error(`${e.message}; error panel: ${await said('error')}; progress: ${await said('progress')}`);
     });
+    assert(/encode/.test(await page.getByTestId('times').textContent()), 'an image query is encoded');
     await gridReady(page);
     return { ids: await ids(page), ms: Date.now() - t0 };
   };
@@ -1091,10 +1106,8 @@ await test('text and image search on WebGPU (SwiftShader adapter): same k-NN ids
     assert(JSON.stringify(await ids(page)) === JSON.stringify(shared.cpuTextIds), 'same k-NN ids as on the CPU');
     // A query by image: burn's image tower on the adapter, the same neighbours.
     if (shared.imageQuery) {
-      const before = await page.getByTestId('times').textContent();
-      await page.getByTestId('image-file').setInputFiles({ name: 'swatch.png', mimeType: 'image/png', buffer: shared.imageQuery.bytes });
-      await page.waitForFunction((b) => document.querySelector('[data-testid=times]')?.textContent !== b
-        && !document.querySelector('[data-testid=progress]'), before, { timeout: 4 * TIMEOUT });
+      await searchDone(page, () => page.getByTestId('image-file')
+        .setInputFiles({ name: 'swatch.png', mimeType: 'image/png', buffer: shared.imageQuery.bytes }), 4 * TIMEOUT);
       figures.webgpu_image_query_times = await page.getByTestId('times').textContent();
       assert(JSON.stringify(await ids(page)) === JSON.stringify(shared.imageQuery.ids), 'same image k-NN ids as on the CPU');
     }
