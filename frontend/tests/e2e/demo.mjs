@@ -10,6 +10,7 @@
 // (tests/demo/run.sh runs it; it lives here to share playwright-core with the e2e tests)
 import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
+import { searchDone } from './search-done.mjs';
 
 const [base, scenesFile, evalFile, screenshot] = process.argv.slice(2);
 if (!evalFile) throw new Error('usage: node demo.mjs BASE_URL SCENES.csv EVAL.json [SCREENSHOT.png]');
@@ -129,12 +130,8 @@ try {
     let own = -1;
     for (let id = 0; id < manifest.count && own < 0; id++) if (await sourceOf(id) === file) own = id;
     if (own < 0) { fail(`${file} is not in the dataset`); continue; }
-    const before = await page.getByTestId('times').textContent().catch(() => '');
     const t0 = Date.now();
-    await page.getByTestId('image-file').setInputFiles(scenesDir + file);
-    await page.waitForFunction((b) => /encode/.test(document.querySelector('[data-testid=times]')?.textContent || '')
-      && document.querySelector('[data-testid=times]').textContent !== b
-      && !document.querySelector('[data-testid=progress]'), before);
+    await searchDone(page, () => page.getByTestId('image-file').setInputFiles(scenesDir + file), TIMEOUT);
     const shown = await shownIds();
     const rank = shown.indexOf(own);
     const times = await page.getByTestId('times').textContent();

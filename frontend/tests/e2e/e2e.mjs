@@ -7,6 +7,7 @@ import { chromium } from 'playwright-core';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import http from 'node:http';
+import { searchDone } from './search-done.mjs';
 
 const base = process.argv[2];
 if (!base) throw new Error('usage: node e2e.mjs BASE_URL');
@@ -134,24 +135,6 @@ async function findClusterTile(page) {
     await gridReady(page);
   }
   throw new Error('no rare-cluster image on any page');
-}
-
-/** Runs `start`, which begins a search, and waits until the search is done: its progress
- * panel was shown and is gone. (The times line is no signal: two quick image queries gave
- * the same text, and a wait for it to change timed out.) */
-async function searchDone(page, start, timeout = TIMEOUT) {
-  await page.evaluate(() => {
-    window.progressShown = false;
-    window.progressWatch?.disconnect();
-    const isProgress = (n) => n.nodeType === 1
-      && (n.matches('[data-testid=progress]') || n.querySelector('[data-testid=progress]'));
-    window.progressWatch = new MutationObserver((records) => {
-      if (records.some((r) => [...r.addedNodes].some(isProgress))) window.progressShown = true;
-    });
-    window.progressWatch.observe(document.body, { childList: true, subtree: true });
-  });
-  await start();
-  await page.waitForFunction(() => window.progressShown && !document.querySelector('[data-testid=progress]'), null, { timeout });
 }
 
 const app = (query = '') => `${base}${query}`;
@@ -916,7 +899,7 @@ await test('search by an image of your own: picked, dropped or pasted, the image
   const bytes = await picture('crimson');
   const searched = async (start) => {
     const t0 = Date.now();
-    await searchDone(page, start).catch(async (e) => {
+    await searchDone(page, start, TIMEOUT).catch(async (e) => {
       const said = (id) => page.getByTestId(id).textContent().catch(() => 'none');
       throw new Error(`${e.message}; error panel: ${await said('error')}; progress: ${await said('progress')}`);
     });
