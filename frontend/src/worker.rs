@@ -500,21 +500,9 @@ impl State {
             // Each file of the read, from `stored` (the bytes of `read.stored_in` from
             // byte `from` on).
             let add = |index: &mut DatasetIndex, stored: &[u8], from: u64| {
-                for file in &read.files {
-                    let bytes = file.slice_of(stored, from).ok_or_else(|| {
-                        index_shards::IndexError::Corrupt {
-                            file: read.stored_in.clone(),
-                            reason: format!(
-                                "{} bytes from byte {from}, short of {} at byte {}",
-                                stored.len(),
-                                file.name,
-                                file.offset
-                            ),
-                        }
-                    })?;
-                    index.add_file(&file.name, bytes)?;
-                }
-                Ok::<_, index_shards::IndexError>(())
+                read.files
+                    .iter()
+                    .try_for_each(|file| index.add_file(&file.name, file.slice_of(stored, from)?))
             };
             network += match fetched {
                 Fetched::File(fetched) => {

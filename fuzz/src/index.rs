@@ -64,7 +64,7 @@ fn small_index() -> &'static SmallIndex {
 
 /// The bytes of `file` where `stored` holds them (a file of its own, or a range of a pack).
 fn stored_bytes<'a>(stored: &'a BTreeMap<String, Vec<u8>>, file: &StoredFile) -> Option<&'a [u8]> {
-    file.slice_of(stored.get(&file.stored_in)?, 0)
+    file.slice_of(stored.get(&file.stored_in)?, 0).ok()
 }
 
 /// The files of the small index, in name order: the seeds of `index_shard` (each with its

@@ -77,13 +77,31 @@ impl StoredFile {
     }
 
     /// Its bytes within `stored`, the bytes of `stored_in` (the whole file, or a range of
-    /// it that starts at `from`); none if `stored` ends before them. A file stored on its
-    /// own is all of `stored`, so that its size check sees every byte.
-    pub fn slice_of<'a>(&self, stored: &'a [u8], from: u64) -> Option<&'a [u8]> {
-        if self.is_whole() {
-            return (from == 0).then_some(stored);
-        }
-        let start = usize::try_from(self.offset.checked_sub(from)?).ok()?;
-        stored.get(start..start.checked_add(usize::try_from(self.bytes).ok()?)?)
+    /// it that starts at `from`). A file stored on its own is all of `stored`, so that its
+    /// size check sees every byte.
+    ///
+    /// # Errors
+    /// [`IndexError::Corrupt`] naming `stored_in` when `stored` does not hold its bytes.
+    pub fn slice_of<'a>(&self, stored: &'a [u8], from: u64) -> Result<&'a [u8], IndexError> {
+        let slice = if self.is_whole() {
+            (from == 0).then_some(stored)
+        } else {
+            self.offset
+                .checked_sub(from)
+                .and_then(|start| usize::try_from(start).ok())
+                .and_then(|start| {
+                    stored.get(start..start.checked_add(usize::try_from(self.bytes).ok()?)?)
+                })
+        };
+        slice.ok_or_else(|| IndexError::Corrupt {
+            file: self.stored_in.clone(),
+            reason: format!(
+                "{} bytes from byte {from} do not hold {} (bytes {}..{})",
+                stored.len(),
+                self.name,
+                self.offset,
+                self.offset.saturating_add(self.bytes)
+            ),
+        })
     }
 }

@@ -27,7 +27,7 @@
 //! // it is added.
 //! while let Some(file) = loaded.missing_files().first().cloned() {
 //!     let (_, stored) = files.iter().find(|(n, _)| *n == file.stored_in).unwrap();
-//!     loaded.add_file(&file.name, file.slice_of(stored, 0).unwrap())?;
+//!     loaded.add_file(&file.name, file.slice_of(stored, 0)?)?;
 //! }
 //! let (mut a, mut b) = (Vec::new(), Vec::new());
 //! trees.range_query(0, &[0, 0], &[100, 200], &mut |ids| a.extend_from_slice(ids))?;

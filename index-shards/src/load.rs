@@ -301,6 +301,19 @@ impl LoadedIndex {
             .filter_map(|t| t.leaves.as_ref().map(|leaves| &leaves.pack))
     }
 
+    /// Checks `bytes`, the whole pack `name`, against the size and blake3 its top gives.
+    ///
+    /// # Errors
+    /// [`IndexError::UnknownFile`] if no loaded top names the pack,
+    /// [`IndexError::SizeMismatch`], [`IndexError::HashMismatch`].
+    pub fn check_leaf_pack(&self, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
+        let pack = self
+            .leaf_packs()
+            .find(|pack| pack.name == name)
+            .ok_or_else(|| IndexError::UnknownFile { file: name.into() })?;
+        check_listed(pack, bytes)
+    }
+
     /// Adds the file `name` after checking its size and blake3 against its parent's list
     /// (the manifest, or its tree's top file) and validating its content. The bytes are
     /// copied into a 16-aligned buffer. A tree's top file makes its leaf files known.

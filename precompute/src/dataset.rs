@@ -35,15 +35,9 @@ pub fn load_index(dir: &Path) -> Result<LoadedIndex> {
             }
             &pack.as_ref().expect("just read").1
         };
-        let bytes = file.slice_of(stored, 0).with_context(|| {
-            format!(
-                "{}: {} bytes, shorter than its leaf file {} at {}",
-                path.display(),
-                stored.len(),
-                file.name,
-                file.offset
-            )
-        })?;
+        let bytes = file
+            .slice_of(stored, 0)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         index
             .add_file(&file.name, bytes)
             .with_context(|| format!("invalid shard {} in {}", file.name, path.display()))

@@ -238,12 +238,8 @@ fn check_index(folder: &ServedFolder, name: &str, faults: &mut Vec<String>) -> O
         };
         let added = file
             .slice_of(stored, 0)
-            .ok_or_else(|| format!("shorter than its leaf file {}", file.name))
-            .and_then(|bytes| {
-                index
-                    .add_file(&file.name, bytes)
-                    .map_err(|e| format!("leaf file at byte {}: {e}", file.offset))
-            });
+            .and_then(|bytes| index.add_file(&file.name, bytes))
+            .map_err(|e| format!("leaf file at byte {}: {e}", file.offset));
         if let Err(error) = added {
             let path = folder.path(&file.stored_in);
             faults.push(format!("{}: {error}", path.display()));
@@ -329,33 +325,22 @@ fn add_served(
 }
 
 /// The bytes of the pack `name` of a loaded tree top, when they are the size and blake3
-/// the top gives; else none, and the fault.
+/// the top gives ([`LoadedIndex::check_leaf_pack`]); else none, and the fault.
 fn read_pack(
     folder: &ServedFolder,
     index: &LoadedIndex,
     name: &str,
     faults: &mut Vec<String>,
 ) -> Option<Vec<u8>> {
-    let listed = index
+    let listed_bytes = index
         .leaf_packs()
         .find(|pack| pack.name == name)
-        .expect("a leaf file's pack is named by a loaded top");
-    let checked = folder.read(name, listed.bytes).and_then(|bytes| {
-        let hash = blake3::hash(&bytes).to_hex();
-        if bytes.len() as u64 != listed.bytes {
-            Err(format!(
-                "{} bytes, its tree top says {}",
-                bytes.len(),
-                listed.bytes
-            ))
-        } else if hash.as_str() != listed.blake3 {
-            Err(format!(
-                "blake3 {hash}, its tree top says {}",
-                listed.blake3
-            ))
-        } else {
-            Ok(bytes)
-        }
+        .map_or(0, |pack| pack.bytes);
+    let checked = folder.read(name, listed_bytes).and_then(|bytes| {
+        index
+            .check_leaf_pack(name, &bytes)
+            .map(|()| bytes)
+            .map_err(|e| e.to_string())
     });
     checked
         .map_err(|error| faults.push(format!("{}: {error}", folder.path(name).display())))

@@ -92,5 +92,5 @@ pub fn load_all_into(
 /// none if `files` lacks them.
 pub fn stored_bytes<'a>(files: &'a [(String, Vec<u8>)], file: &StoredFile) -> Option<&'a [u8]> {
     let (_, stored) = files.iter().find(|(n, _)| *n == file.stored_in)?;
-    file.slice_of(stored, 0)
+    file.slice_of(stored, 0).ok()
 }
